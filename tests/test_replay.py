@@ -1,0 +1,100 @@
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from adapters.onnx_decoder import OnnxDecoder
+from adapters.reference_models import identity_predecoder_flat, save
+from baselines.pymatching_decoder import PyMatchingDecoder
+from verifier.decoding import fingerprint
+from verifier.qec import run_task
+from verifier.replay import replay
+from verifier.runs import recorded_run
+from verifier.workload import MemoryWorkload
+
+
+@pytest.fixture(scope="module")
+def identity_path(tmp_path_factory):
+    return save(identity_predecoder_flat(1), tmp_path_factory.mktemp("m") / "identity.onnx")
+
+
+@pytest.mark.parametrize("basis", ["x", "z"])
+def test_identity_predecoder_equals_pymatching_shot_for_shot(store, identity_path, basis):
+    w = MemoryWorkload(3, 3, basis, "uniform", 0.01, 20_000, 11)
+    pm, ident = PyMatchingDecoder(), OnnxDecoder.from_file(identity_path)
+    a = replay(pm, w, store=store)
+    b = replay(ident, w, store=store)
+    assert a.stats.errors == b.stats.errors > 0
+    pa = store.block_bits(fingerprint(pm), w.stream_id, "predictions")
+    pb = store.block_bits(fingerprint(ident), w.stream_id, "predictions")
+    assert pa.keys() == pb.keys() and all(pa[k] == pb[k] for k in pa)
+
+
+def _within_reference(errors: int, shots: int, ref: float, rel_uncertainty: float = 0.15) -> bool:
+    """errors lies within 5 binomial sigma of the count expected from a reference LER,
+    widened by the reference's own relative uncertainty."""
+    lo_p, hi_p = ref * (1 - rel_uncertainty), ref * (1 + rel_uncertainty)
+    lo = shots * lo_p - 5 * math.sqrt(shots * lo_p * (1 - lo_p))
+    hi = shots * hi_p + 5 * math.sqrt(shots * hi_p * (1 - hi_p))
+    return lo <= errors <= hi
+
+
+# PyMatching reference points (rounds = d, uniform p = 0.003, memory Z) from FACTS.md
+@pytest.mark.parametrize("d,ref", [(3, 6.5e-3), (5, 3.35e-3)])
+def test_pymatching_ler_matches_reference_points(d, ref):
+    shots = 40_000
+    r = replay(PyMatchingDecoder(), MemoryWorkload(d, d, "z", "uniform", 0.003, shots, 5), workers=1)
+    assert _within_reference(r.stats.errors, shots, ref), r.stats
+    lo, hi = r.ler_ci
+    assert lo < r.stats.ler < hi
+
+
+def test_ler_grows_with_p_and_falls_with_d():
+    def ler(d, p):
+        return replay(PyMatchingDecoder(), MemoryWorkload(d, d, "z", "uniform", p, 30_000, 2)).stats.ler
+
+    assert ler(3, 0.002) < ler(3, 0.005)
+    assert ler(5, 0.003) < ler(3, 0.003)
+
+
+def test_results_do_not_depend_on_workers_or_resume(store, tmp_path):
+    from verifier.store import Store
+
+    w = MemoryWorkload(3, 3, "z", "uniform", 0.01, 3 * 8192 + 5, 4)
+    one = replay(PyMatchingDecoder(), w, workers=1)
+    two = replay(PyMatchingDecoder(), w, workers=2, store=store)
+    assert (one.stats.shots, one.stats.errors) == (two.stats.shots, two.stats.errors)
+    again = replay(PyMatchingDecoder(), w, workers=2, store=store)
+    assert again.reused_shots == w.shots and again.stats.errors == one.stats.errors
+    # a longer run reuses the first blocks and adds the rest
+    w2 = MemoryWorkload(3, 3, "z", "uniform", 0.01, 5 * 8192, 4)
+    longer = replay(PyMatchingDecoder(), w2, store=store)
+    assert longer.reused_shots == 3 * 8192 and longer.stats.shots == w2.shots
+
+
+def test_max_errors_stops_early():
+    w = MemoryWorkload(3, 3, "z", "uniform", 0.02, 20 * 8192, 4)
+    r = replay(PyMatchingDecoder(), w, max_errors=50)
+    assert r.stats.errors >= 50 and r.stats.shots < w.shots
+
+
+def test_run_task_records_run_result_and_model(store, identity_path):
+    w = MemoryWorkload(3, 3, "z", "uniform", 0.01, 1000, 4)
+    with recorded_run(store, "test", []) as rec:
+        r = run_task(OnnxDecoder.from_file(identity_path), w, run=rec)
+    rows = store.query("SELECT status FROM runs WHERE run_id = ?", [rec.run_id])
+    assert rows == [("ok",)]
+    res = store.query("SELECT shots, errors FROM results WHERE run_id = ?", [rec.run_id])
+    assert res == [(1000, r.stats.errors)]
+    assert store.query("SELECT count(*) FROM models")[0][0] == 1
+
+
+def test_pymatching_correlated_is_a_distinct_decoder():
+    w = MemoryWorkload(3, 3, "z", "uniform", 0.01, 20_000, 9)
+    a = replay(PyMatchingDecoder.named("pymatching"), w)
+    b = replay(PyMatchingDecoder.named("pymatching-correlated"), w)
+    assert a.fingerprint != b.fingerprint
+    # correlated matching uses strictly more information; it must not be much worse
+    assert b.stats.errors <= a.stats.errors + 4 * math.sqrt(a.stats.errors)

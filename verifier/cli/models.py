@@ -1,0 +1,73 @@
+"""``sov models``: inspect ONNX files and list the built-in models."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from verifier.cli import options as o
+
+app = typer.Typer(help="Inspect ONNX models and list the built-in ones.", no_args_is_help=True)
+
+
+@app.command("inspect")
+def inspect(
+    model: Annotated[Path, typer.Argument(help="An .onnx file.", show_default=False)],
+    contract: o.ContractOpt = None,
+    json_out: o.JsonOpt = None,
+) -> int:
+    """Contract, sha256, opset, operators, inputs/outputs, metadata and integrity verdict.
+
+    Exit 4 when the file fails an integrity check, 2 when it is missing."""
+    from adapters.contracts import CONTRACTS
+    from adapters.onnx_model import inspect_model
+    from verifier.errors import IntegrityError
+
+    try:
+        info = inspect_model(model)
+    except IntegrityError as e:
+        o.write_json(json_out, {"path": str(model), "integrity": "failed", "reason": str(e)})
+        raise
+    name = contract or info.metadata.get("sov.contract")
+    payload = info.to_json() | {"contract": name, "contract_known": name in CONTRACTS,
+                                "integrity": "ok"}
+    console = o.human_console(json_out)
+    from rich.table import Table
+
+    t = Table(title=f"{info.file_name}", show_header=False, title_justify="left")
+    t.add_column(style="bold")
+    t.add_column()
+    t.add_row("sha256", info.sha256)
+    t.add_row("size", f"{info.size_bytes:,} bytes, {info.parameters:,} parameters")
+    t.add_row("contract", f"{name or '(none: give --contract)'}" + ("" if name in CONTRACTS or not name else "  (unknown)"))
+    t.add_row("opset", ", ".join(f"{k} {v}" for k, v in info.opsets.items()))
+    t.add_row("producer", info.producer or "-")
+    t.add_row("inputs", "\n".join(x.show() for x in info.inputs))
+    t.add_row("outputs", "\n".join(x.show() for x in info.outputs))
+    t.add_row("operators", ", ".join(info.operators))
+    t.add_row("metadata", "\n".join(f"{k} = {v if len(v) < 80 else v[:77] + '...'}" for k, v in info.metadata.items()) or "-")
+    t.add_row("integrity", "ok: parses, passes onnx.checker, standard operators only, no external data outside its folder")
+    console.print(t)
+    o.write_json(json_out, payload)
+    return 0
+
+
+@app.command("list")
+def list_models(json_out: o.JsonOpt = None) -> int:
+    """The models that ship with sov."""
+    from adapters.builtin import builtin_models
+
+    models = builtin_models()
+    console = o.human_console(json_out)
+    from rich.table import Table
+
+    t = Table(title="built-in models", title_justify="left")
+    for c in ("name", "contract", "description"):
+        t.add_column(c)
+    for m in models:
+        t.add_row(m["name"], m["contract"], m["description"])
+    console.print(t)
+    o.write_json(json_out, [{k: m[k] for k in ("name", "path", "contract")} for m in models])
+    return 0

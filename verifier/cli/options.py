@@ -1,0 +1,142 @@
+"""Option definitions shared by every command, and the small helpers that turn them into
+library values (workloads, decoders, the store, JSON output).
+
+Heavy libraries are imported inside the helpers, never at module level, so that
+``sov --help`` stays instant.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+
+from verifier.errors import UsageError
+
+# -- shared options -------------------------------------------------------------------------
+
+DbOpt = Annotated[Optional[Path], typer.Option("--db", help="DuckDB store file [default: $SOV_DB or ./sov.duckdb].",
+                                               show_default=False)]
+JsonOpt = Annotated[Optional[str], typer.Option("--json", metavar="FILE",
+                                                help="Write machine-readable results to FILE ('-' = stdout).")]
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")]
+WorkersOpt = Annotated[Optional[int], typer.Option("--workers", min=1, help="Worker processes [default: all cores].",
+                                                   show_default=False)]
+
+DistanceOpt = Annotated[Optional[int], typer.Option("--distance", "-d", min=2, help="Code distance.")]
+RoundsOpt = Annotated[Optional[int], typer.Option("--rounds", "-r", min=1, help="QEC rounds [default: distance].",
+                                                  show_default=False)]
+BasisOpt = Annotated[str, typer.Option("--basis", help="Memory basis: x or z.")]
+NoiseOpt = Annotated[str, typer.Option("--noise", help="Noise model: uniform or si1000.")]
+POpt = Annotated[Optional[float], typer.Option("--p", help="Physical error rate.")]
+ShotsOpt = Annotated[int, typer.Option("--shots", min=1, help="Shots to replay.")]
+SeedOpt = Annotated[int, typer.Option("--seed", min=0, help="Sampling seed.")]
+CircuitOpt = Annotated[Optional[Path], typer.Option("--circuit", metavar="FILE.stim",
+                                                    help="Your own stim circuit (sampled, or with --dets/--obs replayed).")]
+DetsOpt = Annotated[Optional[Path], typer.Option("--dets", metavar="FILE", help="Recorded detection events.")]
+ObsOpt = Annotated[Optional[Path], typer.Option("--obs", metavar="FILE", help="Recorded observable flips.")]
+DataFormatOpt = Annotated[Optional[str], typer.Option("--data-format", metavar="b8|01|dets",
+                                                      help="Format of --dets/--obs [default: from the file suffix].",
+                                                      show_default=False)]
+
+ContractOpt = Annotated[Optional[str], typer.Option("--contract", help="Model contract; overrides the model's metadata.")]
+ProviderOpt = Annotated[str, typer.Option("--provider", help="onnxruntime execution provider: cpu, cuda, ...")]
+ThreadsOpt = Annotated[Optional[int], typer.Option("--threads", min=0,
+                                                   help="onnxruntime intra-op threads per worker [default: cores / workers].",
+                                                   show_default=False)]
+BatchOpt = Annotated[int, typer.Option("--batch-size", min=1, help="Shots per model inference call.")]
+
+
+# -- helpers --------------------------------------------------------------------------------
+
+def store_for(db: Path | None):
+    from verifier.store import Store
+
+    return Store(db)
+
+
+def workers_or_default(workers: int | None) -> int:
+    from verifier.replay import default_workers
+
+    return workers or default_workers()
+
+
+def qec_workload(*, distance: int | None, rounds: int | None, basis: str, noise: str, p: float | None,
+                 shots: int, seed: int, circuit: Path | None = None, dets: Path | None = None,
+                 obs: Path | None = None, data_format: str | None = None):
+    """The workload named by the shared workload flags."""
+    from verifier.workload import CircuitWorkload, MemoryWorkload, RecordedWorkload
+
+    if (dets is None) != (obs is None):
+        raise UsageError("--dets and --obs go together: give both, with --circuit")
+    if dets is not None:
+        if circuit is None:
+            raise UsageError("--dets/--obs need --circuit, the circuit the shots were recorded from")
+        return RecordedWorkload.from_files(circuit, dets, obs, data_format=data_format,
+                                           rounds=rounds)
+    if circuit is not None:
+        return CircuitWorkload.from_file(circuit, shots=shots, seed=seed, rounds=rounds)
+    if distance is None:
+        raise UsageError("give --distance (with --p), or --circuit FILE.stim")
+    if p is None:
+        raise UsageError("give --p, the physical error rate (e.g. --p 0.003)")
+    return MemoryWorkload(distance, rounds or distance, basis.lower(), noise.lower(), p, shots, seed)
+
+
+def decoder_from_spec(spec: str, *, contract: str | None = None, provider: str = "cpu",
+                      threads: int | None = None, batch_size: int = 8192, workers: int = 1):
+    """A baseline name (``pymatching``...), a built-in model name, or a path to an ONNX file."""
+    from baselines.pymatching_decoder import BASELINES, PyMatchingDecoder
+
+    if spec in BASELINES:
+        if contract:
+            raise UsageError(f"--contract applies to ONNX models, not to the baseline {spec!r}")
+        return PyMatchingDecoder.named(spec)
+    from adapters.builtin import builtin_path
+    from adapters.onnx_decoder import OnnxDecoder, RuntimeOptions
+
+    path = builtin_path(spec) or Path(spec)
+    if not path.exists() and not spec.endswith(".onnx"):
+        raise UsageError(f"unknown decoder {spec!r}: give a baseline ({', '.join(BASELINES)}), "
+                         "a built-in model (sov models list) or a path to an .onnx file")
+    if threads is None:
+        threads = max(1, (os.cpu_count() or 1) // max(1, workers))
+    opts = RuntimeOptions(provider=provider, threads=threads, batch_size=batch_size)
+    return OnnxDecoder.from_file(str(path), contract=contract, options=opts)
+
+
+def _clean(obj: Any) -> Any:
+    """JSON has no NaN/Inf: write them as null."""
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    if isinstance(obj, dict):
+        return {k: _clean(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_clean(v) for v in obj]
+    return obj
+
+
+def write_json(target: str | None, payload: Any) -> None:
+    if target is None:
+        return
+    text = json.dumps(_clean(payload), indent=2, sort_keys=False, default=str) + "\n"
+    if target == "-":
+        sys.stdout.write(text)
+        sys.stdout.flush()
+        return
+    try:
+        Path(target).write_text(text)
+    except OSError as e:
+        raise UsageError(f"cannot write --json {target}: {e.strerror}") from None
+
+
+def human_console(json_target: str | None):
+    """Where human output goes: stdout, or stderr when JSON goes to stdout."""
+    from rich.console import Console
+
+    return Console(stderr=json_target == "-", highlight=False)

@@ -1,0 +1,58 @@
+"""The Decoder protocol, after sinter's ``Decoder.compile_decoder_for_dem``.
+
+A :class:`Decoder` is a small picklable *description* (a baseline name and options, or
+an ONNX file and its contract). It is compiled once per workload, in each worker
+process, into a :class:`CompiledDecoder` that decodes chunks of bit-packed detection
+events. ``verifier`` knows only these protocols; PyMatching lives in ``baselines`` and
+ONNX models in ``adapters``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+import numpy as np
+
+from verifier.workload import canonical_json, sha256_bytes
+
+if TYPE_CHECKING:
+    from verifier.workload import QecWorkload
+
+
+@runtime_checkable
+class CompiledDecoder(Protocol):
+    def decode_packed(self, dets: np.ndarray) -> np.ndarray:
+        """``uint8[n, ceil(D/8)]`` detection events -> ``uint8[n, ceil(O/8)]`` predicted
+        observable flips, both little-endian bit-packed (stim ``b8`` layout)."""
+        ...
+
+
+@runtime_checkable
+class Decoder(Protocol):
+    name: str  # what the user typed: a baseline name or the model's file name
+    model_sha256: str | None  # None for open baselines
+
+    def fingerprint_spec(self) -> dict[str, Any]:
+        """Everything that can change predictions: model hash, runtime, versions, options."""
+        ...
+
+    def check(self, workload: "QecWorkload") -> None:
+        """Refuse, before any shot, a decoder that cannot serve this workload (exit 2)."""
+        ...
+
+    def compile_for(self, workload: "QecWorkload") -> CompiledDecoder:
+        ...
+
+
+def fingerprint(decoder: Decoder) -> str:
+    return sha256_bytes(canonical_json(decoder.fingerprint_spec()).encode())
+
+
+def unpack_bits(packed: np.ndarray, width: int) -> np.ndarray:
+    """Little-endian bit-packed ``uint8[n, ceil(width/8)]`` -> ``uint8[n, width]`` of 0/1."""
+    return np.unpackbits(packed, axis=1, count=width, bitorder="little")
+
+
+def pack_bits(bits: np.ndarray) -> np.ndarray:
+    """``[n, width]`` of 0/1 (any integer or bool dtype) -> little-endian bit-packed uint8."""
+    return np.packbits(np.asarray(bits, dtype=bool), axis=1, bitorder="little")

@@ -1,0 +1,41 @@
+"""The errors sov raises on purpose, each carrying the exit code of DESIGN.md.
+
+Exit codes: 0 pass, 1 gate failed, 2 usage or input error, 3 inconclusive,
+4 integrity failure (corrupt or unsafe model, NaN outputs, hash mismatch).
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    OK = 0
+    GATE_FAILED = 1
+    USAGE = 2
+    INCONCLUSIVE = 3
+    INTEGRITY = 4
+
+
+class SovError(Exception):
+    """Base of every error sov reports to a user as one line."""
+
+    exit_code: ExitCode = ExitCode.USAGE
+
+
+class UsageError(SovError):
+    """Bad flag, missing file, a model that does not fit the workload (exit 2)."""
+
+    exit_code = ExitCode.USAGE
+
+
+class IntegrityError(SovError):
+    """Corrupt or unsafe model, NaN/Inf outputs, hash mismatch (exit 4)."""
+
+    exit_code = ExitCode.INTEGRITY
+
+
+class StoreError(SovError):
+    """The DuckDB store cannot be opened or written (exit 2: an input problem)."""
+
+    exit_code = ExitCode.USAGE

@@ -1,0 +1,351 @@
+"""The DuckDB store: one file, versioned schema, append-only records.
+
+Every run, model, decoder, workload, per-block result (with its per-shot predictions,
+bit-packed) and verdict is a row; nothing is overwritten. Results are looked up by
+task = (decoder fingerprint, workload stream id, block), so re-running a finished task
+costs nothing and an interrupted run resumes from the blocks it recorded.
+
+Concurrency: DuckDB lets one process hold a file open for writing. sov therefore opens
+the file only for short transactions and retries with bounded back-off while another
+process holds it, so several ``sov`` processes can record into one file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import time
+import uuid
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterator, Sequence
+
+from verifier.errors import StoreError
+
+DEFAULT_DB = "sov.duckdb"
+LOCK_TIMEOUT_S = 120.0
+
+# Each entry upgrades the schema from version i to i + 1. Never edit a released entry:
+# append a new one. Extensions (calibration, evidence, ...) append theirs here too.
+MIGRATIONS: list[tuple[str, str]] = [
+    ("runs, models, decoders, workloads, blocks, results", """
+    CREATE TABLE runs (
+        run_id VARCHAR PRIMARY KEY,
+        command VARCHAR NOT NULL,
+        argv JSON,
+        sov_version VARCHAR,
+        started_at TIMESTAMPTZ NOT NULL,
+        finished_at TIMESTAMPTZ,
+        status VARCHAR NOT NULL,          -- running | ok | failed | integrity | error | incomplete
+        exit_code INTEGER,
+        message VARCHAR,
+        summary JSON
+    );
+    CREATE TABLE models (
+        sha256 VARCHAR PRIMARY KEY,
+        path VARCHAR,
+        file_name VARCHAR,
+        contract VARCHAR,
+        metadata JSON,
+        size_bytes BIGINT,
+        opset INTEGER,
+        operators JSON,
+        first_seen TIMESTAMPTZ NOT NULL
+    );
+    CREATE TABLE decoders (
+        fingerprint VARCHAR PRIMARY KEY,
+        name VARCHAR NOT NULL,
+        model_sha256 VARCHAR,
+        spec JSON NOT NULL,
+        first_seen TIMESTAMPTZ NOT NULL
+    );
+    CREATE TABLE workloads (
+        workload_id VARCHAR PRIMARY KEY,
+        stream_id VARCHAR NOT NULL,
+        kind VARCHAR NOT NULL,
+        spec JSON NOT NULL,
+        description VARCHAR,
+        first_seen TIMESTAMPTZ NOT NULL
+    );
+    CREATE TABLE blocks (
+        fingerprint VARCHAR NOT NULL,
+        stream_id VARCHAR NOT NULL,
+        block INTEGER NOT NULL,
+        shots INTEGER NOT NULL,
+        errors INTEGER NOT NULL,
+        seconds DOUBLE NOT NULL,
+        sample_seconds DOUBLE NOT NULL,
+        predictions BLOB NOT NULL,       -- uint8[shots, ceil(O/8)] little-endian bit-packed
+        failures BLOB NOT NULL,          -- numpy packbits(little) of per-shot 'prediction != truth'
+        run_id VARCHAR,
+        recorded_at TIMESTAMPTZ NOT NULL,
+        PRIMARY KEY (fingerprint, stream_id, block, shots)
+    );
+    CREATE TABLE results (
+        run_id VARCHAR NOT NULL,
+        fingerprint VARCHAR NOT NULL,
+        workload_id VARCHAR NOT NULL,
+        shots BIGINT NOT NULL,
+        errors BIGINT NOT NULL,
+        seconds DOUBLE NOT NULL,
+        ler DOUBLE,
+        ler_lo DOUBLE,
+        ler_hi DOUBLE,
+        ler_per_round DOUBLE,
+        shots_per_second DOUBLE,
+        figures JSON,
+        recorded_at TIMESTAMPTZ NOT NULL
+    );
+    """),
+]
+
+
+def default_db_path() -> str:
+    return os.environ.get("SOV_DB") or DEFAULT_DB
+
+
+def now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def new_run_id() -> str:
+    return now().strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
+
+
+def _is_lock_error(e: Exception) -> bool:
+    text = str(e).lower()
+    return "lock" in text and ("conflicting" in text or "could not set lock" in text or "in use" in text)
+
+
+@dataclass
+class RecordedBlock:
+    block: int
+    shots: int
+    errors: int
+    seconds: float
+    sample_seconds: float
+
+
+class Store:
+    """A DuckDB file opened for short transactions only."""
+
+    def __init__(self, path: str | os.PathLike[str] | None = None, *, lock_timeout: float = LOCK_TIMEOUT_S):
+        self.path = str(path if path is not None else default_db_path())
+        self.lock_timeout = lock_timeout
+        self._migrated = False
+
+    # -- connections ----------------------------------------------------------------
+
+    def _open(self, *, read_only: bool):
+        import duckdb
+
+        p = Path(self.path)
+        if p.exists() and p.is_dir():
+            raise StoreError(f"store path {self.path} is a directory, not a DuckDB file")
+        if read_only and not p.exists():
+            raise StoreError(f"no store at {self.path} (run a command that records first, or give --db)")
+        if not read_only and not p.exists() and not os.access(p.parent.resolve(), os.W_OK):
+            raise StoreError(f"cannot create store {self.path}: its folder is not writable")
+        deadline = time.monotonic() + self.lock_timeout
+        delay = 0.02
+        while True:
+            try:
+                return duckdb.connect(self.path, read_only=read_only)
+            except duckdb.Error as e:
+                if _is_lock_error(e) and time.monotonic() < deadline:
+                    time.sleep(delay * (0.5 + random.random()))
+                    delay = min(delay * 2, 1.0)
+                    continue
+                if _is_lock_error(e):
+                    raise StoreError(f"store {self.path} stayed locked by another process for "
+                                     f"{self.lock_timeout:.0f} s") from None
+                msg = str(e).strip().splitlines()[0]
+                if "read-only" in msg.lower() or "permission" in msg.lower():
+                    raise StoreError(f"store {self.path} is not writable: {msg}") from None
+                raise StoreError(f"cannot open store {self.path}: {msg}") from None
+
+    @contextmanager
+    def connect(self, *, read_only: bool = False) -> Iterator[Any]:
+        """A connection inside one transaction; committed on success, rolled back on error."""
+        import duckdb
+
+        if not read_only:
+            self.migrate()
+        con = self._open(read_only=read_only)
+        try:
+            if read_only:
+                yield con
+                return
+            con.execute("BEGIN TRANSACTION")
+            try:
+                yield con
+                con.execute("COMMIT")
+            except BaseException:
+                try:
+                    con.execute("ROLLBACK")
+                except duckdb.Error:
+                    pass
+                raise
+        except duckdb.Error as e:
+            msg = str(e).strip().splitlines()[0]
+            if "no space" in msg.lower() or "disk" in msg.lower():
+                raise StoreError(f"store {self.path}: disk full, nothing of this transaction "
+                                 f"was written ({msg})") from None
+            if "read-only" in msg.lower() or "permission" in msg.lower():
+                raise StoreError(f"store {self.path} is not writable: {msg}") from None
+            raise StoreError(f"store {self.path}: {msg}") from None
+        finally:
+            con.close()
+
+    def migrate(self) -> int:
+        """Bring the file to the current schema version; returns that version."""
+        if self._migrated:
+            return len(MIGRATIONS)
+        import duckdb
+
+        con = self._open(read_only=False)
+        try:
+            con.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL, "
+                        "name VARCHAR, applied_at TIMESTAMPTZ NOT NULL)")
+            current = con.execute("SELECT coalesce(max(version), 0) FROM schema_version").fetchone()[0]
+            if current > len(MIGRATIONS):
+                raise StoreError(f"store {self.path} has schema version {current}, newer than this "
+                                 f"sov knows ({len(MIGRATIONS)}): upgrade sov")
+            for version in range(current + 1, len(MIGRATIONS) + 1):
+                name, sql = MIGRATIONS[version - 1]
+                con.execute("BEGIN TRANSACTION")
+                try:
+                    con.execute(sql)
+                    con.execute("INSERT INTO schema_version VALUES (?, ?, ?)", [version, name, now()])
+                    con.execute("COMMIT")
+                except duckdb.Error:
+                    con.execute("ROLLBACK")
+                    raise
+        except duckdb.Error as e:
+            raise StoreError(f"cannot migrate store {self.path}: {str(e).splitlines()[0]}") from None
+        finally:
+            con.close()
+        self._migrated = True
+        return len(MIGRATIONS)
+
+    def schema_version(self) -> int:
+        with self.connect(read_only=True) as con:
+            return con.execute("SELECT coalesce(max(version), 0) FROM schema_version").fetchone()[0]
+
+    # -- runs -----------------------------------------------------------------------
+
+    def start_run(self, command: str, argv: Sequence[str] | None = None) -> str:
+        from verifier import __version__
+
+        run_id = new_run_id()
+        with self.connect() as con:
+            con.execute("INSERT INTO runs (run_id, command, argv, sov_version, started_at, status) "
+                        "VALUES (?, ?, ?, ?, ?, 'running')",
+                        [run_id, command, json.dumps(list(argv or [])), __version__, now()])
+        return run_id
+
+    def finish_run(self, run_id: str, status: str, *, exit_code: int, message: str | None = None,
+                   summary: dict | None = None) -> None:
+        with self.connect() as con:
+            con.execute("UPDATE runs SET finished_at = ?, status = ?, exit_code = ?, message = ?, "
+                        "summary = ? WHERE run_id = ?",
+                        [now(), status, exit_code, message,
+                         json.dumps(summary, default=str) if summary is not None else None, run_id])
+
+    def mark_stale_runs_incomplete(self) -> int:
+        """Runs still 'running' whose process is gone are marked 'incomplete'."""
+        with self.connect() as con:
+            rows = con.execute("SELECT run_id, summary FROM runs WHERE status = 'running'").fetchall()
+            stale = []
+            for run_id, summary in rows:
+                pid = (json.loads(summary) or {}).get("pid") if summary else None
+                if pid is None or not _pid_alive(int(pid)):
+                    stale.append(run_id)
+            for run_id in stale:
+                con.execute("UPDATE runs SET status = 'incomplete' WHERE run_id = ?", [run_id])
+        return len(stale)
+
+    def set_run_pid(self, run_id: str) -> None:
+        with self.connect() as con:
+            con.execute("UPDATE runs SET summary = ? WHERE run_id = ?",
+                        [json.dumps({"pid": os.getpid()}), run_id])
+
+    # -- models, decoders, workloads ------------------------------------------------
+
+    def record_model(self, *, sha256: str, path: str, contract: str | None, metadata: dict,
+                     size_bytes: int, opset: int | None, operators: list[str]) -> None:
+        with self.connect() as con:
+            con.execute("INSERT INTO models VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                        [sha256, str(path), Path(path).name, contract, json.dumps(metadata),
+                         size_bytes, opset, json.dumps(operators), now()])
+
+    def record_decoder(self, fingerprint: str, name: str, model_sha256: str | None, spec: dict) -> None:
+        with self.connect() as con:
+            con.execute("INSERT INTO decoders VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                        [fingerprint, name, model_sha256, json.dumps(spec, sort_keys=True), now()])
+
+    def record_workload(self, workload) -> None:
+        with self.connect() as con:
+            con.execute("INSERT INTO workloads VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                        [workload.id, workload.stream_id, workload.kind,
+                         json.dumps(workload.spec(), sort_keys=True), workload.describe(), now()])
+
+    # -- blocks (per-shot predictions) and results ----------------------------------
+
+    def recorded_blocks(self, fingerprint: str, stream_id: str) -> dict[tuple[int, int], RecordedBlock]:
+        if not Path(self.path).exists():
+            return {}
+        with self.connect() as con:
+            rows = con.execute("SELECT block, shots, errors, seconds, sample_seconds FROM blocks "
+                               "WHERE fingerprint = ? AND stream_id = ?",
+                               [fingerprint, stream_id]).fetchall()
+        return {(r[0], r[1]): RecordedBlock(*r) for r in rows}
+
+    def record_blocks(self, fingerprint: str, stream_id: str, run_id: str | None, outcomes) -> None:
+        """Append per-block outcomes (``verifier.replay.BlockOutcome``) in one transaction."""
+        if not outcomes:
+            return
+        t = now()
+        rows = [[fingerprint, stream_id, o.block.index, o.block.shots, o.stats.errors,
+                 o.stats.seconds, o.stats.sample_seconds, o.predictions, o.failures, run_id, t]
+                for o in outcomes]
+        with self.connect() as con:
+            con.executemany("INSERT INTO blocks VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                            "ON CONFLICT DO NOTHING", rows)
+
+    def block_bits(self, fingerprint: str, stream_id: str, column: str = "failures") -> dict[tuple[int, int], bytes]:
+        if column not in ("failures", "predictions"):
+            raise ValueError(column)
+        with self.connect(read_only=not self._writable()) as con:
+            rows = con.execute(f"SELECT block, shots, {column} FROM blocks WHERE fingerprint = ? "
+                               "AND stream_id = ?", [fingerprint, stream_id]).fetchall()
+        return {(r[0], r[1]): bytes(r[2]) for r in rows}
+
+    def _writable(self) -> bool:
+        return os.access(self.path, os.W_OK)
+
+    def record_result(self, run_id: str, fingerprint: str, workload_id: str, *, shots: int,
+                      errors: int, seconds: float, ler: float, ler_ci: tuple[float, float],
+                      ler_per_round: float | None, shots_per_second: float, figures: dict) -> None:
+        with self.connect() as con:
+            con.execute("INSERT INTO results VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        [run_id, fingerprint, workload_id, shots, errors, seconds, ler, ler_ci[0],
+                         ler_ci[1], ler_per_round, shots_per_second,
+                         json.dumps(figures, default=str), now()])
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
+        with self.connect(read_only=True) as con:
+            return con.execute(sql, list(params)).fetchall()
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
