@@ -11,9 +11,9 @@ from typing import Iterator
 def fmt_rate(x: float | None, lo: float | None = None, hi: float | None = None) -> str:
     if x is None or x != x:
         return "n/a"
-    s = f"{x:.3e}" if x and x < 1e-3 else f"{x:.4%}"
+    s = f"{x:.3e}"
     if lo is not None and hi is not None:
-        s += f"  [{lo:.2e}, {hi:.2e}]" if x < 1e-3 else f"  [{lo:.3%}, {hi:.3%}]"
+        s += f" [{lo:.2e}, {hi:.2e}]"
     return s
 
 

@@ -139,4 +139,8 @@ def human_console(json_target: str | None):
     """Where human output goes: stdout, or stderr when JSON goes to stdout."""
     from rich.console import Console
 
-    return Console(stderr=json_target == "-", highlight=False)
+    to_stderr = json_target == "-"
+    stream = sys.stderr if to_stderr else sys.stdout
+    # logs and CI get a wide, plain layout instead of rich's 80-column default
+    width = None if stream.isatty() else 140
+    return Console(stderr=to_stderr, highlight=False, width=width)
