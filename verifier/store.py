@@ -100,6 +100,52 @@ MIGRATIONS: list[tuple[str, str]] = [
         recorded_at TIMESTAMPTZ NOT NULL
     );
     """),
+    ("verdicts, evidence chain, watched models, drift checks (issue 5)", """
+    CREATE TABLE verdicts (
+        verdict_id VARCHAR PRIMARY KEY,
+        run_id VARCHAR,
+        kind VARCHAR NOT NULL,            -- accept | drift
+        subject VARCHAR,                  -- candidate name, or watched model name
+        verdict VARCHAR NOT NULL,         -- pass | fail | inconclusive (drift: ok | drift)
+        exit_code INTEGER NOT NULL,
+        gates JSON,
+        figures JSON,
+        record_hash VARCHAR,
+        recorded_at TIMESTAMPTZ NOT NULL
+    );
+    CREATE TABLE evidence_chain (
+        seq BIGINT PRIMARY KEY,
+        record_hash VARCHAR NOT NULL UNIQUE,
+        previous_hash VARCHAR,
+        run_id VARCHAR,
+        verdict_id VARCHAR,
+        record JSON NOT NULL,             -- the whole self-contained record, signatures included
+        recorded_at TIMESTAMPTZ NOT NULL
+    );
+    CREATE TABLE watched_models (
+        name VARCHAR NOT NULL,
+        path VARCHAR NOT NULL,
+        sha256 VARCHAR NOT NULL,
+        contract VARCHAR,
+        spec JSON NOT NULL,               -- reference workloads, gates, decoder options
+        added_at TIMESTAMPTZ NOT NULL,
+        removed_at TIMESTAMPTZ
+    );
+    CREATE TABLE drift_checks (
+        name VARCHAR NOT NULL,
+        run_id VARCHAR,
+        series VARCHAR NOT NULL,          -- one reference workload of the watched model
+        sha256 VARCHAR,                   -- the file's hash at this check
+        in_control BOOLEAN NOT NULL,      -- used for later control limits
+        seed BIGINT,
+        shots BIGINT,
+        errors BIGINT,
+        seconds DOUBLE,
+        status VARCHAR NOT NULL,          -- ok | drift | baseline | error
+        figures JSON,
+        checked_at TIMESTAMPTZ NOT NULL
+    );
+    """),
 ]
 
 
