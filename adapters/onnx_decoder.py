@@ -41,8 +41,13 @@ class RuntimeOptions:
             raise UsageError("--batch-size must be >= 1 and --threads >= 0")
 
 
-def open_session(path: str, options: RuntimeOptions):
-    """An onnxruntime session with only the requested provider; refusals are exit 4."""
+def open_session(path: str, options: RuntimeOptions, *, sandbox: bool | None = None,
+                 model_bytes: bytes | None = None):
+    """An onnxruntime session with only the requested provider; refusals are exit 4.
+
+    By default the session lives in a child process with time and memory limits
+    (``adapters.sandbox.SandboxedSession``, same interface); ``SOV_SANDBOX=0`` runs it
+    in this process, for trusted models only."""
     import onnxruntime as ort
 
     so = ort.SessionOptions()
@@ -58,8 +63,13 @@ def open_session(path: str, options: RuntimeOptions):
     if provider not in ort.get_available_providers():
         raise UsageError(f"execution provider {options.provider!r} is not available in this "
                          f"onnxruntime ({', '.join(ort.get_available_providers())})")
+    from adapters.sandbox import SandboxedSession, sandbox_enabled
+
+    if sandbox if sandbox is not None else sandbox_enabled():
+        return SandboxedSession(path, options)
     try:
-        return ort.InferenceSession(path, sess_options=so, providers=[provider])
+        return ort.InferenceSession(model_bytes if model_bytes is not None else path,
+                                    sess_options=so, providers=[provider])
     except Exception as e:
         first = (str(e).strip().splitlines() or [type(e).__name__])[0]
         raise IntegrityError(f"onnxruntime refused {Path(path).name}: {first[:300]}") from None
