@@ -1,0 +1,174 @@
+"""Number formatting and row building shared by the comparison renderers (HTML, Markdown,
+terminal), so every output shows the same figures the same way."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+SUP = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
+
+
+def _finite(x: Any) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+
+
+def sci(x: float | None, digits: int = 2, *, plain: bool = False) -> str:
+    """``3.20·10⁻³`` (or ``3.20e-03`` with ``plain``); ``0`` and ``n/a`` as such."""
+    if not _finite(x):
+        return "n/a"
+    if x == 0:
+        return "0"
+    if plain:
+        return f"{x:.{digits}e}"
+    e = math.floor(math.log10(abs(x)))
+    m = x / 10 ** e
+    if round(m, digits) >= 10:
+        m, e = m / 10, e + 1
+    return f"{m:.{digits}f}·10{str(e).translate(SUP)}"
+
+
+def ler_ci(x: float | None, lo: float | None, hi: float | None, *, plain: bool = False) -> str:
+    """``3.20·10⁻³ [2.71, 3.76]·10⁻³``: the interval shares the estimate's exponent."""
+    if not _finite(x):
+        return "n/a"
+    if not (_finite(lo) and _finite(hi)):
+        return sci(x, plain=plain)
+    if plain:
+        return f"{x:.2e} [{lo:.2e}, {hi:.2e}]"
+    ref = x if x > 0 else hi
+    if not ref:
+        return "0"
+    e = math.floor(math.log10(abs(ref)))
+    if x > 0 and round(x / 10 ** e, 2) >= 10:
+        e += 1
+    k = 10 ** e
+    if x == 0:
+        return f"0 [0, {hi / k:.2f}]·10{str(e).translate(SUP)}"
+    return f"{x / k:.2f} [{lo / k:.2f}, {hi / k:.2f}]·10{str(e).translate(SUP)}"
+
+
+def ratio(x: float | None) -> str:
+    if not _finite(x):
+        return "n/a"
+    return f"{x:.2f}×" if x < 100 else f"{x:.3g}×"
+
+
+def pvalue(p: float | None) -> str:
+    if not _finite(p):
+        return "n/a"
+    if p >= 0.001:
+        return f"{p:.3f}" if p < 0.995 else "1"
+    return f"{sci(p, 1)}" if p > 0 else "< 10⁻³⁰⁰"
+
+
+def micro(x: float | None) -> str:
+    if not _finite(x):
+        return "n/a"
+    if x >= 1000:
+        return f"{x:,.0f}"
+    if x >= 100:
+        return f"{x:.0f}"
+    if x >= 10:
+        return f"{x:.1f}"
+    return f"{x:.2f}"
+
+
+def rate(x: float | None) -> str:
+    if not _finite(x):
+        return "n/a"
+    if x >= 1e6:
+        return f"{x / 1e6:.2f} M"
+    if x >= 1e4:
+        return f"{x / 1e3:.0f} k"
+    if x >= 1e3:
+        return f"{x / 1e3:.1f} k"
+    return f"{x:.0f}"
+
+
+def size(n: int | None) -> str:
+    if not isinstance(n, int):
+        return "n/a"
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return f"{n:,} B" if unit == "B" else f"{n:,.1f} {unit}"
+        n /= 1024  # type: ignore[assignment]
+    return str(n)
+
+
+def threshold(row: dict[str, Any]) -> str:
+    t = row.get("threshold")
+    if not _finite(t):
+        return "n/a"
+    ci = row.get("threshold_ci")
+    s = f"{t * 100:.2f} %"
+    if isinstance(ci, (list, tuple)) and len(ci) == 2 and all(_finite(v) for v in ci):
+        s += f" [{ci[0] * 100:.2f}, {ci[1] * 100:.2f}]"
+    return s
+
+
+def lam(row: dict[str, Any]) -> str:
+    v = row.get("lambda")
+    if not _finite(v):
+        return "n/a"
+    ci = row.get("lambda_ci")
+    s = f"{v:.2f}"
+    if isinstance(ci, (list, tuple)) and len(ci) == 2 and all(_finite(x) for x in ci):
+        s += f" [{ci[0]:.2f}, {ci[1]:.2f}]"
+    return s
+
+
+VERDICT_TEXT = {"identical": "identical", "no significant difference": "no sig. difference",
+                "better": "better", "worse": "worse"}
+
+
+def paired(row: dict[str, Any]) -> tuple[str, str]:
+    """(verdict word, detail) of a summary row's pooled paired test."""
+    pr = row.get("paired")
+    if row.get("baseline"):
+        return ("baseline", "")
+    if not pr:
+        return ("n/a", "")
+    v = VERDICT_TEXT.get(pr["verdict"], pr["verdict"])
+    if pr["verdict"] == "identical":
+        return (v, "same failures on every shot")
+    return (v, f"p = {pvalue(pr['p_value'])}; fails alone {pr['only_candidate_fails']:,}, "
+               f"baseline alone {pr['only_baseline_fails']:,}")
+
+
+def decoder_map(payload: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {d["key"]: d for d in payload["decoders"]}
+
+
+def short_sha(d: dict[str, Any]) -> str:
+    return (d.get("model_sha256") or "")[:12] or "open baseline"
+
+
+def workload_label(w: dict[str, Any]) -> str:
+    return f"d={w['distance']}, p={w['p']:g}"
+
+
+def terminal_table(payload: dict[str, Any]):
+    """The summary as a rich table for the terminal."""
+    from rich.table import Table
+
+    dm = decoder_map(payload)
+    bl = dm[payload["baseline"]]["label"]
+    t = Table(title=f"Decoder comparison · run {payload['run_id']}", title_justify="left")
+    for col, right in (("#", True), ("decoder", False), ("sha256", False), ("failures/shots", True),
+                       ("pooled LER [95% CI]", True), (f"÷ {bl}", True), ("paired vs baseline", False),
+                       ("thr.", True), ("Λ", True), ("p50", True), ("p99", True), ("p99.9 µs/rnd", True),
+                       ("shots/s", True)):
+        t.add_column(col, justify="right" if right else "left")
+    for r in payload["summary"]:
+        d = dm[r["decoder"]]
+        verdict, detail = paired(r)
+        if r.get("integrity_failure"):
+            verdict = "INTEGRITY FAILURE"
+        ci = r.get("pooled_ler_ci") or [None, None]
+        t.add_row(str(r["rank"]), d["label"], short_sha(d), f"{r['errors']:,}/{r['shots']:,}",
+                  ler_ci(r["pooled_ler"], ci[0], ci[1], plain=True), ratio(r["ratio_to_baseline"]),
+                  verdict + (f" (p={pvalue(r['paired']['p_value'])})" if r.get("paired") and verdict not in ("identical",) else ""),
+                  threshold(r), lam(r), micro(r["latency_p50"]), micro(r["latency_p99"]),
+                  micro(r["latency_p999"]), rate(r["throughput"]))
+    return t

@@ -1,0 +1,488 @@
+"""The comparison report as ONE self-contained HTML file.
+
+Inline CSS and inline SVG only: no script, font, stylesheet or image is loaded from
+anywhere, so the file reads the same offline, archived, attached to an e-mail or printed.
+Input is the payload of :func:`verifier.compare.run_compare` (or ``sov report``).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from html import escape
+from typing import Any
+
+from reports import compare_fmt as F
+from reports.svg import Point, Series, colors_for, legend, line_chart
+
+MARKERS = ("circle", "square", "diamond")
+DASHES = (None, "6 4", "2 3", "8 3 2 3")
+
+CSS = """
+:root { --ink:#1d2330; --muted:#5b6475; --line:#e3e6eb; --soft:#f5f6f8; --accent:#0b5cad;
+  --good:#1a7f37; --bad:#c62828; --warn:#9a6700; }
+* { box-sizing: border-box; }
+html { -webkit-text-size-adjust: 100%; }
+body { margin: 0; background: #eef0f3; color: var(--ink);
+  font: 14px/1.5 -apple-system, BlinkMacSystemFont, "Segoe UI", Roboto, "Helvetica Neue", Arial,
+  "Liberation Sans", "DejaVu Sans", sans-serif; font-variant-numeric: tabular-nums; }
+main { max-width: 1180px; margin: 24px auto; background: #fff; padding: 36px 44px 28px;
+  border-radius: 10px; box-shadow: 0 1px 3px rgba(20,30,50,.08), 0 8px 24px rgba(20,30,50,.06); }
+header { border-bottom: 3px solid var(--ink); padding-bottom: 16px; margin-bottom: 8px; }
+.kicker { text-transform: uppercase; letter-spacing: .12em; font-size: 11.5px; color: var(--accent);
+  font-weight: 700; }
+h1 { font-size: 28px; line-height: 1.2; margin: 6px 0 8px; letter-spacing: -.01em; }
+h2 { font-size: 19px; margin: 34px 0 10px; padding-bottom: 6px; border-bottom: 1px solid var(--line); }
+h3 { font-size: 15px; margin: 18px 0 6px; }
+p { margin: 6px 0 10px; }
+.meta { color: var(--muted); font-size: 13px; display: flex; flex-wrap: wrap; gap: 4px 22px; }
+.meta b { color: var(--ink); font-weight: 600; }
+code, .mono { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, "Liberation Mono",
+  "DejaVu Sans Mono", monospace; font-size: 12.5px; }
+.findings { display: grid; grid-template-columns: repeat(auto-fit, minmax(250px, 1fr)); gap: 12px;
+  margin: 18px 0 6px; }
+.card { border: 1px solid var(--line); border-radius: 8px; padding: 12px 14px; background: #fff;
+  border-left: 5px solid var(--c, #999); }
+.card .name { font-weight: 700; font-size: 14.5px; word-break: break-all; }
+.card .big { font-size: 24px; font-weight: 700; margin: 2px 0 0; letter-spacing: -.01em; }
+.card .sub { color: var(--muted); font-size: 12.5px; }
+table { border-collapse: collapse; width: 100%; margin: 8px 0 4px; font-size: 13px; }
+th, td { padding: 7px 9px; border-bottom: 1px solid var(--line); vertical-align: top; text-align: left; }
+thead th { background: var(--soft); font-weight: 600; font-size: 12px; color: #394150;
+  border-bottom: 1px solid #cfd4dc; vertical-align: bottom; }
+td.num, th.num { text-align: right; white-space: nowrap; }
+tbody tr:hover { background: #fafbfc; }
+tr.base td { background: #f8f9fb; }
+.sw { display: inline-block; width: 11px; height: 11px; border-radius: 3px; margin-right: 7px;
+  vertical-align: -1px; background: var(--c); }
+.dec { font-weight: 600; white-space: nowrap; }
+.small { font-size: 11.5px; color: var(--muted); }
+.badge { display: inline-block; padding: 1px 8px; border-radius: 999px; font-size: 11.5px; font-weight: 600;
+  white-space: nowrap; border: 1px solid transparent; }
+.b-better { background: #dafbe1; color: var(--good); border-color: #aceebb; }
+.b-worse { background: #ffebe9; color: var(--bad); border-color: #ffcecb; }
+.b-same { background: #eef1f5; color: #394150; border-color: #d5dae2; }
+.b-identical { background: #ddf4ff; color: #0550ae; border-color: #b6e3ff; }
+.b-base { background: #f1f2f4; color: var(--muted); border-color: #dfe2e6; }
+.b-fail { background: #ffebe9; color: var(--bad); border-color: #ff8182; }
+.legend { display: flex; flex-wrap: wrap; gap: 6px 20px; margin: 6px 0 10px; font-size: 13px; }
+.lg { display: inline-flex; align-items: center; gap: 6px; }
+.charts { display: grid; grid-template-columns: repeat(auto-fill, minmax(360px, 1fr)); gap: 14px 18px; }
+figure { margin: 0; border: 1px solid var(--line); border-radius: 8px; padding: 8px 8px 4px; background: #fff; }
+figure svg { width: 100%; height: auto; display: block; }
+figcaption { font-size: 12px; color: var(--muted); padding: 2px 6px 4px; }
+.models { display: grid; grid-template-columns: repeat(auto-fit, minmax(340px, 1fr)); gap: 14px; }
+.model { border: 1px solid var(--line); border-radius: 8px; padding: 12px 16px; border-top: 4px solid var(--c); }
+.model h3 { margin: 0 0 6px; word-break: break-all; }
+dl.kv { display: grid; grid-template-columns: max-content 1fr; gap: 3px 14px; margin: 0; font-size: 12.5px; }
+dl.kv dt { color: var(--muted); }
+dl.kv dd { margin: 0; word-break: break-all; }
+.ops { display: flex; flex-wrap: wrap; gap: 4px; }
+.ops span { background: var(--soft); border: 1px solid var(--line); border-radius: 4px; padding: 0 5px;
+  font-size: 11.5px; font-family: ui-monospace, Menlo, Consolas, "DejaVu Sans Mono", monospace; }
+pre.cmd { background: #f6f8fa; border: 1px solid var(--line); border-radius: 6px; padding: 8px 10px;
+  white-space: pre-wrap; word-break: break-all; margin: 4px 0; }
+.note { background: #fff8c5; border: 1px solid #eedc82; border-radius: 6px; padding: 8px 12px; font-size: 13px; }
+.alert { background: #ffebe9; border: 1px solid #ff8182; border-radius: 6px; padding: 8px 12px; }
+ul.method { padding-left: 18px; color: #394150; font-size: 13px; }
+footer { margin-top: 30px; padding-top: 10px; border-top: 1px solid var(--line); color: var(--muted);
+  font-size: 12px; }
+@media (max-width: 760px) { main { padding: 18px; margin: 0; border-radius: 0; } }
+@media print {
+  @page { size: A4; margin: 14mm 12mm; }
+  body { background: #fff; font-size: 11px; }
+  main { box-shadow: none; margin: 0; padding: 0; max-width: none; border-radius: 0; }
+  h2 { break-after: avoid; page-break-after: avoid; }
+  table, figure, .model, .card, pre { break-inside: avoid; page-break-inside: avoid; }
+  tbody tr:hover { background: none; }
+  .charts { grid-template-columns: repeat(2, 1fr); }
+  * { -webkit-print-color-adjust: exact; print-color-adjust: exact; }
+}
+"""
+
+
+def _badge(verdict: str) -> str:
+    cls = {"better": "b-better", "worse": "b-worse", "no sig. difference": "b-same",
+           "identical": "b-identical", "baseline": "b-base"}.get(verdict, "b-same")
+    return f'<span class="badge {cls}">{escape(verdict)}</span>'
+
+
+def _sw(color: str) -> str:
+    return f'<span class="sw" style="--c:{color}"></span>'
+
+
+def _ok(x: Any) -> bool:
+    return isinstance(x, (int, float)) and math.isfinite(x)
+
+
+def render_html(payload: dict[str, Any]) -> str:
+    """The whole report as one HTML string."""
+    dm = F.decoder_map(payload)
+    base = payload["baseline"]
+    base_label = dm[base]["label"] if base in dm else "baseline"
+    colors = colors_for([d["key"] for d in payload["decoders"]], base)
+    sweep = payload["sweep"]
+    n_dec, n_wl = len(payload["decoders"]), len(payload["workloads"])
+    title = f"Decoder comparison: {n_dec} decoder{'s' * (n_dec != 1)} on {n_wl} workload{'s' * (n_wl != 1)}"
+    parts = ['<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">',
+             '<meta name="viewport" content="width=device-width, initial-scale=1">',
+             f'<meta name="generator" content="sov {escape(str(payload["environment"]["packages"].get("sov-verifier")))}">',
+             f"<title>{escape(title)}</title><style>{CSS}</style></head><body><main>"]
+    rounds = "rounds = distance" if not sweep.get("rounds") else f"rounds = {sweep['rounds']}"
+    parts.append(
+        f'<header><div class="kicker">sov · procurement comparison</div><h1>{escape(title)}</h1>'
+        f'<div class="meta"><span>Run <b class="mono">{escape(payload["run_id"])}</b></span>'
+        f'<span>Created <b>{escape(payload["created_at"].replace("T", " "))}</b></span>'
+        f'<span>Rotated surface-code memory {escape(sweep["basis"].upper())}, {escape(sweep["noise"])} noise, '
+        f'{rounds}</span>'
+        f'<span>d ∈ {{{", ".join(str(d) for d in sweep["distances"])}}} · '
+        f'p ∈ {{{", ".join(f"{p:g}" for p in sweep["ps"])}}} · {sweep["shots"]:,} shots each · seed {sweep["seed"]}</span>'
+        f'<span>Baseline <b>{escape(base_label)}</b></span></div></header>')
+    failures = [d for d in payload["decoders"] if d.get("integrity_failure")]
+    for d in failures:
+        parts.append(f'<p class="alert"><b>{escape(d["label"])}</b> failed an integrity check and has no '
+                     f'score: {escape(d["integrity_failure"])}</p>')
+    parts.append(_findings(payload, dm, colors))
+    parts.append(_summary_table(payload, dm, colors))
+    parts.append(_charts(payload, dm, colors))
+    parts.append(_by_workload(payload, dm, colors))
+    parts.append(_paired_section(payload, dm, colors))
+    if payload.get("calibration"):
+        parts.append(_calibration(payload["calibration"]))
+    parts.append(_models(payload, colors))
+    parts.append(_workloads(payload))
+    parts.append(_verdicts(payload))
+    parts.append(_environment(payload))
+    parts.append(_method(payload))
+    parts.append(
+        f'<footer>Generated by sov {escape(str(payload["environment"]["packages"].get("sov-verifier")))} '
+        f'from store <span class="mono">{escape(str(payload.get("db")))}</span>. Re-render without re-running: '
+        f'<code>sov report {escape(payload["run_id"])} --html report.html</code>. Regenerate every number: '
+        f'<code>{escape(payload["command"])}</code>.</footer>')
+    parts.append("</main></body></html>\n")
+    return "".join(parts)
+
+
+def _findings(payload, dm, colors) -> str:
+    cards = []
+    for r in payload["summary"]:
+        d = dm[r["decoder"]]
+        c = colors[r["decoder"]]
+        if r.get("integrity_failure"):
+            big, sub = "integrity failure", "no score"
+        elif r["baseline"]:
+            big = F.sci(r["pooled_ler"])
+            sub = "pooled LER over all workloads (reference)"
+        else:
+            big = F.ratio(r["ratio_to_baseline"])
+            verdict, detail = F.paired(r)
+            sub = f"LER vs {dm[payload['baseline']]['label']} (geometric mean) · {_badge(verdict)}"
+            if detail:
+                sub += f'<br><span class="small">{escape(detail)}</span>'
+            cards.append(f'<div class="card" style="--c:{c}"><div class="name">#{r["rank"]} {escape(d["label"])}</div>'
+                         f'<div class="big">{escape(big)}</div><div class="sub">{sub}</div></div>')
+            continue
+        cards.append(f'<div class="card" style="--c:{c}"><div class="name">#{r["rank"]} {escape(d["label"])}</div>'
+                     f'<div class="big">{escape(big)}</div><div class="sub">{escape(sub)}</div></div>')
+    return f'<div class="findings">{"".join(cards)}</div>'
+
+
+def _summary_table(payload, dm, colors) -> str:
+    wl = {w["id"]: w for w in payload["workloads"]}
+    lat_w = None
+    rows = payload["summary"]
+    if rows and rows[0].get("latency_workload") in wl:
+        lat_w = wl[rows[0]["latency_workload"]]
+    head = ('<thead><tr><th class="num">#</th><th>Decoder</th><th>sha256</th>'
+            '<th class="num">Failures / shots</th><th>Pooled LER [95% CI]</th>'
+            f'<th class="num">LER ÷ {escape(dm[payload["baseline"]]["label"])}</th>'
+            '<th>Paired test vs baseline</th><th class="num">Threshold</th><th class="num">Λ</th>'
+            '<th class="num">p50</th><th class="num">p99</th><th class="num">p99.9</th>'
+            '<th class="num">Throughput<br>shots/s</th></tr></thead>')
+    body = []
+    for r in rows:
+        d = dm[r["decoder"]]
+        verdict, detail = F.paired(r)
+        if r.get("integrity_failure"):
+            verdict, detail = "integrity failure", r["integrity_failure"]
+        badge = (f'<span class="badge b-fail">integrity failure</span>' if r.get("integrity_failure")
+                 else _badge(verdict))
+        ci = r.get("pooled_ler_ci") or [None, None]
+        body.append(
+            f'<tr class="{"base" if r["baseline"] else ""}"><td class="num">{r["rank"]}</td>'
+            f'<td class="dec">{_sw(colors[r["decoder"]])}{escape(d["label"])}</td>'
+            f'<td class="mono">{escape(F.short_sha(d))}</td>'
+            f'<td class="num">{r["errors"]:,} / {r["shots"]:,}</td>'
+            f'<td class="num">{escape(F.ler_ci(r["pooled_ler"], ci[0], ci[1]))}</td>'
+            f'<td class="num"><b>{escape(F.ratio(r["ratio_to_baseline"]))}</b></td>'
+            f'<td>{badge}<div class="small">{escape(detail)}</div></td>'
+            f'<td class="num" title="{escape(r.get("threshold_note") or "")}">{escape(F.threshold(r))}</td>'
+            f'<td class="num" title="{escape(r.get("threshold_note") or "")}">{escape(F.lam(r))}</td>'
+            f'<td class="num">{escape(F.micro(r["latency_p50"]))}</td>'
+            f'<td class="num">{escape(F.micro(r["latency_p99"]))}</td>'
+            f'<td class="num">{escape(F.micro(r["latency_p999"]))}</td>'
+            f'<td class="num">{escape(F.rate(r["throughput"]))}</td></tr>')
+    notes = []
+    notes.append(f"Ranked by the geometric mean over workloads of each decoder's LER divided by "
+                 f"{escape(dm[payload['baseline']]['label'])}'s on the same shots (lower is better). "
+                 f"Paired test: exact McNemar on the shots where exactly one of the two fails, pooled over "
+                 f"workloads; a difference is called at p &lt; {payload.get('alpha', 0.05):g}.")
+    if lat_w:
+        notes.append(f"Latency: µs per QEC round to decode one shot, one shot at a time, at "
+                     f"d={lat_w['distance']}, p={lat_w['p']:g} (rounds={lat_w['rounds']}). Throughput: "
+                     f"batched replay over all workloads.")
+    tn = {r.get("threshold_note") for r in rows if r.get("threshold_note")}
+    if tn:
+        notes.append("Threshold / Λ: " + escape("; ".join(sorted(tn))) + ".")
+    return (f'<h2>Summary</h2><table class="summary">{head}<tbody>{"".join(body)}</tbody></table>'
+            f'<p class="small">{" ".join(notes)}</p>')
+
+
+def _series_style(i_dist: int) -> tuple[str, str | None]:
+    return MARKERS[i_dist % len(MARKERS)], DASHES[i_dist % len(DASHES)]
+
+
+def _charts(payload, dm, colors) -> str:
+    res = payload["results"]
+    sweep = payload["sweep"]
+    dists, ps = sweep["distances"], sweep["ps"]
+    order = [d["key"] for d in payload["decoders"] if not d.get("integrity_failure")]
+    figs = []
+    # LER vs p, one panel per distance
+    if len(ps) >= 2:
+        for dist in dists:
+            series = []
+            for key in order:
+                pts = [Point(r["p"], r["ler"], r["ler_ci"][0], r["ler_ci"][1])
+                       for r in sorted(res, key=lambda r: r["p"]) if r["decoder"] == key and r["distance"] == dist]
+                if pts:
+                    series.append(Series(dm[key]["label"], colors[key], pts))
+            figs.append(_fig(line_chart(series, title=f"LER vs p · d = {dist}", xlabel="physical error rate p",
+                                        ylabel="logical error rate per shot", xlog=True, xticks=ps,
+                                        aria=f"Logical error rate against p at distance {dist}"),
+                             f"Bands: 95% Clopper-Pearson intervals; rounds = {_rounds_text(payload, dist)}. "
+                             "▽ marks an upper limit where no failure was seen."))
+    # LER per round vs d, one panel per p
+    if len(dists) >= 2:
+        for p in ps:
+            series = []
+            for key in order:
+                pts = []
+                for r in sorted(res, key=lambda r: r["distance"]):
+                    if r["decoder"] == key and r["p"] == p:
+                        lo, hi = r.get("ler_per_round_ci") or [None, None]
+                        pts.append(Point(r["distance"], r["ler_per_round"], lo, hi))
+                if pts:
+                    series.append(Series(dm[key]["label"], colors[key], pts))
+            figs.append(_fig(line_chart(series, title=f"LER per round vs d · p = {p:g}", xlabel="code distance d",
+                                        ylabel="logical error rate per round", xlog=False, xticks=dists,
+                                        xtick_labels=[str(d) for d in dists],
+                                        xrange=(min(dists) - 0.6, max(dists) + 0.6),
+                                        aria=f"Per-round logical error rate against distance at p {p:g}"),
+                             "Per round: 1 − 2·P_L = (1 − 2ε)^rounds. Steeper descent = stronger suppression."))
+    if len(ps) < 2 and len(dists) < 2:  # a single workload: LER bars as points
+        series = [Series(dm[k]["label"], colors[k], [Point(i + 1, r["ler"], *r["ler_ci"])], band=True)
+                  for i, k in enumerate(order) for r in res if r["decoder"] == k]
+        figs.append(_fig(line_chart(series, title="Logical error rate", xlabel="decoder",
+                                    ylabel="logical error rate per shot", xticks=list(range(1, len(order) + 1)),
+                                    xtick_labels=[dm[k]["label"][:14] for k in order],
+                                    xrange=(0.4, len(order) + 0.6)), "95% Clopper-Pearson intervals."))
+    # latency survival curve at the latency workload
+    lat_id = payload["summary"][0].get("latency_workload") if payload["summary"] else None
+    wl = {w["id"]: w for w in payload["workloads"]}
+    lat_series = []
+    for key in order:
+        r = next((r for r in res if r["decoder"] == key and r["workload_id"] == lat_id), None)
+        tail = ((r or {}).get("latency") or {}).get("tail") or []
+        if tail:
+            lat_series.append(Series(dm[key]["label"], colors[key],
+                                     [Point(v, p) for p, v in sorted(tail, key=lambda t: t[1]) if v > 0],
+                                     marker="none", band=False, width=2.2))
+    if lat_series and lat_id in wl:
+        w = wl[lat_id]
+        figs.append(_fig(line_chart(lat_series, title=f"Decode latency · d = {w['distance']}, p = {w['p']:g}",
+                                    xlabel="µs per round (one shot at a time)",
+                                    ylabel="fraction of shots slower", xlog=True, ylog=True,
+                                    aria="Latency survival function per decoder"),
+                         "Survival function: the height at x is the share of shots that took longer than x; "
+                         "the tail on the right is what a real-time budget must cover."))
+    if not figs:
+        return ""
+    items = [(dm[k]["label"], colors[k]) for k in order]
+    return (f'<h2>Plots</h2>{legend(items)}<div class="charts">{"".join(figs)}</div>')
+
+
+def _rounds_text(payload, dist) -> str:
+    r = payload["sweep"].get("rounds")
+    return str(r) if r else str(dist)
+
+
+def _fig(svg: str, caption: str) -> str:
+    return f"<figure>{svg}<figcaption>{escape(caption)}</figcaption></figure>"
+
+
+def _by_workload(payload, dm, colors) -> str:
+    res = {(r["decoder"], r["workload_id"]): r for r in payload["results"]}
+    order = [d["key"] for d in payload["decoders"]]
+    base = payload["baseline"]
+    head = "".join(f'<th class="num">{_sw(colors[k])}{escape(dm[k]["label"])}</th>' for k in order)
+    rows = []
+    for w in payload["workloads"]:
+        cells = []
+        b = res.get((base, w["id"]))
+        for k in order:
+            r = res.get((k, w["id"]))
+            if r is None:
+                cells.append('<td class="num">—</td>')
+                continue
+            extra = ""
+            if k != base and b and b["shots"]:
+                rr = ((r["errors"] + 0.5) / r["shots"]) / ((b["errors"] + 0.5) / b["shots"])
+                extra = f" · {F.ratio(rr)}"
+            cells.append(f'<td class="num">{escape(F.ler_ci(r["ler"], *r["ler_ci"]))}<div class="small">'
+                         f'{r["errors"]:,} / {r["shots"]:,}{escape(extra)}</div></td>')
+        rows.append(f'<tr><td class="nowrap"><b>{escape(F.workload_label(w))}</b><div class="small">'
+                    f'rounds {w["rounds"]} · <span class="mono">{escape(w["id"][:12])}</span></div></td>'
+                    f'{"".join(cells)}</tr>')
+    return (f'<h2>Logical error rate by workload</h2><table><thead><tr><th>Workload</th>{head}</tr></thead>'
+            f'<tbody>{"".join(rows)}</tbody></table><p class="small">LER per shot with its 95% '
+            f'Clopper-Pearson interval; below: failures / shots · ratio to the baseline.</p>')
+
+
+def _paired_section(payload, dm, colors) -> str:
+    if not payload["paired"]:
+        return ""
+    wl = {w["id"]: w for w in payload["workloads"]}
+    rows = []
+    for pr in payload["paired"]:
+        d = dm[pr["decoder"]]
+        w = wl.get(pr["workload_id"], {})
+        if not pr.get("available"):
+            rows.append(f'<tr><td class="dec">{_sw(colors[pr["decoder"]])}{escape(d["label"])}</td>'
+                        f'<td>{escape(F.workload_label(w))}</td><td colspan="5">per-shot records missing</td></tr>')
+            continue
+        v = F.VERDICT_TEXT.get(pr["verdict"], pr["verdict"])
+        rows.append(f'<tr><td class="dec">{_sw(colors[pr["decoder"]])}{escape(d["label"])}</td>'
+                    f'<td>{escape(F.workload_label(w))}</td><td class="num">{pr["shots"]:,}</td>'
+                    f'<td class="num">{pr["both_fail"]:,}</td><td class="num">{pr["only_candidate_fails"]:,}</td>'
+                    f'<td class="num">{pr["only_baseline_fails"]:,}</td>'
+                    f'<td class="num">{escape(F.pvalue(pr["p_value"]))}</td><td>{_badge(v)}</td></tr>')
+    bl = escape(dm[payload["baseline"]]["label"])
+    return (f'<h2>Paired comparison against {bl}</h2>'
+            f'<p>Every decoder decoded the <em>same</em> shots, so each candidate is compared shot by shot with '
+            f'{bl}. Only the shots where exactly one of the two fails carry information (exact McNemar test, '
+            f'two-sided).</p><table><thead><tr><th>Candidate</th><th>Workload</th><th class="num">Shots</th>'
+            f'<th class="num">Both fail</th><th class="num">Only candidate fails</th>'
+            f'<th class="num">Only {bl} fails</th><th class="num">p-value</th><th>Verdict</th></tr></thead>'
+            f'<tbody>{"".join(rows)}</tbody></table>')
+
+
+def _models(payload, colors) -> str:
+    cards = []
+    for d in payload["decoders"]:
+        m = d.get("model")
+        c = colors[d["key"]]
+        kv = []
+        if m:
+            kv += [("file", f'<span class="mono">{escape(m["file_name"])}</span>'),
+                   ("sha256", f'<span class="mono">{escape(m["sha256"])}</span>'),
+                   ("contract", f'<span class="mono">{escape(str(m.get("contract")))}</span>'),
+                   ("size", f"{escape(F.size(m.get('size_bytes')))} · {m.get('parameters', 0):,} parameters"),
+                   ("opset / IR", f"{m.get('opset')} / {m.get('ir_version')}"),
+                   ("producer", escape(m.get("producer") or "—")),
+                   ("inputs", "<br>".join(f'<span class="mono">{escape(t)}</span>' for t in m.get("inputs", []))),
+                   ("outputs", "<br>".join(f'<span class="mono">{escape(t)}</span>' for t in m.get("outputs", []))),
+                   ("operators", '<div class="ops">' + "".join(f"<span>{escape(o)}</span>" for o in m.get("operators", []))
+                    + "</div>")]
+            md = m.get("metadata") or {}
+            if md:
+                kv.append(("metadata", "<br>".join(f'<span class="mono">{escape(k)}</span> = {escape(str(v))}'
+                                                   for k, v in sorted(md.items()))))
+        else:
+            spec = d.get("fingerprint_spec") or {}
+            kv += [("kind", "open baseline (no model file)"),
+                   ("spec", "<br>".join(f'<span class="mono">{escape(str(k))}</span> = {escape(json.dumps(v))}'
+                                        for k, v in sorted(spec.items())))]
+        kv += [("given as", f'<span class="mono">{escape(d["spec"])}</span>'),
+               ("fingerprint", f'<span class="mono">{escape(d["fingerprint"])}</span>')]
+        if d.get("integrity_failure"):
+            kv.append(("integrity", f'<span class="badge b-fail">failed</span> {escape(d["integrity_failure"])}'))
+        role = " · baseline" if d["baseline"] else ""
+        cards.append(f'<div class="model" style="--c:{c}"><h3>{_sw(c)}{escape(d["label"])}'
+                     f'<span class="small">{role}</span></h3><dl class="kv">'
+                     + "".join(f"<dt>{k}</dt><dd>{v}</dd>" for k, v in kv) + "</dl></div>")
+    return f'<h2>Models</h2><div class="models">{"".join(cards)}</div>'
+
+
+def _workloads(payload) -> str:
+    rows = []
+    for w in payload["workloads"]:
+        rows.append(f'<tr><td class="mono" title="{escape(w["id"])}">{escape(w["id"][:16])}</td>'
+                    f'<td class="num">{w["distance"]}</td><td class="num">{w["rounds"]}</td>'
+                    f'<td>{escape(w["basis"].upper())}</td><td>{escape(w["noise"])}</td>'
+                    f'<td class="num">{w["p"]:g}</td><td class="num">{w["shots"]:,}</td><td class="num">{w["seed"]}</td>'
+                    f'<td class="num">{w.get("num_detectors", "")}</td>'
+                    f'<td><code>{escape(w["command"])}</code></td></tr>')
+    return (f'<h2>Workloads</h2><p>Each workload is a stim-generated rotated surface-code memory circuit; its id is '
+            f'the sha256 of its canonical specification, so the same id always means the same shots. '
+            f'Replace <code>--decoder pymatching</code> by any model to replay it alone.</p>'
+            f'<table><thead><tr><th>Workload id</th><th class="num">d</th><th class="num">Rounds</th><th>Basis</th>'
+            f'<th>Noise</th><th class="num">p</th><th class="num">Shots</th><th class="num">Seed</th>'
+            f'<th class="num">Detectors</th><th>Regenerate</th></tr></thead><tbody>{"".join(rows)}</tbody></table>'
+            f'<h3>The whole comparison</h3><pre class="cmd mono">{escape(payload["command"])}</pre>')
+
+
+def _verdicts(payload) -> str:
+    vs = payload.get("verdicts") or []
+    if not vs:
+        return ('<h2>Verdicts</h2><p class="small">No gate verdicts are recorded in the store for these models '
+                '(run <code>sov gate</code> with a policy to add acceptance verdicts and their evidence).</p>')
+    keys = []
+    for v in vs:
+        for k in v:
+            if k not in keys and k != "table":
+                keys.append(k)
+    keys = keys[:8]
+    head = "".join(f"<th>{escape(k)}</th>" for k in keys)
+    rows = "".join("<tr>" + "".join(f'<td class="mono">{escape(str(v.get(k, "")))[:80]}</td>' for k in keys)
+                   + "</tr>" for v in vs)
+    return (f'<h2>Verdicts</h2><p>Verdicts recorded in the store for these models, with their evidence hashes.</p>'
+            f'<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>')
+
+
+def _environment(payload) -> str:
+    env = payload["environment"]
+    pk = env.get("packages", {})
+    kv = [("CPU", f'{escape(str(env.get("cpu")))} · {env.get("cores")} cores'),
+          ("Platform", escape(str(env.get("platform")))), ("Python", escape(str(env.get("python"))))]
+    kv += [(escape(k), f'<span class="mono">{escape(v) if v else "not installed"}</span>') for k, v in pk.items()]
+    return ('<h2>Environment</h2><dl class="kv">' + "".join(f"<dt>{k}</dt><dd>{v}</dd>" for k, v in kv)
+            + f'</dl><p class="small">Wall time of the comparison: {payload.get("elapsed_seconds", 0):.1f} s.</p>')
+
+
+def _calibration(cal: dict[str, Any]) -> str:
+    """Calibration models (extension point): ``{"title", "rows": [...], "charts": [svg, ...]}``."""
+    charts = "".join(_fig(c, "") for c in cal.get("charts", []))
+    rows = cal.get("rows") or []
+    keys = list(rows[0].keys()) if rows else []
+    table = ("<table><thead><tr>" + "".join(f"<th>{escape(k)}</th>" for k in keys) + "</tr></thead><tbody>"
+             + "".join("<tr>" + "".join(f"<td>{escape(str(r.get(k)))}</td>" for k in keys) + "</tr>" for r in rows)
+             + "</tbody></table>") if rows else ""
+    return f'<h2>{escape(cal.get("title", "Calibration models"))}</h2>{table}<div class="charts">{charts}</div>'
+
+
+def _method(payload) -> str:
+    conf = payload.get("confidence", 0.95)
+    return (
+        '<h2>Method</h2><ul class="method">'
+        '<li>Ground truth: every shot is sampled by stim from the workload circuit with a per-block seed, so all '
+        'decoders see the same detection events and the true observable flips are known.</li>'
+        f'<li>Logical error rate: failures / shots, with the exact {conf:.0%} Clopper-Pearson interval. Per round: '
+        '1 − 2·P<sub>L</sub> = (1 − 2ε)<sup>rounds</sup>.</li>'
+        '<li>Paired significance: per-shot failures of both decoders are read from the store; the exact McNemar '
+        'test (two-sided binomial test on the discordant shots) decides whether the difference is real.</li>'
+        '<li>Ranking: geometric mean over workloads of the LER ratio to the baseline (+0.5 failures on both '
+        'sides keeps zero-failure workloads finite).</li>'
+        '<li>Latency: wall time to decode one shot at a time in this process after a warm-up, divided by the '
+        'number of rounds; throughput: shots per second of batched replay (decoding only, sampling excluded).</li>'
+        '<li>Results are recorded in DuckDB by (decoder fingerprint, workload); rerunning reuses them.</li></ul>')

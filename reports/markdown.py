@@ -1,0 +1,76 @@
+"""The comparison report in Markdown: the same summary table as the HTML report, for pull
+requests and wikis (GitHub-flavoured tables, no HTML)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from reports import compare_fmt as F
+
+
+def _cell(text: str) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def _table(head: list[str], rows: list[list[str]], align: list[str]) -> list[str]:
+    out = ["| " + " | ".join(_cell(h) for h in head) + " |",
+           "|" + "|".join("---:" if a == "r" else ":---" for a in align) + "|"]
+    out += ["| " + " | ".join(_cell(c) for c in r) + " |" for r in rows]
+    return out
+
+
+def render_markdown(payload: dict[str, Any]) -> str:
+    dm = F.decoder_map(payload)
+    base = payload["baseline"]
+    bl = dm[base]["label"]
+    sweep = payload["sweep"]
+    lines = [f"## Decoder comparison ({len(payload['decoders'])} decoders, {len(payload['workloads'])} workloads)", "",
+             f"Run `{payload['run_id']}` · rotated surface-code memory {sweep['basis'].upper()}, {sweep['noise']} noise, "
+             f"d ∈ {{{', '.join(str(d) for d in sweep['distances'])}}}, p ∈ {{{', '.join(f'{p:g}' for p in sweep['ps'])}}}, "
+             f"{sweep['shots']:,} shots per workload, seed {sweep['seed']} · baseline **{bl}**", ""]
+    for d in payload["decoders"]:
+        if d.get("integrity_failure"):
+            lines += [f"> **{d['label']}** failed an integrity check and has no score: {d['integrity_failure']}", ""]
+    head = ["#", "Decoder", "sha256", "Failures / shots", "Pooled LER [95% CI]", f"LER ÷ {bl}",
+            "Paired vs baseline", "Threshold", "Λ", "p50 µs/round", "p99 µs/round", "p99.9 µs/round", "Shots/s"]
+    rows = []
+    for r in payload["summary"]:
+        d = dm[r["decoder"]]
+        verdict, detail = F.paired(r)
+        if r.get("integrity_failure"):
+            verdict, detail = "integrity failure", ""
+        ci = r.get("pooled_ler_ci") or [None, None]
+        rows.append([str(r["rank"]), f"**{d['label']}**", f"`{F.short_sha(d)}`",
+                     f"{r['errors']:,} / {r['shots']:,}", F.ler_ci(r["pooled_ler"], ci[0], ci[1]),
+                     F.ratio(r["ratio_to_baseline"]), f"{verdict}" + (f" ({detail})" if detail else ""),
+                     F.threshold(r), F.lam(r), F.micro(r["latency_p50"]), F.micro(r["latency_p99"]),
+                     F.micro(r["latency_p999"]), F.rate(r["throughput"])])
+    lines += ["### Summary", ""] + _table(head, rows, ["r", "l", "l", "r", "r", "r", "l", "r", "r", "r", "r", "r", "r"])
+    lines += ["", f"Ranked by the geometric mean of the LER ratio to {bl} over the workloads. Paired test: exact "
+              f"McNemar on the same shots, pooled over workloads, α = {payload.get('alpha', 0.05):g}.", ""]
+
+    order = [d["key"] for d in payload["decoders"]]
+    res = {(r["decoder"], r["workload_id"]): r for r in payload["results"]}
+    rows = []
+    for w in payload["workloads"]:
+        row = [F.workload_label(w), f"`{w['id'][:12]}`"]
+        for k in order:
+            r = res.get((k, w["id"]))
+            row.append(F.ler_ci(r["ler"], *r["ler_ci"]) + f" ({r['errors']:,})" if r else "—")
+        rows.append(row)
+    lines += ["### Logical error rate by workload", ""]
+    lines += _table(["Workload", "Id"] + [dm[k]["label"] for k in order], rows, ["l", "l"] + ["r"] * len(order))
+    lines += ["", "LER per shot [95% Clopper-Pearson] (failures).", "", "### Models", ""]
+    for d in payload["decoders"]:
+        m = d.get("model")
+        if m:
+            lines.append(f"- **{d['label']}**: `{m['file_name']}` sha256 `{m['sha256']}`, contract `{m.get('contract')}`, "
+                         f"{F.size(m.get('size_bytes'))}, operators {', '.join(m.get('operators', []))}")
+        else:
+            lines.append(f"- **{d['label']}**: open baseline, fingerprint `{d['fingerprint'][:16]}`")
+    env = payload["environment"]
+    pk = env.get("packages", {})
+    lines += ["", "### Reproduce", "", "```", payload["command"], "```", "",
+              f"Environment: {env.get('cpu')} ({env.get('cores')} cores), Python {env.get('python')}, "
+              + ", ".join(f"{k} {v}" for k, v in pk.items() if v), ""]
+    return "\n".join(lines)

@@ -1,0 +1,536 @@
+"""Procurement comparisons: several decoders on the same grid of workloads.
+
+:func:`run_compare` replays every decoder over every workload of a sweep (distances x
+physical error rates, rounds = distance unless given), reusing whatever the store already
+holds, then builds one JSON-able *payload* with every figure a report needs:
+
+- per task: shots, errors, LER with its 95 % Clopper-Pearson interval, per-round LER,
+  throughput, latency quantiles per round;
+- per candidate and workload: exact McNemar test against the baseline on the *same
+  shots* (per-shot failures read back from the store), and the same test pooled over
+  workloads;
+- per decoder: a summary row (ranking by the geometric mean of the LER ratio to the
+  baseline), threshold and Lambda where the sweep allows and a fit module is installed;
+- the models (file name, sha256, contract, metadata, size, operators), the workloads (ids
+  and the ``sov qec run`` command that regenerates each), the environment, and any
+  verdicts recorded in the store for these models.
+
+The payload is stored in the run's summary, so ``sov report`` re-renders it without
+running anything. Renderers live in ``reports/`` and read only the payload.
+"""
+
+from __future__ import annotations
+
+import math
+import platform
+import shlex
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Callable, Sequence
+
+import numpy as np
+
+from verifier.decoding import Decoder, fingerprint
+from verifier.errors import IntegrityError, UsageError
+from verifier.stats import clopper_pearson, per_round
+from verifier.workload import MemoryWorkload, QecWorkload
+
+if TYPE_CHECKING:
+    from verifier.replay import ProgressFn
+    from verifier.runs import Run
+    from verifier.store import Store
+
+PAYLOAD_SCHEMA = "sov.compare/1"
+CONFIDENCE = 0.95
+ALPHA = 0.05
+LATENCY_SHOTS = 2000
+# tail probabilities at which the latency survival curve is kept (for the plot)
+TAIL_PROBS = tuple(float(x) for x in np.concatenate([np.linspace(0.99, 0.02, 50),
+                                                     np.geomspace(0.019, 0.0005, 30)]))
+ENV_PACKAGES = ("sov-verifier", "onnxruntime", "onnx", "stim", "pymatching", "qibocal", "numpy",
+                "scipy", "duckdb")
+
+ProgressFactory = Callable[[str, int, int], Any]  # (label, index, total) -> context manager yielding ProgressFn|None
+
+
+@dataclass(frozen=True)
+class Sweep:
+    """The grid of workloads every decoder runs: distances x p, rounds = distance."""
+
+    distances: tuple[int, ...]
+    ps: tuple[float, ...]
+    noise: str = "uniform"
+    basis: str = "z"
+    shots: int = 10_000
+    seed: int = 0
+    rounds: int | None = None  # None: rounds = distance
+
+    def __post_init__(self) -> None:
+        if not self.distances:
+            raise UsageError("give at least one distance (--distances 3,5)")
+        if not self.ps:
+            raise UsageError("give at least one physical error rate (--p 0.002,0.004)")
+        if len(set(self.distances)) != len(self.distances) or len(set(self.ps)) != len(self.ps):
+            raise UsageError("--distances and --p must not repeat a value")
+
+    def workloads(self) -> list[MemoryWorkload]:
+        return [MemoryWorkload(d, self.rounds or d, self.basis.lower(), self.noise.lower(), float(p),
+                               self.shots, self.seed)
+                for d in sorted(self.distances) for p in sorted(self.ps)]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"distances": sorted(self.distances), "ps": sorted(float(p) for p in self.ps),
+                "noise": self.noise, "basis": self.basis, "shots": self.shots, "seed": self.seed,
+                "rounds": self.rounds}
+
+
+def parse_list(text: str, kind: type, flag: str) -> tuple:
+    """``"3,5"`` -> ``(3, 5)``; a clear usage error otherwise."""
+    items = [t.strip() for t in str(text).replace(";", ",").split(",") if t.strip()]
+    try:
+        return tuple(kind(t) for t in items)
+    except ValueError:
+        raise UsageError(f"{flag} takes a comma-separated list of {kind.__name__}s, got {text!r}") from None
+
+
+# -- statistics ---------------------------------------------------------------------------
+
+def mcnemar_exact(b: int, c: int) -> float:
+    """Two-sided exact McNemar p-value: ``b`` and ``c`` are the discordant counts."""
+    n = b + c
+    if n == 0:
+        return 1.0
+    from scipy.stats import binomtest
+
+    return float(binomtest(min(b, c), n, 0.5, alternative="two-sided").pvalue)
+
+
+def _bits(blobs: dict[tuple[int, int], bytes], blocks) -> np.ndarray | None:
+    parts = []
+    for b in blocks:
+        blob = blobs.get((b.index, b.shots))
+        if blob is None:
+            return None
+        parts.append(np.unpackbits(np.frombuffer(blob, dtype=np.uint8), count=b.shots,
+                                   bitorder="little").astype(bool))
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=bool)
+
+
+def paired_test(store: "Store", baseline_fp: str, candidate_fp: str, workload: QecWorkload) -> dict[str, Any]:
+    """Exact McNemar test of a candidate against the baseline on the same shots."""
+    base = _bits(store.block_bits(baseline_fp, workload.stream_id, "failures"), workload.blocks())
+    cand = _bits(store.block_bits(candidate_fp, workload.stream_id, "failures"), workload.blocks())
+    if base is None or cand is None:
+        return {"workload_id": workload.id, "available": False}
+    only_cand = int(np.count_nonzero(cand & ~base))  # candidate fails where the baseline succeeds
+    only_base = int(np.count_nonzero(base & ~cand))
+    both = int(np.count_nonzero(cand & base))
+    return {"workload_id": workload.id, "available": True, "shots": int(base.size), "both_fail": both,
+            "only_candidate_fails": only_cand, "only_baseline_fails": only_base,
+            "p_value": mcnemar_exact(only_cand, only_base),
+            "verdict": _paired_verdict(only_cand, only_base)}
+
+
+def _paired_verdict(only_cand: int, only_base: int, alpha: float = ALPHA) -> str:
+    if only_cand == only_base == 0:
+        return "identical"
+    if mcnemar_exact(only_cand, only_base) >= alpha:
+        return "no significant difference"
+    return "better" if only_base > only_cand else "worse"
+
+
+# -- latency ------------------------------------------------------------------------------
+
+def measure_latency(decoder: Decoder, workload: QecWorkload, *, shots: int = LATENCY_SHOTS,
+                    warmup: int = 20) -> dict[str, Any]:
+    """Decode ``shots`` shots of the workload's first block one at a time and time each.
+
+    Latency per round = wall time to decode one shot (all its rounds) / rounds: what a
+    real-time decoder would have to keep up with. Uses ``verifier.latency`` when it
+    provides ``measure_shot_latency`` (the shared latency harness)."""
+    try:  # extension point: the shared latency harness, when installed
+        from verifier import latency as _lat  # type: ignore[attr-defined]
+
+        shared = getattr(_lat, "measure_shot_latency", None)
+    except ImportError:
+        shared = None
+    rounds = max(1, int(workload.rounds or 1))
+    if shared is not None:
+        seconds = np.asarray(shared(decoder, workload, shots=shots), dtype=float)
+    else:
+        compiled = decoder.compile_for(workload)
+        block = workload.blocks()[0]
+        dets, _ = workload.sample_block(block)
+        n = min(shots, dets.shape[0])
+        for i in range(min(warmup, n)):
+            compiled.decode_packed(dets[i:i + 1])
+        seconds = np.empty(n)
+        clock = time.perf_counter_ns
+        for i in range(n):
+            one = dets[i:i + 1]
+            t0 = clock()
+            compiled.decode_packed(one)
+            seconds[i] = (clock() - t0) * 1e-9
+    us = np.sort(seconds) * 1e6 / rounds
+    if us.size == 0:
+        return {"shots": 0}
+    q = lambda x: float(np.quantile(us, x))  # noqa: E731
+    return {"shots": int(us.size), "rounds": rounds, "unit": "us_per_round",
+            "mean": float(us.mean()), "p50": q(0.5), "p90": q(0.9), "p99": q(0.99), "p999": q(0.999),
+            "max": float(us[-1]),
+            "tail": [[p, float(np.quantile(us, 1.0 - p))] for p in TAIL_PROBS if p * us.size >= 1]}
+
+
+# -- threshold and Lambda (extension points for issue 6's modules) ------------------------
+
+def threshold_and_lambda(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Threshold and Lambda of one decoder from its results over the sweep.
+
+    Needs >= 2 distances and >= 3 p values for a threshold, >= 2 distances for Lambda.
+    Calls ``verifier.threshold.estimate_threshold`` / ``verifier.lambda_fit.fit_lambda``
+    when those modules are installed; otherwise reports ``None`` with the reason."""
+    distances = sorted({r["distance"] for r in rows})
+    ps = sorted({r["p"] for r in rows})
+    out: dict[str, Any] = {"threshold": None, "threshold_ci": None, "lambda": None, "lambda_ci": None,
+                           "note": None}
+    if len(distances) < 2:
+        out["note"] = "needs >= 2 distances"
+        return out
+    points = [{"distance": r["distance"], "rounds": r["rounds"], "p": r["p"], "shots": r["shots"],
+               "errors": r["errors"]} for r in rows]
+    notes = []
+    try:
+        from verifier import threshold as th  # type: ignore[attr-defined]
+
+        fn = getattr(th, "estimate_threshold", None)
+        if fn is not None and len(ps) >= 3:
+            res = fn(points)
+            out["threshold"] = _get(res, "threshold", "p_th", "value")
+            out["threshold_ci"] = _get(res, "ci", "interval", "threshold_ci")
+    except ImportError:
+        pass
+    except Exception as e:  # a fit that does not converge is reported, not fatal
+        notes.append(f"threshold fit failed: {e}")
+    if out["threshold"] is None and not notes:
+        notes.append("needs >= 3 p values" if len(ps) < 3 else "threshold fit module not installed")
+    try:
+        from verifier import lambda_fit as lf  # type: ignore[attr-defined]
+
+        fn = getattr(lf, "fit_lambda", None)
+        if fn is not None:
+            res = fn(points)
+            out["lambda"] = _get(res, "lambda_", "lambda", "value")
+            out["lambda_ci"] = _get(res, "ci", "interval", "lambda_ci")
+    except ImportError:
+        pass
+    except Exception as e:
+        notes.append(f"Lambda fit failed: {e}")
+    if out["lambda"] is None and len(notes) < 2:
+        notes.append("Lambda fit module not installed")
+    out["note"] = "; ".join(notes) or None
+    return out
+
+
+def _get(obj: Any, *names: str) -> Any:
+    for n in names:
+        v = obj.get(n) if isinstance(obj, dict) else getattr(obj, n, None)
+        if v is not None:
+            if isinstance(v, tuple):
+                v = list(v)
+            return v
+    if isinstance(obj, (int, float)):
+        return float(obj)
+    return None
+
+
+# -- environment, models, workloads ---------------------------------------------------------
+
+def environment() -> dict[str, Any]:
+    """Versions (without importing the heavy packages) and the machine."""
+    from importlib import metadata
+
+    versions = {}
+    for pkg in ENV_PACKAGES:
+        try:
+            versions[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            versions[pkg] = None
+    cpu = platform.processor() or ""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.lower().startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    import os
+
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return {"python": platform.python_version(), "platform": platform.platform(), "machine": platform.machine(),
+            "cpu": cpu or "unknown", "cores": cores, "packages": versions}
+
+
+def model_details(decoder: Decoder) -> dict[str, Any] | None:
+    """File name, sha256, contract, metadata, size and operators of an ONNX decoder."""
+    path = getattr(decoder, "path", None)
+    if not decoder.model_sha256 or not path:
+        return None
+    from adapters.onnx_model import inspect_model
+
+    info = inspect_model(path)
+    return {"file_name": info.file_name, "path": info.path, "sha256": info.sha256,
+            "contract": getattr(decoder, "contract", None) or info.metadata.get("sov.contract"),
+            "metadata": dict(info.metadata), "size_bytes": info.size_bytes, "opset": info.opset,
+            "ir_version": info.ir_version, "producer": info.producer, "operators": list(info.operators),
+            "parameters": info.parameters, "inputs": [t.show() for t in info.inputs],
+            "outputs": [t.show() for t in info.outputs]}
+
+
+def regenerate_command(workload: MemoryWorkload, decoder_spec: str = "pymatching") -> str:
+    args = ["sov", "qec", "run", "--decoder", decoder_spec, "--distance", str(workload.distance),
+            "--rounds", str(workload.rounds), "--basis", workload.basis, "--noise", workload.noise,
+            "--p", f"{workload.p:g}", "--shots", str(workload.shots), "--seed", str(workload.seed)]
+    return shlex.join(args)
+
+
+def compare_command(specs: Sequence[str], sweep: Sweep) -> str:
+    args = ["sov", "compare"]
+    for s in specs:
+        args += ["--decoder", s]
+    args += ["--distances", ",".join(str(d) for d in sorted(sweep.distances)),
+             "--p", ",".join(f"{p:g}" for p in sorted(sweep.ps)), "--noise", sweep.noise,
+             "--basis", sweep.basis, "--shots", str(sweep.shots), "--seed", str(sweep.seed)]
+    if sweep.rounds:
+        args += ["--rounds", str(sweep.rounds)]
+    return shlex.join(args)
+
+
+def find_verdicts(store: "Store", keys: Sequence[str]) -> list[dict[str, Any]]:
+    """Verdicts recorded in the store (by the gates) that mention any of ``keys`` (model
+    hashes or decoder fingerprints), with their evidence hashes when recorded."""
+    keys = [k for k in keys if k]
+    if not keys:
+        return []
+    try:
+        tables = {r[0] for r in store.query("SELECT table_name FROM information_schema.tables")}
+    except Exception:
+        return []
+    out: list[dict[str, Any]] = []
+    for table in ("verdicts", "evidence"):
+        if table not in tables:
+            continue
+        try:
+            cols = [r[0] for r in store.query(
+                "SELECT column_name FROM information_schema.columns WHERE table_name = ? "
+                "ORDER BY ordinal_position", [table])]
+            rows = store.query(f"SELECT * FROM {table}")  # noqa: S608 - fixed table names
+        except Exception:
+            continue
+        for row in rows:
+            rec = dict(zip(cols, row))
+            text = " ".join(str(v) for v in rec.values())
+            if any(k in text for k in keys):
+                out.append({"table": table, **{k: (v if isinstance(v, (int, float, str, type(None)))
+                                                    else str(v)) for k, v in rec.items()}})
+    return out[:200]
+
+
+# -- the comparison ------------------------------------------------------------------------
+
+@dataclass
+class Candidate:
+    """One decoder of the comparison, as the user named it."""
+
+    spec: str
+    decoder: Decoder
+    label: str = ""
+    baseline: bool = False
+    fp: str = field(default="", init=False)
+
+    def __post_init__(self) -> None:
+        self.fp = fingerprint(self.decoder)
+        if not self.label:
+            self.label = self.decoder.name
+
+
+def _labels(cands: list[Candidate]) -> None:
+    seen: dict[str, int] = {}
+    for c in cands:
+        seen[c.label] = seen.get(c.label, 0) + 1
+    for c in cands:
+        if seen[c.label] > 1 and c.decoder.model_sha256:
+            c.label = f"{c.label} ({c.decoder.model_sha256[:8]})"
+
+
+def run_compare(candidates: list[Candidate], sweep: Sweep, *, run: "Run", workers: int = 1,
+                latency_shots: int = LATENCY_SHOTS, argv: Sequence[str] | None = None,
+                progress: Callable[[str, int, int], Any] | None = None,
+                calibration: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Run every (decoder, workload) the store does not hold yet and build the payload.
+
+    ``progress(label, index, total)`` returns a context manager that yields a
+    ``ProgressFn`` (or None); ``calibration`` is an already-computed calibration section
+    (extension point for calibration models). A decoder that fails integrity (NaN
+    outputs, changed file) is reported as such and the run's exit code becomes 4."""
+    from contextlib import nullcontext
+
+    from verifier.qec import run_task
+
+    if not candidates:
+        raise UsageError("give at least one --decoder")
+    baselines = [c for c in candidates if c.baseline]
+    if len(baselines) != 1:
+        raise UsageError("exactly one decoder must be the baseline")
+    baseline = baselines[0]
+    fps = [c.fp for c in candidates]
+    if len(set(fps)) != len(fps):
+        dup = next(c.spec for c in candidates if fps.count(c.fp) > 1)
+        raise UsageError(f"decoder {dup!r} is given twice (same model and options)")
+    _labels(candidates)
+    workloads = sweep.workloads()
+    for c in candidates:  # refuse before any shot a decoder that cannot serve a workload
+        for w in workloads:
+            c.decoder.check(w)
+
+    store = run.store
+    results: list[dict[str, Any]] = []
+    failed: dict[str, str] = {}
+    total = len(candidates) * len(workloads)
+    i = 0
+    started = time.monotonic()
+    for w in workloads:
+        for c in candidates:
+            i += 1
+            label = f"{c.label}  d={w.distance} p={w.p:g}"
+            if c.fp in failed:
+                continue
+            ctx = progress(label, i, total) if progress else nullcontext(None)
+            try:
+                with ctx as prog:
+                    res = run_task(c.decoder, w, run=run, workers=workers, progress=prog)
+                lat = measure_latency(c.decoder, w, shots=latency_shots) if latency_shots > 0 else {"shots": 0}
+            except IntegrityError as e:
+                failed[c.fp] = str(e)
+                continue
+            s = res.stats
+            lo, hi = clopper_pearson(s.errors, s.shots, CONFIDENCE)
+            results.append({
+                "decoder": c.fp, "workload_id": w.id, "distance": w.distance, "rounds": w.rounds,
+                "p": float(w.p), "shots": s.shots, "errors": s.errors, "ler": s.ler, "ler_ci": [lo, hi],
+                "ler_per_round": res.ler_per_round,
+                "ler_per_round_ci": [per_round(lo, w.rounds), per_round(hi, w.rounds)],
+                "seconds": s.seconds, "shots_per_second": s.shots_per_second,
+                "reused_shots": res.reused_shots, "latency": lat})
+    elapsed = time.monotonic() - started
+
+    paired = []
+    for c in candidates:
+        if c is baseline or c.fp in failed or baseline.fp in failed:
+            continue
+        for w in workloads:
+            paired.append({"decoder": c.fp, **paired_test(store, baseline.fp, c.fp, w)})
+
+    decoders = []
+    for c in candidates:
+        decoders.append({"key": c.fp, "label": c.label, "spec": c.spec, "name": c.decoder.name,
+                         "baseline": c.baseline, "fingerprint": c.fp, "model_sha256": c.decoder.model_sha256,
+                         "fingerprint_spec": c.decoder.fingerprint_spec(), "model": model_details(c.decoder),
+                         "integrity_failure": failed.get(c.fp)})
+    wl = [{"id": w.id, "stream_id": w.stream_id, "distance": w.distance, "rounds": w.rounds, "p": float(w.p),
+           "noise": w.noise, "basis": w.basis, "shots": w.shots, "seed": w.seed, "spec": w.spec(),
+           "description": w.describe(), "num_detectors": w.num_detectors, "command": regenerate_command(w)}
+          for w in workloads]
+    payload = {
+        "schema": PAYLOAD_SCHEMA, "run_id": run.run_id, "db": store.path,
+        "created_at": _now_iso(), "elapsed_seconds": elapsed, "confidence": CONFIDENCE, "alpha": ALPHA,
+        "baseline": baseline.fp, "sweep": sweep.to_json(), "decoders": decoders, "workloads": wl,
+        "results": results, "paired": paired,
+        "command": compare_command([c.spec for c in candidates], sweep),
+        "argv": list(argv) if argv is not None else None,
+        "environment": environment(),
+        "verdicts": find_verdicts(store, [c.decoder.model_sha256 for c in candidates] + fps),
+        "calibration": calibration,
+    }
+    payload["summary"] = summarize(payload)
+    if failed:
+        run.exit_code = int(IntegrityError.exit_code)
+    return payload
+
+
+def _now_iso() -> str:
+    from datetime import datetime, timezone
+
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def summarize(payload: dict[str, Any]) -> list[dict[str, Any]]:
+    """One row per decoder, ranked: geometric mean LER ratio to the baseline (ties: errors)."""
+    base = payload["baseline"]
+    res = payload["results"]
+    by = {(r["decoder"], r["workload_id"]): r for r in res}
+    wids = [w["id"] for w in payload["workloads"]]
+    largest = max(payload["workloads"], key=lambda w: (w["distance"], w["p"])) if payload["workloads"] else None
+    rows = []
+    for d in payload["decoders"]:
+        mine = [r for r in res if r["decoder"] == d["key"]]
+        shots = sum(r["shots"] for r in mine)
+        errors = sum(r["errors"] for r in mine)
+        seconds = sum(r["seconds"] for r in mine)
+        logs = []
+        for wid in wids:
+            a, b = by.get((d["key"], wid)), by.get((base, wid))
+            if a and b and a["shots"] and b["shots"]:
+                # +0.5 continuity keeps a zero-error workload finite
+                logs.append(math.log(((a["errors"] + 0.5) / a["shots"]) / ((b["errors"] + 0.5) / b["shots"])))
+        ratio = math.exp(sum(logs) / len(logs)) if logs else None
+        pr = [p for p in payload["paired"] if p["decoder"] == d["key"] and p.get("available")]
+        oc = sum(p["only_candidate_fails"] for p in pr)
+        ob = sum(p["only_baseline_fails"] for p in pr)
+        head = by.get((d["key"], largest["id"])) if largest else None
+        lat = (head or {}).get("latency") or {}
+        th = threshold_and_lambda(mine) if mine else {}
+        lo, hi = clopper_pearson(errors, shots, CONFIDENCE) if shots else (None, None)
+        rows.append({
+            "decoder": d["key"], "label": d["label"], "baseline": d["baseline"],
+            "model_sha256": d["model_sha256"], "integrity_failure": d["integrity_failure"],
+            "shots": shots, "errors": errors, "pooled_ler": errors / shots if shots else None,
+            "pooled_ler_ci": [lo, hi], "ratio_to_baseline": 1.0 if d["key"] == base else ratio,
+            "paired": None if d["key"] == base or not pr else {
+                "only_candidate_fails": oc, "only_baseline_fails": ob, "p_value": mcnemar_exact(oc, ob),
+                "verdict": _paired_verdict(oc, ob, payload.get("alpha", ALPHA)), "workloads": len(pr)},
+            "latency_workload": largest["id"] if largest else None,
+            "latency_p50": lat.get("p50"), "latency_p99": lat.get("p99"), "latency_p999": lat.get("p999"),
+            "throughput": shots / seconds if seconds > 0 else None,
+            "threshold": th.get("threshold"), "threshold_ci": th.get("threshold_ci"),
+            "lambda": th.get("lambda"), "lambda_ci": th.get("lambda_ci"), "threshold_note": th.get("note"),
+        })
+    rows.sort(key=lambda r: (r["integrity_failure"] is not None, r["ratio_to_baseline"] is None,
+                             r["ratio_to_baseline"] if r["ratio_to_baseline"] is not None else 0.0,
+                             r["errors"]))
+    for k, r in enumerate(rows, 1):
+        r["rank"] = k
+    return rows
+
+
+# -- reading back ------------------------------------------------------------------------
+
+def load_payload(store: "Store", run_id: str | None = None) -> dict[str, Any]:
+    """The compare payload of ``run_id`` (or of the latest compare run) from the store."""
+    import json
+
+    if run_id:
+        rows = store.query("SELECT run_id, command, status, summary FROM runs WHERE run_id = ?", [run_id])
+        if not rows:
+            raise UsageError(f"no run {run_id!r} in the store {store.path}")
+    else:
+        rows = store.query("SELECT run_id, command, status, summary FROM runs WHERE command = 'compare' "
+                           "AND summary IS NOT NULL ORDER BY started_at DESC")
+        rows = [r for r in rows if r[3] and "report" in (json.loads(r[3]) or {})][:1]
+        if not rows:
+            raise UsageError(f"no compare run with a report in the store {store.path} (run sov compare first)")
+    rid, command, status, summary = rows[0]
+    data = json.loads(summary) if summary else {}
+    if not isinstance(data, dict) or "report" not in data:
+        raise UsageError(f"run {rid} ({command}, {status}) holds no comparison report")
+    return data["report"]
