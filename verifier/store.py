@@ -339,6 +339,15 @@ class Store:
                         [workload.id, workload.stream_id, workload.kind,
                          json.dumps(workload.spec(), sort_keys=True), workload.describe(), now()])
 
+    def record_workloads(self, workloads) -> None:
+        """Several workloads in one transaction (a sweep's grid)."""
+        t = now()
+        rows = [[w.id, w.stream_id, w.kind, json.dumps(w.spec(), sort_keys=True), w.describe(), t]
+                for w in workloads]
+        if rows:
+            with self.connect() as con:
+                con.executemany("INSERT INTO workloads VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING", rows)
+
     # -- blocks (per-shot predictions) and results ----------------------------------
 
     def recorded_blocks(self, fingerprint: str, stream_id: str) -> dict[tuple[int, int], RecordedBlock]:
@@ -349,6 +358,29 @@ class Store:
                                "WHERE fingerprint = ? AND stream_id = ?",
                                [fingerprint, stream_id]).fetchall()
         return {(r[0], r[1]): RecordedBlock(*r) for r in rows}
+
+    def recorded_blocks_many(self, fingerprint: str, stream_ids) -> dict[str, dict[tuple[int, int], RecordedBlock]]:
+        """:meth:`recorded_blocks` of several streams in one transaction."""
+        out: dict[str, dict[tuple[int, int], RecordedBlock]] = {s: {} for s in stream_ids}
+        if not out or not Path(self.path).exists():
+            return out
+        with self.connect() as con:
+            rows = con.execute("SELECT stream_id, block, shots, errors, seconds, sample_seconds FROM blocks "
+                               "WHERE fingerprint = ? AND list_contains(?, stream_id)",
+                               [fingerprint, list(out)]).fetchall()
+        for r in rows:
+            out[r[0]][(r[1], r[2])] = RecordedBlock(*r[1:])
+        return out
+
+    def record_blocks_many(self, fingerprint: str, run_id: str | None, items) -> None:
+        """Append ``(stream_id, BlockOutcome)`` pairs of several streams in one transaction."""
+        t = now()
+        rows = [[fingerprint, sid, o.block.index, o.block.shots, o.stats.errors, o.stats.seconds,
+                 o.stats.sample_seconds, o.predictions, o.failures, run_id, t] for sid, o in items]
+        if rows:
+            with self.connect() as con:
+                con.executemany("INSERT INTO blocks VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                                "ON CONFLICT DO NOTHING", rows)
 
     def record_blocks(self, fingerprint: str, stream_id: str, run_id: str | None, outcomes) -> None:
         """Append per-block outcomes (``verifier.replay.BlockOutcome``) in one transaction."""
@@ -381,6 +413,16 @@ class Store:
                         [run_id, fingerprint, workload_id, shots, errors, seconds, ler, ler_ci[0],
                          ler_ci[1], ler_per_round, shots_per_second,
                          json.dumps(figures, default=str), now()])
+
+    def record_results(self, run_id: str, rows) -> None:
+        """Several :meth:`record_result` rows (dicts of its arguments) in one transaction."""
+        t = now()
+        vals = [[run_id, r["fingerprint"], r["workload_id"], r["shots"], r["errors"], r["seconds"],
+                 r["ler"], r["ler_ci"][0], r["ler_ci"][1], r["ler_per_round"], r["shots_per_second"],
+                 json.dumps(r["figures"], default=str), t] for r in rows]
+        if vals:
+            with self.connect() as con:
+                con.executemany("INSERT INTO results VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", vals)
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
         with self.connect(read_only=True) as con:

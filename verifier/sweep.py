@@ -263,14 +263,14 @@ def run_sweep(decoder: Decoder, workloads: Sequence[QecWorkload], *, store: "Sto
         if callable(record) and (rec := record()) is not None:
             store.record_model(**rec)
         store.record_decoder(fp, decoder.name, decoder.model_sha256, decoder.fingerprint_spec())
-        for w in workloads:
-            store.record_workload(w)
+        store.record_workloads(workloads)
 
     totals: list[Stats] = []
     reused: list[int] = []
     jobs_by_task: list[list[BlockJob]] = []
+    recorded = store.recorded_blocks_many(fp, [w.stream_id for w in workloads]) if store is not None else {}
     for i, w in enumerate(workloads):
-        done = store.recorded_blocks(fp, w.stream_id) if store is not None else {}
+        done = recorded.get(w.stream_id, {})
         t = Stats()
         todo = []
         for b in w.blocks():
@@ -299,15 +299,13 @@ def run_sweep(decoder: Decoder, workloads: Sequence[QecWorkload], *, store: "Sto
         if progress:
             progress(sum(totals, Stats()), grand_total, tasks_done(), len(workloads))
 
-    pending: dict[int, list[BlockOutcome]] = {}
+    pending: list[tuple[str, BlockOutcome]] = []
     last_record = time.monotonic()
 
     def flush() -> None:
         nonlocal last_record
-        if store is not None:
-            for i, outs in pending.items():
-                if outs:
-                    store.record_blocks(fp, workloads[i].stream_id, run_id, outs)
+        if store is not None and pending:
+            store.record_blocks_many(fp, run_id, pending)
         pending.clear()
         last_record = time.monotonic()
 
@@ -321,7 +319,7 @@ def run_sweep(decoder: Decoder, workloads: Sequence[QecWorkload], *, store: "Sto
             ran += outcome.stats.shots
             remaining[i] -= 1
             if store is not None:
-                pending.setdefault(i, []).append(outcome)
+                pending.append((workloads[i].stream_id, outcome))
                 if time.monotonic() - last_record >= RECORD_EVERY_S:
                     flush()
             report()
@@ -331,17 +329,17 @@ def run_sweep(decoder: Decoder, workloads: Sequence[QecWorkload], *, store: "Sto
     points = [TaskResult(decoder.name, fp, decoder.model_sha256, w, totals[i],
                          reused_shots=reused[i], run_id=run_id) for i, w in enumerate(workloads)]
     if run is not None:
+        rows = []
         for r in points:
             s = r.stats
-            run.store.record_result(run_id, fp, r.workload.id, shots=s.shots, errors=s.errors,
-                                    seconds=s.seconds, ler=s.ler, ler_ci=r.ler_ci,
-                                    ler_per_round=r.ler_per_round,
-                                    shots_per_second=s.shots_per_second,
-                                    figures={"decoder": r.decoder_name, "sweep": True,
-                                             "distance": r.workload.distance,
-                                             "rounds": r.workload.rounds,
-                                             "p": getattr(r.workload, "p", None),
-                                             "reused_shots": r.reused_shots})
+            rows.append({"fingerprint": fp, "workload_id": r.workload.id, "shots": s.shots,
+                         "errors": s.errors, "seconds": s.seconds, "ler": s.ler, "ler_ci": r.ler_ci,
+                         "ler_per_round": r.ler_per_round, "shots_per_second": s.shots_per_second,
+                         "figures": {"decoder": r.decoder_name, "sweep": True,
+                                     "distance": r.workload.distance, "rounds": r.workload.rounds,
+                                     "p": getattr(r.workload, "p", None),
+                                     "reused_shots": r.reused_shots}})
+        run.store.record_results(run_id, rows)
     return SweepResult(decoder.name, fp, spec, points, run_id=run_id,
                        seconds=time.monotonic() - t_start, ran_shots=ran,
                        reused_shots=sum(reused))

@@ -27,6 +27,7 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 app.add_typer(qec.app, name="qec")
+from verifier.cli import sweep as _qec_sweep  # noqa: E402,F401  (adds qec sweep/threshold/lambda)
 app.add_typer(models.app, name="models")
 app.command("demo")(demo.demo)
 
