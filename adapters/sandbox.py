@@ -54,6 +54,7 @@ INLINE_MODEL_MAX = 1 << 30  # models up to 1 GiB travel as bytes; larger ones by
 ALLOWED_DTYPES = frozenset({"bool", "uint8", "int8", "uint16", "int16", "uint32", "int32", "uint64",
                             "int64", "float16", "float32", "float64"})
 _HDR = struct.Struct("<Q")
+PIPE_BYTES = 1 << 20
 
 
 # -- configuration ----------------------------------------------------------------------------
@@ -287,6 +288,13 @@ class SandboxedSession:
     def _start(self) -> None:
         p2c_r, p2c_w = os.pipe()
         c2p_r, c2p_w = os.pipe()
+        for fd in (p2c_w, c2p_w):  # fewer context switches per batch (Linux only)
+            try:
+                import fcntl
+
+                fcntl.fcntl(fd, getattr(fcntl, "F_SETPIPE_SZ", 1031), PIPE_BYTES)
+            except (OSError, ImportError):
+                pass
         self._errfile = tempfile.TemporaryFile()
         env = dict(os.environ)
         env.setdefault("OMP_NUM_THREADS", "1")

@@ -71,3 +71,31 @@ def list_models(json_out: o.JsonOpt = None) -> int:
     console.print(t)
     o.write_json(json_out, [{k: m[k] for k in ("name", "path", "contract")} for m in models])
     return 0
+
+
+@app.command("bom")
+def bom(
+    model: Annotated[Path, typer.Argument(help="An .onnx file (or a built-in model name).", show_default=False)],
+    contract: o.ContractOpt = None,
+    db: o.DbOpt = None,
+    output: Annotated[str, typer.Option("--output", "-o", metavar="FILE",
+                                        help="Where to write the BOM ('-' = stdout).")] = "-",
+) -> int:
+    """CycloneDX 1.6 ML-BOM (JSON) of a model: hashes, contract, metadata, and the
+    datasets (workload ids) it was evaluated on according to the store.
+
+    Exit 4 when the file fails an integrity check, 2 when it is missing."""
+    from adapters.builtin import builtin_path
+    from adapters.onnx_model import inspect_model
+    from reports.bom import build_bom, evaluations
+    from verifier import __version__
+    from verifier.workload import sha256_file
+
+    path = builtin_path(str(model)) or model
+    info = inspect_model(path)
+    name = contract or info.metadata.get("sov.contract")
+    ext = {loc: sha256_file(Path(info.path).parent / loc) for loc in info.external_data}
+    payload = build_bom(info, contract=name, evals=evaluations(o.store_for(db), info.sha256),
+                        sov_version=__version__, external_hashes=ext)
+    o.write_json(output, payload)
+    return 0
