@@ -30,6 +30,13 @@ app.add_typer(qec.app, name="qec")
 from verifier.cli import sweep as _qec_sweep  # noqa: E402,F401  (adds qec sweep/threshold/lambda)
 app.add_typer(models.app, name="models")
 app.command("demo")(demo.demo)
+from verifier.cli import accept as _accept, drift as _drift, evidence as _evidence, history as _history, keys as _keys, watch as _watch  # noqa: E402  (issue 5)
+app.command("accept")(_accept.accept)
+app.add_typer(_watch.app, name="watch")
+app.add_typer(_drift.app, name="drift")
+app.add_typer(_history.app, name="history")
+app.add_typer(_keys.app, name="keys")
+app.add_typer(_evidence.app, name="evidence")
 
 _DEBUG = {"on": False}
 

@@ -1,0 +1,233 @@
+"""``sov accept`` as a library: run a candidate and a baseline on the same shots of every
+workload of a policy, evaluate the gates, record the verdict and its evidence record.
+
+Calibration gates (``kind = "calibration"`` in a policy, or ``sov accept --experiment``)
+are delegated to :data:`CALIBRATION_HOOK` = ``verifier.calib.accept:accept_calibration``,
+called as ``accept_calibration(candidate, baseline, experiment=..., tolerance=...,
+repeats=..., seed=..., store=..., run=...)`` and returning a ``GateResult`` or a list of
+them (see docs/acceptance.md).
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Callable
+
+from verifier.errors import UsageError
+from verifier.gates import (EXIT_BY_VERDICT, INCONCLUSIVE, GateResult, PairedCounts, combine,
+                            latency, ler_noninferiority)
+from verifier.policy import GateSpec, Policy, WorkloadSpec
+
+if TYPE_CHECKING:
+    from verifier.decoding import Decoder
+    from verifier.keys import Key
+    from verifier.replay import TaskResult
+    from verifier.runs import Run
+    from verifier.store import Store
+
+CALIBRATION_HOOK = ("verifier.calib.accept", "accept_calibration")
+
+
+def build_workload(args: dict[str, Any]):
+    """The workload of one policy entry (same rules as the workload flags of ``sov qec run``)."""
+    from verifier.cli.options import qec_workload
+
+    return qec_workload(**args)
+
+
+def calibration_hook() -> Callable[..., Any] | None:
+    import importlib
+
+    mod, fn = CALIBRATION_HOOK
+    try:
+        module = importlib.import_module(mod)
+    except ModuleNotFoundError as e:
+        if e.name and (e.name == mod or mod.startswith(e.name + ".")):
+            return None
+        raise
+    return getattr(module, fn, None)
+
+
+@dataclass
+class WorkloadOutcome:
+    name: str
+    workload: Any
+    candidate: "TaskResult"
+    baseline: "TaskResult"
+    paired: PairedCounts
+
+    def to_json(self) -> dict:
+        return {"name": self.name, "id": self.workload.id, "stream_id": self.workload.stream_id,
+                "description": self.workload.describe(), "spec": self.workload.spec(),
+                "paired": self.paired.to_json(), "candidate": _task_json(self.candidate),
+                "baseline": _task_json(self.baseline)}
+
+
+def _task_json(r: "TaskResult") -> dict:
+    d = r.to_json()
+    return {k: d[k] for k in ("decoder", "fingerprint", "model_sha256", "shots", "errors", "ler",
+                              "ler_ci", "ler_per_round", "seconds", "shots_per_second",
+                              "reused_shots")}
+
+
+@dataclass
+class AcceptOutcome:
+    verdict: str
+    gates: list[GateResult]
+    workloads: list[WorkloadOutcome]
+    candidate: dict
+    baseline: dict
+    policy: Policy
+    run_id: str | None = None
+    verdict_id: str | None = None
+    evidence: dict | None = None
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT_BY_VERDICT[self.verdict]
+
+    def to_json(self) -> dict:
+        return {"verdict": self.verdict, "exit_code": self.exit_code,
+                "candidate": self.candidate, "baseline": self.baseline,
+                "policy": self.policy.to_json(),
+                "gates": [g.to_json() for g in self.gates],
+                "workloads": [w.to_json() for w in self.workloads],
+                "run_id": self.run_id, "verdict_id": self.verdict_id,
+                "evidence_hash": self.evidence["hash"]["value"] if self.evidence else None,
+                **self.extra}
+
+
+def decoder_json(d: "Decoder") -> dict:
+    from verifier.decoding import fingerprint
+
+    return {"name": d.name, "model_sha256": d.model_sha256, "fingerprint": fingerprint(d),
+            "spec": d.fingerprint_spec()}
+
+
+def paired_counts(store: "Store", candidate: "TaskResult", baseline: "TaskResult", workload) -> PairedCounts:
+    """Per-shot failure cells from the blocks both replays recorded for this workload."""
+    wanted = [(b.index, b.shots) for b in workload.blocks()]
+    cbits = store.block_bits(candidate.fingerprint, workload.stream_id, "failures")
+    bbits = store.block_bits(baseline.fingerprint, workload.stream_id, "failures")
+    try:
+        return PairedCounts.from_packed_blocks(cbits, bbits, wanted)
+    except KeyError as e:  # pragma: no cover - replay records every block it ran
+        raise UsageError(f"block {e.args[0]} of workload {workload.id[:12]} is missing from the store") from None
+
+
+def evaluate_gate(spec: GateSpec, wo: WorkloadOutcome) -> GateResult:
+    if spec.kind == "ler_noninferiority":
+        return ler_noninferiority(wo.paired, margin=spec.params["margin"],
+                                  confidence=spec.params["confidence"], workload=wo.name,
+                                  name=spec.name)
+    if spec.kind == "latency":
+        per = spec.params["per"]
+        rounds = wo.workload.rounds
+        if per == "round" and not rounds:
+            raise UsageError(f"latency per round needs the workload's rounds ({wo.name}): give --rounds")
+        c, b = wo.candidate.stats, wo.baseline.stats
+        return latency(c.seconds, c.shots, budget_us=spec.params["budget_us"], per=per,
+                       rounds=rounds, workload=wo.name, baseline_seconds=b.seconds,
+                       baseline_shots=b.shots, max_ratio=spec.params.get("max_ratio_to_baseline"),
+                       name=spec.name)
+    raise UsageError(f"gate kind {spec.kind!r} does not apply to decoder workloads")
+
+
+def run_calibration_gates(policy: Policy, candidate: str, baseline: str, *, store, run) -> list[GateResult]:
+    specs = [g for g in policy.gates if g.kind == "calibration"]
+    if not specs:
+        return []
+    hook = calibration_hook()
+    if hook is None:
+        raise UsageError("calibration acceptance is not available in this build "
+                         f"({CALIBRATION_HOOK[0]}.{CALIBRATION_HOOK[1]} is missing)")
+    out: list[GateResult] = []
+    for g in specs:
+        res = hook(candidate, baseline, experiment=g.params["experiment"],
+                   tolerance=g.params.get("tolerance"), repeats=g.params.get("repeats"),
+                   seed=g.params.get("seed"), store=store, run=run)
+        for r in (res if isinstance(res, (list, tuple)) else [res]):
+            out.append(r if r.workload else GateResult(r.name, r.status, r.figures, r.message,
+                                                       g.params["experiment"]))
+    return out
+
+
+def accept(candidate: "Decoder | None", baseline: "Decoder | None", policy: Policy, *,
+           store: "Store", run: "Run", workers: int = 1, keys: "list[Key] | None" = None,
+           progress_factory: Callable[[str], Any] | None = None,
+           candidate_spec: str | None = None, baseline_spec: str | None = None) -> AcceptOutcome:
+    """Replay both decoders on every workload, evaluate every gate, record the verdict.
+
+    ``progress_factory(label)`` returns a context manager yielding a progress callback (or
+    None). Decoders may be None for a policy with calibration gates only."""
+    from contextlib import nullcontext
+
+    from verifier.qec import run_task
+
+    decoder_gates = [g for g in policy.gates if g.kind != "calibration"]
+    built: list[tuple[WorkloadSpec, Any]] = []
+    if decoder_gates:
+        if candidate is None or baseline is None:
+            raise UsageError("decoder gates need --candidate and --baseline")
+        for w in policy.workloads:
+            if any(g.applies_to(w.name) for g in decoder_gates):
+                wl = build_workload(w.args)
+                candidate.check(wl)
+                baseline.check(wl)
+                built.append((w, wl))
+    outcomes: list[WorkloadOutcome] = []
+    for w, wl in built:
+        results = []
+        for dec in (candidate, baseline):
+            cm = progress_factory(f"{dec.name} on {w.name}") if progress_factory else nullcontext(None)
+            with cm as progress:
+                results.append(run_task(dec, wl, run=run, workers=workers, progress=progress))
+        paired = paired_counts(store, results[0], results[1], wl)
+        outcomes.append(WorkloadOutcome(w.name, wl, results[0], results[1], paired))
+    gates: list[GateResult] = []
+    for g in decoder_gates:
+        for wo in outcomes:
+            if g.applies_to(wo.name):
+                gates.append(evaluate_gate(g, wo))
+    gates += run_calibration_gates(policy, candidate_spec or (candidate.name if candidate else ""),
+                                   baseline_spec or (baseline.name if baseline else ""),
+                                   store=store, run=run)
+    verdict = combine(gates) if gates else INCONCLUSIVE
+    outcome = AcceptOutcome(verdict, gates, outcomes,
+                            decoder_json(candidate) if candidate else {"name": candidate_spec},
+                            decoder_json(baseline) if baseline else {"name": baseline_spec},
+                            policy, run_id=run.run_id)
+    record_verdict(store, outcome, keys=keys)
+    return outcome
+
+
+def record_verdict(store: "Store", outcome: AcceptOutcome, *, keys: "list[Key] | None" = None) -> None:
+    """Append the evidence record to the chain and the verdict row to ``verdicts``."""
+    import json
+
+    from verifier import evidence
+    from verifier.store import now
+
+    verdict_id = uuid.uuid4().hex
+    body = {
+        "kind": "accept", "run_id": outcome.run_id, "verdict_id": verdict_id,
+        "subject": {"candidate": outcome.candidate, "baseline": outcome.baseline},
+        "policy": outcome.policy.to_json(),
+        "workloads": [{"name": w.name, "id": w.workload.id, "spec": w.workload.spec()}
+                      for w in outcome.workloads],
+        "figures": {w.name: {"paired": w.paired.to_json(), "candidate": _task_json(w.candidate),
+                             "baseline": _task_json(w.baseline)} for w in outcome.workloads},
+        "gates": [g.to_json() for g in outcome.gates],
+        "verdict": outcome.verdict, "exit_code": outcome.exit_code,
+    }
+    doc = evidence.append(store, body, keys=keys, run_id=outcome.run_id, verdict_id=verdict_id)
+    with store.connect() as con:
+        con.execute("INSERT INTO verdicts VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    [verdict_id, outcome.run_id, "accept", outcome.candidate.get("name"),
+                     outcome.verdict, outcome.exit_code,
+                     json.dumps(evidence.clean([g.to_json() for g in outcome.gates])),
+                     json.dumps(evidence.clean(body["figures"])), doc["hash"]["value"], now()])
+    outcome.verdict_id = verdict_id
+    outcome.evidence = doc

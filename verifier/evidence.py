@@ -1,0 +1,277 @@
+"""Evidence records: one self-contained, hash-chained, signed JSON document per verdict.
+
+Layout (``format: sov.evidence/1``)::
+
+    {
+      "format": "sov.evidence/1",
+      "record": {                      # everything that is hashed
+        "sequence": 7, "previous_hash": "<record_hash of #6, or null for the first>",
+        "kind": "accept" | "drift", "created_at": "...", "run_id": "...",
+        "tool": {"name": "sov", "version": "...", "python": "...", "packages": {...}},
+        "subject": {...models and their sha256 / fingerprints...},
+        "workloads": [{"name", "id", "spec"}], "gates": [GateResult.to_json()...],
+        "figures": {...}, "verdict": "pass", "exit_code": 0
+      },
+      "hash": {"alg": "sha256", "value": sha256(canonical_json(record))},
+      "signatures": [{"alg": "ed25519", "key_id", "public_key", "signature"},
+                     {"alg": "ml-dsa-65", ...}]
+    }
+
+``canonical_json`` is ``json.dumps(sort_keys=True, separators=(",", ":"))`` with NaN/Inf
+written as null. Each signature signs the bytes ``b"sov.evidence/1:" + hash`` (ASCII hex);
+the list is crypto-agile: a new algorithm is one more entry. The record carries the
+previous record's hash, so the store's ``evidence_chain`` table is a hash chain: removing,
+reordering or editing any record breaks the links after it. Without keys a record is
+still hashed and chained, just unsigned.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import platform
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from verifier.errors import UsageError
+
+if TYPE_CHECKING:
+    from verifier.keys import Key
+    from verifier.store import Store
+
+EVIDENCE_FORMAT = "sov.evidence/1"
+HASH_ALG = "sha256"
+
+
+def clean(obj: Any) -> Any:
+    """JSON-safe values: NaN/Inf -> None, tuples -> lists, other objects -> str."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {str(k): clean(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [clean(v) for v in obj]
+    if obj is None or isinstance(obj, (str, int, bool)):
+        return obj
+    try:
+        import numpy as np
+
+        if isinstance(obj, np.generic):
+            return clean(obj.item())
+    except ImportError:  # pragma: no cover
+        pass
+    return str(obj)
+
+
+def canonical_bytes(obj: Any) -> bytes:
+    return json.dumps(clean(obj), sort_keys=True, separators=(",", ":"), allow_nan=False).encode()
+
+
+def record_hash(record: dict) -> str:
+    return hashlib.sha256(canonical_bytes(record)).hexdigest()
+
+
+def signing_message(hash_hex: str) -> bytes:
+    return f"{EVIDENCE_FORMAT}:{hash_hex}".encode()
+
+
+def tool_info() -> dict[str, Any]:
+    from importlib import metadata
+
+    from verifier import __version__
+
+    pkgs = {}
+    for name in ("numpy", "scipy", "stim", "pymatching", "onnx", "onnxruntime", "duckdb",
+                 "cryptography", "qibocal"):
+        try:
+            pkgs[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return {"name": "sov", "version": __version__, "python": platform.python_version(),
+            "platform": platform.platform(terse=True), "packages": pkgs}
+
+
+def seal(record: dict, keys: "list[Key] | None" = None) -> dict:
+    """Hash (and sign, with private keys) a record body into an evidence document."""
+    body = clean(record)
+    h = record_hash(body)
+    sigs = [k.sign(signing_message(h)) for k in (keys or [])]
+    return {"format": EVIDENCE_FORMAT, "record": body, "hash": {"alg": HASH_ALG, "value": h},
+            "signatures": sigs}
+
+
+def append(store: "Store", body: dict, *, keys: "list[Key] | None" = None, run_id: str | None = None,
+           verdict_id: str | None = None) -> dict:
+    """Append a record to the store's evidence chain (sequence and previous hash filled in,
+    in the same transaction that inserts it) and return the sealed document."""
+    from verifier.store import now
+
+    with store.connect() as con:
+        last = con.execute("SELECT seq, record_hash FROM evidence_chain ORDER BY seq DESC LIMIT 1").fetchone()
+        seq, prev = (last[0] + 1, last[1]) if last else (1, None)
+        record = {"sequence": seq, "previous_hash": prev, "created_at": now().isoformat(),
+                  "tool": tool_info(), **body}
+        doc = seal(record, keys)
+        con.execute("INSERT INTO evidence_chain VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    [seq, doc["hash"]["value"], prev, run_id, verdict_id, json.dumps(doc), now()])
+    return doc
+
+
+def write(doc: dict, path: str | Path) -> None:
+    try:
+        Path(path).write_text(json.dumps(doc, indent=2, sort_keys=True) + "\n")
+    except OSError as e:
+        raise UsageError(f"cannot write --evidence {path}: {e.strerror}") from None
+
+
+# -- verification ----------------------------------------------------------------------------
+
+@dataclass
+class Check:
+    name: str
+    ok: bool
+    detail: str
+
+    def to_json(self) -> dict:
+        return {"check": self.name, "ok": self.ok, "detail": self.detail}
+
+
+@dataclass
+class VerifyReport:
+    checks: list[Check] = field(default_factory=list)
+    record_hash: str | None = None
+    verdict: str | None = None
+    signed_by: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return bool(self.checks) and all(c.ok for c in self.checks)
+
+    def add(self, name: str, ok: bool, detail: str) -> None:
+        self.checks.append(Check(name, ok, detail))
+
+    def to_json(self) -> dict:
+        return {"ok": self.ok, "record_hash": self.record_hash, "verdict": self.verdict,
+                "signed_by": self.signed_by, "checks": [c.to_json() for c in self.checks]}
+
+
+def load(path: str | Path) -> Any:
+    p = Path(path)
+    try:
+        return json.loads(p.read_text())
+    except FileNotFoundError:
+        raise UsageError(f"evidence file not found: {p}") from None
+    except OSError as e:
+        raise UsageError(f"cannot read {p}: {e.strerror}") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        # a file that no longer parses was altered (or is not evidence): reported, not raised
+        return {"__unparsable__": str(e)}
+
+
+def verify(doc: Any, *, pinned: "list[Key] | None" = None, store: "Store | None" = None) -> VerifyReport:
+    """Check the document's hash, every signature in it, that every pinned public key
+    signed it, and (with a store) that it sits in the store's chain unchanged."""
+    from verifier.keys import ALGORITHMS, Key, key_id_of
+
+    rep = VerifyReport()
+    if not isinstance(doc, dict) or "__unparsable__" in doc:
+        rep.add("format", False, "not JSON: " + (doc.get("__unparsable__", "") if isinstance(doc, dict) else ""))
+        return rep
+    if doc.get("format") != EVIDENCE_FORMAT or not isinstance(doc.get("record"), dict) \
+            or not isinstance(doc.get("hash"), dict) or not isinstance(doc.get("signatures", []), list):
+        rep.add("format", False, f"not a {EVIDENCE_FORMAT} document (format, record, hash, signatures)")
+        return rep
+    extra = sorted(set(doc) - {"format", "record", "hash", "signatures"})
+    rep.add("format", not extra, "ok" if not extra else f"unexpected top-level fields {extra}")
+    record = doc["record"]
+    rep.verdict = record.get("verdict")
+    claimed = doc["hash"].get("value")
+    if doc["hash"].get("alg") != HASH_ALG:
+        rep.add("hash", False, f"unknown hash algorithm {doc['hash'].get('alg')!r}")
+        return rep
+    try:
+        actual = record_hash(record)
+    except ValueError as e:
+        rep.add("hash", False, f"record cannot be canonicalized: {e}")
+        return rep
+    rep.record_hash = actual
+    rep.add("hash", actual == claimed,
+            "record hash matches" if actual == claimed else
+            f"record was altered: its sha256 is {actual[:16]}..., the document claims {str(claimed)[:16]}...")
+    message = signing_message(str(claimed))
+    valid_ids: set[str] = set()
+    from cryptography.hazmat.primitives import serialization as s
+
+    for i, sig in enumerate(doc.get("signatures") or []):
+        if not isinstance(sig, dict):
+            rep.add(f"signature[{i}]", False, "not an object")
+            continue
+        alg, kid = sig.get("alg"), sig.get("key_id")
+        if alg not in ALGORITHMS:
+            rep.add(f"signature[{i}]", False, f"unknown algorithm {alg!r}")
+            continue
+        pub_t = ALGORITHMS[alg][1]()[1]
+        try:
+            pub = s.load_pem_public_key(str(sig.get("public_key", "")).encode())
+        except Exception as e:
+            rep.add(f"signature[{i}] {alg}", False, f"embedded public key unreadable: {e}")
+            continue
+        if not isinstance(pub, pub_t) or key_id_of(pub) != kid:
+            rep.add(f"signature[{i}] {alg}", False, "embedded public key does not match its alg/key_id")
+            continue
+        good = Key(alg, kid, pub).verify(str(sig.get("signature", "")), message)
+        rep.add(f"signature[{i}] {alg}", good and actual == claimed,
+                f"valid, key {kid[:16]}" if good and actual == claimed else
+                ("valid over the claimed hash, but the record does not match it" if good else
+                 f"INVALID signature by key {str(kid)[:16]}"))
+        if good:
+            valid_ids.add(kid)
+            rep.signed_by.append(f"{alg}:{kid}")
+    if not doc.get("signatures"):
+        rep.add("signatures", True if not pinned else False,
+                "unsigned (hash and chain only)" if not pinned else "unsigned, but --key was given")
+    for k in pinned or []:
+        rep.add(f"pinned {k.alg}", k.key_id in valid_ids,
+                f"signed by the given {k.alg} key {k.key_id[:16]}" if k.key_id in valid_ids else
+                f"no valid signature by the given {k.alg} key {k.key_id[:16]}")
+    if store is not None:
+        _check_in_chain(rep, record, actual, store)
+    return rep
+
+
+def _check_in_chain(rep: VerifyReport, record: dict, actual: str, store: "Store") -> None:
+    seq = record.get("sequence")
+    rows = store.query("SELECT record_hash, previous_hash FROM evidence_chain WHERE seq = ?", [seq])
+    if not rows:
+        rep.add("chain", False, f"the store has no record #{seq}")
+        return
+    stored_hash, prev = rows[0]
+    ok = stored_hash == actual and prev == record.get("previous_hash")
+    rep.add("chain", ok, f"record #{seq} matches the store's chain" if ok else
+            f"record #{seq} differs from the store's chain entry ({stored_hash[:16]}...)")
+
+
+def verify_chain(store: "Store") -> VerifyReport:
+    """Walk the whole chain in the store: every record's hash and every link."""
+    rep = VerifyReport()
+    rows = store.query("SELECT seq, record_hash, previous_hash, record FROM evidence_chain ORDER BY seq")
+    prev_hash = None
+    expected_seq = 1
+    for seq, h, prev, raw in rows:
+        doc = json.loads(raw)
+        actual = record_hash(doc["record"])
+        problems = []
+        if seq != expected_seq:
+            problems.append(f"sequence gap: expected #{expected_seq}")
+        if actual != h or doc["hash"]["value"] != h:
+            problems.append("record hash mismatch")
+        if prev != prev_hash or doc["record"].get("previous_hash") != prev_hash:
+            problems.append("broken link to the previous record")
+        rep.add(f"#{seq}", not problems, "; ".join(problems) or f"ok {h[:16]}")
+        prev_hash, expected_seq = h, seq + 1
+    if not rows:
+        rep.add("chain", True, "empty chain")
+    rep.record_hash = prev_hash
+    return rep
