@@ -25,11 +25,13 @@ import logging
 import os
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
 import numpy as np
+
+from verifier.calib.metrics import FitOutcome
 
 NAME = "qibocal"
 
@@ -93,17 +95,6 @@ def _value(v) -> float:
     if isinstance(v, (list, tuple, np.ndarray)):
         return float(v[0])
     return float(v)
-
-
-@dataclass
-class FitOutcome:
-    """Estimates [R, k] (NaN where the fit failed) with the reason of each failure."""
-
-    estimates: np.ndarray
-    failures: dict[int, str] = field(default_factory=dict)
-    seconds: float = 0.0
-    extras: dict[str, np.ndarray] = field(default_factory=dict)
-    notes: list[str] = field(default_factory=list)
 
 
 def build_data(experiment: str, x: np.ndarray, y: np.ndarray, nshots: int, ctx: dict[str, float],

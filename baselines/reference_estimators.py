@@ -161,7 +161,7 @@ class ReferenceFit:
         return {"model": NAME, "experiment": self.experiment, "scipy": scipy.__version__, "version": 1}
 
     def estimate_data(self, data):
-        from baselines.qibocal_fits import FitOutcome
+        from verifier.calib.metrics import FitOutcome
         from verifier.calib.experiments import experiment as get
 
         fn = ESTIMATORS[self.experiment]

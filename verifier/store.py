@@ -146,6 +146,35 @@ MIGRATIONS: list[tuple[str, str]] = [
         checked_at TIMESTAMPTZ NOT NULL
     );
     """),
+    ("calibration results and drift signatures (issue 7)", """
+    CREATE TABLE cal_results (
+        run_id VARCHAR,
+        model VARCHAR NOT NULL,
+        fingerprint VARCHAR NOT NULL,
+        model_sha256 VARCHAR,
+        experiment VARCHAR NOT NULL,
+        workload_id VARCHAR NOT NULL,     -- sha256 of the simulated workload, or of the replayed folder
+        workload JSON,
+        source VARCHAR NOT NULL,          -- simulated | replay
+        repeats INTEGER NOT NULL,
+        failures INTEGER NOT NULL,
+        seconds DOUBLE,
+        figures JSON,                     -- the whole result as in --json
+        estimates BLOB,                   -- float64 little-endian: [repeats, k] estimates, or [repeats] fidelities
+        recorded_at TIMESTAMPTZ NOT NULL
+    );
+    CREATE TABLE cal_signatures (
+        model VARCHAR NOT NULL,
+        fingerprint VARCHAR NOT NULL,
+        model_sha256 VARCHAR,
+        experiment VARCHAR NOT NULL,
+        reference_id VARCHAR NOT NULL,    -- the fixed reference data set
+        digest VARCHAR NOT NULL,
+        signature JSON NOT NULL,
+        run_id VARCHAR,
+        recorded_at TIMESTAMPTZ NOT NULL
+    );
+    """),
 ]
 
 

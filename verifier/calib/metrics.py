@@ -1,0 +1,84 @@
+"""Figures of a calibration model against the simulator's truth.
+
+Fit experiments, per parameter: ``truth_median``, ``rel_error_median`` / ``rel_error_p95``
+(|estimate - truth| / |truth|), ``norm_error_median`` / ``norm_error_p95`` (the error the
+gates use: relative to the truth, or for absolute frequencies relative to the line's
+half-width, because a frequency error relative to ~6 GHz says nothing), ``abs_error_median``,
+``bias`` (median signed relative error), ``failures`` (no estimate or non-finite).
+
+Readout: assignment fidelity 1 - (P(1|0) + P(0|1)) / 2 against the prepared states of
+the held-out shots, per repeat; with the truth-informed reference fidelity beside it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from verifier.calib.experiments import Experiment
+
+
+@dataclass
+class FitOutcome:
+    """A model's estimates for every repeat ([R, k], NaN where it failed)."""
+
+    estimates: np.ndarray
+    failures: dict[int, str] = field(default_factory=dict)
+    seconds: float = 0.0
+    extras: dict[str, np.ndarray] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+
+def _q(v: np.ndarray, q: float) -> float | None:
+    v = v[np.isfinite(v)]
+    return float(np.quantile(v, q)) if v.size else None
+
+
+def errors(exp: Experiment, truth: np.ndarray, est: np.ndarray, context: dict) -> dict[str, np.ndarray]:
+    """Per-parameter per-repeat errors: ``rel`` (relative to the truth), ``norm`` (the
+    gate's error), ``signed`` (signed relative error), ``abs``. NaN where the model failed."""
+    out: dict[str, np.ndarray] = {}
+    for j, p in enumerate(exp.params):
+        t, e = truth[:, j], est[:, j]
+        d = e - t
+        scale = np.abs(t)
+        if p.scale == "linewidth" and "linewidth_hz" in context:
+            scale = np.asarray(context["linewidth_hz"], dtype=float)
+        out[f"{p.name}.rel"] = np.abs(d) / np.abs(t)
+        out[f"{p.name}.norm"] = np.abs(d) / scale
+        out[f"{p.name}.signed"] = d / np.abs(t)
+        out[f"{p.name}.abs"] = np.abs(d)
+    return out
+
+
+def fit_figures(exp: Experiment, truth: np.ndarray, est: np.ndarray, context: dict) -> dict[str, dict]:
+    errs = errors(exp, truth, est, context)
+    figs: dict[str, dict] = {}
+    for j, p in enumerate(exp.params):
+        ok = np.isfinite(est[:, j])
+        figs[p.name] = {
+            "unit": p.unit,
+            "truth_median": float(np.median(truth[:, j])),
+            "rel_error_median": _q(errs[f"{p.name}.rel"], 0.5),
+            "rel_error_p95": _q(errs[f"{p.name}.rel"], 0.95),
+            "norm_error_median": _q(errs[f"{p.name}.norm"], 0.5),
+            "norm_error_p95": _q(errs[f"{p.name}.norm"], 0.95),
+            "norm_error_scale": "linewidth" if p.scale == "linewidth" else "truth",
+            "abs_error_median": _q(errs[f"{p.name}.abs"], 0.5),
+            "bias": _q(errs[f"{p.name}.signed"], 0.5),
+            "failures": int((~ok).sum()),
+            "repeats": int(len(ok)),
+        }
+    return figs
+
+
+def readout_figures(fidelity: np.ndarray, reference: np.ndarray | None = None) -> dict[str, dict]:
+    f = np.asarray(fidelity, dtype=float)
+    d = {"assignment_fidelity_median": _q(f, 0.5), "assignment_fidelity_p05": _q(f, 0.05),
+         "assignment_fidelity_mean": float(np.mean(f)), "assignment_fidelity_min": float(np.min(f)),
+         "failures": int((~np.isfinite(f)).sum()), "repeats": int(f.size)}
+    if reference is not None:
+        d["reference_fidelity_median"] = _q(np.asarray(reference, float), 0.5)
+        d["gap_to_reference_median"] = _q(np.asarray(reference, float) - f, 0.5)
+    return {"assignment_fidelity": d}
