@@ -78,7 +78,7 @@ def threshold_figure(fit, *, title: str | None = None, baselines: dict[str, Sequ
     ax.set_yscale("log")
     ax.xaxis.set_major_formatter(FuncFormatter(_pct))
     ax.xaxis.set_minor_formatter(FuncFormatter(_pct))
-    ax.tick_params(axis="x", which="minor", labelsize=7)
+    ax.tick_params(axis="x", which="both", labelsize=8)
     ax.set_xlabel("physical error rate p")
     ax.set_ylabel("logical error rate per shot")
     ax.grid(True, which="major", alpha=0.35)
