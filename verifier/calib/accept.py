@@ -1,0 +1,238 @@
+"""Acceptance and drift for calibration models.
+
+``accept_calibration(candidate, baseline, experiment, tolerance=0.05, ...)`` runs both
+models on the same simulated qubits and compares their errors against the truth, per
+parameter (fits: the normalized error of ``verifier.calib.metrics``; readout: 1 -
+assignment fidelity). Default gate: the candidate's median error may exceed the
+baseline's by at most ``tolerance`` = 5 percentage points. A failed fit counts as an
+infinitely wrong estimate.
+
+Decision, per parameter, on the paired difference of medians ``d = median(c) - median(b)``
+with a paired bootstrap interval over the repeats (``confidence``, default 95 %):
+``pass`` if the upper bound <= tolerance, ``fail`` if the lower bound > tolerance,
+``inconclusive`` otherwise (more repeats would decide). The experiment's verdict is the
+worst of its parameters. The result is a ``verifier.gates.GateResult`` (name
+``calibration_tolerance``) like every other gate of ``sov accept``.
+
+Drift: :func:`drift_signature` is the list of parameters a model returns on a fixed
+reference data set (seeded simulation), with a digest; :func:`compare_signatures` flags
+a shift beyond a relative tolerance.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+import numpy as np
+
+from verifier.calib.experiments import experiment as get_experiment
+from verifier.calib.simulator import CalWorkload, default_shots, simulate
+from verifier.errors import UsageError
+
+DEFAULT_TOLERANCE = 0.05
+DEFAULT_CONFIDENCE = 0.95
+BOOTSTRAP = 2000
+GATE_NAME = "calibration_tolerance"
+REFERENCE_SEED = 7_000_007  # the fixed reference data set of drift signatures
+REFERENCE_REPEATS = 16
+
+
+def _median_inf(v: np.ndarray, axis=None):
+    return np.median(v, axis=axis)
+
+
+def paired_median_difference(cand: np.ndarray, base: np.ndarray, *, confidence: float = DEFAULT_CONFIDENCE,
+                             n_boot: int = BOOTSTRAP, seed: int = 0) -> tuple[float, float, float]:
+    """(d, lo, hi): difference of medians and its paired percentile bootstrap interval.
+    Infinite errors (failed fits) are allowed: they sort last."""
+    c = np.asarray(cand, float)
+    b = np.asarray(base, float)
+    R = c.size
+    d = float(np.median(c) - np.median(b)) if np.isfinite(np.median(c)) or np.isfinite(np.median(b)) else float("nan")
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, R, size=(n_boot, R))
+    with np.errstate(invalid="ignore"):
+        ds = np.median(c[idx], axis=1) - np.median(b[idx], axis=1)
+    ds = np.where(np.isnan(ds), np.inf, ds)  # inf - inf: both failed, undecidable -> treat as large
+    a = (1 - confidence) / 2
+    lo, hi = np.quantile(ds, a), np.quantile(ds, 1 - a)
+    return d, float(lo), float(hi)
+
+
+def _status(lo: float, hi: float, tol: float) -> str:
+    if hi <= tol:
+        return "pass"
+    if lo > tol:
+        return "fail"
+    return "inconclusive"
+
+
+def _fmt(v: float | None) -> str:
+    if v is None or not np.isfinite(v):
+        return "inf"
+    return f"{v:.2%}" if abs(v) >= 1e-4 else f"{v:.2e}"
+
+
+def compare_results(cand, base, *, tolerance: float = DEFAULT_TOLERANCE,
+                    confidence: float = DEFAULT_CONFIDENCE):
+    """A GateResult from two CalResults on the same workload."""
+    from verifier.gates import GateResult, combine
+
+    if cand.workload_id != base.workload_id:
+        raise UsageError("candidate and baseline were not run on the same calibration workload")
+    ce, be = cand.gate_errors(), base.gate_errors()
+    per: dict[str, dict] = {}
+    statuses = []
+    msgs = []
+    for p in ce:
+        d, lo, hi = paired_median_difference(ce[p], be[p], confidence=confidence)
+        st = _status(lo, hi, tolerance)
+        statuses.append(st)
+        cm, bm = float(np.median(ce[p])), float(np.median(be[p]))
+        per[p] = {"candidate_median_error": cm if np.isfinite(cm) else None,
+                  "baseline_median_error": bm if np.isfinite(bm) else None,
+                  "candidate_p95_error": float(np.quantile(ce[p], 0.95)) if np.isfinite(np.quantile(ce[p], 0.95)) else None,
+                  "baseline_p95_error": float(np.quantile(be[p], 0.95)) if np.isfinite(np.quantile(be[p], 0.95)) else None,
+                  "difference": d if np.isfinite(d) else None,
+                  "difference_ci": [lo if np.isfinite(lo) else None, hi if np.isfinite(hi) else None],
+                  "candidate_failures": int((~np.isfinite(ce[p])).sum()),
+                  "baseline_failures": int((~np.isfinite(be[p])).sum()),
+                  "status": st}
+        msgs.append(f"{p}: median error {_fmt(cm)} vs {_fmt(bm)}, difference {_fmt(d)} "
+                    f"[{_fmt(lo)}, {_fmt(hi)}] vs tolerance {_fmt(tolerance)}")
+    status = combine([GateResult("p", s) for s in statuses])
+    figures = {"experiment": cand.experiment, "tolerance": tolerance, "confidence": confidence,
+               "repeats": int(cand.values.shape[0]), "workload_id": cand.workload_id,
+               "seed": cand.workload.get("seed"), "candidate": cand.model, "baseline": base.model,
+               "candidate_fingerprint": cand.fingerprint, "baseline_fingerprint": base.fingerprint,
+               "error_measure": ("1 - assignment fidelity" if cand.experiment == "readout"
+                                 else "normalized error (relative to the truth; frequencies: to the line half-width)"),
+               "parameters": per}
+    return GateResult(GATE_NAME, status, figures, "; ".join(msgs), cand.experiment)
+
+
+def accept_calibration(candidate: Any, baseline: Any, experiment: str | None = None, *,
+                       tolerance: float | None = DEFAULT_TOLERANCE, repeats: int | None = None,
+                       seed: int | None = 0, shots: int | None = None,
+                       confidence: float | None = DEFAULT_CONFIDENCE, store=None, run=None,
+                       contract: str | None = None):
+    """Accept or reject a calibration model against a baseline on the same simulated
+    qubits. ``candidate``/``baseline``: ``qibocal``, ``sov-reference``, FILE.onnx, a
+    built-in model name, or a model object. Returns a ``GateResult``; with a store both
+    runs are recorded in ``cal_results``."""
+    from verifier.calib.run import default_repeats, evaluate, record_result, resolve_model
+
+    tol = DEFAULT_TOLERANCE if tolerance is None else float(tolerance)
+    conf = DEFAULT_CONFIDENCE if confidence is None else float(confidence)
+    if not (0 <= tol < 1e6) or not (0.5 <= conf < 1):
+        raise UsageError("--tolerance must be >= 0 and the confidence in [0.5, 1)")
+    cand = resolve_model(candidate, experiment, contract=contract)
+    exp_name = experiment or getattr(cand, "experiment", None)
+    if exp_name is None:
+        raise UsageError("give --experiment")
+    exp = get_experiment(exp_name)
+    base = resolve_model(baseline, exp.name)
+    n = int(repeats or default_repeats(exp.name))
+    if n < 2:
+        raise UsageError("calibration acceptance needs --repeats >= 2")
+    wl = CalWorkload(exp.name, n, int(seed or 0), int(shots or default_shots(exp.name)))
+    data = simulate(exp.name, wl.repeats, seed=wl.seed, shots=wl.shots)
+    try:
+        rc = evaluate(cand, wl, data)
+        rb = evaluate(base, wl, data)
+    finally:
+        for m in (cand, base):
+            if hasattr(m, "close"):
+                m.close()
+    if store is not None:
+        run_id = run.run_id if run is not None else None
+        record_result(store, rc, run_id=run_id, model=cand)
+        record_result(store, rb, run_id=run_id, model=base)
+    gate = compare_results(rc, rb, tolerance=tol, confidence=conf)
+    gate.figures["candidate_figures"] = rc.figures
+    gate.figures["baseline_figures"] = rb.figures
+    return gate
+
+
+# -- drift --------------------------------------------------------------------------------
+
+def drift_signature(model: Any, experiment: str | None = None, *, repeats: int = REFERENCE_REPEATS,
+                    seed: int = REFERENCE_SEED) -> dict[str, Any]:
+    """What the model returns on a fixed reference data set: fits, the estimates
+    [repeats, k]; discriminators, the predicted state of every test shot (bit-packed, as
+    hex) and the per-repeat fidelity. Same model + same data -> same digest."""
+    from verifier.calib.run import evaluate, fingerprint, resolve_model
+
+    m = resolve_model(model, experiment)
+    exp = get_experiment(experiment or m.experiment)
+    wl = CalWorkload(exp.name, repeats, seed, default_shots(exp.name))
+    data = simulate(exp.name, repeats, seed=seed, shots=wl.shots)
+    try:
+        if exp.kind == "readout":
+            pred, _ = m.classify_data(data)
+            values: Any = np.packbits(pred.astype(np.uint8), axis=None).tobytes().hex()
+        else:
+            values = np.asarray(m.estimate_data(data).estimates, float).tolist()
+        res = evaluate(m, wl, data) if exp.kind == "readout" else None
+    finally:
+        if hasattr(m, "close"):
+            m.close()
+    sig = {"experiment": exp.name, "reference_id": wl.id, "model": getattr(m, "name", str(model)),
+           "fingerprint": fingerprint(m), "model_sha256": getattr(m, "sha256", None),
+           "params": exp.param_names, "values": values}
+    if res is not None:
+        sig["fidelity"] = res.values.tolist()
+    sig["digest"] = hashlib.sha256(json.dumps([sig["reference_id"], values], default=str).encode()).hexdigest()
+    return sig
+
+
+def compare_signatures(old: dict[str, Any], new: dict[str, Any], *, rel_tolerance: float = 1e-4) -> dict[str, Any]:
+    """Flag a shift between two signatures of the same reference data set: per parameter
+    the largest relative change (fits), or the share of shots classified differently
+    (readout). ``drift`` is True beyond ``rel_tolerance``."""
+    if old["reference_id"] != new["reference_id"]:
+        raise UsageError("the two drift signatures were taken on different reference data sets")
+    if old["digest"] == new["digest"]:
+        return {"drift": False, "identical": True, "shift": {}}
+    if old["experiment"] == "readout":
+        a = np.unpackbits(np.frombuffer(bytes.fromhex(old["values"]), np.uint8))
+        b = np.unpackbits(np.frombuffer(bytes.fromhex(new["values"]), np.uint8))
+        changed = float(np.mean(a != b))
+        return {"drift": changed > rel_tolerance, "identical": False,
+                "shift": {"changed_shot_share": changed}}
+    a = np.asarray(old["values"], float)
+    b = np.asarray(new["values"], float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rel = np.abs(b - a) / np.abs(a)
+    shift = {}
+    drift = False
+    for j, p in enumerate(old["params"]):
+        col = rel[:, j]
+        newly_failed = int((np.isfinite(a[:, j]) & ~np.isfinite(b[:, j])).sum())
+        m = float(np.nanmax(col)) if np.isfinite(col).any() else 0.0
+        shift[p] = {"max_rel_shift": m, "median_rel_shift": float(np.nanmedian(col)) if np.isfinite(col).any() else 0.0,
+                    "newly_failed": newly_failed}
+        drift = drift or m > rel_tolerance or newly_failed > 0
+    return {"drift": drift, "identical": False, "shift": shift}
+
+
+def record_signature(store, sig: dict[str, Any], *, run_id: str | None = None) -> None:
+    from verifier.store import now
+
+    with store.connect() as con:
+        con.execute("INSERT INTO cal_signatures VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    [sig["model"], sig["fingerprint"], sig.get("model_sha256"), sig["experiment"],
+                     sig["reference_id"], sig["digest"], json.dumps(sig, default=str), run_id, now()])
+
+
+def last_signature(store, model_sha256_or_fingerprint: str, experiment: str) -> dict[str, Any] | None:
+    from pathlib import Path
+
+    if not Path(store.path).exists():
+        return None
+    rows = store.query("SELECT signature FROM cal_signatures WHERE (model_sha256 = ? OR fingerprint = ?) "
+                       "AND experiment = ? ORDER BY recorded_at DESC LIMIT 1",
+                       [model_sha256_or_fingerprint, model_sha256_or_fingerprint, experiment])
+    return json.loads(rows[0][0]) if rows else None
