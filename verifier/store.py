@@ -266,9 +266,10 @@ class Store:
                 raise
         except duckdb.Error as e:
             msg = str(e).strip().splitlines()[0]
-            if "no space" in msg.lower() or "disk" in msg.lower():
-                raise StoreError(f"store {self.path}: disk full, nothing of this transaction "
-                                 f"was written ({msg})") from None
+            low = msg.lower()
+            if "no space" in low or "disk" in low or "file too large" in low or "quota" in low:
+                raise StoreError(f"store {self.path}: disk full (or file size limit reached), nothing "
+                                 f"of this transaction was written ({msg})") from None
             if "read-only" in msg.lower() or "permission" in msg.lower():
                 raise StoreError(f"store {self.path} is not writable: {msg}") from None
             raise StoreError(f"store {self.path}: {msg}") from None

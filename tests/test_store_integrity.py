@@ -1,0 +1,246 @@
+"""The store is the audit record: concurrent writers, kill -9, full disks and read-only
+files must never lose or double-count a recorded result."""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+
+BLOCK = 8192
+
+
+def _cmd(*args: str) -> list[str]:
+    return [sys.executable, "-c", "from verifier.cli.app import entry; entry()", *args]
+
+
+def _env(**extra: str) -> dict:
+    e = dict(os.environ)
+    e.setdefault("OMP_NUM_THREADS", "1")
+    e.update(extra)
+    return e
+
+
+def _one_line(r, code: int) -> str:
+    assert r.returncode == code, (r.returncode, r.stderr[-2000:])
+    lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and "Traceback" not in r.stderr, r.stderr
+    return lines[0]
+
+
+def _q(db: Path, sql: str, params=()):
+    from verifier.store import Store
+
+    return Store(db).query(sql, params)
+
+
+def test_lock_errors_of_this_duckdb_are_recognized_and_retried(tmp_path):
+    """A second process holding the file: the real DuckDB message is a lock error, and
+    Store waits for it (bounded), then gives a clear error when it stays locked."""
+    from verifier.errors import StoreError
+    from verifier.store import Store, _is_lock_error
+
+    db = tmp_path / "l.duckdb"
+    Store(db).migrate()
+    hold = subprocess.Popen([sys.executable, "-c",
+                             "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); "
+                             "print('held', flush=True); time.sleep(float(sys.argv[2]))", str(db), "1.5"],
+                            stdout=subprocess.PIPE, text=True)
+    try:
+        assert hold.stdout.readline().strip() == "held"
+        import duckdb
+
+        with pytest.raises(duckdb.Error) as ei:
+            duckdb.connect(str(db))
+        assert _is_lock_error(ei.value), str(ei.value)
+        with pytest.raises(StoreError, match="stayed locked"):
+            Store(db, lock_timeout=0.3).query("SELECT 1")
+        t0 = time.monotonic()
+        assert Store(db, lock_timeout=20).query("SELECT 1") == [(1,)]  # waits for the holder
+        assert time.monotonic() - t0 > 0.3
+    finally:
+        hold.wait(timeout=30)
+
+
+def test_concurrent_writers_all_succeed_and_count_shots_once(tmp_path):
+    db = tmp_path / "c.duckdb"
+    common = ["qec", "run", "-d", "3", "--p", "0.01", "--shots", "30000", "--workers", "1", "-q",
+              "--db", str(db), "--json", "-"]
+    procs = [subprocess.Popen(_cmd(*common, "--seed", seed), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True, env=_env()) for seed in ("1", "1", "2")]
+    outs = [p.communicate(timeout=240) for p in procs]
+    for p, (out, err) in zip(procs, outs):
+        assert p.returncode == 0, err
+    res = [json.loads(out) for out, _ in outs]
+    assert all(r["shots"] == 30000 for r in res)
+    assert res[0]["errors"] == res[1]["errors"]  # same shots, same decoder: same answer
+    assert _q(db, "SELECT count(*) FROM results")[0][0] == 3
+    assert {s for (s,) in _q(db, "SELECT status FROM runs")} == {"ok"}
+    # the two identical runs share their blocks: each block is recorded exactly once
+    rows = _q(db, "SELECT stream_id, count(*), count(DISTINCT block), sum(shots) FROM blocks GROUP BY stream_id")
+    assert len(rows) == 2
+    for _, n, distinct, shots in rows:
+        assert n == distinct == 4 and shots == 30000
+
+
+def _children(pid: int) -> list[int]:
+    kids = []
+    for d in Path("/proc").iterdir():
+        if d.name.isdigit():
+            try:
+                stat = (d / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                kids.append(int(d.name))
+    return kids
+
+
+def _alive(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="needs /proc")
+def test_kill9_mid_run_leaves_store_readable_and_resumes_to_exact_shots(tmp_path):
+    db = tmp_path / "k.duckdb"
+    shots = 400_000
+    args = ["qec", "run", "--decoder", "identity-predecoder", "-d", "5", "--p", "0.005",
+            "--shots", str(shots), "--seed", "11", "--workers", "1", "-q", "--db", str(db)]
+    p = subprocess.Popen(_cmd(*args), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=_env())
+    deadline = time.monotonic() + 120
+    recorded = 0
+    while time.monotonic() < deadline and p.poll() is None:
+        time.sleep(0.3)
+        if db.exists():
+            try:
+                recorded = _q(db, "SELECT count(*) FROM blocks")[0][0]
+            except Exception:
+                continue
+            if recorded >= 2:
+                break
+    assert p.poll() is None, "the run finished before it could be killed: make it longer"
+    sandbox_children = _children(p.pid)
+    os.kill(p.pid, signal.SIGKILL)
+    p.wait(timeout=30)
+    # the model sandbox dies with its parent (PR_SET_PDEATHSIG)
+    t0 = time.monotonic()
+    while any(_alive(c) for c in sandbox_children) and time.monotonic() - t0 < 10:
+        time.sleep(0.1)
+    assert not any(_alive(c) for c in sandbox_children)
+    # readable, the run still says 'running' until someone notices its process is gone
+    runs = _q(db, "SELECT run_id, status FROM runs")
+    assert [s for _, s in runs] == ["running"]
+    done = _q(db, "SELECT count(*), coalesce(sum(shots), 0) FROM blocks")[0]
+    assert 0 < done[1] < shots and _q(db, "SELECT count(*) FROM results")[0][0] == 0
+    # the same command again: marks the dead run incomplete, resumes, counts every shot once
+    r = subprocess.run(_cmd(*args, "--json", "-"), capture_output=True, text=True, env=_env(), timeout=240)
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert out["shots"] == shots and out["reused_shots"] >= done[1]
+    statuses = dict(_q(db, "SELECT run_id, status FROM runs"))
+    assert statuses[runs[0][0]] == "incomplete" and sorted(statuses.values()) == ["incomplete", "ok"]
+    n, distinct, total, errors = _q(db, "SELECT count(*), count(DISTINCT block), sum(shots), sum(errors) "
+                                        "FROM blocks")[0]
+    assert n == distinct == -(-shots // BLOCK) and total == shots and errors == out["errors"]
+
+
+def _limit_fsize(n: int):
+    def f():
+        resource.setrlimit(resource.RLIMIT_FSIZE, (n, n))
+    return f
+
+
+def test_file_size_limit_gives_one_line_and_keeps_what_was_written(tmp_path):
+    db = tmp_path / "f.duckdb"
+    first = subprocess.run(_cmd("qec", "run", "-d", "3", "--p", "0.01", "--shots", "3000", "--workers", "1",
+                                "-q", "--db", str(db)), capture_output=True, text=True, env=_env())
+    assert first.returncode == 0, first.stderr
+    before = _q(db, "SELECT run_id, shots, errors FROM results")
+    r = subprocess.run(_cmd("qec", "run", "-d", "5", "--p", "0.01", "--shots", "300000", "--seed", "5",
+                            "--workers", "1", "-q", "--db", str(db)),
+                       capture_output=True, text=True, env=_env(), preexec_fn=_limit_fsize(64 << 10))
+    line = _one_line(r, 2)
+    assert "disk full" in line and str(db) in line
+    assert _q(db, "SELECT run_id, shots, errors FROM results WHERE run_id = ?", [before[0][0]]) == before
+    assert _q(db, "SELECT count(*) FROM results")[0][0] == 1  # nothing half-recorded as a result
+
+
+def _tmpfs(path: Path, size: str) -> bool:
+    path.mkdir()
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)], capture_output=True)
+    return r.returncode == 0
+
+
+def _umount(path: Path) -> None:
+    subprocess.run(["umount", "-l", str(path)], capture_output=True)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="mounting a tiny tmpfs needs root")
+def test_full_tmpfs_gives_one_line_and_keeps_what_was_written(tmp_path):
+    mnt = tmp_path / "tiny"
+    if not _tmpfs(mnt, "16m"):
+        pytest.skip("cannot mount tmpfs here")
+    try:
+        db = mnt / "s.duckdb"
+        first = subprocess.run(_cmd("qec", "run", "-d", "3", "--p", "0.01", "--shots", "3000", "--workers", "1",
+                                    "-q", "--db", str(db)), capture_output=True, text=True, env=_env())
+        assert first.returncode == 0, first.stderr
+        before = _q(db, "SELECT run_id, shots, errors FROM results")
+        used = sum(f.stat().st_size for f in mnt.iterdir())
+        subprocess.run(["mount", "-o", f"remount,size={used // 1024 + 64}k", str(mnt)], check=True)
+        r = subprocess.run(_cmd("qec", "run", "-d", "7", "--p", "0.02", "--shots", "500000", "--seed", "5",
+                                "--workers", "1", "-q", "--db", str(db)), capture_output=True, text=True,
+                           env=_env(), timeout=240)
+        line = _one_line(r, 2)
+        assert "store" in line, line
+        subprocess.run(["mount", "-o", "remount,size=16m", str(mnt)], check=True)
+        assert _q(db, "SELECT run_id, shots, errors FROM results WHERE run_id = ?", [before[0][0]]) == before
+    finally:
+        _umount(mnt)
+
+
+def test_read_only_store_gives_one_line_and_is_left_intact(tmp_path):
+    root = os.geteuid() == 0
+    where = tmp_path / "ro"
+    if root:
+        if not _tmpfs(where, "16m"):
+            pytest.skip("root ignores file modes and no tmpfs can be mounted here")
+    else:
+        where.mkdir()
+    try:
+        db = where / "s.duckdb"
+        first = subprocess.run(_cmd("qec", "run", "-d", "3", "--p", "0.01", "--shots", "2000", "--workers", "1",
+                                    "-q", "--db", str(db)), capture_output=True, text=True, env=_env())
+        assert first.returncode == 0, first.stderr
+        digest = __import__("hashlib").sha256(db.read_bytes()).hexdigest()
+        if root:
+            subprocess.run(["mount", "-o", "remount,ro", str(where)], check=True)
+        else:
+            db.chmod(0o444)
+            where.chmod(0o555)
+        r = subprocess.run(_cmd("qec", "run", "-d", "3", "--p", "0.01", "--shots", "2000", "--seed", "8",
+                                "--workers", "1", "-q", "--db", str(db)), capture_output=True, text=True, env=_env())
+        line = _one_line(r, 2)
+        assert "not writable" in line or "read-only" in line.lower(), line
+        assert __import__("hashlib").sha256(db.read_bytes()).hexdigest() == digest
+        # reading still works: the BOM command reads the store read-only
+        bom = subprocess.run(_cmd("models", "bom", "identity-predecoder", "--db", str(db)),
+                             capture_output=True, text=True, env=_env())
+        assert bom.returncode == 0, bom.stderr
+    finally:
+        if root:
+            _umount(where)
+        else:
+            where.chmod(0o755)
