@@ -117,9 +117,9 @@ def load(path: str | Path) -> Policy:
     try:
         doc = tomllib.loads(raw.decode())
     except UnicodeDecodeError:
-        raise UsageError(f"{p}: not UTF-8 text") from None
+        raise UsageError(f"{p.name}: not UTF-8 text") from None
     except tomllib.TOMLDecodeError as e:
-        raise UsageError(f"{p}: not valid TOML: {e}") from None
+        raise UsageError(f"{p.name}: not valid TOML: {e}") from None
     import hashlib
 
     return parse(doc, source=str(p), base=p.resolve().parent, sha256=hashlib.sha256(raw).hexdigest())

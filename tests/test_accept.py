@@ -1,0 +1,255 @@
+"""sov accept: paired-shot non-inferiority statistics, the CLI verdicts, policies, JUnit."""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+
+import numpy as np
+import pytest
+
+from adapters.reference_models import _finish, identity_predecoder_flat, save
+from verifier.errors import UsageError
+from verifier.gates import (FAIL, INCONCLUSIVE, PASS, PairedCounts, combine, latency,
+                            ler_noninferiority, ratio_bounds, shots_to_decide)
+
+def sov_inproc(*args: str) -> int:
+    """The real CLI entry point, in this process (saves the interpreter start-up)."""
+    from verifier.cli.app import main
+
+    return main(list(args))
+
+
+W = ["--distance", "3", "--rounds", "3", "--p", "0.01", "--seed", "1", "--workers", "1", "-q"]
+
+
+def flipping_predecoder():
+    """``qec.predecoder.flat`` that returns ``[det0 | dets]``: PyMatching's prediction,
+    flipped whenever detector 0 fires (a clearly degraded pre-decoder)."""
+    from onnx import TensorProto, helper
+
+    nodes = [helper.make_node("Slice", ["dets", "zero", "one", "one"], ["head"]),
+             helper.make_node("Concat", ["head", "dets"], ["L_and_residual_dets"], axis=1)]
+    inits = [helper.make_tensor("zero", TensorProto.INT64, [1], [0]),
+             helper.make_tensor("one", TensorProto.INT64, [1], [1])]
+    graph = helper.make_graph(
+        nodes, "flip_on_det0",
+        [helper.make_tensor_value_info("dets", TensorProto.UINT8, ["batch", "num_detectors"])],
+        [helper.make_tensor_value_info("L_and_residual_dets", TensorProto.UINT8, ["batch", "n"])],
+        initializer=inits)
+    return _finish(graph, {"sov.contract": "qec.predecoder.flat"})
+
+
+# -- statistics -------------------------------------------------------------------------------
+
+def test_identical_predictions_pass_on_the_margin_alone():
+    # zero discordant shots: q_lo = (alpha/2)^(1/N) must exceed 1/1.1, i.e. N >= 39
+    assert ler_noninferiority(PairedCounts(1000, 0, 0, 39)).status == PASS
+    assert ler_noninferiority(PairedCounts(1000, 0, 0, 38)).status == INCONCLUSIVE
+    r = ler_noninferiority(PairedCounts(97, 0, 0, 3))
+    assert r.status == INCONCLUSIVE
+    # the scaled-up counts decide near N = 39 baseline failures: 39 / 0.03 = 1300 shots
+    assert 1200 <= r.figures["shots_to_decide"] <= 1400
+    assert ler_noninferiority(PairedCounts(*(np.array([97, 0, 0, 3]) * 14))).status == PASS
+
+
+def test_clearly_worse_fails_and_better_passes():
+    worse = ler_noninferiority(PairedCounts(18000, 1000, 100, 900))
+    assert worse.status == FAIL and worse.figures["ler_ratio_lower"] > 1.1
+    better = ler_noninferiority(PairedCounts(18000, 100, 400, 900))  # fixes many, breaks few
+    assert better.status == PASS and better.figures["ler_ratio_upper"] < 1.1
+    assert ler_noninferiority(PairedCounts(100, 0, 0, 0)).status == INCONCLUSIVE
+
+
+def test_bounds_bracket_the_point_estimate():
+    for c in [PairedCounts(5000, 30, 20, 200), PairedCounts(5000, 3, 50, 10), PairedCounts(500, 40, 0, 5)]:
+        rb = ratio_bounds(c)
+        assert rb.lower <= rb.ratio <= rb.upper
+
+
+def test_exact_test_keeps_its_level_at_the_margin():
+    """At a true ratio of exactly 1.1, a wrong 'pass' must happen in at most ~5 % of trials
+    (the split makes it conservative); symmetric for 'fail' at 1.1."""
+    from verifier.gates import _decision
+
+    rng = np.random.default_rng(2026)
+    trials = 400
+    for p11, p01 in [(0.03, 0.0), (0.02, 0.01), (0.0, 0.02)]:
+        pb = p11 + p01
+        p10 = 1.1 * pb - p11
+        cells = [1 - p11 - p10 - p01, p10, p01, p11]
+        out = [_decision(PairedCounts(*rng.multinomial(4000, cells)), 0.1, 0.95) for _ in range(trials)]
+        wrong_pass = out.count(PASS) / trials
+        wrong_fail = out.count(FAIL) / trials
+        # binomial 99.9 % allowance above the nominal 5 %
+        allowance = 0.05 + 3.1 * (0.05 * 0.95 / trials) ** 0.5
+        assert wrong_pass <= allowance and wrong_fail <= allowance, (p11, p01, wrong_pass, wrong_fail)
+
+
+def test_paired_counts_from_packed_blocks():
+    rng = np.random.default_rng(0)
+    c = rng.random(9000) < 0.1
+    b = rng.random(9000) < 0.1
+    pk = lambda v: np.packbits(v, bitorder="little").tobytes()  # noqa: E731
+    blocks = {(0, 8192): (c[:8192], b[:8192]), (1, 808): (c[8192:], b[8192:])}
+    pc = PairedCounts.from_packed_blocks({k: pk(v[0]) for k, v in blocks.items()},
+                                         {k: pk(v[1]) for k, v in blocks.items()}, list(blocks))
+    assert pc == PairedCounts.from_failures(c, b)
+    assert pc.candidate_errors == int(c.sum()) and pc.baseline_errors == int(b.sum())
+
+
+def test_latency_gate_and_combine():
+    ok = latency(0.5, 10_000, budget_us=100)
+    assert ok.status == PASS and ok.figures["measured_us"] == pytest.approx(50)
+    per_round = latency(0.5, 10_000, budget_us=10, per="round", rounds=5)
+    assert per_round.status == PASS and per_round.figures["measured_us"] == pytest.approx(10)
+    slow = latency(0.5, 10_000, budget_us=100, baseline_seconds=0.1, baseline_shots=10_000, max_ratio=2)
+    assert slow.status == FAIL and slow.figures["ratio_to_baseline"] == pytest.approx(5)
+    assert combine([ok, slow]) == FAIL
+    assert combine([ok, ler_noninferiority(PairedCounts(10, 0, 0, 0))]) == INCONCLUSIVE
+    assert combine([ok, per_round]) == PASS
+    # a candidate sitting exactly on the margin is never decided by more shots
+    assert shots_to_decide(PairedCounts(100_000, 100, 0, 1000), 0.1) is None
+
+
+# -- CLI --------------------------------------------------------------------------------------
+
+def test_identity_predecoder_passes_against_pymatching(run_sov, tmp_path):
+    m = save(identity_predecoder_flat(1), tmp_path / "id.onnx")
+    r = run_sov("accept", "--candidate", m, "--baseline", "pymatching", *W, "--shots", "20000",
+                "--db", str(tmp_path / "s.duckdb"), "--json", str(tmp_path / "a.json"),
+                "--junit", str(tmp_path / "a.xml"))
+    assert r.returncode == 0, r.stderr
+    d = json.loads((tmp_path / "a.json").read_text())
+    assert d["verdict"] == "pass" and d["exit_code"] == 0
+    (g,) = d["gates"]
+    f = g["figures"]
+    assert g["status"] == "pass" and f["n10"] == f["n01"] == 0 and f["shots"] == 20000
+    assert f["n11"] == f["baseline"]["errors"] == f["candidate"]["errors"] > 39
+    assert f["ler_ratio_upper"] < 1.1
+    suite = ET.parse(tmp_path / "a.xml").getroot()
+    case = suite.find("testsuite/testcase")
+    assert case is not None and case.find("failure") is None and case.find("skipped") is None
+    assert suite.find("testsuite").get("tests") == "1"
+
+
+def test_degraded_candidate_fails(tmp_path):
+    m = save(flipping_predecoder(), tmp_path / "flip.onnx")
+    code = sov_inproc("accept", "--candidate", m, "--baseline", "pymatching", *W, "--shots", "20000",
+                      "--db", str(tmp_path / "s.duckdb"), "--json", str(tmp_path / "f.json"),
+                      "--junit", str(tmp_path / "f.xml"))
+    assert code == 1
+    d = json.loads((tmp_path / "f.json").read_text())
+    f = d["gates"][0]["figures"]
+    assert d["verdict"] == "fail" and f["ler_ratio_lower"] > 1.1 and f["n10"] > f["n01"]
+    case = ET.parse(tmp_path / "f.xml").getroot().find("testsuite/testcase")
+    assert case.find("failure") is not None
+
+
+def test_hundred_shots_are_inconclusive(tmp_path):
+    m = save(identity_predecoder_flat(1), tmp_path / "id.onnx")
+    code = sov_inproc("accept", "--candidate", m, "--baseline", "pymatching", *W, "--shots", "100",
+                      "--db", str(tmp_path / "s.duckdb"), "--json", str(tmp_path / "i.json"),
+                      "--junit", str(tmp_path / "i.xml"))
+    assert code == 3
+    d = json.loads((tmp_path / "i.json").read_text())
+    g = d["gates"][0]
+    assert d["verdict"] == "inconclusive" and g["figures"]["shots_to_decide"] > 100
+    assert "shots would likely decide" in g["message"]
+    case = ET.parse(tmp_path / "i.xml").getroot().find("testsuite/testcase")
+    assert case.find("skipped") is not None
+    from verifier.store import Store
+
+    rows = Store(tmp_path / "s.duckdb").query("SELECT status, exit_code FROM runs WHERE command = 'accept'")
+    assert rows == [("inconclusive", 3)]
+
+
+POLICY = """
+[policy]
+name = "id vs pymatching"
+confidence = 0.95
+
+[decoders]
+candidate = "id.onnx"
+baseline = "pymatching"
+
+[[workloads]]
+name = "d3-z"
+distance = 3
+p = 0.01
+shots = 9000
+seed = 3
+
+[[workloads]]
+name = "d3-x"
+distance = 3
+basis = "x"
+p = 0.01
+shots = 9000
+seed = 4
+
+[[gates]]
+kind = "ler_noninferiority"
+margin = 0.10
+
+[[gates]]
+kind = "latency"
+per = "round"
+budget_us = 1e9
+workloads = ["d3-z"]
+"""
+
+
+def test_policy_runs_every_workload_and_gate(tmp_path):
+    save(identity_predecoder_flat(1), tmp_path / "id.onnx")
+    (tmp_path / "p.toml").write_text(POLICY)
+    code = sov_inproc("accept", "--policy", str(tmp_path / "p.toml"), "--workers", "1", "-q",
+                      "--db", str(tmp_path / "s.duckdb"), "--json", str(tmp_path / "p.json"))
+    assert code == 0
+    d = json.loads((tmp_path / "p.json").read_text())
+    assert [(g["name"], g["workload"], g["status"]) for g in d["gates"]] == [
+        ("ler_noninferiority", "d3-z", "pass"), ("ler_noninferiority", "d3-x", "pass"),
+        ("latency", "d3-z", "pass")]
+    lat = d["gates"][2]["figures"]
+    assert lat["per"] == "round" and lat["rounds"] == 3 and lat["measured_us"] > 0
+
+
+@pytest.mark.parametrize("text, key", [
+    ("[[gates]]\nkind='ler_noninferiority'\nmargin=-1\n[[workloads]]\ndistance=3\np=0.01", "gates[1].margin"),
+    ("[[gates]]\nkind='latency'\n[[workloads]]\ndistance=3\np=0.01", "gates[1].budget_us"),
+    ("[[gates]]\nkind='nope'\n[[workloads]]\ndistance=3\np=0.01", "gates[1].kind"),
+    ("[[gates]]\nkind='ler_noninferiority'\nmargins=0.1\n[[workloads]]\ndistance=3\np=0.01", "gates[1].margins"),
+    ("[[gates]]\nkind='ler_noninferiority'\n[[workloads]]\ndistance='3'\np=0.01", "workloads[1].distance"),
+    ("[[gates]]\nkind='ler_noninferiority'\n[[workloads]]\ndistance=3", "workloads[1].p"),
+    ("[[gates]]\nkind='ler_noninferiority'\nworkloads=['zz']\n[[workloads]]\ndistance=3\np=0.01", "gates[1].workloads"),
+    ("[[gates]]\nkind='ler_noninferiority'\nconfidence=1.5\n[[workloads]]\ndistance=3\np=0.01", "gates[1].confidence"),
+    ("[[gates]]\nkind='ler_noninferiority'", "workloads"),
+    ("[policy]\nnam='x'\n[[gates]]\nkind='ler_noninferiority'\n[[workloads]]\ndistance=3\np=0.01", "policy.nam"),
+    ("this is = = not toml", "not valid TOML"),
+])
+def test_bad_policies_name_the_key(tmp_path, text, key):
+    from verifier.policy import load
+
+    (tmp_path / "bad.toml").write_text(text)
+    with pytest.raises(UsageError) as e:
+        load(tmp_path / "bad.toml")
+    msg = str(e.value)
+    assert key in msg and "\n" not in msg and msg.startswith("bad.toml: ")
+
+
+def test_example_policy_in_docs_parses():
+    from pathlib import Path
+
+    from verifier.policy import load
+
+    p = load(Path(__file__).resolve().parents[1] / "docs" / "examples" / "acceptance-policy.toml")
+    assert len(p.workloads) >= 2 and {g.kind for g in p.gates} >= {"ler_noninferiority", "latency"}
+
+
+def test_bad_policy_on_the_cli_is_one_line(tmp_path, capsys):
+    (tmp_path / "bad.toml").write_text("[[gates]]\nkind='latency'\nper='hour'\nbudget_us=1\n[[workloads]]\ndistance=3\np=0.01\n")
+    code = sov_inproc("accept", "--candidate", "pymatching", "--baseline", "pymatching",
+                      "--policy", str(tmp_path / "bad.toml"), "--db", str(tmp_path / "s.duckdb"))
+    assert code == 2
+    lines = [ln for ln in capsys.readouterr().err.splitlines() if ln.strip()]
+    assert len(lines) == 1 and "gates[1].per" in lines[0]
