@@ -276,3 +276,176 @@ def _chdir(path: str):
         yield
     finally:
         os.chdir(old)
+
+
+# -- recorded Qibocal output folders ------------------------------------------------------
+
+# runcard operation -> sov experiment
+OPERATIONS = {"resonator_spectroscopy": "resonator_spectroscopy", "qubit_spectroscopy": "qubit_spectroscopy",
+              "rabi_amplitude": "rabi_amplitude", "rabi_length": "rabi_length", "t1": "t1",
+              "ramsey": "ramsey", "spin_echo": "spin_echo", "single_shot_classification": "readout"}
+_XY = {"resonator_spectroscopy": ("freq", "signal"), "qubit_spectroscopy": ("freq", "signal"),
+       "rabi_amplitude": ("amp", "prob"), "rabi_length": ("length", "prob"), "t1": ("wait", "prob"),
+       "ramsey": ("wait", "prob"), "spin_echo": ("wait", "prob")}
+
+
+@dataclass
+class RecordedAction:
+    """One protocol's output folder as Qibocal wrote it (data.npz, data.json, results.json,
+    action.yml), loaded through the protocol's own Data and Results classes."""
+
+    path: str
+    action_id: str
+    operation: str
+    experiment: str
+    nshots: int
+    data: Any
+    recorded: Any  # Results object, or None when results.json is missing
+    qubits: list
+
+    def sweep(self, qubit) -> tuple[np.ndarray, np.ndarray]:
+        xk, yk = _XY[self.experiment]
+        rec = self.data[qubit]
+        x = np.asarray(rec[xk], dtype=np.float64)
+        y = np.asarray(rec[yk], dtype=np.float64)
+        if self.experiment == "resonator_spectroscopy":
+            y = y / np.median(y)  # the contract's normalized magnitude
+        return x, y
+
+    def shots(self, qubit) -> tuple[np.ndarray, np.ndarray]:
+        rec = self.data[qubit]
+        return (np.stack([np.asarray(rec["i"], float), np.asarray(rec["q"], float)], axis=1),
+                np.asarray(rec["state"], np.int64))
+
+    def context(self, qubit) -> dict[str, float]:
+        ctx: dict[str, float] = {}
+        d = self.data
+        if self.experiment == "ramsey":
+            if getattr(d, "detuning", None) is not None:
+                ctx["programmed_detuning_hz"] = float(d.detuning)
+            ctx["drive_frequency_hz"] = float(d.qubit_freqs.get(qubit, 5e9))
+        return ctx
+
+
+def load_action(path) -> RecordedAction | None:
+    """A Qibocal action folder, or None when its operation has no sov experiment."""
+    from pathlib import Path
+
+    import yaml
+
+    from verifier.errors import UsageError
+
+    p = Path(path)
+    act = p / "action.yml"
+    if not act.is_file() or not (p / "data.npz").is_file():
+        return None
+    try:
+        spec = yaml.safe_load(act.read_text()) or {}
+    except yaml.YAMLError as e:
+        raise UsageError(f"{act}: not valid YAML ({str(e).splitlines()[0]})") from None
+    op = spec.get("operation")
+    if op not in OPERATIONS:
+        return None
+    import qibocal.protocols as protocols
+
+    _modules()
+    proto = getattr(protocols, op)
+    try:
+        data = proto.data_type.load(p)
+    except Exception as e:
+        raise UsageError(f"{p}: Qibocal cannot load its data ({type(e).__name__}: {str(e)[:160]})") from None
+    recorded = None
+    if (p / "results.json").is_file():
+        try:
+            recorded = proto.results_type.load(p)
+        except Exception:
+            recorded = None
+    nshots = int((spec.get("parameters") or {}).get("nshots") or getattr(data, "nshots", 0) or 1000)
+    return RecordedAction(str(p), str(spec.get("id", p.name)), op, OPERATIONS[op], nshots, data, recorded,
+                          list(data.qubits) if hasattr(data, "qubits") else list(data.data))
+
+
+def refit(action: RecordedAction) -> tuple[dict, dict]:
+    """Qibocal's own fit on the recorded data: ({qubit: params}, {qubit: failure reason})."""
+    m = _modules()[action.experiment]
+    out: dict = {}
+    failed: dict = {}
+    if action.experiment == "readout":
+        with tempfile.TemporaryDirectory(prefix="sov-qibocal-") as tmp, _chdir(tmp), _captured():
+            res = m._fit(action.data)
+        for q in action.qubits:
+            try:
+                out[q] = {"angle": float(res.rotation_angle[q]), "threshold": float(res.threshold[q])}
+            except KeyError:
+                failed[q] = "qubit missing from Qibocal's results"
+        return out, failed
+    with _captured() as cap:
+        try:
+            res = m._fit(action.data)
+        except Exception as e:
+            return {}, {q: f"Qibocal's fit raised {type(e).__name__}: {str(e)[:160]}" for q in action.qubits}
+    for q in action.qubits:
+        try:
+            out[q] = params_from_results(action.experiment, res, q)[0]
+        except (KeyError, TypeError, IndexError):
+            failed[q] = "qubit missing from Qibocal's results (" + (cap.messages[-1][:120] if cap.messages else "no result") + ")"
+    return out, failed
+
+
+def recorded_params(action: RecordedAction) -> dict:
+    """The parameters Qibocal recorded in results.json, per qubit (where present)."""
+    out: dict = {}
+    if action.recorded is None:
+        return out
+    for q in action.qubits:
+        try:
+            if action.experiment == "readout":
+                out[q] = {"angle": float(action.recorded.rotation_angle[q]),
+                          "threshold": float(action.recorded.threshold[q])}
+            else:
+                out[q] = params_from_results(action.experiment, action.recorded, q)[0]
+        except (KeyError, TypeError, IndexError, AttributeError):
+            pass
+    return out
+
+
+def acquire_dummy(outdir, operations: dict[str, dict] | None = None, *, targets=(0,), timeout: float = 300) -> str:
+    """Run Qibocal protocols on qibolab's dummy platform (``qq run``) to produce a real
+    Qibocal output folder. The dummy's numbers are random: this proves the plumbing only."""
+    import shutil
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import yaml
+
+    import qibolab
+
+    out = Path(outdir)
+    work = out.parent / (out.name + ".work")
+    plat = work / "platforms"
+    plat.mkdir(parents=True, exist_ok=True)
+    dummy = Path(qibolab.__file__).parent / "_core" / "dummy"
+    link = plat / "dummy"
+    if not link.exists():
+        link.symlink_to(dummy, target_is_directory=True)
+    ops = operations or {
+        "rabi_amplitude": {"min_amp": 0.0, "max_amp": 1.0, "step_amp": 0.02, "pulse_length": 40, "nshots": 1000},
+        "t1": {"delay_before_readout_start": 16, "delay_before_readout_end": 20000,
+               "delay_before_readout_step": 400, "nshots": 1000},
+        "single_shot_classification": {"nshots": 2000},
+    }
+    runcard = {"platform": "dummy", "targets": list(targets),
+               "actions": [{"id": op, "operation": op, "parameters": params} for op, params in ops.items()]}
+    rc = work / "runcard.yml"
+    rc.write_text(yaml.safe_dump(runcard, sort_keys=False))
+    qq = shutil.which("qq", path=str(Path(sys.executable).parent)) or shutil.which("qq")
+    cmd = [qq, "run", str(rc), "-o", str(out), "-f", "--no-update"] if qq else \
+        [sys.executable, "-c", "from qibocal.cli._base import command; command()", "run", str(rc),
+         "-o", str(out), "-f", "--no-update"]
+    env = dict(os.environ, QIBOLAB_PLATFORMS=str(plat))
+    r = subprocess.run(cmd, cwd=str(work), env=env, capture_output=True, text=True, timeout=timeout)
+    if r.returncode != 0:
+        tail = (r.stderr or r.stdout).strip().splitlines()[-1:] or ["no output"]
+        raise RuntimeError(f"qq run failed (exit {r.returncode}): {tail[0][:300]}")
+    return str(out)
