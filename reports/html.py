@@ -15,8 +15,7 @@ from typing import Any
 from reports import compare_fmt as F
 from reports.svg import Point, Series, colors_for, legend, line_chart
 
-MARKERS = ("circle", "square", "diamond")
-DASHES = (None, "6 4", "2 3", "8 3 2 3")
+BASE_DASH = "6 4"
 
 CSS = """
 :root { --ink:#1d2330; --muted:#5b6475; --line:#e3e6eb; --soft:#f5f6f8; --accent:#0b5cad;
@@ -48,6 +47,7 @@ code, .mono { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, "Liber
 .card .sub { color: var(--muted); font-size: 12.5px; }
 table { border-collapse: collapse; width: 100%; margin: 8px 0 4px; font-size: 13px; }
 th, td { padding: 7px 9px; border-bottom: 1px solid var(--line); vertical-align: top; text-align: left; }
+thead th.grp { text-align: center; border-bottom: 1px solid #cfd4dc; }
 thead th { background: var(--soft); font-weight: 600; font-size: 12px; color: #394150;
   border-bottom: 1px solid #cfd4dc; vertical-align: bottom; }
 td.num, th.num { text-align: right; white-space: nowrap; }
@@ -147,6 +147,7 @@ def render_html(payload: dict[str, Any]) -> str:
     parts.append(_charts(payload, dm, colors))
     parts.append(_by_workload(payload, dm, colors))
     parts.append(_paired_section(payload, dm, colors))
+    parts.append(_suppression(payload, dm, colors))
     if payload.get("calibration"):
         parts.append(_calibration(payload["calibration"]))
     parts.append(_models(payload, colors))
@@ -193,12 +194,16 @@ def _summary_table(payload, dm, colors) -> str:
     rows = payload["summary"]
     if rows and rows[0].get("latency_workload") in wl:
         lat_w = wl[rows[0]["latency_workload"]]
-    head = ('<thead><tr><th class="num">#</th><th>Decoder</th><th>sha256</th>'
-            '<th class="num">Failures / shots</th><th>Pooled LER [95% CI]</th>'
-            f'<th class="num">LER ÷ {escape(dm[payload["baseline"]]["label"])}</th>'
-            '<th>Paired test vs baseline</th><th class="num">Threshold</th><th class="num">Λ</th>'
-            '<th class="num">p50</th><th class="num">p99</th><th class="num">p99.9</th>'
-            '<th class="num">Throughput<br>shots/s</th></tr></thead>')
+    lam_p = next((r.get("lambda_p") for r in rows if r.get("lambda_p") is not None), None)
+    lam_head = f"Λ<br><span class=\"small\">p = {lam_p:g}</span>" if lam_p is not None else "Λ"
+    head = ('<thead><tr><th class="num" rowspan="2">#</th><th rowspan="2">Decoder</th><th rowspan="2">sha256</th>'
+            '<th class="num" rowspan="2">Failures / shots</th><th class="num" rowspan="2">Pooled LER [95% CI]</th>'
+            f'<th class="num" rowspan="2">LER ÷<br>{escape(dm[payload["baseline"]]["label"])}</th>'
+            '<th rowspan="2">Paired test vs baseline</th><th class="num" rowspan="2">Threshold</th>'
+            f'<th class="num" rowspan="2">{lam_head}</th>'
+            '<th class="num grp" colspan="3">Latency, µs per round</th>'
+            '<th class="num" rowspan="2">Throughput<br>shots/s</th></tr>'
+            '<tr><th class="num">p50</th><th class="num">p99</th><th class="num">p99.9</th></tr></thead>')
     body = []
     for r in rows:
         d = dm[r["decoder"]]
@@ -238,15 +243,21 @@ def _summary_table(payload, dm, colors) -> str:
             f'<p class="small">{" ".join(notes)}</p>')
 
 
-def _series_style(i_dist: int) -> tuple[str, str | None]:
-    return MARKERS[i_dist % len(MARKERS)], DASHES[i_dist % len(DASHES)]
-
-
 def _charts(payload, dm, colors) -> str:
     res = payload["results"]
     sweep = payload["sweep"]
     dists, ps = sweep["distances"], sweep["ps"]
-    order = [d["key"] for d in payload["decoders"] if not d.get("integrity_failure")]
+    base = payload["baseline"]
+    # candidates first, the baseline last (drawn on top, dashed), so an identical candidate stays visible
+    order = [d["key"] for d in payload["decoders"] if not d.get("integrity_failure") and d["key"] != base]
+    order += [base] if base in dm and not dm[base].get("integrity_failure") else []
+
+    def S(key, pts, **kw):
+        if key == base:
+            kw.setdefault("dash", BASE_DASH)
+            kw.setdefault("hollow", True)
+        return Series(dm[key]["label"], colors[key], pts, **kw)
+
     figs = []
     # LER vs p, one panel per distance
     if len(ps) >= 2:
@@ -256,7 +267,7 @@ def _charts(payload, dm, colors) -> str:
                 pts = [Point(r["p"], r["ler"], r["ler_ci"][0], r["ler_ci"][1])
                        for r in sorted(res, key=lambda r: r["p"]) if r["decoder"] == key and r["distance"] == dist]
                 if pts:
-                    series.append(Series(dm[key]["label"], colors[key], pts))
+                    series.append(S(key, pts))
             figs.append(_fig(line_chart(series, title=f"LER vs p · d = {dist}", xlabel="physical error rate p",
                                         ylabel="logical error rate per shot", xlog=True, xticks=ps,
                                         aria=f"Logical error rate against p at distance {dist}"),
@@ -273,7 +284,7 @@ def _charts(payload, dm, colors) -> str:
                         lo, hi = r.get("ler_per_round_ci") or [None, None]
                         pts.append(Point(r["distance"], r["ler_per_round"], lo, hi))
                 if pts:
-                    series.append(Series(dm[key]["label"], colors[key], pts))
+                    series.append(S(key, pts))
             figs.append(_fig(line_chart(series, title=f"LER per round vs d · p = {p:g}", xlabel="code distance d",
                                         ylabel="logical error rate per round", xlog=False, xticks=dists,
                                         xtick_labels=[str(d) for d in dists],
@@ -281,7 +292,7 @@ def _charts(payload, dm, colors) -> str:
                                         aria=f"Per-round logical error rate against distance at p {p:g}"),
                              "Per round: 1 − 2·P_L = (1 − 2ε)^rounds. Steeper descent = stronger suppression."))
     if len(ps) < 2 and len(dists) < 2:  # a single workload: LER bars as points
-        series = [Series(dm[k]["label"], colors[k], [Point(i + 1, r["ler"], *r["ler_ci"])], band=True)
+        series = [S(k, [Point(i + 1, r["ler"], *r["ler_ci"])], band=True)
                   for i, k in enumerate(order) for r in res if r["decoder"] == k]
         figs.append(_fig(line_chart(series, title="Logical error rate", xlabel="decoder",
                                     ylabel="logical error rate per shot", xticks=list(range(1, len(order) + 1)),
@@ -295,9 +306,8 @@ def _charts(payload, dm, colors) -> str:
         r = next((r for r in res if r["decoder"] == key and r["workload_id"] == lat_id), None)
         tail = ((r or {}).get("latency") or {}).get("tail") or []
         if tail:
-            lat_series.append(Series(dm[key]["label"], colors[key],
-                                     [Point(v, p) for p, v in sorted(tail, key=lambda t: t[1]) if v > 0],
-                                     marker="none", band=False, width=2.2))
+            lat_series.append(S(key, [Point(v, p) for p, v in sorted(tail, key=lambda t: t[1]) if v > 0],
+                                marker="none", band=False, width=2.2))
     if lat_series and lat_id in wl:
         w = wl[lat_id]
         figs.append(_fig(line_chart(lat_series, title=f"Decode latency · d = {w['distance']}, p = {w['p']:g}",
@@ -308,8 +318,9 @@ def _charts(payload, dm, colors) -> str:
                          "the tail on the right is what a real-time budget must cover."))
     if not figs:
         return ""
-    items = [(dm[k]["label"], colors[k]) for k in order]
-    return (f'<h2>Plots</h2>{legend(items)}<div class="charts">{"".join(figs)}</div>')
+    items = [(dm[k]["label"] + (" (baseline)" if k == base else ""), colors[k]) for k in order]
+    dashes = [BASE_DASH if k == base else None for k in order]
+    return (f'<h2>Plots</h2>{legend(items, dash=dashes)}<div class="charts">{"".join(figs)}</div>')
 
 
 def _rounds_text(payload, dist) -> str:
@@ -435,19 +446,59 @@ def _workloads(payload) -> str:
 def _verdicts(payload) -> str:
     vs = payload.get("verdicts") or []
     if not vs:
-        return ('<h2>Verdicts</h2><p class="small">No gate verdicts are recorded in the store for these models '
-                '(run <code>sov gate</code> with a policy to add acceptance verdicts and their evidence).</p>')
-    keys = []
+        return ('<h2>Verdicts</h2><p class="small">No gate verdicts are recorded in the store for these models. '
+                '<code>sov accept</code> with a policy adds acceptance verdicts with hash-chained evidence; they '
+                'appear here in the next report.</p>')
+    cls = {"pass": "better", "ok": "better", "fail": "worse", "drift": "worse"}
+    rows = []
     for v in vs:
-        for k in v:
-            if k not in keys and k != "table":
-                keys.append(k)
-    keys = keys[:8]
-    head = "".join(f"<th>{escape(k)}</th>" for k in keys)
-    rows = "".join("<tr>" + "".join(f'<td class="mono">{escape(str(v.get(k, "")))[:80]}</td>' for k in keys)
-                   + "</tr>" for v in vs)
-    return (f'<h2>Verdicts</h2><p>Verdicts recorded in the store for these models, with their evidence hashes.</p>'
-            f'<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>')
+        word = str(v.get("verdict"))
+        badge = f'<span class="badge b-{ {"better": "better", "worse": "worse"}.get(cls.get(word, ""), "same") }">{escape(word)}</span>'
+        rows.append(f'<tr><td>{escape(str(v.get("recorded_at", ""))[:19])}</td><td>{escape(str(v.get("kind")))}</td>'
+                    f'<td>{escape(str(v.get("subject")))}</td><td>{badge}</td>'
+                    f'<td class="small">{escape("; ".join(v.get("gates") or []))}</td>'
+                    f'<td class="mono" title="{escape(str(v.get("evidence_hash")))}">{escape(str(v.get("evidence_hash") or "")[:16])}</td>'
+                    f'<td class="mono">{escape(str(v.get("run_id")))}</td></tr>')
+    return ('<h2>Verdicts</h2><p>Gate verdicts recorded in the store for these models, newest first; the evidence '
+            'hash identifies the signed, hash-chained record (<code>sov evidence</code> exports and verifies it).</p>'
+            '<table><thead><tr><th>Recorded</th><th>Kind</th><th>Subject</th><th>Verdict</th><th>Gates</th>'
+            f'<th>Evidence hash</th><th>Run</th></tr></thead><tbody>{"".join(rows)}</tbody></table>')
+
+
+def _suppression(payload, dm, colors) -> str:
+    """Threshold and Λ per decoder, when the sweep has them."""
+    rows = [r for r in payload["summary"] if r.get("lambda_by_p") or r.get("threshold_fit")]
+    if not rows:
+        return ""
+    ps = sorted({x["p"] for r in rows for x in (r.get("lambda_by_p") or [])})
+    head = "".join(f'<th class="num">Λ at p = {p:g}</th>' for p in ps)
+    body = []
+    for r in rows:
+        lam = {x["p"]: x for x in r.get("lambda_by_p") or []}
+        cells = []
+        for p in ps:
+            x = lam.get(p)
+            if not x or x.get("lambda") is None:
+                cells.append(f'<td class="num" title="{escape((x or {}).get("message") or "")}">n/a</td>')
+                continue
+            ci = x.get("lambda_ci") or [None, None]
+            txt = F.lam({"lambda": x["lambda"], "lambda_ci": ci})
+            warn = f'<div class="small">{escape(x["message"])}</div>' if x.get("status") != "ok" and x.get("message") else ""
+            cells.append(f'<td class="num">{escape(txt)}{warn}</td>')
+        tf = r.get("threshold_fit") or {}
+        th = F.threshold(r) if r.get("threshold") is not None else "n/a"
+        th_note = "" if r.get("threshold") is not None else escape(tf.get("message") or "")
+        cross = "; ".join(f'd{c["distances"][0]}/d{c["distances"][1]}: {c["crossing"] * 100:.2f} %'
+                          for c in tf.get("crossings") or [] if c.get("crossing") is not None)
+        body.append(f'<tr><td class="dec">{_sw(colors[r["decoder"]])}{escape(dm[r["decoder"]]["label"])}</td>'
+                    f'<td class="num">{escape(th)}<div class="small">{th_note}</div></td>'
+                    f'<td class="small">{escape(cross or "—")}</td>{"".join(cells)}</tr>')
+    return ('<h2>Threshold and error suppression</h2><table><thead><tr><th>Decoder</th>'
+            '<th class="num">Threshold p<sub>th</sub> [95% CI]</th><th>Pairwise crossings</th>'
+            f'{head}</tr></thead><tbody>{"".join(body)}</tbody></table>'
+            '<p class="small">Threshold: finite-size-scaling fit over every distance and rate, interval from a '
+            'parametric bootstrap (needs ≥ 2 distances and ≥ 3 rates). Λ = ε<sub>d</sub> / ε<sub>d+2</sub> from a '
+            'weighted fit of the per-round error ε against d, bootstrap interval.</p>')
 
 
 def _environment(payload) -> str:

@@ -49,6 +49,7 @@ class Series:
     marker: str = "circle"  # circle | square | diamond | none
     band: bool = True
     width: float = 2.0
+    hollow: bool = False
 
 
 def fmt_num(v: float) -> str:
@@ -227,7 +228,7 @@ def line_chart(series: Sequence[Series], *, title: str = "", xlabel: str = "", y
     for s in series:
         for p in s.points:
             if ok(p.y, ylog):
-                out.append(_marker(s.marker, x(p.x), y(p.y), s.color))
+                out.append(_marker(s.marker, x(p.x), y(p.y), s.color, hollow=s.hollow))
             elif ok(p.hi, ylog):
                 out.append(_marker("down", x(p.x), y(p.hi), s.color))
     if note:

@@ -181,66 +181,68 @@ def measure_latency(decoder: Decoder, workload: QecWorkload, *, shots: int = LAT
             "tail": [[p, float(np.quantile(us, 1.0 - p))] for p in TAIL_PROBS if p * us.size >= 1]}
 
 
-# -- threshold and Lambda (extension points for issue 6's modules) ------------------------
+# -- threshold and Lambda (verifier.threshold / verifier.suppression) ----------------------
+
+THRESHOLD_BOOTSTRAP = 200
+
 
 def threshold_and_lambda(rows: list[dict[str, Any]]) -> dict[str, Any]:
-    """Threshold and Lambda of one decoder from its results over the sweep.
+    """Threshold (finite-size-scaling fit, needs >= 2 distances and >= 3 p values) and Λ
+    (per-round suppression, one fit per p over >= 2 distances) of one decoder's results.
 
-    Needs >= 2 distances and >= 3 p values for a threshold, >= 2 distances for Lambda.
-    Calls ``verifier.threshold.estimate_threshold`` / ``verifier.lambda_fit.fit_lambda``
-    when those modules are installed; otherwise reports ``None`` with the reason."""
+    The summary's Λ is the one at the lowest p (deepest below threshold); every p's Λ is
+    kept in ``lambda_by_p``. A fit that cannot be made says why in ``note``."""
     distances = sorted({r["distance"] for r in rows})
     ps = sorted({r["p"] for r in rows})
-    out: dict[str, Any] = {"threshold": None, "threshold_ci": None, "lambda": None, "lambda_ci": None,
-                           "note": None}
-    if len(distances) < 2:
-        out["note"] = "needs >= 2 distances"
-        return out
-    points = [{"distance": r["distance"], "rounds": r["rounds"], "p": r["p"], "shots": r["shots"],
-               "errors": r["errors"]} for r in rows]
+    out: dict[str, Any] = {"threshold": None, "threshold_ci": None, "threshold_fit": None, "lambda": None,
+                           "lambda_ci": None, "lambda_p": None, "lambda_by_p": [], "note": None}
     notes = []
-    try:
-        from verifier import threshold as th  # type: ignore[attr-defined]
+    if len(distances) < 2:
+        out["note"] = "threshold and Λ need >= 2 distances"
+        return out
+    if len(ps) >= 3:
+        try:
+            from verifier.threshold import LerPoint, fit_threshold
 
-        fn = getattr(th, "estimate_threshold", None)
-        if fn is not None and len(ps) >= 3:
-            res = fn(points)
-            out["threshold"] = _get(res, "threshold", "p_th", "value")
-            out["threshold_ci"] = _get(res, "ci", "interval", "threshold_ci")
-    except ImportError:
-        pass
-    except Exception as e:  # a fit that does not converge is reported, not fatal
-        notes.append(f"threshold fit failed: {e}")
-    if out["threshold"] is None and not notes:
-        notes.append("needs >= 3 p values" if len(ps) < 3 else "threshold fit module not installed")
+            fit = fit_threshold([LerPoint(r["distance"], r["p"], r["shots"], r["errors"]) for r in rows],
+                                bootstrap=THRESHOLD_BOOTSTRAP)
+            js = fit.to_json()
+            js.pop("points", None)
+            out["threshold_fit"] = {k: js.get(k) for k in ("threshold", "threshold_ci", "status", "message",
+                                                             "crossings", "curves")}
+            if fit.status == "ok" and fit.threshold is not None:
+                out["threshold"] = fit.threshold
+                out["threshold_ci"] = list(fit.threshold_ci)
+            else:
+                notes.append(f"threshold: {fit.message or fit.status}")
+        except ImportError:
+            notes.append("threshold: fit module not installed")
+        except (ValueError, ArithmeticError) as e:
+            notes.append(f"threshold: {e}")
+    else:
+        notes.append("threshold needs >= 3 p values")
     try:
-        from verifier import lambda_fit as lf  # type: ignore[attr-defined]
+        from verifier.suppression import EpsilonPoint, fit_lambda
 
-        fn = getattr(lf, "fit_lambda", None)
-        if fn is not None:
-            res = fn(points)
-            out["lambda"] = _get(res, "lambda_", "lambda", "value")
-            out["lambda_ci"] = _get(res, "ci", "interval", "lambda_ci")
+        for p in ps:
+            pts = [EpsilonPoint(r["distance"], r["rounds"], r["shots"], r["errors"]) for r in rows if r["p"] == p]
+            if len(pts) < 2:
+                continue
+            fit = fit_lambda(pts)
+            out["lambda_by_p"].append({"p": p, "lambda": fit.lam, "lambda_ci": list(fit.lam_ci),
+                                       "status": fit.status, "message": fit.message,
+                                       "pairwise": list(fit.pairwise)})
+        first = next((x for x in out["lambda_by_p"] if x["lambda"] is not None), None)
+        if first is not None:
+            out["lambda"], out["lambda_ci"], out["lambda_p"] = first["lambda"], first["lambda_ci"], first["p"]
+            if first["status"] != "ok":
+                notes.append(f"Λ at p={first['p']:g}: {first['message']}")
+        elif out["lambda_by_p"]:
+            notes.append(f"Λ: {out['lambda_by_p'][0]['message']}")
     except ImportError:
-        pass
-    except Exception as e:
-        notes.append(f"Lambda fit failed: {e}")
-    if out["lambda"] is None and len(notes) < 2:
-        notes.append("Lambda fit module not installed")
+        notes.append("Λ: fit module not installed")
     out["note"] = "; ".join(notes) or None
     return out
-
-
-def _get(obj: Any, *names: str) -> Any:
-    for n in names:
-        v = obj.get(n) if isinstance(obj, dict) else getattr(obj, n, None)
-        if v is not None:
-            if isinstance(v, tuple):
-                v = list(v)
-            return v
-    if isinstance(obj, (int, float)):
-        return float(obj)
-    return None
 
 
 # -- environment, models, workloads ---------------------------------------------------------
@@ -307,33 +309,41 @@ def compare_command(specs: Sequence[str], sweep: Sweep) -> str:
 
 
 def find_verdicts(store: "Store", keys: Sequence[str]) -> list[dict[str, Any]]:
-    """Verdicts recorded in the store (by the gates) that mention any of ``keys`` (model
-    hashes or decoder fingerprints), with their evidence hashes when recorded."""
+    """Gate verdicts recorded in the store (``sov accept``, drift checks) that concern any of
+    ``keys`` (model hashes or decoder fingerprints), newest first, with their evidence hash."""
     keys = [k for k in keys if k]
     if not keys:
         return []
     try:
         tables = {r[0] for r in store.query("SELECT table_name FROM information_schema.tables")}
-    except Exception:
+        if "verdicts" not in tables:
+            return []
+        rows = store.query("SELECT verdict_id, run_id, kind, subject, verdict, exit_code, record_hash, "
+                           "CAST(recorded_at AS VARCHAR), CAST(gates AS VARCHAR), CAST(figures AS VARCHAR) "
+                           "FROM verdicts ORDER BY recorded_at DESC")
+    except Exception:  # an older store, or a schema this sov does not know: no verdicts section
         return []
     out: list[dict[str, Any]] = []
-    for table in ("verdicts", "evidence"):
-        if table not in tables:
+    for vid, rid, kind, subject, verdict, code, rhash, at, gates, figures in rows:
+        text = f"{subject} {gates} {figures}"
+        hit = [k for k in keys if k in text]
+        if not hit:
             continue
+        gate_names = []
         try:
-            cols = [r[0] for r in store.query(
-                "SELECT column_name FROM information_schema.columns WHERE table_name = ? "
-                "ORDER BY ordinal_position", [table])]
-            rows = store.query(f"SELECT * FROM {table}")  # noqa: S608 - fixed table names
-        except Exception:
-            continue
-        for row in rows:
-            rec = dict(zip(cols, row))
-            text = " ".join(str(v) for v in rec.values())
-            if any(k in text for k in keys):
-                out.append({"table": table, **{k: (v if isinstance(v, (int, float, str, type(None)))
-                                                    else str(v)) for k, v in rec.items()}})
-    return out[:200]
+            import json
+
+            g = json.loads(gates) if gates else None
+            if isinstance(g, list):
+                gate_names = [f"{x.get('name')}: {x.get('status')}" for x in g if isinstance(x, dict)]
+            elif isinstance(g, dict):
+                gate_names = [f"{k}: {v.get('status') if isinstance(v, dict) else v}" for k, v in g.items()]
+        except ValueError:
+            pass
+        out.append({"verdict_id": vid, "run_id": rid, "kind": kind, "subject": subject, "verdict": verdict,
+                    "exit_code": code, "evidence_hash": rhash, "recorded_at": at, "gates": gate_names,
+                    "matches": hit})
+    return out[:100]
 
 
 # -- the comparison ------------------------------------------------------------------------
@@ -503,7 +513,8 @@ def summarize(payload: dict[str, Any]) -> list[dict[str, Any]]:
             "latency_p50": lat.get("p50"), "latency_p99": lat.get("p99"), "latency_p999": lat.get("p999"),
             "throughput": shots / seconds if seconds > 0 else None,
             "threshold": th.get("threshold"), "threshold_ci": th.get("threshold_ci"),
-            "lambda": th.get("lambda"), "lambda_ci": th.get("lambda_ci"), "threshold_note": th.get("note"),
+            "threshold_fit": th.get("threshold_fit"), "lambda": th.get("lambda"), "lambda_ci": th.get("lambda_ci"),
+            "lambda_p": th.get("lambda_p"), "lambda_by_p": th.get("lambda_by_p"), "threshold_note": th.get("note"),
         })
     rows.sort(key=lambda r: (r["integrity_failure"] is not None, r["ratio_to_baseline"] is None,
                              r["ratio_to_baseline"] if r["ratio_to_baseline"] is not None else 0.0,

@@ -37,6 +37,8 @@ app.add_typer(_drift.app, name="drift")
 app.add_typer(_history.app, name="history")
 app.add_typer(_keys.app, name="keys")
 app.add_typer(_evidence.app, name="evidence")
+from verifier.cli import compare as _compare, report as _report  # noqa: E402  (issue 8)
+app.command("compare")(_compare.compare); app.command("report")(_report.report)
 
 _DEBUG = {"on": False}
 

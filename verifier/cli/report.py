@@ -12,7 +12,7 @@ from verifier.errors import UsageError
 
 
 def report(
-    run_id: Annotated[Optional[str], typer.Argument(metavar="[RUN_ID]", help="A run of sov compare (see the store).")] = None,
+    run_id: Annotated[Optional[str], typer.Argument(metavar="RUN_ID", help="A run of sov compare (see the store).")] = None,
     latest: Annotated[bool, typer.Option("--latest", help="The latest sov compare run in the store.")] = False,
     db: o.DbOpt = None,
     html: HtmlOpt = None,

@@ -1,0 +1,154 @@
+"""sov compare: the library (paired tests on the same shots, payload) and the CLI."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+
+import pytest
+
+from _compare_models import nan_decoder, write_pair
+from adapters.reference_models import save
+
+DONE_WHEN = ["--distances", "3,5", "--p", "0.002,0.004", "--noise", "uniform", "--shots", "5000"]
+
+
+@pytest.fixture(scope="module")
+def done(tmp_path_factory):
+    """The issue's done-when command, run once for the module (real CLI, subprocess)."""
+    from conftest import sov
+
+    tmp = tmp_path_factory.mktemp("cmp")
+    a, b = write_pair(tmp)
+    db = tmp / "s.duckdb"
+    r = sov("compare", "--decoder", "pymatching", "--decoder", a, "--decoder", b, *DONE_WHEN,
+            "--html", str(tmp / "r.html"), "--markdown", str(tmp / "r.md"), "--json", str(tmp / "r.json"),
+            "--db", str(db), "--workers", "1", "--latency-shots", "300")
+    return tmp, r, db
+
+
+def test_done_when_writes_all_three(done):
+    tmp, r, _ = done
+    assert r.returncode == 0, r.stderr
+    html = (tmp / "r.html").read_text()
+    md = (tmp / "r.md").read_text()
+    payload = json.loads((tmp / "r.json").read_text())
+    from adapters.onnx_model import inspect_model
+
+    for name in ("a.onnx", "b.onnx"):
+        sha = inspect_model(tmp / name).sha256
+        assert sha[:12] in html and sha[:12] in md and name in html
+        assert sha in html  # the full hash, in the model section
+    assert html.count("<svg") - html.count('aria-hidden="true"') >= 2  # charts, not legend swatches
+    assert "pymatching" in html and "sov qec run --decoder pymatching --distance 5" in html
+    assert len(payload["results"]) == 3 * 4 and len(payload["workloads"]) == 4
+    assert "Decoder comparison" in r.stdout  # the rich table
+
+
+def test_paired_tests_use_the_same_shots(done):
+    tmp, _, _ = done
+    pl = json.loads((tmp / "r.json").read_text())
+    by = {d["label"]: d["key"] for d in pl["decoders"]}
+    res = {(r["decoder"], r["workload_id"]): r for r in pl["results"]}
+    base = pl["baseline"]
+    assert base == by["pymatching"]
+    for pr in pl["paired"]:
+        assert pr["available"] and pr["shots"] == 5000
+        cand, b = res[(pr["decoder"], pr["workload_id"])], res[(base, pr["workload_id"])]
+        # the discordant counts add up to each decoder's own failures on these shots
+        assert pr["both_fail"] + pr["only_candidate_fails"] == cand["errors"]
+        assert pr["both_fail"] + pr["only_baseline_fails"] == b["errors"]
+        if pr["decoder"] == by["a.onnx"]:  # identity pre-decoder = PyMatching, shot for shot
+            assert pr["verdict"] == "identical" and pr["p_value"] == 1.0
+    summ = {s["label"]: s for s in pl["summary"]}
+    assert summ["a.onnx"]["ratio_to_baseline"] == pytest.approx(1.0)
+    # dropping two detection events must hurt: pooled McNemar, far below any alpha
+    assert summ["b.onnx"]["paired"]["verdict"] == "worse"
+    assert summ["b.onnx"]["paired"]["p_value"] < 1e-6
+    assert summ["b.onnx"]["rank"] == 3 and summ["b.onnx"]["ratio_to_baseline"] > 1.5
+    for r in pl["results"]:
+        lo, hi = r["ler_ci"]
+        assert lo <= r["ler"] <= hi
+        lat = r["latency"]
+        assert lat["shots"] == 300 and 0 < lat["p50"] <= lat["p99"] <= lat["p999"] <= lat["max"]
+
+
+def test_environment_models_and_commands(done):
+    tmp, _, _ = done
+    pl = json.loads((tmp / "r.json").read_text())
+    env = pl["environment"]
+    for pkg in ("sov-verifier", "onnxruntime", "stim", "pymatching", "qibocal"):
+        assert pkg in env["packages"]
+    assert env["packages"]["stim"] and env["cpu"]
+    models = [d["model"] for d in pl["decoders"] if d["model"]]
+    assert {m["file_name"] for m in models} == {"a.onnx", "b.onnx"}
+    for m in models:
+        assert m["contract"] == "qec.predecoder.flat" and "Concat" in m["operators"] and m["size_bytes"] > 0
+    for w in pl["workloads"]:
+        assert f"--distance {w['distance']}" in w["command"] and f"--p {w['p']:g}" in w["command"]
+    assert pl["command"].startswith("sov compare --decoder pymatching")
+
+
+def test_rerun_reuses_the_store(done, run_sov):
+    tmp, _, db = done
+    from verifier.store import Store
+
+    blocks = Store(db).query("SELECT count(*) FROM blocks")[0][0]
+    r = run_sov("compare", "--decoder", "pymatching", "--decoder", str(tmp / "a.onnx"), *DONE_WHEN,
+                "--db", str(db), "--workers", "1", "--latency-shots", "0", "--json", "-")
+    assert r.returncode == 0, r.stderr
+    pl = json.loads(r.stdout)
+    assert all(x["reused_shots"] == 5000 for x in pl["results"])
+    assert Store(db).query("SELECT count(*) FROM blocks")[0][0] == blocks
+
+
+def test_mcnemar_exact():
+    from verifier.compare import mcnemar_exact
+
+    assert mcnemar_exact(0, 0) == 1.0
+    assert mcnemar_exact(0, 10) == pytest.approx(2 * 0.5**10)
+    assert mcnemar_exact(3, 9) == pytest.approx(mcnemar_exact(9, 3))
+    assert mcnemar_exact(50, 50) == pytest.approx(1.0)
+
+
+def test_integrity_failure_is_reported_not_scored(tmp_path, run_sov):
+    bad = save(nan_decoder(1), tmp_path / "nan.onnx")
+    r = run_sov("compare", "--decoder", bad, "--distances", "3", "--p", "0.003", "--shots", "500",
+                "--db", str(tmp_path / "s.duckdb"), "--workers", "1", "--latency-shots", "0",
+                "--html", str(tmp_path / "r.html"), "--json", str(tmp_path / "r.json"))
+    assert r.returncode == 4, r.stderr
+    pl = json.loads((tmp_path / "r.json").read_text())
+    d = next(d for d in pl["decoders"] if d["label"] == "nan.onnx")
+    assert d["integrity_failure"] and "nan" in d["integrity_failure"].lower()
+    assert not [x for x in pl["results"] if x["decoder"] == d["key"]]
+    assert "integrity failure" in (tmp_path / "r.html").read_text()
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["--decoder", "pymatching", "--p", "0.002"], "--distances"),
+    (["--decoder", "nosuch.onnx", "--distances", "3", "--p", "0.002"], "nosuch.onnx"),
+    (["--decoder", "identity-predecoder", "--distances", "3,x", "--p", "0.002"], "--distances"),
+    (["--decoder", "identity-predecoder", "--distances", "3", "--p", "0.7"], "--p"),
+    (["--decoder", "pymatching", "--distances", "3", "--p", "0.002"], "at least one --decoder"),
+    (["--calib-model", "m.onnx", "--decoder", "identity-predecoder", "--distances", "3", "--p", "0.002"], ""),
+])
+def test_usage_errors_are_one_line(args, needle, run_sov, tmp_path):
+    r = run_sov("compare", *args, "--db", str(tmp_path / "s.duckdb"))
+    assert r.returncode == 2, (r.returncode, r.stderr)
+    lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and "Traceback" not in r.stderr and needle in lines[0]
+
+
+def test_policy_file_supplies_the_sweep(tmp_path, run_sov):
+    pol = tmp_path / "p.toml"
+    pol.write_text('[compare]\ndecoders = ["identity-predecoder"]\ndistances = [3]\np = [0.003]\nshots = 400\n')
+    r = run_sov("compare", "--policy", str(pol), "--db", str(tmp_path / "s.duckdb"), "--workers", "1",
+                "--latency-shots", "0", "--json", "-")
+    assert r.returncode == 0, r.stderr
+    pl = json.loads(r.stdout)
+    assert pl["sweep"]["shots"] == 400 and [d["label"] for d in pl["decoders"]] == ["pymatching", "identity-predecoder.onnx"]
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[compare]\nshotz = 4\n")
+    r = run_sov("compare", "--policy", str(bad), "--db", str(tmp_path / "s.duckdb"))
+    assert r.returncode == 2 and "shotz" in r.stderr
