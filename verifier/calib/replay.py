@@ -69,6 +69,8 @@ def replay_folder(folder: str | Path, model_spec: Any, *, experiment: str | None
     if not root.is_dir():
         raise UsageError(f"{root} is not a folder (give a Qibocal output folder)")
     dirs = _action_dirs(root)
+    if experiment is None and str(model_spec) not in ("qibocal", "sov-reference"):
+        experiment = getattr(resolve_model(model_spec, None, contract=contract, options=options), "experiment", None)
     actions = [a for a in (load_action(d) for d in dirs) if a is not None]
     if experiment is not None:
         get_experiment(experiment)

@@ -39,6 +39,7 @@ app.add_typer(_keys.app, name="keys")
 app.add_typer(_evidence.app, name="evidence")
 from verifier.cli import compare as _compare, report as _report  # noqa: E402  (issue 8)
 app.command("compare")(_compare.compare); app.command("report")(_report.report)
+from verifier.cli import calib as _calib; app.add_typer(_calib.app, name="calib")  # noqa: E402,E702  (issue 7)
 
 _DEBUG = {"on": False}
 
