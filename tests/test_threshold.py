@@ -1,0 +1,191 @@
+"""Threshold and Λ: the fits on synthetic counts with a known answer, the physics of
+PyMatching on uniform noise (tolerances from the fits' own intervals), the CLI."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+from verifier.suppression import EpsilonPoint, epsilon_of, fit_lambda
+from verifier.threshold import LerPoint, fit_threshold
+
+# -- the fits on synthetic binomial counts (fast) --------------------------------------------
+
+
+def _fss_counts(pth, nu, A, B, C, ds, ps, shots, rng):
+    pts = []
+    for d in ds:
+        for p in ps:
+            x = (p - pth) / pth * d ** (1 / nu)
+            pl = A + B * x + C * x * x
+            pts.append(LerPoint(d, p, shots, int(rng.binomial(shots, pl))))
+    return pts
+
+
+def test_threshold_fit_recovers_a_known_threshold():
+    """Counts drawn from the scaling form itself: the 95 % interval must cover the truth
+    in (about) 95 % of repetitions; 12 repetitions with a fixed seed may miss it at most 3
+    times (P(more than 3 misses | coverage 0.95) < 0.3 %)."""
+    rng = np.random.default_rng(11)
+    truth, misses = 0.01, 0
+    for _ in range(12):
+        pts = _fss_counts(truth, 1.3, 0.1, 0.08, 0.01, (3, 5, 7), np.linspace(0.008, 0.012, 5), 20_000, rng)
+        fit = fit_threshold(pts, bootstrap=100, seed=int(rng.integers(1 << 31)))
+        assert fit.status == "ok"
+        lo, hi = fit.threshold_ci
+        misses += not (lo <= truth <= hi)
+        assert fit.nu == pytest.approx(1.3, rel=0.5)
+    assert misses <= 3
+
+
+def test_threshold_curves_that_do_not_cross_are_inconclusive():
+    # every rate below threshold: the larger distance is always better
+    pts = [LerPoint(d, p, 10_000, int(10_000 * (p / 0.01) ** ((d + 1) / 2) * 0.1))
+           for d in (3, 5) for p in (0.001, 0.002, 0.003)]
+    fit = fit_threshold(pts, bootstrap=20)
+    assert fit.status == "no_crossing" and "below threshold" in fit.message
+    assert all(c["crossing"] is None for c in fit.crossings)
+    with pytest.raises(ValueError):
+        fit_threshold(pts[:3])  # one distance
+
+
+def test_lambda_fit_recovers_a_known_lambda():
+    rng = np.random.default_rng(5)
+    lam, misses = 3.5, 0
+    for _ in range(20):
+        pts = []
+        for d in (3, 5, 7):
+            eps = 2e-3 / lam ** ((d - 3) / 2)
+            pl = 0.5 * (1 - (1 - 2 * eps) ** d)
+            pts.append(EpsilonPoint(d, d, 100_000, int(rng.binomial(100_000, pl))))
+        fit = fit_lambda(pts, bootstrap=500, seed=int(rng.integers(1 << 31)))
+        lo, hi = fit.lam_ci
+        misses += not (lo <= lam <= hi)
+    assert misses <= 4
+
+
+def test_epsilon_convention_and_degenerate_lambda():
+    # 1 - 2 P_L = (1 - 2 eps)^r, inverted
+    eps = epsilon_of(0.5 * (1 - (1 - 2 * 0.01) ** 5), 5)
+    assert eps == pytest.approx(0.01)
+    fit = fit_lambda([EpsilonPoint(3, 3, 1000, 5), EpsilonPoint(5, 5, 1000, 0)])
+    assert fit.status == "no_errors" and fit.lam is None
+    j = fit.to_json()
+    assert j["epsilon"][1]["epsilon"] == 0 and j["epsilon"][1]["epsilon_ci"][1] > 0
+
+
+# -- physics: PyMatching on uniform noise ----------------------------------------------------
+
+@pytest.fixture(scope="module")
+def uniform_sweep():
+    from baselines.pymatching_decoder import PyMatchingDecoder
+    from verifier.sweep import SweepSpec, sweep
+
+    spec = SweepSpec((3, 5, 7), (0.005, 0.006, 0.007, 0.008, 0.009), 8192, seed=2024)
+    return spec, sweep(PyMatchingDecoder(), spec, workers=2)
+
+
+@pytest.mark.slow
+def test_pymatching_threshold_near_0_7_percent(uniform_sweep):
+    """The literature value for PyMatching on uniform circuit noise (rounds = d) is about
+    0.7 %: the fit's 95 % interval must overlap [0.6 %, 0.85 %]."""
+    from verifier.threshold import points_from_results
+
+    _, res = uniform_sweep
+    fit = fit_threshold(points_from_results(res.points), bootstrap=200)
+    assert fit.status == "ok", fit.message
+    lo, hi = fit.threshold_ci
+    assert lo < fit.threshold < hi
+    assert lo <= 0.0085 and hi >= 0.006, (fit.threshold, fit.threshold_ci)
+    assert hi - lo < 0.002  # the interval actually says something
+
+
+@pytest.mark.slow
+def test_identity_predecoder_has_exactly_pymatchings_threshold(uniform_sweep, tmp_path):
+    """The identity pre-decoder ([0 | dets]) must reproduce PyMatching shot for shot, so the
+    same counts and exactly the same threshold and interval."""
+    from adapters.onnx_decoder import OnnxDecoder
+    from adapters.reference_models import identity_predecoder_flat, save
+    from verifier.sweep import sweep
+    from verifier.threshold import points_from_results
+
+    spec, ref = uniform_sweep
+    ident = OnnxDecoder.from_file(save(identity_predecoder_flat(1), tmp_path / "id.onnx"))
+    got = sweep(ident, spec, workers=2)
+    key = lambda r: (r.workload.distance, r.workload.p)  # noqa: E731
+    assert {key(r): r.stats.errors for r in got.points} == {key(r): r.stats.errors for r in ref.points}
+    a = fit_threshold(points_from_results(ref.points), bootstrap=100)
+    b = fit_threshold(points_from_results(got.points), bootstrap=100)
+    assert (a.threshold, a.threshold_ci) == (b.threshold, b.threshold_ci)
+
+
+@pytest.mark.slow
+def test_pymatching_lambda_at_0_3_percent_between_3_and_4():
+    """Λ at p = 0.003 for d = 3, 5, 7 (rounds = d) is between 3 and 4 for PyMatching on
+    uniform noise: the 95 % interval must overlap [3, 4] and exclude 1 (suppression)."""
+    from baselines.pymatching_decoder import PyMatchingDecoder
+    from verifier.suppression import points_from_results
+    from verifier.sweep import SweepSpec, sweep
+
+    res = sweep(PyMatchingDecoder(), SweepSpec((3, 5, 7), (0.003,), 60_000, seed=99), workers=2)
+    fit = fit_lambda(points_from_results(res.points), seed=1)
+    assert fit.status == "ok"
+    lo, hi = fit.lam_ci
+    assert lo < fit.lam < hi
+    assert lo <= 4.0 and hi >= 3.0, (fit.lam, fit.lam_ci)
+    assert lo > 1.5
+    eps = [p.epsilon for p in fit.points]
+    assert eps[0] > eps[1] > eps[2]
+
+
+# -- CLI --------------------------------------------------------------------------------------
+
+def test_cli_threshold_and_lambda(run_sov, tmp_path):
+    import sinter
+
+    db = str(tmp_path / "t.duckdb")
+    base = tmp_path / "base.csv"  # a sinter CSV baseline (synthetic counts, crossing near 0.8 %)
+    rows = [sinter.TaskStats(strong_id=f"{d}-{p}", decoder="theirs", json_metadata={"d": d, "p": p},
+                             shots=10_000, errors=int(10_000 * 0.05 * (p / 0.008) ** ((d + 1) / 2)))
+            for d in (3, 5) for p in (0.005, 0.007, 0.009, 0.011)]
+    base.write_text(sinter.CSV_HEADER + "\n" + "\n".join(s.to_csv_line() for s in rows) + "\n")
+    r = run_sov("qec", "threshold", "--distances", "3,5", "--p", "0.005,0.007,0.009,0.011",
+                "--shots", "4000", "--workers", "1", "--bootstrap", "50", "--db", db,
+                "--json", "-", "--plot", str(tmp_path / "t.svg"), "--baseline-csv", str(base),
+                "--sinter-csv", str(tmp_path / "mine.csv"))
+    assert r.returncode in (0, 3), r.stderr
+    out = json.loads(r.stdout)
+    assert out["baselines"]["sinter:theirs"]["threshold"] == pytest.approx(0.008, rel=0.05)
+    assert len(sinter.read_stats_from_csv_files(str(tmp_path / "mine.csv"))) == 8
+    for k in ("threshold", "threshold_ci", "points", "curves", "crossings", "fit"):
+        assert k in out
+    assert len(out["points"]) == 8 and {"distance", "p", "shots", "errors", "ler", "ler_ci"} <= set(out["points"][0])
+    assert [c["distance"] for c in out["curves"]] == [3, 5] if out["curves"] else True
+    assert (tmp_path / "t.svg").read_text().lstrip().startswith("<?xml")
+    runs = __import__("verifier.store", fromlist=["Store"]).Store(db).query(
+        "SELECT command, status FROM runs")
+    assert runs == [("qec threshold", "ok" if r.returncode == 0 else "inconclusive")]
+
+    r = run_sov("qec", "lambda", "--distances", "3,5", "--p", "0.004", "--shots", "4000",
+                "--workers", "1", "--bootstrap", "100", "--db", db, "--json", "-",
+                "--plot", str(tmp_path / "l.svg"))
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert out["lambda"] > 0 and len(out["lambda_ci"]) == 2
+    assert [e["distance"] for e in out["epsilon"]] == [3, 5]
+    assert all(len(e["epsilon_ci"]) == 2 for e in out["epsilon"])
+    assert math.isclose(out["p"], 0.004)
+    assert (tmp_path / "l.svg").exists()
+
+
+@pytest.mark.parametrize("cmd, args, needle", [
+    ("threshold", ["--distances", "3", "--p", "0.005,0.007"], "two distances"),
+    ("threshold", ["--p", "0.005,0.007", "--plot", "x.txt"], "--plot"),
+    ("lambda", ["--p", "0.003,0.004"], "one physical error rate"),
+])
+def test_cli_bad_input(run_sov, tmp_path, cmd, args, needle):
+    r = run_sov("qec", cmd, "--db", str(tmp_path / "x.duckdb"), *args)
+    assert r.returncode == 2 and needle in r.stderr and len(r.stderr.strip().splitlines()) == 1
