@@ -9,7 +9,8 @@ from verifier.workload import QecWorkload
 
 
 def run_task(decoder: Decoder, workload: QecWorkload, *, run: Run | None = None, workers: int = 1,
-             max_errors: int | None = None, progress: ProgressFn | None = None) -> TaskResult:
+             max_errors: int | None = None, progress: ProgressFn | None = None,
+             executor=None) -> TaskResult:
     """Check the decoder against the workload, replay every shot, record the result."""
     decoder.check(workload)
     store = run.store if run is not None else None
@@ -18,7 +19,7 @@ def run_task(decoder: Decoder, workload: QecWorkload, *, run: Run | None = None,
         if callable(record) and (rec := record()) is not None:
             store.record_model(**rec)
     result = replay(decoder, workload, store=store, run_id=run.run_id if run else None,
-                    workers=workers, max_errors=max_errors, progress=progress)
+                    workers=workers, max_errors=max_errors, progress=progress, executor=executor)
     if store is not None:
         s = result.stats
         store.record_result(run.run_id, result.fingerprint, workload.id, shots=s.shots,

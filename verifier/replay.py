@@ -11,14 +11,16 @@ same command resumes from what was recorded.
 from __future__ import annotations
 
 import os
+import threading
 import time
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
 from verifier.decoding import Decoder, fingerprint
+from verifier.executors import Executor, InlineExecutor, Job, LocalExecutor
+from verifier.executors import _pool_init as _pool_init  # noqa: F401  (used by verifier.sweep)
 from verifier.stats import Stats, clopper_pearson, per_round
 from verifier.workload import Block, QecWorkload
 
@@ -87,11 +89,21 @@ class TaskResult:
 
 # -- worker side -------------------------------------------------------------------------
 
-_COMPILED: dict[tuple[str, str], object] = {}
+# (thread, decoder, stream) -> compiled decoder; one entry per thread so that a Dask worker
+# running several threads never shares a matching graph or a session between them
+_COMPILED: dict[tuple, object] = {}
+
+
+def _decoder_key(decoder: Decoder):
+    try:
+        hash(decoder)
+        return decoder
+    except TypeError:
+        return fingerprint(decoder)
 
 
 def _compiled(decoder: Decoder, workload: QecWorkload):
-    key = (fingerprint(decoder), workload.stream_id)
+    key = (threading.get_ident(), _decoder_key(decoder), workload.stream_id)
     c = _COMPILED.get(key)
     if c is None:
         if len(_COMPILED) > 8:
@@ -120,16 +132,54 @@ def run_block(decoder: Decoder, workload: QecWorkload, block: Block) -> BlockOut
                         pred.tobytes(), np.packbits(fail, bitorder="little").tobytes())
 
 
-def _pool_init() -> None:  # keep each worker to one core's worth of threads
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
+def run_blocks(decoder: Decoder, workload: QecWorkload, blocks: tuple[Block, ...]) -> list[BlockOutcome]:
+    """Several consecutive blocks in one job: one round trip to the worker for all."""
+    return [run_block(decoder, workload, b) for b in blocks]
+
+
+def _lean(workload: QecWorkload) -> QecWorkload:
+    """A copy without the cached stim circuit, so shipping it to workers costs ~100 bytes
+    instead of the circuit's text (each worker rebuilds the circuit once)."""
+    import dataclasses
+
+    if dataclasses.is_dataclass(workload) and "_circuit" in getattr(workload, "__dict__", {}):
+        try:
+            return dataclasses.replace(workload)
+        except (TypeError, ValueError):
+            return workload
+    return workload
+
+
+def blocks_per_job(n_blocks: int, workers: int, *, max_per_job: int = 4) -> int:
+    """Group blocks so that every worker gets at least ~4 jobs (load balance, prompt
+    ``max_errors`` stops) while the per-job round trip is paid once per few blocks."""
+    return max(1, min(max_per_job, n_blocks // (4 * max(1, workers))))
+
+
+def block_jobs(decoder: Decoder, workload: QecWorkload, todo: list[Block], *, workers: int,
+               fp: str | None = None) -> list[Job]:
+    """The executor jobs that run ``todo``: keyed by task and first block, so two askers
+    of the same blocks share one run."""
+    fp = fp or fingerprint(decoder)
+    lean = _lean(workload)
+    per = blocks_per_job(len(todo), workers)
+    jobs = []
+    for i in range(0, len(todo), per):
+        group = tuple(todo[i:i + per])
+        key = f"{fp[:16]}-{workload.stream_id[:16]}-{group[0].index}-{group[-1].index}-{group[-1].shots}"
+        jobs.append(Job(key, run_blocks, (decoder, lean, group)))
+    return jobs
 
 
 # -- parent side -------------------------------------------------------------------------
 
 def replay(decoder: Decoder, workload: QecWorkload, *, store: "Store | None" = None,
            run_id: str | None = None, workers: int = 1, max_errors: int | None = None,
-           progress: ProgressFn | None = None) -> TaskResult:
-    """Run ``decoder`` on every shot of ``workload`` (reusing recorded blocks)."""
+           progress: ProgressFn | None = None, executor: "Executor | None" = None) -> TaskResult:
+    """Run ``decoder`` on every shot of ``workload`` (reusing recorded blocks).
+
+    ``executor`` (``verifier.executors``) says where the blocks run; by default this
+    process when ``workers`` is 1, else the process-wide pool of ``workers`` processes."""
     fp = fingerprint(decoder)
     if store is not None:
         store.record_decoder(fp, decoder.name, decoder.model_sha256, decoder.fingerprint_spec())
@@ -168,42 +218,15 @@ def replay(decoder: Decoder, workload: QecWorkload, *, store: "Store | None" = N
 
     try:
         if todo and not enough():
-            if workers <= 1 or len(todo) == 1:
-                for b in todo:
-                    absorb(run_block(decoder, workload, b))
-                    if enough():
-                        break
-            else:
-                _run_pool(decoder, workload, todo, workers, absorb, enough)
+            if executor is None:
+                n = min(workers, len(todo))
+                executor = InlineExecutor() if n <= 1 else LocalExecutor(workers)
+            jobs = block_jobs(decoder, workload, todo, workers=executor.workers, fp=fp)
+            for _job, outcomes in executor.map_unordered(jobs, stop=enough):
+                for outcome in outcomes:
+                    absorb(outcome)
     finally:
         if store is not None and pending_records:
             store.record_blocks(fp, workload.stream_id, run_id, pending_records)
     return TaskResult(decoder.name, fp, decoder.model_sha256, workload, total,
                       reused_shots=reused, run_id=run_id)
-
-
-def _run_pool(decoder: Decoder, workload: QecWorkload, todo: list[Block], workers: int,
-              absorb: Callable[[BlockOutcome], None], enough: Callable[[], bool]) -> None:
-    import multiprocessing as mp
-
-    ctx = mp.get_context("spawn")  # safe with onnxruntime threads and an open DuckDB
-    queue = list(reversed(todo))
-    with ProcessPoolExecutor(max_workers=min(workers, len(todo)), mp_context=ctx,
-                             initializer=_pool_init) as pool:
-        inflight: set[Future] = set()
-        try:
-            while queue or inflight:
-                while queue and len(inflight) < 2 * workers and not enough():
-                    inflight.add(pool.submit(run_block, decoder, workload, queue.pop()))
-                if not inflight:
-                    break
-                finished, inflight = wait(inflight, return_when=FIRST_COMPLETED)
-                for f in finished:
-                    absorb(f.result())
-                if enough():
-                    queue.clear()
-        except BaseException:
-            for f in inflight:
-                f.cancel()
-            pool.shutdown(wait=False, cancel_futures=True)
-            raise

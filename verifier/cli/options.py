@@ -50,6 +50,10 @@ ThreadsOpt = Annotated[Optional[int], typer.Option("--threads", min=0,
                                                    help="onnxruntime intra-op threads per worker [default: cores / workers].",
                                                    show_default=False)]
 BatchOpt = Annotated[int, typer.Option("--batch-size", min=1, help="Shots per model inference call.")]
+ExecutorOpt = Annotated[str, typer.Option("--executor", metavar="local|dask",
+                                         help="Where blocks run: local worker processes, or a Dask cluster.")]
+SchedulerOpt = Annotated[Optional[str], typer.Option("--scheduler", metavar="ADDR",
+                                                     help="Dask scheduler address (tcp://host:8786); without it --executor dask starts a local cluster.")]
 
 
 # -- helpers --------------------------------------------------------------------------------
@@ -64,6 +68,13 @@ def workers_or_default(workers: int | None) -> int:
     from verifier.replay import default_workers
 
     return workers or default_workers()
+
+
+def executor_for(kind: str, scheduler: str | None, workers: int):
+    """The executor named by --executor/--scheduler (``verifier.executors``)."""
+    from verifier.executors import make_executor
+
+    return make_executor(kind, workers=workers, scheduler=scheduler)
 
 
 def qec_workload(*, distance: int | None, rounds: int | None, basis: str, noise: str, p: float | None,

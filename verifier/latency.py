@@ -1,0 +1,149 @@
+"""Decoding latency, not throughput: how long one shot takes when it arrives alone.
+
+A real-time decoder sees one shot (one syndrome history) at a time and must keep up with
+the QEC cycle: about 1 µs per round on superconducting hardware. Throughput numbers
+(shots per second at batch 8192) hide that. :func:`measure_latency` compiles the decoder
+under test in this process, exactly as a worker does (for an ONNX model this includes
+the sandbox round trip unless ``SOV_SANDBOX=0``), decodes ``warmup`` shots that are not
+counted, then times ``shots`` single-shot calls (``batch`` = 1 by default) with
+``perf_counter_ns`` and the garbage collector paused. It reports percentiles p50 / p99 /
+p99.9 per shot and per round (per-shot latency / rounds), next to the budget
+``rounds x budget_us_per_round``, and the fraction of shots decoded within it.
+
+The timed call is the decoder's whole ``decode_packed``: bit-packed detection events in,
+bit-packed observable flips out, with every conversion sov does; it is what sov itself
+would add to a control loop. Timings are wall-clock on a shared, non-real-time OS:
+the tail (p99.9) includes scheduler noise, which is reported as measured.
+"""
+
+from __future__ import annotations
+
+import gc
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+from verifier.decoding import Decoder, fingerprint
+from verifier.errors import UsageError
+from verifier.workload import QecWorkload
+
+DEFAULT_BUDGET_US_PER_ROUND = 1.0
+PERCENTILES = (50.0, 99.0, 99.9)
+
+
+@dataclass(frozen=True)
+class LatencyResult:
+    decoder: str
+    fingerprint: str
+    workload_id: str
+    workload: dict
+    rounds: int | None
+    batch: int
+    shots: int  # timed shots (after warm-up)
+    warmup: int
+    per_shot_us: dict[str, float]  # p50, p99, p99.9, mean, min, max
+    per_round_us: dict[str, float] | None  # per_shot / rounds; None without rounds
+    budget_us_per_round: float
+    budget_us_per_shot: float | None
+    within_budget: float | None  # fraction of timed shots decoded within the budget
+    errors: int  # logical errors among the timed shots (a sanity check, not a rate)
+    compile_seconds: float
+    environment: dict = field(default_factory=dict)
+
+    @property
+    def meets_budget(self) -> bool | None:
+        if self.per_round_us is None:
+            return None
+        return self.per_round_us["p99"] <= self.budget_us_per_round
+
+    def to_json(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["meets_budget_p99"] = self.meets_budget
+        return d
+
+
+def percentiles(samples_ns: np.ndarray) -> dict[str, float]:
+    """p50 / p99 / p99.9 (numpy's linear interpolation), mean, min and max, in µs."""
+    us = np.asarray(samples_ns, dtype=np.float64) / 1e3
+    p = np.percentile(us, PERCENTILES)
+    return {"p50": float(p[0]), "p99": float(p[1]), "p99.9": float(p[2]),
+            "mean": float(us.mean()), "min": float(us.min()), "max": float(us.max())}
+
+
+def _environment() -> dict[str, Any]:
+    import os
+    import platform
+
+    return {"python": platform.python_version(), "machine": platform.machine(),
+            "processor": platform.processor() or platform.machine(),
+            "cores": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
+            "sandbox": os.environ.get("SOV_SANDBOX", "1") != "0"}
+
+
+def measure_latency(decoder: Decoder, workload: QecWorkload, *, shots: int = 10_000,
+                    warmup: int = 1_000, batch: int = 1,
+                    budget_us_per_round: float = DEFAULT_BUDGET_US_PER_ROUND) -> LatencyResult:
+    """Time ``shots`` calls of ``batch`` shot(s) each, after ``warmup`` untimed calls.
+
+    The shots are the workload's first shots (its block 0, 1, ...), so two decoders
+    measured on one workload see the same syndromes."""
+    if shots < 1 or warmup < 0 or batch < 1:
+        raise UsageError("latency needs --shots >= 1, --warmup >= 0 and --batch >= 1")
+    if budget_us_per_round <= 0:
+        raise UsageError(f"--budget-us must be positive, got {budget_us_per_round}")
+    decoder.check(workload)
+    need = (shots + warmup) * batch
+    if need > workload.shots:
+        raise UsageError(f"latency needs {need:,} shots ((--shots + --warmup) x --batch) but the "
+                         f"workload has {workload.shots:,}: give a larger workload --shots")
+    t0 = time.perf_counter()
+    compiled = decoder.compile_for(workload)
+    compile_s = time.perf_counter() - t0
+
+    dets_parts, obs_parts, have = [], [], 0
+    for b in workload.blocks():
+        d, o = workload.sample_block(b)
+        dets_parts.append(d)
+        obs_parts.append(o)
+        have += b.shots
+        if have >= need:
+            break
+    dets = np.ascontiguousarray(np.concatenate(dets_parts)[:need])
+    obs = np.concatenate(obs_parts)[:need]
+    calls = [dets[i * batch:(i + 1) * batch] for i in range(shots + warmup)]
+
+    for x in calls[:warmup]:
+        compiled.decode_packed(x)
+    samples = np.empty(shots, dtype=np.int64)
+    preds = []
+    clock = time.perf_counter_ns
+    gc_was = gc.isenabled()
+    gc.disable()
+    try:
+        for i, x in enumerate(calls[warmup:]):
+            t = clock()
+            y = compiled.decode_packed(x)
+            samples[i] = clock() - t
+            preds.append(y)
+    finally:
+        if gc_was:
+            gc.enable()
+    pred = np.concatenate([np.asarray(p, dtype=np.uint8).reshape(batch, -1) for p in preds])
+    truth = obs[warmup * batch:]
+    if pred.shape != truth.shape:
+        from verifier.errors import IntegrityError
+
+        raise IntegrityError(f"decoder returned predictions of shape {pred.shape}, expected {truth.shape}")
+    errors = int(np.any(pred != truth, axis=1).sum())
+
+    per_call = samples / batch if batch > 1 else samples  # ns per shot
+    shot_stats = percentiles(per_call)
+    rounds = workload.rounds
+    per_round = {k: v / rounds for k, v in shot_stats.items()} if rounds else None
+    budget_shot = budget_us_per_round * rounds if rounds else None
+    within = float(np.mean(per_call / 1e3 <= budget_shot)) if budget_shot else None
+    return LatencyResult(decoder.name, fingerprint(decoder), workload.id, workload.spec(), rounds,
+                         batch, shots, warmup, shot_stats, per_round, budget_us_per_round,
+                         budget_shot, within, errors, compile_s, _environment())
