@@ -72,7 +72,7 @@ def test_lock_errors_of_this_duckdb_are_recognized_and_retried(tmp_path):
 
 def test_concurrent_writers_all_succeed_and_count_shots_once(tmp_path):
     db = tmp_path / "c.duckdb"
-    common = ["qec", "run", "-d", "3", "--p", "0.01", "--shots", "30000", "--workers", "1", "-q",
+    common = ["qec", "run", "-d", "3", "--p", "0.01", "--shots", "20000", "--workers", "1", "-q",
               "--db", str(db), "--json", "-"]
     procs = [subprocess.Popen(_cmd(*common, "--seed", seed), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                               text=True, env=_env()) for seed in ("1", "1", "2")]
@@ -80,7 +80,7 @@ def test_concurrent_writers_all_succeed_and_count_shots_once(tmp_path):
     for p, (out, err) in zip(procs, outs):
         assert p.returncode == 0, err
     res = [json.loads(out) for out, _ in outs]
-    assert all(r["shots"] == 30000 for r in res)
+    assert all(r["shots"] == 20000 for r in res)
     assert res[0]["errors"] == res[1]["errors"]  # same shots, same decoder: same answer
     assert _q(db, "SELECT count(*) FROM results")[0][0] == 3
     assert {s for (s,) in _q(db, "SELECT status FROM runs")} == {"ok"}
@@ -88,7 +88,7 @@ def test_concurrent_writers_all_succeed_and_count_shots_once(tmp_path):
     rows = _q(db, "SELECT stream_id, count(*), count(DISTINCT block), sum(shots) FROM blocks GROUP BY stream_id")
     assert len(rows) == 2
     for _, n, distinct, shots in rows:
-        assert n == distinct == 4 and shots == 30000
+        assert n == distinct == 3 and shots == 20000
 
 
 def _children(pid: int) -> list[int]:
@@ -115,8 +115,8 @@ def _alive(pid: int) -> bool:
 @pytest.mark.skipif(not Path("/proc").is_dir(), reason="needs /proc")
 def test_kill9_mid_run_leaves_store_readable_and_resumes_to_exact_shots(tmp_path):
     db = tmp_path / "k.duckdb"
-    shots = 400_000
-    args = ["qec", "run", "--decoder", "identity-predecoder", "-d", "5", "--p", "0.005",
+    shots = 200_000
+    args = ["qec", "run", "--decoder", "identity-predecoder", "-d", "5", "--p", "0.01",
             "--shots", str(shots), "--seed", "11", "--workers", "1", "-q", "--db", str(db)]
     p = subprocess.Popen(_cmd(*args), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=_env())
     deadline = time.monotonic() + 120
@@ -128,7 +128,7 @@ def test_kill9_mid_run_leaves_store_readable_and_resumes_to_exact_shots(tmp_path
                 recorded = _q(db, "SELECT count(*) FROM blocks")[0][0]
             except Exception:
                 continue
-            if recorded >= 2:
+            if recorded >= 1:
                 break
     assert p.poll() is None, "the run finished before it could be killed: make it longer"
     sandbox_children = _children(p.pid)
@@ -162,13 +162,14 @@ def _limit_fsize(n: int):
     return f
 
 
+@pytest.mark.slow
 def test_file_size_limit_gives_one_line_and_keeps_what_was_written(tmp_path):
     db = tmp_path / "f.duckdb"
     first = subprocess.run(_cmd("qec", "run", "-d", "3", "--p", "0.01", "--shots", "3000", "--workers", "1",
                                 "-q", "--db", str(db)), capture_output=True, text=True, env=_env())
     assert first.returncode == 0, first.stderr
     before = _q(db, "SELECT run_id, shots, errors FROM results")
-    r = subprocess.run(_cmd("qec", "run", "-d", "5", "--p", "0.01", "--shots", "300000", "--seed", "5",
+    r = subprocess.run(_cmd("qec", "run", "-d", "3", "--p", "0.01", "--shots", "100000", "--seed", "5",
                             "--workers", "1", "-q", "--db", str(db)),
                        capture_output=True, text=True, env=_env(), preexec_fn=_limit_fsize(64 << 10))
     line = _one_line(r, 2)
@@ -187,6 +188,7 @@ def _umount(path: Path) -> None:
     subprocess.run(["umount", "-l", str(path)], capture_output=True)
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(os.geteuid() != 0, reason="mounting a tiny tmpfs needs root")
 def test_full_tmpfs_gives_one_line_and_keeps_what_was_written(tmp_path):
     mnt = tmp_path / "tiny"
@@ -199,8 +201,8 @@ def test_full_tmpfs_gives_one_line_and_keeps_what_was_written(tmp_path):
         assert first.returncode == 0, first.stderr
         before = _q(db, "SELECT run_id, shots, errors FROM results")
         used = sum(f.stat().st_size for f in mnt.iterdir())
-        subprocess.run(["mount", "-o", f"remount,size={used // 1024 + 64}k", str(mnt)], check=True)
-        r = subprocess.run(_cmd("qec", "run", "-d", "7", "--p", "0.02", "--shots", "500000", "--seed", "5",
+        subprocess.run(["mount", "-o", f"remount,size={used // 1024 + 32}k", str(mnt)], check=True)
+        r = subprocess.run(_cmd("qec", "run", "-d", "5", "--p", "0.01", "--shots", "200000", "--seed", "5",
                                 "--workers", "1", "-q", "--db", str(db)), capture_output=True, text=True,
                            env=_env(), timeout=240)
         line = _one_line(r, 2)
