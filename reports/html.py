@@ -13,7 +13,7 @@ from html import escape
 from typing import Any
 
 from reports import compare_fmt as F
-from reports.svg import Point, Series, colors_for, legend, line_chart
+from reports.svg import Point, Series, colors_for, legend, line_chart, reset_ids
 
 BASE_DASH = "6 4"
 
@@ -117,6 +117,7 @@ def _ok(x: Any) -> bool:
 
 def render_html(payload: dict[str, Any]) -> str:
     """The whole report as one HTML string."""
+    reset_ids()
     dm = F.decoder_map(payload)
     base = payload["baseline"]
     base_label = dm[base]["label"] if base in dm else "baseline"

@@ -20,6 +20,12 @@ _IDS = itertools.count(1)
 SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
 
 
+def reset_ids() -> None:
+    """Restart clip-path ids, so one payload always renders to the same bytes."""
+    global _IDS
+    _IDS = itertools.count(1)
+
+
 def colors_for(keys: Sequence[str], baseline: str | None) -> dict[str, str]:
     """A stable colour per decoder: the baseline grey, candidates in palette order."""
     out, k = {}, 0

@@ -26,6 +26,7 @@ import platform
 import shlex
 import time
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import numpy as np
@@ -183,7 +184,8 @@ def measure_latency(decoder: Decoder, workload: QecWorkload, *, shots: int = LAT
 
 # -- threshold and Lambda (verifier.threshold / verifier.suppression) ----------------------
 
-THRESHOLD_BOOTSTRAP = 200
+THRESHOLD_BOOTSTRAP = 100
+LAMBDA_BOOTSTRAP = 400
 
 
 def threshold_and_lambda(rows: list[dict[str, Any]]) -> dict[str, Any]:
@@ -200,27 +202,48 @@ def threshold_and_lambda(rows: list[dict[str, Any]]) -> dict[str, Any]:
     if len(distances) < 2:
         out["note"] = "threshold and Λ need >= 2 distances"
         return out
-    if len(ps) >= 3:
+    key = tuple(sorted((r["distance"], r["rounds"], r["p"], r["shots"], r["errors"]) for r in rows))
+    th_part, lam_part, more = _fits(key)
+    out.update(th_part)
+    out.update(lam_part)
+    notes += more
+    out["note"] = "; ".join(notes) or None
+    return out
+
+
+@lru_cache(maxsize=64)
+def _fits(key: tuple) -> tuple[dict, dict, list[str]]:
+    """The fits for one set of counts (cached: identical decoders share them)."""
+    rows = [dict(zip(("distance", "rounds", "p", "shots", "errors"), k)) for k in key]
+    distances = sorted({r["distance"] for r in rows})
+    ps = sorted({r["p"] for r in rows})
+    th: dict[str, Any] = {}
+    lam: dict[str, Any] = {"lambda_by_p": []}
+    notes: list[str] = []
+    if len(ps) < 3:
+        notes.append("threshold needs >= 3 p values")
+    elif not _curves_cross(rows, distances, ps):
+        notes.append("threshold: the curves of successive distances do not cross inside the swept rates "
+                     "(all below or all above threshold)")
+        th["threshold_fit"] = {"status": "no_crossing", "message": notes[-1], "crossings": []}
+    else:
         try:
             from verifier.threshold import LerPoint, fit_threshold
 
             fit = fit_threshold([LerPoint(r["distance"], r["p"], r["shots"], r["errors"]) for r in rows],
                                 bootstrap=THRESHOLD_BOOTSTRAP)
             js = fit.to_json()
-            js.pop("points", None)
-            out["threshold_fit"] = {k: js.get(k) for k in ("threshold", "threshold_ci", "status", "message",
-                                                             "crossings", "curves")}
+            th["threshold_fit"] = {k: js.get(k) for k in ("threshold", "threshold_ci", "status", "message",
+                                                            "crossings", "curves")}
             if fit.status == "ok" and fit.threshold is not None:
-                out["threshold"] = fit.threshold
-                out["threshold_ci"] = list(fit.threshold_ci)
+                th["threshold"] = fit.threshold
+                th["threshold_ci"] = list(fit.threshold_ci)
             else:
                 notes.append(f"threshold: {fit.message or fit.status}")
         except ImportError:
             notes.append("threshold: fit module not installed")
         except (ValueError, ArithmeticError) as e:
             notes.append(f"threshold: {e}")
-    else:
-        notes.append("threshold needs >= 3 p values")
     try:
         from verifier.suppression import EpsilonPoint, fit_lambda
 
@@ -228,21 +251,31 @@ def threshold_and_lambda(rows: list[dict[str, Any]]) -> dict[str, Any]:
             pts = [EpsilonPoint(r["distance"], r["rounds"], r["shots"], r["errors"]) for r in rows if r["p"] == p]
             if len(pts) < 2:
                 continue
-            fit = fit_lambda(pts)
-            out["lambda_by_p"].append({"p": p, "lambda": fit.lam, "lambda_ci": list(fit.lam_ci),
+            fit = fit_lambda(pts, bootstrap=LAMBDA_BOOTSTRAP)
+            lam["lambda_by_p"].append({"p": p, "lambda": fit.lam, "lambda_ci": list(fit.lam_ci),
                                        "status": fit.status, "message": fit.message,
                                        "pairwise": list(fit.pairwise)})
-        first = next((x for x in out["lambda_by_p"] if x["lambda"] is not None), None)
+        first = next((x for x in lam["lambda_by_p"] if x["lambda"] is not None), None)
         if first is not None:
-            out["lambda"], out["lambda_ci"], out["lambda_p"] = first["lambda"], first["lambda_ci"], first["p"]
+            lam.update({"lambda": first["lambda"], "lambda_ci": first["lambda_ci"], "lambda_p": first["p"]})
             if first["status"] != "ok":
                 notes.append(f"Λ at p={first['p']:g}: {first['message']}")
-        elif out["lambda_by_p"]:
-            notes.append(f"Λ: {out['lambda_by_p'][0]['message']}")
+        elif lam["lambda_by_p"]:
+            notes.append(f"Λ: {lam['lambda_by_p'][0]['message']}")
     except ImportError:
         notes.append("Λ: fit module not installed")
-    out["note"] = "; ".join(notes) or None
-    return out
+    return th, lam, notes
+
+
+def _curves_cross(rows: list[dict], distances: list[int], ps: list[float]) -> bool:
+    """Whether the LER curves of two successive distances change order inside the sweep."""
+    ler = {(r["distance"], r["p"]): r["errors"] / r["shots"] for r in rows if r["shots"]}
+    for da, db in zip(distances, distances[1:]):
+        signs = {math.copysign(1.0, ler[(db, p)] - ler[(da, p)]) for p in ps
+                 if (da, p) in ler and (db, p) in ler and ler[(db, p)] != ler[(da, p)]}
+        if len(signs) > 1:
+            return True
+    return False
 
 
 # -- environment, models, workloads ---------------------------------------------------------
