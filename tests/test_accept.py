@@ -253,3 +253,21 @@ def test_bad_policy_on_the_cli_is_one_line(tmp_path, capsys):
     assert code == 2
     lines = [ln for ln in capsys.readouterr().err.splitlines() if ln.strip()]
     assert len(lines) == 1 and "gates[1].per" in lines[0]
+
+
+@pytest.mark.slow
+def test_calibration_acceptance_dispatches_to_verifier_calib(tmp_path):
+    """`sov accept --experiment` runs the calibration tolerance gate of verifier.calib and
+    records its verdict and evidence like any other gate."""
+    from adapters.calibration_models import peak_rabi_model
+    from adapters.calibration_models import save as save_cal
+
+    off = save_cal(peak_rabi_model(1.3), tmp_path / "off.onnx")
+    code = sov_inproc("accept", "--experiment", "rabi_amplitude", "--candidate", off, "--baseline",
+                      "qibocal", "--repeats", "12", "-q", "--db", str(tmp_path / "s.duckdb"),
+                      "--json", str(tmp_path / "c.json"), "--junit", str(tmp_path / "c.xml"))
+    assert code == 1
+    d = json.loads((tmp_path / "c.json").read_text())
+    (g,) = d["gates"]
+    assert d["verdict"] == "fail" and g["name"] == "calibration_tolerance" and g["workload"] == "rabi_amplitude"
+    assert ET.parse(tmp_path / "c.xml").getroot().find("testsuite/testcase/failure") is not None

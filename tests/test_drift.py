@@ -109,3 +109,20 @@ def test_holm_step_down():
     assert adj == pytest.approx([0.04, 0.09, 0.09, 0.5])
     assert rej == [True, False, False, False]
     assert holm([], 0.05) == ([], [])
+
+
+@pytest.mark.slow
+def test_watched_calibration_model_output_shift_is_drift(tmp_path):
+    from adapters.calibration_models import peak_rabi_model
+    from adapters.calibration_models import save as save_cal
+
+    model = tmp_path / "rabi.onnx"
+    save_cal(peak_rabi_model(1.0), model)
+    db = str(tmp_path / "s.duckdb")
+    assert sov_inproc("watch", "add", str(model), "--name", "rabi", "--experiment", "rabi_amplitude", "--db", db) == 0
+    assert sov_inproc("drift", "check", "--name", "rabi", "--db", db) == 0
+    save_cal(peak_rabi_model(1.3), model)
+    assert sov_inproc("drift", "check", "--name", "rabi", "--db", db, "--json", str(tmp_path / "d.json")) == 1
+    findings = json.loads((tmp_path / "d.json").read_text())["models"][0]["findings"]
+    assert any("file changed" in f for f in findings)
+    assert any("calibration output shift" in f and "pi_pulse_amplitude" in f for f in findings)

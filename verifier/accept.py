@@ -135,7 +135,8 @@ def evaluate_gate(spec: GateSpec, wo: WorkloadOutcome) -> GateResult:
     raise UsageError(f"gate kind {spec.kind!r} does not apply to decoder workloads")
 
 
-def run_calibration_gates(policy: Policy, candidate: str, baseline: str, *, store, run) -> list[GateResult]:
+def run_calibration_gates(policy: Policy, candidate: str, baseline: str, *, store, run,
+                          contract: str | None = None) -> list[GateResult]:
     specs = [g for g in policy.gates if g.kind == "calibration"]
     if not specs:
         return []
@@ -145,9 +146,13 @@ def run_calibration_gates(policy: Policy, candidate: str, baseline: str, *, stor
                          f"({CALIBRATION_HOOK[0]}.{CALIBRATION_HOOK[1]} is missing)")
     out: list[GateResult] = []
     for g in specs:
-        res = hook(candidate, baseline, experiment=g.params["experiment"],
-                   tolerance=g.params.get("tolerance"), repeats=g.params.get("repeats"),
-                   seed=g.params.get("seed"), store=store, run=run)
+        kwargs = {"tolerance": g.params.get("tolerance"), "repeats": g.params.get("repeats"),
+                  "seed": g.params.get("seed"), "store": store, "run": run}
+        if g.params.get("confidence") is not None:
+            kwargs["confidence"] = g.params["confidence"]
+        if contract:
+            kwargs["contract"] = contract
+        res = hook(candidate, baseline, experiment=g.params["experiment"], **kwargs)
         for r in (res if isinstance(res, (list, tuple)) else [res]):
             out.append(r if r.workload else GateResult(r.name, r.status, r.figures, r.message,
                                                        g.params["experiment"]))
@@ -193,7 +198,7 @@ def accept(candidate: "Decoder | None", baseline: "Decoder | None", policy: Poli
                 gates.append(evaluate_gate(g, wo))
     gates += run_calibration_gates(policy, candidate_spec or (candidate.name if candidate else ""),
                                    baseline_spec or (baseline.name if baseline else ""),
-                                   store=store, run=run)
+                                   store=store, run=run, contract=policy.decoders.get("contract"))
     verdict = combine(gates) if gates else INCONCLUSIVE
     outcome = AcceptOutcome(verdict, gates, outcomes,
                             decoder_json(candidate) if candidate else {"name": candidate_spec},

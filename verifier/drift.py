@@ -82,8 +82,11 @@ def list_watched(store: "Store") -> list[Watched]:
 
 
 def add(store: "Store", path: str | Path, name: str, workloads: "list[WorkloadSpec]", *,
-        decoder_options: dict | None = None, contract: str | None = None) -> Watched:
-    """Register a model in service (its hash now, its reference workloads)."""
+        decoder_options: dict | None = None, contract: str | None = None,
+        experiment: str | None = None) -> Watched:
+    """Register a model in service (its hash now, its reference workloads). A calibration
+    model gives ``experiment`` instead of workloads: its series is the parameters it
+    returns on sov's fixed reference data set (``verifier.calib.accept.drift_signature``)."""
     from verifier.store import now
     from verifier.workload import sha256_file
 
@@ -92,14 +95,17 @@ def add(store: "Store", path: str | Path, name: str, workloads: "list[WorkloadSp
     p = Path(path)
     if not p.is_file():
         raise UsageError(f"model file not found: {p}")
-    if not workloads:
-        raise UsageError("a watched model needs a reference workload (workload flags or --policy)")
+    if not workloads and not experiment:
+        raise UsageError("a watched model needs a reference workload (workload flags or --policy), "
+                         "or --experiment for a calibration model")
     existing = store.query("SELECT 1 FROM watched_models WHERE name = ? AND removed_at IS NULL", [name]) \
         if Path(store.path).exists() else []
     if existing:
         raise UsageError(f"a watched model named {name!r} exists: sov watch remove {name} first")
     spec = {"workloads": [{"name": w.name, "args": _jsonable_args(w.args)} for w in workloads],
             "decoder": dict(decoder_options or {}, contract=contract)}
+    if experiment:
+        spec["calibration"] = {"experiment": experiment}
     w = Watched(name, str(p.resolve()), sha256_file(p), contract, spec, now())
     with store.connect() as con:
         con.execute("INSERT INTO watched_models VALUES (?, ?, ?, ?, ?, ?, NULL)",
@@ -176,6 +182,9 @@ class SeriesCheck:
     ler_drift: bool = False
     latency_drift: bool = False
     error: str | None = None
+    signature: dict | None = None  # calibration models: what the model returned
+    cal_shift: dict | None = None  # calibration models: compare_signatures(history, now)
+    cal_drift: bool = False
 
     @property
     def ler(self) -> float | None:
@@ -200,7 +209,8 @@ class SeriesCheck:
         d = {k: getattr(self, k) for k in ("series", "workload_id", "seed", "shots", "errors",
                                           "history_checks", "history_shots", "history_errors",
                                           "ler_p", "ler_p_adjusted", "latency_p",
-                                          "latency_p_adjusted", "ler_drift", "latency_drift", "error")}
+                                          "latency_p_adjusted", "ler_drift", "latency_drift", "error",
+                                          "signature", "cal_shift", "cal_drift")}
         d.update(ler=self.ler, ler_ci=list(clopper_pearson(self.errors, self.shots)) if self.shots else None,
                  history_ler=self.history_ler, latency_us=self.latency_us,
                  history_latency_median_us=self.history_latency_median_us)
@@ -220,7 +230,8 @@ class ModelCheck:
 
     @property
     def drift(self) -> bool:
-        return self.hash_changed or any(s.ler_drift or s.latency_drift or s.error for s in self.series)
+        return self.hash_changed or any(s.ler_drift or s.latency_drift or s.cal_drift or s.error
+                                        for s in self.series)
 
     def to_json(self) -> dict:
         return {"name": self.watched.name, "path": self.watched.path, "status": "drift" if self.drift else "ok",
@@ -269,6 +280,9 @@ def run_series(store: "Store", w: Watched, *, run: "Run", make_decoder: MakeDeco
     from verifier.qec import run_task
 
     out = []
+    cal = w.spec.get("calibration")
+    if cal and (only is None or only == cal["experiment"]):
+        out.append(_calibration_series(store, w, cal["experiment"]))
     for entry in w.spec["workloads"]:
         if only is not None and entry["name"] != only:
             continue
@@ -295,11 +309,40 @@ def run_series(store: "Store", w: Watched, *, run: "Run", make_decoder: MakeDeco
     return out
 
 
+def _calibration_series(store: "Store", w: Watched, experiment: str) -> SeriesCheck:
+    """A calibration model's parameters on the fixed reference data set, compared with the
+    last in-control check (deterministic data: any shift beyond 1e-4 relative is drift)."""
+    s = SeriesCheck(experiment)
+    try:
+        from verifier.calib.accept import compare_signatures, drift_signature
+    except ImportError as e:  # pragma: no cover - calibration support missing in this build
+        s.error = f"calibration drift needs verifier.calib ({e})"
+        return s
+    rows = store.query("SELECT figures FROM drift_checks WHERE name = ? AND series = ? AND in_control "
+                       "AND sha256 = ? AND checked_at >= ? AND status != 'error' ORDER BY checked_at DESC",
+                       [w.name, experiment, w.sha256, w.added_at])
+    old = next((json.loads(r[0]).get("signature") for r in rows if r[0]), None)
+    s.history_checks = len(rows)
+    try:
+        s.signature = drift_signature(w.path, experiment)
+    except SovError as e:
+        s.error = f"{type(e).__name__}: {e}"
+        return s
+    s.workload_id = s.signature.get("reference_id")
+    if old is not None:
+        s.cal_shift = compare_signatures(old, s.signature)
+        s.cal_drift = bool(s.cal_shift.get("drift"))
+    return s
+
+
 def establish(store: "Store", w: Watched, *, run: "Run", make_decoder: MakeDecoder, workers: int = 1) -> list[SeriesCheck]:
     """First reference replay at registration, with the workload's own seed (history point 1)."""
     from verifier.store import now
 
     checks = []
+    if w.spec.get("calibration"):
+        checks += run_series(store, w, run=run, make_decoder=make_decoder, workers=workers,
+                             seed=None, only=w.spec["calibration"]["experiment"])
     for entry in w.spec["workloads"]:
         seed = entry["args"].get("seed", 0)
         checks += run_series(store, w, run=run, make_decoder=make_decoder, workers=workers,
@@ -368,6 +411,10 @@ def check(store: "Store", names: list[str] | None, *, run: "Run", make_decoder: 
         for s in mc.series:
             if s.error:
                 mc.findings.append(f"{s.series}: cannot run: {s.error}")
+            if s.cal_drift:
+                shifts = ", ".join(f"{k}: {v.get('max_rel_shift', v) if isinstance(v, dict) else v:.3g}"
+                                   for k, v in (s.cal_shift or {}).get("shift", {}).items())
+                mc.findings.append(f"{s.series}: calibration output shift on the reference data ({shifts})")
             if s.ler_drift:
                 mc.findings.append(f"{s.series}: LER shift: {s.errors}/{s.shots} = {s.ler:.3e} vs history "
                                    f"{s.history_errors}/{s.history_shots} = {s.history_ler:.3e} "
@@ -401,7 +448,7 @@ def _record(store: "Store", report: DriftReport, *, run: "Run", keys) -> None:
             for s in mc.series:
                 status = "error" if s.error else ("drift" if (mc.drift) else
                                                   ("ok" if s.history_checks else "baseline"))
-                in_control = not (mc.hash_changed or s.error or s.ler_drift or s.latency_drift)
+                in_control = not (mc.hash_changed or s.error or s.ler_drift or s.latency_drift or s.cal_drift)
                 con.execute("INSERT INTO drift_checks VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                             [w.name, run.run_id, s.series, mc.sha256_now, in_control, s.seed,
                              s.shots, s.errors, s.seconds, status,

@@ -76,7 +76,9 @@ def accept(
             if v is not None:
                 params[k] = v
         params["seed"] = seed
-        policy_obj = pol.Policy("command line", (), (pol.GateSpec("calibration", "calibration", params),))
+        params["confidence"] = confidence
+        policy_obj = pol.Policy("command line", (), (pol.GateSpec("calibration", "calibration", params),),
+                                decoders={"contract": contract} if contract else {})
     else:
         if not flags_workload:
             raise UsageError("give a workload (--distance/--p, --circuit, ...) or --policy FILE.toml")

@@ -54,6 +54,12 @@ def check(
         for s in m.series:
             if s.error:
                 continue
+            if s.signature is not None:
+                console.print(f"  {s.series}: calibration signature {s.signature.get('digest', '')[:16]}"
+                              + ("" if s.cal_shift is None else
+                                 ("; identical to history" if s.cal_shift.get("identical") else
+                                  f"; shift {s.cal_shift.get('shift')}")))
+                continue
             hist = (f"history {s.history_errors}/{s.history_shots} over {s.history_checks} checks"
                     if s.history_checks else "no history yet: this check starts it")
             console.print(f"  {s.series}: {s.errors}/{s.shots} errors (LER {s.ler:.3e}); {hist}"

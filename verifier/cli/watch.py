@@ -39,6 +39,7 @@ def add(
     contract: o.ContractOpt = None,
     provider: o.ProviderOpt = "cpu",
     batch_size: o.BatchOpt = 8192,
+    experiment: Annotated[Optional[str], typer.Option("--experiment", help="A calibration model: watch the parameters it returns on sov's fixed reference data for this experiment.")] = None,
     no_run: Annotated[bool, typer.Option("--no-run", help="Do not replay the reference workload now (the first drift check then starts the history).")] = False,
     workers: o.WorkersOpt = None,
     db: o.DbOpt = None,
@@ -52,7 +53,11 @@ def add(
     from verifier.runs import recorded_run
 
     flags_workload = any(v is not None for v in (distance, circuit, dets, obs, p))
-    if policy is not None:
+    if experiment is not None:
+        if flags_workload or policy is not None:
+            raise UsageError("--experiment (a calibration model) takes no QEC workload flags or --policy")
+        workloads = []
+    elif policy is not None:
         if flags_workload:
             raise UsageError("give the workload either by flags or by --policy, not both")
         workloads = list(pol.load(policy).workloads)
@@ -65,7 +70,14 @@ def add(
     n_workers = o.workers_or_default(workers)
     make = make_decoder_factory(n_workers)
     opts = {"provider": provider, "batch_size": batch_size, "contract": contract}
-    make(str(path), opts)  # refuse now a model that cannot load (exit 2/4)
+    if experiment is not None:  # refuse now a model that cannot load (exit 2/4)
+        from verifier.calib.run import resolve_model
+
+        m = resolve_model(str(path), experiment, contract=contract)
+        if hasattr(m, "close"):
+            m.close()
+    else:
+        make(str(path), opts)
     for w in workloads:   # and a workload that cannot be built
         from verifier.accept import build_workload
 
@@ -73,12 +85,16 @@ def add(
     store = o.store_for(db)
     with recorded_run(store, "watch add") as rec:
         w = drift.add(store, path, name, workloads, decoder_options={"provider": provider, "batch_size": batch_size},
-                      contract=contract)
+                      contract=contract, experiment=experiment)
         checks = [] if no_run else drift.establish(store, w, run=rec, make_decoder=make, workers=n_workers)
         rec.summary = {"name": name, "sha256": w.sha256}
     console = o.human_console(json_out)
     console.print(f"watching {name}: {w.path} (sha256 {w.sha256[:16]}...)")
     for c in checks:
+        if c.signature is not None:
+            console.print(f"  reference {c.series}: signature {c.signature.get('digest', '')[:16]} on data "
+                          f"{str(c.signature.get('reference_id'))[:12]}")
+            continue
         console.print(f"  reference {c.series}: {c.errors}/{c.shots} errors (LER {c.ler:.3e}), "
                       f"{c.latency_us or float('nan'):.3g} us/shot decode")
     o.write_json(json_out, w.to_json() | {"reference": [c.to_json() for c in checks]})
