@@ -66,6 +66,9 @@ def accept(
     started = time.monotonic()
     n_workers = o.workers_or_default(workers)
     flags_workload = any(v is not None for v in (distance, circuit, dets, obs, p))
+    if experiment is not None and (policy is not None or flags_workload):
+        raise UsageError("--experiment (calibration acceptance) takes no QEC workload flags or --policy: "
+                         "put a calibration gate in the policy instead")
     if policy is not None:
         if flags_workload:
             raise UsageError("give the workload either by flags or by --policy, not both")
