@@ -57,8 +57,14 @@ def paired_median_difference(cand: np.ndarray, base: np.ndarray, *, confidence: 
         ds = np.median(c[idx], axis=1) - np.median(b[idx], axis=1)
     ds = np.where(np.isnan(ds), np.inf, ds)  # inf - inf: both failed, undecidable -> treat as large
     a = (1 - confidence) / 2
-    lo, hi = np.quantile(ds, a), np.quantile(ds, 1 - a)
+    # 'lower'/'higher' never interpolate (infinite errors stay infinite) and are conservative
+    lo, hi = np.quantile(ds, a, method="lower"), np.quantile(ds, 1 - a, method="higher")
     return d, float(lo), float(hi)
+
+
+def _finite(v) -> float | None:
+    v = float(v)
+    return v if np.isfinite(v) else None
 
 
 def _status(lo: float, hi: float, tol: float) -> str:
@@ -93,8 +99,8 @@ def compare_results(cand, base, *, tolerance: float = DEFAULT_TOLERANCE,
         cm, bm = float(np.median(ce[p])), float(np.median(be[p]))
         per[p] = {"candidate_median_error": cm if np.isfinite(cm) else None,
                   "baseline_median_error": bm if np.isfinite(bm) else None,
-                  "candidate_p95_error": float(np.quantile(ce[p], 0.95)) if np.isfinite(np.quantile(ce[p], 0.95)) else None,
-                  "baseline_p95_error": float(np.quantile(be[p], 0.95)) if np.isfinite(np.quantile(be[p], 0.95)) else None,
+                  "candidate_p95_error": _finite(np.quantile(ce[p], 0.95, method="higher")),
+                  "baseline_p95_error": _finite(np.quantile(be[p], 0.95, method="higher")),
                   "difference": d if np.isfinite(d) else None,
                   "difference_ci": [lo if np.isfinite(lo) else None, hi if np.isfinite(hi) else None],
                   "candidate_failures": int((~np.isfinite(ce[p])).sum()),

@@ -1,0 +1,274 @@
+"""Calibration verification, in process (qibocal is imported once for the whole module)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from verifier.calib.experiments import EXPERIMENTS, FIT_EXPERIMENTS
+from verifier.calib.simulator import assignment_fidelity, simulate, truth_threshold_fidelity
+from verifier.errors import IntegrityError, UsageError
+
+REPEATS = 16
+
+
+@pytest.fixture(scope="module")
+def qibocal_results():
+    """Qibocal's real fits on every fit experiment (one qibocal import for the module)."""
+    from verifier.calib.run import evaluate, resolve_model
+    from verifier.calib.simulator import CalWorkload, default_shots
+
+    out = {}
+    for name in FIT_EXPERIMENTS:
+        wl = CalWorkload(name, REPEATS, 3, default_shots(name))
+        out[name] = evaluate(resolve_model("qibocal", name), wl)
+    return out
+
+
+# -- simulator ----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("name", list(EXPERIMENTS))
+def test_simulator_is_seeded_vectorized_and_prefix_stable(name):
+    a = simulate(name, 6, seed=11)
+    b = simulate(name, 6, seed=11)
+    c = simulate(name, 3, seed=11)
+    d = simulate(name, 6, seed=12)
+    if name == "readout":
+        assert a.iq_train.shape == (6, 2000, 2) and a.iq_test.shape == (6, 2000, 2)
+        assert np.array_equal(a.iq_test, b.iq_test) and not np.array_equal(a.iq_test, d.iq_test)
+        assert (a.state_test == 0).sum() == (a.state_test == 1).sum()
+        assert np.allclose(a.context["snr"][:3], c.context["snr"])
+        return
+    exp = EXPERIMENTS[name]
+    assert a.x.shape == a.y.shape == (6, exp.n_points)
+    assert a.truth.shape == (6, len(exp.params))
+    assert np.array_equal(a.y, b.y) and not np.array_equal(a.y, d.y)
+    assert np.array_equal(a.truth[:3], c.truth) and np.array_equal(a.x[:3], c.x)
+    if name != "resonator_spectroscopy":  # probabilities with binomial noise on 1000 shots
+        assert (a.y >= 0).all() and (a.y <= 1).all()
+        assert np.allclose(a.y * 1000, np.round(a.y * 1000))
+
+
+def test_truth_is_drawn_per_repeat_from_the_documented_ranges():
+    d = simulate("rabi_amplitude", 400, seed=0)
+    a = d.truth[:, 0]
+    assert 0.12 <= a.min() and a.max() <= 0.45 and np.unique(a).size == 400
+    t = simulate("t1", 400, seed=0).truth[:, 0]
+    assert 10e3 <= t.min() and t.max() <= 80e3
+    r = simulate("ramsey", 50, seed=0)
+    # the fringe frequency is the programmed detuning plus the drive error
+    assert np.allclose(r.truth[:, 0], r.context["drive_frequency_hz"] - r.context["qubit_frequency_hz"]
+                       + r.context["programmed_detuning_hz"])
+
+
+def test_binomial_shot_noise_matches_its_variance():
+    """At the Rabi pi pulse the measured p is 1 - P(0|1); its spread over many repeats of
+    the same truth is binomial: var = p (1 - p) / shots (checked within 5 sigma)."""
+    d = simulate("rabi_amplitude", 2000, seed=5, shots=200)
+    a = d.truth[:, 0]
+    # the point at amplitude 0 has true p = P(1|0) exactly: residuals are pure shot noise
+    p = d.context["readout_p10"]
+    resid = d.y[:, 0] - p
+    z = resid / np.sqrt(p * (1 - p) / 200)
+    assert abs(z.mean()) < 5 / np.sqrt(2000) * 1.5 and 0.85 < z.std() < 1.15
+    assert a.shape == (2000,)
+
+
+def test_assignment_fidelity_formula():
+    prepared = np.array([[0, 0, 0, 0, 1, 1, 1, 1]])
+    assert assignment_fidelity(np.zeros_like(prepared), prepared)[0] == 0.5
+    assert assignment_fidelity(prepared, prepared)[0] == 1.0
+    pred = np.array([[0, 0, 0, 1, 1, 1, 0, 0]])  # P(1|0) = 1/4, P(0|1) = 1/2
+    assert assignment_fidelity(pred, prepared)[0] == pytest.approx(1 - (0.25 + 0.5) / 2)
+
+
+def test_truth_informed_readout_reference_is_high():
+    r = simulate("readout", 8, seed=2)
+    f = truth_threshold_fidelity(r)
+    assert (f > 0.85).all() and (f < 1).all()
+
+
+# -- Qibocal's real fits --------------------------------------------------------------------
+
+@pytest.mark.parametrize("name", FIT_EXPERIMENTS)
+def test_qibocal_fit_lands_within_10_percent_of_the_truth(name, qibocal_results):
+    r = qibocal_results[name]
+    for p, f in r.figures.items():
+        assert f["failures"] <= 1, (p, r.failures)
+        assert f["rel_error_median"] < 0.10, (p, f)
+        assert f["norm_error_median"] < 0.10, (p, f)
+        assert abs(f["bias"]) < 0.10
+
+
+def test_qibocal_result_records_known_traps(qibocal_results):
+    assert any("2D" in n for n in qibocal_results["resonator_spectroscopy"].notes)
+    assert any("programmed detuning" in n for n in qibocal_results["ramsey"].notes)
+
+
+def test_qibocal_zero_error_trap_is_a_recorded_failure_not_a_crash():
+    """Ideal readout (p exactly 0 and 1) makes errors zero: Qibocal's Ramsey raises
+    ValueError and Rabi drops the qubit; sov records each as a failure with its reason."""
+    from baselines.qibocal_fits import FitFailed, fit_one
+
+    x = np.arange(0.0, 1.0, 0.02)
+    y = np.round(0.5 * (1 - np.cos(np.pi * x / 0.3)), 0)  # 0/1 only: zero error everywhere
+    with pytest.raises(FitFailed):
+        fit_one("rabi_amplitude", x, y, 1000, {})
+
+
+def test_sov_reference_estimators_land_near_the_truth():
+    from verifier.calib.run import run_calibration
+
+    for name in FIT_EXPERIMENTS:
+        r = run_calibration("sov-reference", name, repeats=8, seed=4)
+        for p, f in r.figures.items():
+            assert f["failures"] == 0 and f["norm_error_median"] < 0.10, (name, p, f)
+
+
+def test_readout_qibocal_above_08_and_always_zero_is_half(tmp_path, monkeypatch):
+    from adapters.calibration_models import constant_discriminator, save
+    from verifier.calib.run import run_calibration
+
+    monkeypatch.chdir(tmp_path)
+    q = run_calibration("qibocal", "readout", repeats=6, seed=1)
+    f = q.figures["assignment_fidelity"]
+    assert f["assignment_fidelity_min"] > 0.8
+    assert f["qibocal_self_reported_median"] is not None
+    assert list(tmp_path.iterdir()) == []  # the classifier wrote nothing into the cwd
+    m = save(constant_discriminator(0), tmp_path / "always0.onnx")
+    z = run_calibration(m, "readout", repeats=6, seed=1)
+    assert z.figures["assignment_fidelity"]["assignment_fidelity_median"] == 0.5
+    assert z.figures["assignment_fidelity"]["assignment_fidelity_min"] == 0.5
+
+
+# -- ONNX adapter ---------------------------------------------------------------------------
+
+def test_shipped_models_are_listed_and_score_well():
+    from adapters.builtin import builtin_models
+    from verifier.calib.run import run_calibration
+
+    names = {m["name"]: m for m in builtin_models()}
+    assert names["rabi-amplitude-mlp"]["contract"] == "cal.fit"
+    assert names["readout-linear"]["contract"] == "cal.discriminator"
+    r = run_calibration("rabi-amplitude-mlp", None, repeats=40, seed=0)
+    assert r.experiment == "rabi_amplitude"
+    assert r.figures["pi_pulse_amplitude"]["rel_error_median"] < 0.02
+    t = run_calibration("t1-mlp", None, repeats=40, seed=0)
+    assert t.figures["t1_ns"]["rel_error_median"] < 0.05
+    d = run_calibration("readout-linear", None, repeats=10, seed=0)
+    assert d.figures["assignment_fidelity"]["assignment_fidelity_median"] > 0.9
+
+
+def test_onnx_estimate_and_classify_directly(tmp_path):
+    from adapters.calibration_models import peak_rabi_model, save
+    from adapters.onnx_calibration import OnnxCalibrationModel
+
+    m = OnnxCalibrationModel.from_file(save(peak_rabi_model(1.0), tmp_path / "peak.onnx"))
+    d = simulate("rabi_amplitude", 20, seed=0)
+    est = m.estimate(d.x, d.y)
+    assert est.shape == (20, 1)
+    # the maximum-signal sweep point is usually the pi amplitude (later maxima tie with it)
+    assert np.median(np.abs(est[:, 0] - d.truth[:, 0])) < 0.03
+    m.close()
+    disc = OnnxCalibrationModel.from_file("adapters/models/readout-linear.onnx")
+    states = disc.classify(np.array([[0.0, 0.0], [np.cos(0.6), np.sin(0.6)]], dtype=np.float32))
+    assert states.tolist() == [0, 1]
+    disc.close()
+
+
+def test_nan_output_is_an_integrity_error(tmp_path):
+    from adapters.calibration_models import nan_fit_model, save
+    from verifier.calib.run import run_calibration
+
+    with pytest.raises(IntegrityError, match="NaN"):
+        run_calibration(save(nan_fit_model(), tmp_path / "nan.onnx"), None, repeats=2)
+
+
+def test_contract_checks_are_usage_errors(tmp_path):
+    from onnx import TensorProto, helper
+
+    from adapters.calibration_models import _finish, peak_rabi_model, save
+    from verifier.calib.run import resolve_model
+
+    p = save(peak_rabi_model(1.0), tmp_path / "peak.onnx")
+    with pytest.raises(UsageError, match="built for experiment 'rabi_amplitude'"):
+        resolve_model(p, "t1")
+    fixed = save(peak_rabi_model(1.0, n_points=33), tmp_path / "fixed.onnx")
+    with pytest.raises(UsageError, match="33 points"):
+        resolve_model(fixed, "rabi_amplitude")
+    with pytest.raises(UsageError, match="serves experiment 'readout'"):
+        resolve_model("adapters/models/readout-linear.onnx", "rabi_amplitude")
+    # a model with one input is not a cal.fit model
+    g = helper.make_graph([helper.make_node("Identity", ["x"], ["params"])], "g",
+                          [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["b", 50])],
+                          [helper.make_tensor_value_info("params", TensorProto.FLOAT, ["b", 50])])
+    one = save(_finish(g, {"sov.contract": "cal.fit", "sov.experiment": "rabi_amplitude"}), tmp_path / "one.onnx")
+    with pytest.raises(UsageError, match="inputs 'x' and 'y'"):
+        resolve_model(one, None)
+    noexp = save(_finish(g, {"sov.contract": "cal.fit"}), tmp_path / "noexp.onnx")
+    with pytest.raises(UsageError, match="names no experiment"):
+        resolve_model(noexp, None)
+    with pytest.raises(UsageError, match="unknown experiment"):
+        resolve_model("qibocal", "nosuch")
+    with pytest.raises(UsageError, match="not found"):
+        resolve_model(str(tmp_path / "missing.onnx"), "t1")
+
+
+# -- acceptance, store, drift ---------------------------------------------------------------
+
+def test_accept_rejects_a_model_30_percent_off_and_passes_the_shipped_mlp(tmp_path, store):
+    from adapters.calibration_models import peak_rabi_model, save
+    from verifier.calib.accept import accept_calibration
+
+    off = save(peak_rabi_model(1.3), tmp_path / "off30.onnx")
+    g = accept_calibration(off, "qibocal", "rabi_amplitude", repeats=20, seed=0, store=store)
+    assert g.status == "fail" and g.name == "calibration_tolerance" and g.workload == "rabi_amplitude"
+    par = g.figures["parameters"]["pi_pulse_amplitude"]
+    assert par["candidate_median_error"] > 0.2 and par["difference_ci"][0] > 0.05
+    ok = accept_calibration("rabi-amplitude-mlp", "qibocal", "rabi_amplitude", repeats=20, seed=0)
+    assert ok.status == "pass", ok.message
+    rows = store.query("SELECT model, experiment, repeats, source FROM cal_results ORDER BY model")
+    assert len(rows) == 2 and {r[1] for r in rows} == {"rabi_amplitude"} and {r[2] for r in rows} == {20}
+
+
+def test_accept_is_inconclusive_when_too_few_repeats_decide():
+    from verifier.calib.accept import paired_median_difference, _status
+
+    rng = np.random.default_rng(0)
+    base = rng.uniform(0, 0.02, 6)
+    cand = base + 0.05 + rng.normal(0, 0.03, 6)  # right at the tolerance
+    d, lo, hi = paired_median_difference(cand, base)
+    assert lo < 0.05 < hi and _status(lo, hi, 0.05) == "inconclusive"
+    failed = np.full(6, np.inf)
+    d, lo, hi = paired_median_difference(failed, base)
+    assert _status(lo, hi, 0.05) == "fail"
+
+
+def test_run_is_recorded_in_the_store(store):
+    from verifier.calib.run import run_calibration
+
+    r = run_calibration("sov-reference", "t1", repeats=5, seed=9, store=store)
+    (model, exp, wid, reps, blob, figs), = store.query(
+        "SELECT model, experiment, workload_id, repeats, estimates, figures FROM cal_results")
+    assert (model, exp, wid, reps) == ("sov-reference", "t1", r.workload_id, 5)
+    assert np.allclose(np.frombuffer(blob, "<f8").reshape(5, 1), r.values)
+    assert json.loads(figs)["figures"]["t1_ns"]["repeats"] == 5
+
+
+def test_drift_signature_is_stable_and_flags_a_shift(tmp_path, store):
+    from adapters.calibration_models import peak_rabi_model, save
+    from verifier.calib.accept import (compare_signatures, drift_signature, last_signature,
+                                       record_signature)
+
+    a = save(peak_rabi_model(1.0), tmp_path / "a.onnx")
+    b = save(peak_rabi_model(1.02), tmp_path / "b.onnx")
+    s1, s2, s3 = drift_signature(a), drift_signature(a), drift_signature(b)
+    assert s1["digest"] == s2["digest"] and not compare_signatures(s1, s2)["drift"]
+    c = compare_signatures(s1, s3)
+    assert c["drift"] and c["shift"]["pi_pulse_amplitude"]["max_rel_shift"] == pytest.approx(0.02, rel=1e-3)
+    record_signature(store, s1)
+    assert last_signature(store, s1["model_sha256"], "rabi_amplitude")["digest"] == s1["digest"]
+    r1 = drift_signature("adapters/models/readout-linear.onnx")
+    assert not compare_signatures(r1, drift_signature("adapters/models/readout-linear.onnx"))["drift"]
