@@ -155,6 +155,7 @@ def test_hundred_shots_are_inconclusive(tmp_path):
     d = json.loads((tmp_path / "i.json").read_text())
     g = d["gates"][0]
     assert d["verdict"] == "inconclusive" and g["figures"]["shots_to_decide"] > 100
+    assert d["shots_to_decide"] == g["figures"]["shots_to_decide"]
     assert "shots would likely decide" in g["message"]
     case = ET.parse(tmp_path / "i.xml").getroot().find("testsuite/testcase")
     assert case.find("skipped") is not None

@@ -88,8 +88,16 @@ class AcceptOutcome:
     def exit_code(self) -> int:
         return EXIT_BY_VERDICT[self.verdict]
 
+    @property
+    def shots_to_decide(self) -> int | None:
+        """The largest ``shots_to_decide`` of the undecided LER gates (None if none)."""
+        need = [g.figures.get("shots_to_decide") for g in self.gates if g.status == INCONCLUSIVE]
+        need = [n for n in need if isinstance(n, int)]
+        return max(need) if need else None
+
     def to_json(self) -> dict:
         return {"verdict": self.verdict, "exit_code": self.exit_code,
+                "shots_to_decide": self.shots_to_decide,
                 "candidate": self.candidate, "baseline": self.baseline,
                 "policy": self.policy.to_json(),
                 "gates": [g.to_json() for g in self.gates],
