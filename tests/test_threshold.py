@@ -189,3 +189,15 @@ def test_cli_threshold_and_lambda(run_sov, tmp_path):
 def test_cli_bad_input(run_sov, tmp_path, cmd, args, needle):
     r = run_sov("qec", cmd, "--db", str(tmp_path / "x.duckdb"), *args)
     assert r.returncode == 2 and needle in r.stderr and len(r.stderr.strip().splitlines()) == 1
+
+
+def test_cli_threshold_below_threshold_everywhere_is_inconclusive(run_sov, tmp_path):
+    db = str(tmp_path / "b.duckdb")
+    r = run_sov("qec", "threshold", "--distances", "3,5", "--p", "0.002,0.003,0.004", "--shots", "8192",
+                "--workers", "1", "--bootstrap", "20", "--db", db, "--json", "-")
+    assert r.returncode == 3, r.stderr
+    out = json.loads(r.stdout)
+    assert out["status"] == "no_crossing" and "below threshold" in out["message"]
+    from verifier.store import Store
+
+    assert Store(db).query("SELECT status, exit_code FROM runs") == [("inconclusive", 3)]
