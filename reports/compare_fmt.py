@@ -132,8 +132,8 @@ def paired(row: dict[str, Any]) -> tuple[str, str]:
     v = VERDICT_TEXT.get(pr["verdict"], pr["verdict"])
     if pr["verdict"] == "identical":
         return (v, "same failures on every shot")
-    return (v, f"p = {pvalue(pr['p_value'])}; fails alone {pr['only_candidate_fails']:,}, "
-               f"baseline alone {pr['only_baseline_fails']:,}")
+    return (v, f"p = {pvalue(pr['p_value'])} · discordant shots: {pr['only_candidate_fails']:,} "
+               f"fail only here, {pr['only_baseline_fails']:,} only in the baseline")
 
 
 def decoder_map(payload: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -141,7 +141,7 @@ def decoder_map(payload: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 def short_sha(d: dict[str, Any]) -> str:
-    return (d.get("model_sha256") or "")[:12] or "open baseline"
+    return (d.get("model_sha256") or "")[:12] or "— (open)"
 
 
 def workload_label(w: dict[str, Any]) -> str:

@@ -56,6 +56,11 @@ tr.base td { background: #f8f9fb; }
 .sw { display: inline-block; width: 11px; height: 11px; border-radius: 3px; margin-right: 7px;
   vertical-align: -1px; background: var(--c); }
 .dec { font-weight: 600; white-space: nowrap; }
+.nowrap { white-space: nowrap; }
+td.paired { min-width: 150px; max-width: 230px; }
+table.summary { font-size: 12.5px; }
+table.summary th, table.summary td { padding: 7px 6px; }
+.scroll { overflow-x: auto; }
 .small { font-size: 11.5px; color: var(--muted); }
 .badge { display: inline-block; padding: 1px 8px; border-radius: 999px; font-size: 11.5px; font-weight: 600;
   white-space: nowrap; border: 1px solid transparent; }
@@ -89,13 +94,19 @@ footer { margin-top: 30px; padding-top: 10px; border-top: 1px solid var(--line);
   font-size: 12px; }
 @media (max-width: 760px) { main { padding: 18px; margin: 0; border-radius: 0; } }
 @media print {
-  @page { size: A4; margin: 14mm 12mm; }
-  body { background: #fff; font-size: 11px; }
+  @page { size: A4 landscape; margin: 10mm 10mm; }
+  body { background: #fff; font-size: 10.5px; }
   main { box-shadow: none; margin: 0; padding: 0; max-width: none; border-radius: 0; }
-  h2 { break-after: avoid; page-break-after: avoid; }
-  table, figure, .model, .card, pre { break-inside: avoid; page-break-inside: avoid; }
+  h1 { font-size: 22px; }
+  h2 { font-size: 15px; margin-top: 18px; break-after: avoid; page-break-after: avoid; }
+  table { font-size: 10.5px; }
+  table.summary { font-size: 10px; }
+  .scroll { overflow: visible; }
+  section.plots { break-before: page; page-break-before: always; }
+  tr, figure, .model, .card, pre, dl { break-inside: avoid; page-break-inside: avoid; }
   tbody tr:hover { background: none; }
-  .charts { grid-template-columns: repeat(2, 1fr); }
+  .charts { grid-template-columns: repeat(3, 1fr); }
+  footer, ul.method { break-inside: avoid; }
   * { -webkit-print-color-adjust: exact; print-color-adjust: exact; }
 }
 """
@@ -217,11 +228,11 @@ def _summary_table(payload, dm, colors) -> str:
         body.append(
             f'<tr class="{"base" if r["baseline"] else ""}"><td class="num">{r["rank"]}</td>'
             f'<td class="dec">{_sw(colors[r["decoder"]])}{escape(d["label"])}</td>'
-            f'<td class="mono">{escape(F.short_sha(d))}</td>'
+            f'<td class="mono nowrap">{escape(F.short_sha(d))}</td>'
             f'<td class="num">{r["errors"]:,} / {r["shots"]:,}</td>'
             f'<td class="num">{escape(F.ler_ci(r["pooled_ler"], ci[0], ci[1]))}</td>'
             f'<td class="num"><b>{escape(F.ratio(r["ratio_to_baseline"]))}</b></td>'
-            f'<td>{badge}<div class="small">{escape(detail)}</div></td>'
+            f'<td class="paired">{badge}<div class="small">{escape(detail)}</div></td>'
             f'<td class="num" title="{escape(r.get("threshold_note") or "")}">{escape(F.threshold(r))}</td>'
             f'<td class="num" title="{escape(r.get("threshold_note") or "")}">{escape(F.lam(r))}</td>'
             f'<td class="num">{escape(F.micro(r["latency_p50"]))}</td>'
@@ -240,7 +251,7 @@ def _summary_table(payload, dm, colors) -> str:
     tn = {r.get("threshold_note") for r in rows if r.get("threshold_note")}
     if tn:
         notes.append("Threshold / Λ: " + escape("; ".join(sorted(tn))) + ".")
-    return (f'<h2>Summary</h2><table class="summary">{head}<tbody>{"".join(body)}</tbody></table>'
+    return (f'<h2>Summary</h2><div class="scroll"><table class="summary">{head}<tbody>{"".join(body)}</tbody></table></div>'
             f'<p class="small">{" ".join(notes)}</p>')
 
 
@@ -257,6 +268,9 @@ def _charts(payload, dm, colors) -> str:
         if key == base:
             kw.setdefault("dash", BASE_DASH)
             kw.setdefault("hollow", True)
+            kw.setdefault("width", 1.6)
+        else:
+            kw.setdefault("width", 2.6)
         return Series(dm[key]["label"], colors[key], pts, **kw)
 
     figs = []
@@ -321,7 +335,8 @@ def _charts(payload, dm, colors) -> str:
         return ""
     items = [(dm[k]["label"] + (" (baseline)" if k == base else ""), colors[k]) for k in order]
     dashes = [BASE_DASH if k == base else None for k in order]
-    return (f'<h2>Plots</h2>{legend(items, dash=dashes)}<div class="charts">{"".join(figs)}</div>')
+    return (f'<section class="plots"><h2>Plots</h2>{legend(items, dash=dashes)}'
+            f'<div class="charts">{"".join(figs)}</div></section>')
 
 
 def _rounds_text(payload, dist) -> str:
@@ -505,7 +520,10 @@ def _suppression(payload, dm, colors) -> str:
 def _environment(payload) -> str:
     env = payload["environment"]
     pk = env.get("packages", {})
-    kv = [("CPU", f'{escape(str(env.get("cpu")))} · {env.get("cores")} cores'),
+    load = env.get("load_average")
+    kv = [("CPU", f'{escape(str(env.get("cpu")))} · {env.get("cores")} cores'
+                  + (f' · load average {load[0]:.2f} / {load[1]:.2f} / {load[2]:.2f} (1/5/15 min) when measured'
+                     if load else "")),
           ("Platform", escape(str(env.get("platform")))), ("Python", escape(str(env.get("python"))))]
     kv += [(escape(k), f'<span class="mono">{escape(v) if v else "not installed"}</span>') for k, v in pk.items()]
     return ('<h2>Environment</h2><dl class="kv">' + "".join(f"<dt>{k}</dt><dd>{v}</dd>" for k, v in kv)

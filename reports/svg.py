@@ -77,7 +77,7 @@ def log_ticks(lo: float, hi: float, *, max_ticks: int = 7) -> tuple[list[float],
     e0, e1 = math.floor(math.log10(lo)), math.ceil(math.log10(hi))
     for mults in ((1,), (1, 2, 5), (1, 2, 3, 4, 5, 6, 7, 8, 9)):
         major = [m * 10 ** e for e in range(e0, e1 + 1) for m in mults if lo <= m * 10 ** e <= hi]
-        if len(major) >= 2 or mults == (1, 2, 3, 4, 5, 6, 7, 8, 9):
+        if len(major) >= 3 or mults == (1, 2, 3, 4, 5, 6, 7, 8, 9):
             if len(major) > max_ticks and mults != (1,):
                 continue
             break

@@ -302,8 +302,12 @@ def environment() -> dict[str, Any]:
     import os
 
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    try:
+        load = [round(x, 2) for x in os.getloadavg()]
+    except OSError:
+        load = None
     return {"python": platform.python_version(), "platform": platform.platform(), "machine": platform.machine(),
-            "cpu": cpu or "unknown", "cores": cores, "packages": versions}
+            "cpu": cpu or "unknown", "cores": cores, "load_average": load, "packages": versions}
 
 
 def model_details(decoder: Decoder) -> dict[str, Any] | None:
@@ -466,6 +470,7 @@ def run_compare(candidates: list[Candidate], sweep: Sweep, *, run: "Run", worker
                 "seconds": s.seconds, "shots_per_second": s.shots_per_second,
                 "reused_shots": res.reused_shots, "latency": lat})
     elapsed = time.monotonic() - started
+    env = environment()  # load average right after the measurements
 
     paired = []
     for c in candidates:
@@ -491,7 +496,7 @@ def run_compare(candidates: list[Candidate], sweep: Sweep, *, run: "Run", worker
         "results": results, "paired": paired,
         "command": compare_command([c.spec for c in candidates], sweep),
         "argv": list(argv) if argv is not None else None,
-        "environment": environment(),
+        "environment": env,
         "verdicts": find_verdicts(store, [c.decoder.model_sha256 for c in candidates] + fps),
         "calibration": calibration,
     }
