@@ -343,8 +343,12 @@ def load_action(path) -> RecordedAction | None:
         spec = yaml.safe_load(act.read_text()) or {}
     except yaml.YAMLError as e:
         raise UsageError(f"{act}: not valid YAML ({str(e).splitlines()[0]})") from None
+    except UnicodeDecodeError:
+        raise UsageError(f"{act}: not UTF-8 text") from None
+    if not isinstance(spec, dict):
+        raise UsageError(f"{act}: not a Qibocal action (expected a YAML mapping)")
     op = spec.get("operation")
-    if op not in OPERATIONS:
+    if not isinstance(op, str) or op not in OPERATIONS:
         return None
     import qibocal.protocols as protocols
 
@@ -360,7 +364,13 @@ def load_action(path) -> RecordedAction | None:
             recorded = proto.results_type.load(p)
         except Exception:
             recorded = None
-    nshots = int((spec.get("parameters") or {}).get("nshots") or getattr(data, "nshots", 0) or 1000)
+    params = spec.get("parameters") if isinstance(spec.get("parameters"), dict) else {}
+    try:
+        nshots = int(params.get("nshots") or getattr(data, "nshots", 0) or 1000)
+    except (TypeError, ValueError, OverflowError):
+        raise UsageError(f"{act}: parameters.nshots is not a number: {params.get('nshots')!r}") from None
+    if nshots < 1:
+        raise UsageError(f"{act}: parameters.nshots must be positive, got {nshots}")
     return RecordedAction(str(p), str(spec.get("id", p.name)), op, OPERATIONS[op], nshots, data, recorded,
                           list(data.qubits) if hasattr(data, "qubits") else list(data.data))
 

@@ -371,7 +371,13 @@ def read_records(path: Path, fmt: str, width: int, start: int, count: int) -> np
         with open(path, "rb") as f:
             f.seek(start * nbytes)
             raw = f.read(count * nbytes)
-        return np.frombuffer(raw, dtype=np.uint8).reshape(count, nbytes).copy()
+        if len(raw) != count * nbytes:
+            raise UsageError(f"{path}: ends before record {start + count} (the file changed or is truncated)")
+        out = np.frombuffer(raw, dtype=np.uint8).reshape(count, nbytes).copy()
+        if width % 8 and count and np.any(out[:, -1] >> (width % 8)):
+            raise UsageError(f"{path}: a b8 record sets bits beyond its {width} bits: wrong circuit or "
+                             "format?")
+        return out
     if fmt == "01":
         rec = width + 1
         with open(path, "rb") as f:
@@ -408,7 +414,11 @@ def read_records(path: Path, fmt: str, width: int, start: int, count: int) -> np
                 err = (str(e).strip().splitlines() or [type(e).__name__])[0]
         if data is None:
             raise UsageError(f"{path}: not valid 'dets' data for {width} bits: {err}")
-    return np.asarray(data, dtype=np.uint8).reshape(count, nbytes)
+    data = np.asarray(data, dtype=np.uint8)
+    if data.shape != (count, nbytes):
+        raise UsageError(f"{path}: lines {start + 1}..{start + count} hold {data.shape[0]} 'dets' records "
+                         f"instead of {count}: every line must be one 'shot ...' record")
+    return data
 
 
 def iter_blocks(workload: QecWorkload, blocks: list[Block] | None = None) -> Iterator[tuple[Block, np.ndarray, np.ndarray]]:

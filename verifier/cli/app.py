@@ -71,6 +71,11 @@ def main(argv: list[str] | None = None) -> int:
     """Console entry point; returns (and exits with) the process exit code."""
     import click
 
+    try:  # typer >= 0.2x vendors its own click: its exceptions are not click's
+        from typer._click import exceptions as _tclick
+    except ImportError:  # pragma: no cover
+        _tclick = click.exceptions
+
     args = list(sys.argv[1:] if argv is None else argv)
     _DEBUG["on"] = "--debug" in args or os.environ.get("SOV_DEBUG") == "1"
     code: int
@@ -82,16 +87,16 @@ def main(argv: list[str] | None = None) -> int:
             raise
         sys.stderr.write(f"sov: error: {_one_line(str(e))}\n")
         code = int(e.exit_code)
-    except click.exceptions.Abort:
+    except (click.exceptions.Abort, getattr(_tclick, "Abort", click.exceptions.Abort)):
         sys.stderr.write("sov: aborted\n")
         code = 130
-    except click.exceptions.UsageError as e:
+    except (click.exceptions.UsageError, _tclick.UsageError) as e:
         if _DEBUG["on"]:
             raise
         where = f" (sov {e.ctx.command_path.split(' ', 1)[1]})" if e.ctx and " " in e.ctx.command_path else ""
         sys.stderr.write(f"sov: error: {_one_line(e.format_message())}{where}; see --help\n")
         code = int(ExitCode.USAGE)
-    except click.exceptions.ClickException as e:
+    except (click.exceptions.ClickException, _tclick.ClickException) as e:
         if _DEBUG["on"]:
             raise
         sys.stderr.write(f"sov: error: {_one_line(e.format_message())}\n")
