@@ -94,13 +94,7 @@ def read_sinter_csv(path: str | Path, *, decoder: str | None = None) -> dict[str
     from verifier.threshold import LerPoint
 
     p = Path(path)
-    if not p.is_file():
-        raise UsageError(f"sinter CSV not found: {p}")
-    try:
-        stats = sinter.read_stats_from_csv_files(str(p))
-    except Exception as e:  # sinter raises ValueError / KeyError with long text
-        first = (str(e).strip().splitlines() or [type(e).__name__])[0]
-        raise UsageError(f"{p} is not sinter CSV: {first}") from None
+    stats = _read_stats(p)
     series: dict[str, dict[tuple[int, float], LerPoint]] = {}
     for s in stats:
         if decoder is not None and s.decoder != decoder:
@@ -122,6 +116,41 @@ def read_sinter_csv(path: str | Path, *, decoder: str | None = None) -> dict[str
     if not series:
         raise UsageError(f"{p}: no rows" + (f" for decoder {decoder}" if decoder else ""))
     return {label: sorted(v.values(), key=lambda q: (q.distance, q.p)) for label, v in series.items()}
+
+
+def read_sinter_csv_epsilon(path: str | Path, p: float, *, decoder: str | None = None) -> dict[str, list]:
+    """Per-decoder ``EpsilonPoint`` series at the physical error rate ``p`` (for Λ) from a
+    sinter CSV; rounds come from the metadata key ``r`` (or ``rounds``), else rounds = d."""
+    from verifier.suppression import EpsilonPoint
+
+    stats = _read_stats(path)
+    out: dict[str, list] = {}
+    for s in stats:
+        if decoder is not None and s.decoder != decoder:
+            continue
+        d = _meta_value(s.json_metadata, _D_KEYS)
+        rate = _meta_value(s.json_metadata, _P_KEYS)
+        if d is None or rate is None or not math.isclose(float(rate), p, rel_tol=1e-9):
+            continue
+        r = _meta_value(s.json_metadata, ("r", "rounds")) or d
+        kept = s.shots - s.discards
+        if kept > 0:
+            out.setdefault(f"sinter:{s.decoder}", []).append(EpsilonPoint(int(d), int(r), int(kept), int(s.errors)))
+    for label, pts in out.items():
+        if len({q.distance for q in pts}) != len(pts):
+            raise UsageError(f"{path}: two tasks of {label} at one distance and p={p:g}: filter the CSV first")
+    return {k: sorted(v, key=lambda q: q.distance) for k, v in out.items()}
+
+
+def _read_stats(path: str | Path):
+    p = Path(path)
+    if not p.is_file():
+        raise UsageError(f"sinter CSV not found: {p}")
+    try:
+        return sinter.read_stats_from_csv_files(str(p))
+    except Exception as e:  # sinter raises ValueError / KeyError with long text
+        first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+        raise UsageError(f"{p} is not sinter CSV: {first}") from None
 
 
 # -- sov decoders inside sinter ---------------------------------------------------------------

@@ -29,7 +29,8 @@ def _pct(x: float, _pos=None) -> str:
     return f"{100 * x:.2g}%"
 
 
-def threshold_figure(fit, *, title: str | None = None, baselines: dict[str, Sequence[Any]] | None = None):
+def threshold_figure(fit, *, title: str | None = None, baselines: dict[str, Sequence[Any]] | None = None,
+                     baseline_fits: dict[str, Any] | None = None):
     """LER vs p per distance, log-log: points with 95 % intervals (bars and bands), the
     finite-size-scaling curves, and the threshold with its interval. ``baselines`` maps a
     label to extra ``LerPoint`` series (e.g. imported from sinter CSV), drawn hollow."""
@@ -67,6 +68,10 @@ def threshold_figure(fit, *, title: str | None = None, baselines: dict[str, Sequ
             ax.plot([q.p for q in pts], [q.ler if q.errors else float("nan") for q in pts], "s--",
                     mfc="none", color=c, ms=5, lw=0.8, alpha=0.8,
                     label=f"{label} d = {d}")
+    for label, bf in (baseline_fits or {}).items():
+        if getattr(bf, "threshold", None) is not None:
+            ax.axvline(bf.threshold, color="0.35", lw=1.0, ls=":",
+                       label=f"{label} p_th = {_pct(bf.threshold)}")
     if fit.threshold is not None:
         ax.axvline(fit.threshold, color="crimson", lw=1.2, ls="--",
                    label=f"p_th = {_pct(fit.threshold)}")
@@ -89,7 +94,7 @@ def threshold_figure(fit, *, title: str | None = None, baselines: dict[str, Sequ
     return fig
 
 
-def lambda_figure(fit, *, title: str | None = None):
+def lambda_figure(fit, *, title: str | None = None, baselines: dict | None = None):
     """Per-round logical error ε_d vs distance (log y) with intervals and the Λ fit."""
     import numpy as np
 
@@ -112,6 +117,14 @@ def lambda_figure(fit, *, title: str | None = None):
         extra = f" [{lo:.2f}, {hi:.2f}]" if lo is not None and hi is not None else ""
         ax.plot(grid, fit.epsilon_fit(grid), "--", color="crimson", lw=1.2,
                 label=f"fit: Λ = {fit.lam:.2f}{extra}")
+    for k, (label, bf) in enumerate((baselines or {}).items()):
+        bd = np.array([q.distance for q in bf.points], dtype=float)
+        be = np.array([q.epsilon for q in bf.points])
+        c = f"C{k + 2}"
+        ax.plot(bd[be > 0], be[be > 0], "s", mfc="none", color=c, label=f"{label} ε_d")
+        if bf.lam is not None:
+            g = np.linspace(bd.min() - 0.5, bd.max() + 0.5, 50)
+            ax.plot(g, bf.epsilon_fit(g), ":", color=c, lw=1.0, label=f"{label}: Λ = {bf.lam:.2f}")
     ax.set_yscale("log")
     ax.set_xticks(d)
     ax.set_xlabel("code distance d")

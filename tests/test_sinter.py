@@ -119,3 +119,20 @@ def test_sinter_collect_runs_an_onnx_model(tmp_path):
     pooled = (stats[0].errors + ref.stats.errors) / (n1 + n2)
     z = (ler - ref.stats.ler) / np.sqrt(pooled * (1 - pooled) * (1 / n1 + 1 / n2))
     assert abs(z) < 4.0, (ler, ref.stats.ler)
+
+
+def test_sinter_csv_as_a_lambda_baseline(tmp_path):
+    from adapters.sinter_interop import read_sinter_csv_epsilon
+    from verifier.suppression import fit_lambda
+
+    rows = [sinter.TaskStats(strong_id=f"{d}-{p}", decoder="theirs", json_metadata={"d": d, "p": p, "r": d},
+                             shots=100_000, errors=e)
+            for d, e in ((3, 600), (5, 250), (7, 80)) for p in (0.003, 0.004)]
+    path = tmp_path / "b.csv"
+    path.write_text(sinter.CSV_HEADER + "\n" + "\n".join(s.to_csv_line() for s in rows) + "\n")
+    series = read_sinter_csv_epsilon(path, 0.003)
+    pts = series["sinter:theirs"]
+    assert [(q.distance, q.rounds, q.errors) for q in pts] == [(3, 3, 600), (5, 5, 250), (7, 7, 80)]
+    fit = fit_lambda(pts, bootstrap=200)
+    assert fit.lam_ci[0] < fit.lam < fit.lam_ci[1]
+    assert read_sinter_csv_epsilon(path, 0.005) == {}

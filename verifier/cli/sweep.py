@@ -55,14 +55,15 @@ def _prepare(*, decoder: str, spec, workers, contract, provider, threads, batch_
     return dec, n_workers
 
 
-def _run(rec, dec, spec, *, n_workers: int, max_errors, quiet):
+def _run(rec, dec, spec, *, n_workers: int, max_errors, quiet, executor=None):
     """Run (or reuse) the sweep inside the recorded run ``rec``."""
     from reports.terminal import shot_progress
     from verifier.sweep import sweep
 
     with shot_progress(f"{dec.name} sweep ({len(spec.distances) * len(spec.ps)} points)", quiet=quiet) as cb:
         progress = (lambda s, total, done, n: cb(s, total)) if cb else None
-        return sweep(dec, spec, run=rec, workers=n_workers, max_errors=max_errors, progress=progress)
+        return sweep(dec, spec, run=rec, workers=n_workers, max_errors=max_errors, progress=progress,
+                     executor=executor)
 
 
 def _points_table(result, title: str):
@@ -97,6 +98,8 @@ def sweep_cmd(
     threads: o.ThreadsOpt = None,
     batch_size: o.BatchOpt = 8192,
     workers: o.WorkersOpt = None,
+    executor: o.ExecutorOpt = "local",
+    scheduler: o.SchedulerOpt = None,
     db: o.DbOpt = None,
     json_out: o.JsonOpt = None,
     sinter_csv: SinterCsvOpt = None,
@@ -113,8 +116,11 @@ def sweep_cmd(
     dec, n_workers = _prepare(decoder=decoder, spec=spec, workers=workers, contract=contract,
                               provider=provider, threads=threads, batch_size=batch_size)
     store = o.store_for(db)
-    with recorded_run(store, "qec sweep") as rec:
-        result = _run(rec, dec, spec, n_workers=n_workers, max_errors=max_errors, quiet=quiet)
+    with recorded_run(store, "qec sweep") as rec, o.executor_for(executor, scheduler, n_workers) as ex:
+        from verifier.executors import SweepExecutor
+
+        result = _run(rec, dec, spec, n_workers=n_workers, max_errors=max_errors, quiet=quiet,
+                      executor=SweepExecutor(ex))
         payload = result.to_json()
         payload["db"] = store.path
         if sinter_csv is not None:
@@ -185,11 +191,12 @@ def threshold_cmd(
         from verifier.sweep import point_json
 
         payload["points"] = [point_json(r) for r in sorted(result.points, key=lambda r: (r.workload.distance, r.workload.p))]
-        base_fits = {}
+        base_fits, base_objs = {}, {}
         for label, pts in baselines.items():
             try:
                 bf = fit_threshold(pts, bootstrap=bootstrap, seed=spec.seed)
                 base_fits[label] = bf.to_json()
+                base_objs[label] = bf
             except ValueError as e:
                 base_fits[label] = {"status": "fit_failed", "message": str(e),
                                     "points": [q.to_json() for q in pts]}
@@ -198,7 +205,7 @@ def threshold_cmd(
         if plot is not None:
             from reports.plots import plot_threshold
 
-            plot_threshold(fit, plot, baselines=baselines or None,
+            plot_threshold(fit, plot, baselines=baselines or None, baseline_fits=base_objs or None,
                            title=f"{result.decoder_name}: {noise} noise, rounds = "
                                  f"{rounds or 'd'}, basis {basis.upper()}")
             payload["plot"] = str(plot)
@@ -269,6 +276,7 @@ def lambda_cmd(
     json_out: o.JsonOpt = None,
     plot: PlotOpt = None,
     sinter_csv: SinterCsvOpt = None,
+    baseline_csv: BaselineOpt = None,
     quiet: o.QuietOpt = False,
 ) -> int:
     """Measure the error-suppression factor Λ = ε_d / ε_{d+2} at one physical error rate.
@@ -285,6 +293,13 @@ def lambda_cmd(
     if len(spec.distances) < 2:
         raise UsageError("Λ needs at least two distances (e.g. --distances 3,5,7)")
     _check_plot(plot)
+    baselines = {}
+    if baseline_csv is not None:
+        from adapters.sinter_interop import read_sinter_csv_epsilon
+
+        baselines = read_sinter_csv_epsilon(baseline_csv, spec.ps[0])
+        if not baselines:
+            raise UsageError(f"{baseline_csv} has no rows at p = {spec.ps[0]:g}")
     from verifier.runs import recorded_run
 
     dec, n_workers = _prepare(decoder=decoder, spec=spec, workers=workers, contract=contract,
@@ -297,10 +312,14 @@ def lambda_cmd(
                    "fingerprint": result.fingerprint, "sweep": spec.to_json(),
                    "run_id": result.run_id, "db": store.path, "wall_seconds": result.seconds,
                    "ran_shots": result.ran_shots, "reused_shots": result.reused_shots}
+        base_fits = {label: fit_lambda(pts, bootstrap=bootstrap, seed=spec.seed)
+                     for label, pts in baselines.items()}
+        if base_fits:
+            payload["baselines"] = {label: bf.to_json() for label, bf in base_fits.items()}
         if plot is not None:
             from reports.plots import plot_lambda
 
-            plot_lambda(fit, plot, title=f"{result.decoder_name}: {noise} noise, p = {spec.ps[0]:g}, "
+            plot_lambda(fit, plot, baselines=base_fits or None, title=f"{result.decoder_name}: {noise} noise, p = {spec.ps[0]:g}, "
                                          f"rounds = {rounds or 'd'}")
             payload["plot"] = str(plot)
         if sinter_csv is not None:
@@ -323,6 +342,11 @@ def lambda_cmd(
             lo, hi = pr["lambda_ci"]
             console.print(f"  ε_{pr['from']} / ε_{pr['to']} = {pr['lambda']:.3f}"
                           + (f" [{lo:.3f}, {hi:.3f}]" if lo is not None and hi is not None else ""))
+    for label, bf in base_fits.items():
+        if bf.lam is not None and bf.lam_ci[0] is not None:
+            console.print(f"  baseline {label}: Λ = {bf.lam:.3f} [{bf.lam_ci[0]:.3f}, {bf.lam_ci[1]:.3f}]")
+        else:
+            console.print(f"  baseline {label}: Λ not measured ({bf.message})")
     if fit.status != "ok":
         console.print(f"inconclusive: {fit.message}")
     o.write_json(json_out, payload)
