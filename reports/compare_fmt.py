@@ -172,3 +172,47 @@ def terminal_table(payload: dict[str, Any]):
                   threshold(r), lam(r), micro(r["latency_p50"]), micro(r["latency_p99"]),
                   micro(r["latency_p999"]), rate(r["throughput"]))
     return t
+
+
+def pct(x: float | None) -> str:
+    """A relative error as a percentage with sensible digits."""
+    if not _finite(x):
+        return "n/a"
+    v = 100 * x
+    if abs(v) >= 10:
+        return f"{v:.1f} %"
+    if abs(v) >= 0.1:
+        return f"{v:.2f} %"
+    return f"{v:.3f} %"
+
+
+def calibration_rows(cal: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
+    """(header, rows) of the calibration table, shared by every renderer."""
+    rows = cal.get("rows") or []
+    if cal.get("kind") == "readout":
+        head = ["Model", "Parameter", "Median", "5th percentile", "Mean", "Worst", "Failures / repeats", "Time"]
+        out = [[r["model"] + (" (baseline)" if r.get("baseline") else ""), r["parameter"],
+                f"{r.get('assignment_fidelity_median', float('nan')):.4f}" if _finite(r.get("assignment_fidelity_median")) else "n/a",
+                f"{r.get('assignment_fidelity_p05'):.4f}" if _finite(r.get("assignment_fidelity_p05")) else "n/a",
+                f"{r.get('assignment_fidelity_mean'):.4f}" if _finite(r.get("assignment_fidelity_mean")) else "n/a",
+                f"{r.get('assignment_fidelity_min'):.4f}" if _finite(r.get("assignment_fidelity_min")) else "n/a",
+                f"{r.get('failures', 0)} / {r.get('repeats', '?')}", f"{r.get('seconds', 0):.2f} s"] for r in rows]
+        return head, out
+    head = ["Model", "Parameter", "Median |rel. error|", "95th pct |rel. error|", "Bias (median signed)",
+            "Failures / repeats", "Time"]
+    out = [[r["model"] + (" (baseline)" if r.get("baseline") else ""), r["parameter"], pct(r.get("rel_error_median")),
+            pct(r.get("rel_error_p95")), pct(r.get("bias")), f"{r.get('failures', 0)} / {r.get('repeats', '?')}",
+            f"{r.get('seconds', 0):.2f} s"] for r in rows]
+    return head, out
+
+
+def calibration_table(cal: dict[str, Any]):
+    from rich.table import Table
+
+    head, rows = calibration_rows(cal)
+    t = Table(title=cal.get("title", "Calibration models"), title_justify="left")
+    for i, h in enumerate(head):
+        t.add_column(h, justify="left" if i < 2 else "right")
+    for r in rows:
+        t.add_row(*r)
+    return t

@@ -133,37 +133,52 @@ def render_html(payload: dict[str, Any]) -> str:
     base = payload["baseline"]
     base_label = dm[base]["label"] if base in dm else "baseline"
     colors = colors_for([d["key"] for d in payload["decoders"]], base)
-    sweep = payload["sweep"]
+    sweep = payload.get("sweep")
     n_dec, n_wl = len(payload["decoders"]), len(payload["workloads"])
-    title = f"Decoder comparison: {n_dec} decoder{'s' * (n_dec != 1)} on {n_wl} workload{'s' * (n_wl != 1)}"
+    cal = payload.get("calibration")
+    if n_dec:
+        title = f"Decoder comparison: {n_dec} decoder{'s' * (n_dec != 1)} on {n_wl} workload{'s' * (n_wl != 1)}"
+    else:
+        n_cal = len([m for m in (cal or {}).get("models", []) if not m.get("baseline")])
+        title = (f"Calibration model comparison: {n_cal} model{'s' * (n_cal != 1)} on "
+                 f"{(cal or {}).get('experiment', 'calibration')}")
     parts = ['<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">',
              '<meta name="viewport" content="width=device-width, initial-scale=1">',
              f'<meta name="generator" content="sov {escape(str(payload["environment"]["packages"].get("sov-verifier")))}">',
              f"<title>{escape(title)}</title><style>{CSS}</style></head><body><main>"]
-    rounds = "rounds = distance" if not sweep.get("rounds") else f"rounds = {sweep['rounds']}"
-    parts.append(
-        f'<header><div class="kicker">sov · procurement comparison</div><h1>{escape(title)}</h1>'
-        f'<div class="meta"><span>Run <b class="mono">{escape(payload["run_id"])}</b></span>'
-        f'<span>Created <b>{escape(payload["created_at"].replace("T", " "))}</b></span>'
-        f'<span>Rotated surface-code memory {escape(sweep["basis"].upper())}, {escape(sweep["noise"])} noise, '
-        f'{rounds}</span>'
-        f'<span>d ∈ {{{", ".join(str(d) for d in sweep["distances"])}}} · '
-        f'p ∈ {{{", ".join(f"{p:g}" for p in sweep["ps"])}}} · {sweep["shots"]:,} shots each · seed {sweep["seed"]}</span>'
-        f'<span>Baseline <b>{escape(base_label)}</b></span></div></header>')
+    meta = [f'<span>Run <b class="mono">{escape(payload["run_id"])}</b></span>',
+            f'<span>Created <b>{escape(payload["created_at"].replace("T", " "))}</b></span>']
+    if sweep:
+        rounds = "rounds = distance" if not sweep.get("rounds") else f"rounds = {sweep['rounds']}"
+        meta += [f'<span>Rotated surface-code memory {escape(sweep["basis"].upper())}, {escape(sweep["noise"])} '
+                 f'noise, {rounds}</span>',
+                 f'<span>d ∈ {{{", ".join(str(d) for d in sweep["distances"])}}} · '
+                 f'p ∈ {{{", ".join(f"{p:g}" for p in sweep["ps"])}}} · {sweep["shots"]:,} shots each · '
+                 f'seed {sweep["seed"]}</span>',
+                 f'<span>Baseline <b>{escape(base_label)}</b></span>']
+    if cal:
+        meta.append(f'<span>Calibration: <b>{escape(str(cal.get("experiment")))}</b>, baselines Qibocal and '
+                    f'sov-reference</span>')
+    parts.append(f'<header><div class="kicker">sov · procurement comparison</div><h1>{escape(title)}</h1>'
+                 f'<div class="meta">{"".join(meta)}</div></header>')
     failures = [d for d in payload["decoders"] if d.get("integrity_failure")]
     for d in failures:
         parts.append(f'<p class="alert"><b>{escape(d["label"])}</b> failed an integrity check and has no '
                      f'score: {escape(d["integrity_failure"])}</p>')
-    parts.append(_findings(payload, dm, colors))
-    parts.append(_summary_table(payload, dm, colors))
-    parts.append(_charts(payload, dm, colors))
-    parts.append(_by_workload(payload, dm, colors))
-    parts.append(_paired_section(payload, dm, colors))
-    parts.append(_suppression(payload, dm, colors))
-    if payload.get("calibration"):
-        parts.append(_calibration(payload["calibration"]))
-    parts.append(_models(payload, colors))
-    parts.append(_workloads(payload))
+    if n_dec:
+        parts.append(_findings(payload, dm, colors))
+        parts.append(_summary_table(payload, dm, colors))
+        parts.append(_charts(payload, dm, colors))
+        parts.append(_by_workload(payload, dm, colors))
+        parts.append(_paired_section(payload, dm, colors))
+        parts.append(_suppression(payload, dm, colors))
+    if cal:
+        parts.append(_calibration(cal))
+    if n_dec:
+        parts.append(_models(payload, colors))
+        parts.append(_workloads(payload))
+    if cal:
+        parts.append(_cal_models(cal))
     parts.append(_verdicts(payload))
     parts.append(_environment(payload))
     parts.append(_method(payload))
@@ -527,22 +542,94 @@ def _environment(payload) -> str:
           ("Platform", escape(str(env.get("platform")))), ("Python", escape(str(env.get("python"))))]
     kv += [(escape(k), f'<span class="mono">{escape(v) if v else "not installed"}</span>') for k, v in pk.items()]
     return ('<h2>Environment</h2><dl class="kv">' + "".join(f"<dt>{k}</dt><dd>{v}</dd>" for k, v in kv)
-            + f'</dl><p class="small">Wall time of the comparison: {payload.get("elapsed_seconds", 0):.1f} s.</p>')
+            + (f'</dl><p class="small">Wall time of the comparison: {payload["elapsed_seconds"]:.1f} s.</p>'
+               if _ok(payload.get("elapsed_seconds")) else "</dl>"))
+
+
+def _cal_models(cal: dict[str, Any]) -> str:
+    rows = "".join(f'<tr><td class="dec">{escape(m["model"])}</td><td class="mono">{escape(m["spec"])}</td>'
+                   f'<td class="mono">{escape(m.get("model_sha256") or "— (open baseline)")}</td>'
+                   f'<td class="mono">{escape(m["fingerprint"][:16])}</td></tr>' for m in cal.get("models", []))
+    return ('<h2>Calibration models</h2><table><thead><tr><th>Model</th><th>Given as</th><th>sha256</th>'
+            f'<th>Fingerprint</th></tr></thead><tbody>{rows}</tbody></table>')
+
+
+CAL_BASE_COLORS = {"qibocal": "#3b3f45", "sov-reference": "#8a94a6"}
 
 
 def _calibration(cal: dict[str, Any]) -> str:
-    """Calibration models (extension point): ``{"title", "rows": [...], "charts": [svg, ...]}``."""
-    charts = "".join(_fig(c, "") for c in cal.get("charts", []))
-    rows = cal.get("rows") or []
-    keys = list(rows[0].keys()) if rows else []
-    table = ("<table><thead><tr>" + "".join(f"<th>{escape(k)}</th>" for k in keys) + "</tr></thead><tbody>"
-             + "".join("<tr>" + "".join(f"<td>{escape(str(r.get(k)))}</td>" for k in keys) + "</tr>" for r in rows)
-             + "</tbody></table>") if rows else ""
-    return f'<h2>{escape(cal.get("title", "Calibration models"))}</h2>{table}<div class="charts">{charts}</div>'
+    """Calibration models next to Qibocal and sov's reference estimator: figures and the
+    distribution of every repeat's error (empirical CDF)."""
+    head, rows = F.calibration_rows(cal)
+    names = []
+    for d in cal.get("distributions", []):
+        if d["model"] not in names:
+            names.append(d["model"])
+    for r in cal.get("rows", []):
+        if r["model"] not in names:
+            names.append(r["model"])
+    colors, k = {}, 0
+    from reports.svg import PALETTE
+
+    for n in names:
+        if n in CAL_BASE_COLORS:
+            colors[n] = CAL_BASE_COLORS[n]
+        else:
+            colors[n] = PALETTE[k % len(PALETTE)]
+            k += 1
+    body = []
+    for raw, r in zip(cal.get("rows", []), rows):
+        c = colors.get(raw["model"], "#999")
+        body.append(f'<tr class="{"base" if raw.get("baseline") else ""}"><td class="dec">{_sw(c)}{escape(r[0])}</td>'
+                    + "".join(f'<td class="{"num" if i >= 2 else ""}">{escape(v)}</td>' for i, v in enumerate(r[1:], 1))
+                    + "</tr>")
+    table = ("<table><thead><tr>" + "".join(f'<th class="{"num" if i >= 2 else ""}">{escape(h)}</th>'
+                                            for i, h in enumerate(head))
+             + f'</tr></thead><tbody>{"".join(body)}</tbody></table>')
+    figs = []
+    params = []
+    for d in cal.get("distributions", []):
+        if d["parameter"] not in params:
+            params.append(d["parameter"])
+    for p in params:
+        series, metric = [], ""
+        for d in cal.get("distributions", []):
+            if d["parameter"] != p:
+                continue
+            metric = d.get("metric", "error")
+            v = [x for x in d["values"] if x > 0]
+            n = len(d["values"]) + int(d.get("failures", 0))
+            if not v or not n:
+                continue
+            pts = [Point(x, (i + 1) / n) for i, x in enumerate(v)]
+            base = d["model"] in CAL_BASE_COLORS
+            series.append(Series(d["model"], colors[d["model"]], pts, band=False, marker="none",
+                                 dash=BASE_DASH if base else None, width=1.8 if base else 2.6))
+        if series:
+            figs.append(_fig(line_chart(series, title=f"{p}: error distribution", xlabel=metric, xlog=True,
+                                        ylog=False, ylabel="fraction of repeats within", yrange=(0.0, 1.02),
+                                        aria=f"Empirical CDF of the {metric} of {p}"),
+                             "Empirical CDF over the simulated qubits: further left and steeper is better; a curve "
+                             "that stops below 1 has failed repeats."))
+    wl = cal.get("workload") or {}
+    wl_txt = ", ".join(f"{k} {v}" for k, v in wl.items() if k in ("experiment", "repeats", "seed", "shots"))
+    notes = "".join(f'<p class="small">{escape(n)}</p>' for m in cal.get("models", []) for n in m.get("notes", []))
+    items = [(n + (" (baseline)" if n in CAL_BASE_COLORS else ""), colors[n]) for n in names]
+    dashes = [BASE_DASH if n in CAL_BASE_COLORS else None for n in names]
+    return (f'<section class="calib"><h2>{escape(cal.get("title", "Calibration models"))}</h2>'
+            f'<p>Every model estimates the parameters of the same simulated qubits, whose true values are known '
+            f'({escape(wl_txt)}; workload <span class="mono">{escape(str(cal.get("workload_id", ""))[:16])}</span>). '
+            f'Qibocal\'s fit routines and sov\'s reference estimator are the open baselines.</p>{table}{notes}'
+            f'{legend(items, dash=dashes) if figs else ""}<div class="charts">{"".join(figs)}</div></section>')
 
 
 def _method(payload) -> str:
     conf = payload.get("confidence", 0.95)
+    if not payload.get("decoders"):
+        return ('<h2>Method</h2><ul class="method"><li>Ground truth: qubits are simulated with known parameters '
+                '(binomial shot noise, readout errors); every model sees exactly the same data.</li><li>Errors: '
+                '|estimate − truth| / |truth| per repeat (resonator frequency: in linewidths); readout: '
+                'assignment fidelity on held-out shots.</li></ul>')
     return (
         '<h2>Method</h2><ul class="method">'
         '<li>Ground truth: every shot is sampled by stim from the workload circuit with a per-block seed, so all '

@@ -20,6 +20,30 @@ def _table(head: list[str], rows: list[list[str]], align: list[str]) -> list[str
 
 
 def render_markdown(payload: dict[str, Any]) -> str:
+    if not payload.get("decoders"):
+        return _calibration_only(payload)
+    out = _qec(payload)
+    if payload.get("calibration"):
+        out += "\n" + "\n".join(_calibration(payload["calibration"]))
+    return out
+
+
+def _calibration(cal: dict[str, Any]) -> list[str]:
+    head, rows = F.calibration_rows(cal)
+    return [f"### {cal.get('title', 'Calibration models')}", ""] + _table(head, rows, ["l", "l"] + ["r"] * (len(head) - 2)) + [""]
+
+
+def _calibration_only(payload: dict[str, Any]) -> str:
+    cal = payload["calibration"]
+    lines = [f"## Calibration model comparison ({cal.get('experiment')})", "", f"Run `{payload['run_id']}`", ""]
+    lines += _calibration(cal)
+    for m in cal.get("models", []):
+        lines.append(f"- **{m['model']}**: " + (f"sha256 `{m['model_sha256']}`" if m.get("model_sha256") else "open baseline"))
+    lines += ["", "### Reproduce", "", "```", payload["command"], "```", ""]
+    return "\n".join(lines)
+
+
+def _qec(payload: dict[str, Any]) -> str:
     dm = F.decoder_map(payload)
     base = payload["baseline"]
     bl = dm[base]["label"]

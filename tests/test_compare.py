@@ -152,3 +152,24 @@ def test_policy_file_supplies_the_sweep(tmp_path, run_sov):
     bad.write_text("[compare]\nshotz = 4\n")
     r = run_sov("compare", "--policy", str(bad), "--db", str(tmp_path / "s.duckdb"))
     assert r.returncode == 2 and "shotz" in r.stderr
+
+
+@pytest.mark.slow
+def test_calibration_models_next_to_qibocal(tmp_path, run_sov):
+    """--calib-model: the model, Qibocal and sov-reference on the same simulated qubits."""
+    r = run_sov("compare", "--calib-model", "rabi-amplitude-mlp", "--experiment", "rabi_amplitude",
+                "--db", str(tmp_path / "s.duckdb"), "--html", str(tmp_path / "c.html"), "--json", "-")
+    assert r.returncode == 0, r.stderr
+    cal = json.loads(r.stdout)["calibration"]
+    assert [m["spec"] for m in cal["models"]] == ["qibocal", "sov-reference", "rabi-amplitude-mlp"]
+    assert cal["models"][2]["model_sha256"]
+    for d in cal["distributions"]:
+        assert len(d["values"]) + d["failures"] == cal["workload"]["repeats"]
+    # Qibocal's fits recover the truth (QIBOCAL_NOTES: median error ~0.1 %, worst 0.5 %)
+    q = next(x for x in cal["rows"] if x["model"] == "qibocal")
+    assert q["rel_error_median"] < 0.01 and q["failures"] == 0
+    html = (tmp_path / "c.html").read_text()
+    assert "error distribution" in html and cal["models"][2]["model_sha256"] in html
+    from test_report import assert_offline
+
+    assert_offline(html)

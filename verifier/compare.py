@@ -583,3 +583,81 @@ def load_payload(store: "Store", run_id: str | None = None) -> dict[str, Any]:
     if not isinstance(data, dict) or "report" not in data:
         raise UsageError(f"run {rid} ({command}, {status}) holds no comparison report")
     return data["report"]
+
+
+# -- calibration models (verifier.calib) --------------------------------------------------
+
+CAL_BASELINES = ("qibocal", "sov-reference")
+
+
+def calibration_section(models: Sequence[str], experiment: str | None = None, *, repeats: int | None = None,
+                        seed: int = 0) -> dict[str, Any]:
+    """Calibration models next to Qibocal and sov's reference estimator, on exactly the same
+    simulated qubits (known truth): per parameter the error figures, and every repeat's error
+    for the distribution plots. Uses ``verifier.calib`` (run, simulator, metrics)."""
+    from verifier.calib.experiments import experiment as get_experiment
+    from verifier.calib.run import default_repeats, evaluate, resolve_model
+    from verifier.calib.simulator import CalWorkload, default_shots, simulate
+
+    specs = list(CAL_BASELINES) + [m for m in models if m not in CAL_BASELINES]
+    if experiment is None:
+        first = next((m for m in models if m not in CAL_BASELINES), None)
+        if first is None:
+            raise UsageError("give --experiment with the calibration baselines")
+        m0 = resolve_model(first, None)
+        try:
+            experiment = m0.experiment
+        finally:
+            if hasattr(m0, "close"):
+                m0.close()
+    exp = get_experiment(experiment)
+    wl = CalWorkload(exp.name, int(repeats or default_repeats(exp.name)), seed, default_shots(exp.name))
+    data = simulate(exp.name, wl.repeats, seed=wl.seed, shots=wl.shots)
+    rows: list[dict[str, Any]] = []
+    dists: list[dict[str, Any]] = []
+    entries: list[dict[str, Any]] = []
+    for spec in specs:
+        model = resolve_model(spec, exp.name)
+        try:
+            r = evaluate(model, wl, data)
+        finally:
+            if hasattr(model, "close"):
+                model.close()
+        entries.append({"model": r.model, "spec": spec, "baseline": spec in CAL_BASELINES,
+                        "model_sha256": r.model_sha256, "fingerprint": r.fingerprint,
+                        "seconds": r.seconds, "failures": len(r.failures), "notes": list(r.notes)})
+        for p, f in r.figures.items():
+            row = {"model": r.model, "parameter": p, "repeats": wl.repeats, "seconds": r.seconds,
+                   "baseline": spec in CAL_BASELINES}
+            row.update({k: v for k, v in f.items() if k not in ("repeats",)})
+            rows.append(row)
+        if exp.kind == "readout":
+            v = np.asarray(r.values, dtype=float)
+            dists.append({"model": r.model, "parameter": "assignment_fidelity", "metric": "1 − assignment fidelity",
+                          "values": sorted(float(x) for x in (1.0 - v[np.isfinite(v)])),
+                          "failures": int((~np.isfinite(v)).sum())})
+        else:
+            for p in exp.param_names:
+                e = np.asarray(r.errors.get(f"{p}.rel", []), dtype=float)
+                dists.append({"model": r.model, "parameter": p, "metric": "|relative error|",
+                              "values": sorted(float(x) for x in e[np.isfinite(e)]),
+                              "failures": int((~np.isfinite(e)).sum())})
+    return {"title": f"Calibration models: {exp.name} (simulated qubits, known truth)", "experiment": exp.name,
+            "kind": exp.kind, "workload": wl.spec(), "workload_id": wl.id, "models": entries, "rows": rows,
+            "distributions": dists}
+
+
+def calibration_only_payload(run: "Run", calibration: dict[str, Any], *, argv: Sequence[str] | None = None) -> dict[str, Any]:
+    """The payload of a comparison of calibration models alone (no QEC sweep)."""
+    models = [m["spec"] for m in calibration.get("models", []) if not m.get("baseline")]
+    cmd = ["sov", "compare"]
+    for m in models:
+        cmd += ["--calib-model", m]
+    cmd += ["--experiment", calibration["experiment"]]
+    return {"schema": PAYLOAD_SCHEMA, "run_id": run.run_id, "db": run.store.path, "created_at": _now_iso(),
+            "elapsed_seconds": None, "confidence": CONFIDENCE, "alpha": ALPHA, "baseline": None, "sweep": None,
+            "decoders": [], "workloads": [], "results": [], "paired": [], "summary": [],
+            "command": shlex.join(cmd), "argv": list(argv) if argv is not None else None,
+            "environment": environment(),
+            "verdicts": find_verdicts(run.store, [m.get("model_sha256") for m in calibration.get("models", [])]),
+            "calibration": calibration}

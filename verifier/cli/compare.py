@@ -47,9 +47,8 @@ def compare(
     that the store does not hold yet, tests each candidate against the baseline on the
     same shots, measures latency, and writes --html / --markdown / --json. The report is
     stored with the run: `sov report RUN_ID` renders it again without running anything."""
-    from reports.compare_fmt import terminal_table
     from reports.terminal import shot_progress
-    from verifier.compare import Candidate, Sweep, parse_list, run_compare
+    from verifier.compare import Candidate, Sweep, calibration_only_payload, parse_list, run_compare
     from verifier.runs import recorded_run
 
     cfg = _policy_config(policy) if policy else {}
@@ -57,6 +56,24 @@ def compare(
     base_spec = baseline if baseline != "pymatching" or "baseline" not in cfg else str(cfg["baseline"])
     dist_text = distances if distances is not None else _join(cfg.get("distances"))
     p_text = p if p is not None else _join(cfg.get("p", cfg.get("ps")))
+    for f in (html, markdown):
+        if f is not None and not f.parent.resolve().is_dir():
+            raise UsageError(f"cannot write {f}: folder {f.parent} does not exist")
+    if experiment and not calib_model:
+        raise UsageError("--experiment goes with --calib-model FILE.onnx")
+    qec = bool(specs or dist_text or p_text)
+    if not qec and not calib_model:
+        raise UsageError("give --decoder ... with --distances and --p (or --policy FILE.toml), "
+                         "and/or --calib-model FILE.onnx")
+    store = o.store_for(db)
+    console = o.human_console(json_out)
+    if not qec:  # calibration models only
+        with recorded_run(store, "compare") as rec:
+            payload = calibration_only_payload(rec, _calibration(calib_model, experiment), argv=sys.argv[1:])
+            rec.summary = {"report": payload}
+        _print_terminal(console, payload)
+        write_outputs(payload, html=html, markdown=markdown, json_out=json_out, console=console)
+        return 0
     if not dist_text or not p_text:
         raise UsageError("give --distances and --p (e.g. --distances 3,5 --p 0.002,0.004), or --policy FILE.toml")
     sweep = Sweep(parse_list(dist_text, int, "--distances"), parse_list(p_text, float, "--p"),
@@ -65,22 +82,15 @@ def compare(
                   seed=int(seed if seed is not None else cfg.get("seed", 0)),
                   rounds=rounds or cfg.get("rounds"))
     workloads = sweep.workloads()  # validates every value before anything runs
-    if any(d < 2 for d in sweep.distances):
-        raise UsageError("--distances must all be at least 2")
     if base_spec not in specs:
         specs = [base_spec] + specs
-    if len(specs) < 2 and not calib_model:
+    if len(specs) < 2:
         raise UsageError("give at least one --decoder to compare with the baseline")
-    for f in (html, markdown):
-        if f is not None and not f.parent.resolve().is_dir():
-            raise UsageError(f"cannot write {f}: folder {f.parent} does not exist")
-    calibration = _calibration_hook(calib_model, experiment)
 
     n_workers = o.workers_or_default(workers)
     cands = [Candidate(s, o.decoder_from_spec(s, provider=provider, threads=threads, batch_size=batch_size,
                                               workers=n_workers), baseline=(s == base_spec)) for s in specs]
-    store = o.store_for(db)
-    console = o.human_console(json_out)
+    calibration = _calibration(calib_model, experiment) if calib_model else None
 
     def progress(label: str, i: int, total: int):
         return shot_progress(f"[{i}/{total}] {label}", quiet=quiet)
@@ -90,12 +100,21 @@ def compare(
                               argv=sys.argv[1:], progress=progress, calibration=calibration)
         rec.summary = {"report": payload, "decoders": len(cands), "workloads": len(workloads)}
         code = rec.exit_code
-    console.print(terminal_table(payload))
+    _print_terminal(console, payload)
     reused = sum(r["reused_shots"] for r in payload["results"])
     if reused:
         console.print(f"{reused:,} shots reused from the store {store.path}")
     write_outputs(payload, html=html, markdown=markdown, json_out=json_out, console=console)
     return code
+
+
+def _print_terminal(console, payload: dict[str, Any]) -> None:
+    from reports.compare_fmt import calibration_table, terminal_table
+
+    if payload.get("decoders"):
+        console.print(terminal_table(payload))
+    if payload.get("calibration"):
+        console.print(calibration_table(payload["calibration"]))
 
 
 def write_outputs(payload: dict[str, Any], *, html: Path | None, markdown: Path | None, json_out: str | None,
@@ -147,20 +166,14 @@ def _policy_config(path: Path) -> dict[str, Any]:
     return cfg
 
 
-def _calibration_hook(models: list[str], experiment: str | None) -> dict[str, Any] | None:
-    """Extension point: calibration models are compared by the calibration module
-    (``verifier.calib.compare_section(models, experiment=...)`` returning
-    ``{"title", "rows", "charts"}``) when it is installed."""
-    if not models and not experiment:
-        return None
-    if not models:
-        raise UsageError("--experiment goes with --calib-model FILE.onnx")
+def _calibration(models: list[str], experiment: str | None) -> dict[str, Any]:
+    """The calibration section: the models next to Qibocal and sov's reference estimator on
+    the same simulated qubits (``verifier.calib``)."""
     try:
-        from verifier import calib  # type: ignore[attr-defined]
+        import verifier.calib  # noqa: F401
     except ImportError:
         raise UsageError("comparing calibration models needs the calibration module (verifier.calib), "
                          "which this installation lacks") from None
-    fn = getattr(calib, "compare_section", None)
-    if fn is None:
-        raise UsageError("this calibration module offers no comparison (verifier.calib.compare_section)")
-    return fn(models, experiment=experiment)
+    from verifier.compare import calibration_section
+
+    return calibration_section(models, experiment)

@@ -22,8 +22,7 @@ def report(
     """Re-render the report of a recorded `sov compare` run from the store (no replay)."""
     from pathlib import Path
 
-    from reports.compare_fmt import terminal_table
-    from verifier.cli.compare import write_outputs
+    from verifier.cli.compare import _print_terminal, write_outputs
     from verifier.compare import load_payload
 
     if run_id and latest:
@@ -35,6 +34,6 @@ def report(
         raise UsageError(f"no store at {store.path} (give --db)")
     payload = load_payload(store, run_id)
     console = o.human_console(json_out)
-    console.print(terminal_table(payload))
+    _print_terminal(console, payload)
     write_outputs(payload, html=html, markdown=markdown, json_out=json_out, console=console)
     return 0
