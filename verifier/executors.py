@@ -22,6 +22,7 @@ grow with the number of shots), de-duplicates jobs by key, stops submitting when
 from __future__ import annotations
 
 import atexit
+import logging
 import os
 import threading
 from collections import OrderedDict
@@ -237,13 +238,15 @@ class DaskExecutor(Executor):
     name = "dask"
 
     def __init__(self, scheduler: str | None = None, *, workers: int | None = None,
-                 client: Any = None, timeout_s: float = 30.0):
+                 client: Any = None, timeout_s: float | None = None):
         try:
             import distributed
         except ImportError:
             raise UsageError("--executor dask needs Dask: pip install 'sov-verifier[dask]' "
                              "(dask[distributed])") from None
         self._distributed = distributed
+        if timeout_s is None:  # how long to try to reach a scheduler / wait for workers
+            timeout_s = float(os.environ.get("SOV_DASK_TIMEOUT_S", "20"))
         self._cluster = None
         self._own_client = client is None
         self.scheduler = scheduler
@@ -259,7 +262,8 @@ class DaskExecutor(Executor):
         else:
             n = workers or _default_workers()
             self._cluster = distributed.LocalCluster(n_workers=n, threads_per_worker=1,
-                                                     processes=True, dashboard_address=None)
+                                                     processes=True, dashboard_address=None,
+                                                     silence_logs=logging.ERROR)
             self.client = distributed.Client(self._cluster, set_as_default=False)
             self.client.wait_for_workers(n, timeout=timeout_s)
         threads = sum(self.client.nthreads().values())
@@ -270,7 +274,8 @@ class DaskExecutor(Executor):
         return self.client.submit(job.fn, *job.args, key=f"sov-{job.key}", pure=False)
 
     def wait_first(self, handles: set) -> tuple[set, set]:
-        done, pending = self._distributed.wait(list(handles), return_when="FIRST_COMPLETED")
+        with self.client.as_current():
+            done, pending = self._distributed.wait(list(handles), return_when="FIRST_COMPLETED")
         return set(done), set(pending)
 
     def cancel(self, handles: Iterable[Any]) -> None:
@@ -312,3 +317,64 @@ def make_executor(kind: str = "local", *, workers: int = 1, scheduler: str | Non
     if scheduler:
         raise UsageError("--scheduler applies to --executor dask")
     return InlineExecutor() if workers <= 1 else LocalExecutor(workers)
+
+
+# -- adapter for verifier.sweep (its BlockExecutor protocol: run(jobs, skip)) ----------------
+
+def _run_sweep_group(decoder: Any, workload: Any, blocks: tuple) -> list:
+    from verifier.replay import run_blocks
+
+    return run_blocks(decoder, workload, blocks)
+
+
+class SweepExecutor:
+    """Runs the block jobs of ``verifier.sweep`` (``BlockJob``: task, decoder, workload,
+    block) on any :class:`Executor`: consecutive blocks of one task travel as one job,
+    the workload without its cached circuit, keyed by decoder fingerprint and stream so
+    identical work is run once; ``skip`` is asked as late as the window allows."""
+
+    def __init__(self, executor: Executor):
+        self.executor = executor
+        self.workers = executor.workers
+
+    def run(self, jobs, skip):
+        from verifier.decoding import fingerprint
+        from verifier.replay import _lean, blocks_per_job
+
+        jobs = list(jobs)
+        per = blocks_per_job(len(jobs), self.executor.workers)
+        fps: dict[int, str] = {}
+        leans: dict[int, Any] = {}
+
+        def groups() -> Iterator[Job]:
+            group: list = []
+            for j in jobs:
+                if skip(j):
+                    continue
+                if group and (group[-1].task != j.task or len(group) >= per):
+                    yield make(group)
+                    group = []
+                group.append(j)
+            if group:
+                yield make(group)
+
+        def make(group: list) -> Job:
+            first = group[0]
+            fp = fps.get(id(first.decoder)) or fps.setdefault(id(first.decoder), fingerprint(first.decoder))
+            lean = leans.get(first.task) or leans.setdefault(first.task, _lean(first.workload))
+            blocks = tuple(g.block for g in group)
+            key = (f"{fp[:16]}-{first.workload.stream_id[:16]}-{blocks[0].index}-"
+                   f"{blocks[-1].index}-{blocks[-1].shots}")
+            return _GroupJob(key, _run_sweep_group, (first.decoder, lean, blocks), tuple(group))
+
+        for job, outcomes in self.executor.map_unordered(groups()):
+            for bj, outcome in zip(job.block_jobs, outcomes):
+                yield bj, outcome
+
+    def close(self) -> None:
+        self.executor.close()
+
+
+@dataclass(frozen=True)
+class _GroupJob(Job):
+    block_jobs: tuple = ()

@@ -196,7 +196,12 @@ class ProcessExecutor:
 
 
 def default_executor(workers: int) -> BlockExecutor:
-    return InlineExecutor() if workers <= 1 else ProcessExecutor(workers)
+    """This process for one worker, else the process-wide pool of ``verifier.executors``
+    (started once per process, several blocks per job); ``ProcessExecutor`` above is the
+    self-contained alternative."""
+    from verifier.executors import SweepExecutor, make_executor
+
+    return SweepExecutor(make_executor("local", workers=workers))
 
 
 # -- the sweep --------------------------------------------------------------------------------
