@@ -147,8 +147,11 @@ def measure_latency(decoder: Decoder, workload: QecWorkload, *, shots: int = LAT
     """Decode ``shots`` shots of the workload's first block one at a time and time each.
 
     Latency per round = wall time to decode one shot (all its rounds) / rounds: what a
-    real-time decoder would have to keep up with. Uses ``verifier.latency`` when it
-    provides ``measure_shot_latency`` (the shared latency harness)."""
+    real-time decoder would have to keep up with. Same method as ``verifier.latency``
+    (``sov qec latency``: the compiled decoder's whole ``decode_packed``, sandbox round trip
+    included for ONNX models, collector paused), but keeps the samples for the report's
+    distribution plot; a ``verifier.latency.measure_shot_latency(decoder, workload,
+    shots=)`` returning per-shot seconds, when present, is used instead."""
     try:  # extension point: the shared latency harness, when installed
         from verifier import latency as _lat  # type: ignore[attr-defined]
 
@@ -167,11 +170,19 @@ def measure_latency(decoder: Decoder, workload: QecWorkload, *, shots: int = LAT
             compiled.decode_packed(dets[i:i + 1])
         seconds = np.empty(n)
         clock = time.perf_counter_ns
-        for i in range(n):
-            one = dets[i:i + 1]
-            t0 = clock()
-            compiled.decode_packed(one)
-            seconds[i] = (clock() - t0) * 1e-9
+        import gc
+
+        gc_was = gc.isenabled()
+        gc.disable()  # as verifier.latency: no collector pauses inside the timed calls
+        try:
+            for i in range(n):
+                one = dets[i:i + 1]
+                t0 = clock()
+                compiled.decode_packed(one)
+                seconds[i] = (clock() - t0) * 1e-9
+        finally:
+            if gc_was:
+                gc.enable()
     us = np.sort(seconds) * 1e6 / rounds
     if us.size == 0:
         return {"shots": 0}
