@@ -282,6 +282,7 @@ class SandboxedSession:
         self._inputs = [NodeArg(**a) for a in reply.get("inputs", [])]
         self._outputs = [NodeArg(**a) for a in reply.get("outputs", [])]
         self._providers = list(reply.get("providers", []))
+        self.last_inference_s = float("nan")  # time of the last run() inside the child, no IPC
 
     # process management
 
@@ -417,7 +418,11 @@ class SandboxedSession:
             names.append(str(k))
             arrays.append(np.ascontiguousarray(a))
         header = {"op": "run", "outputs": list(output_names) if output_names else None}
-        _, out = self._call(_pack(header, arrays, names), self.batch_timeout, what="running a batch")
+        reply, out = self._call(_pack(header, arrays, names), self.batch_timeout, what="running a batch")
+        try:
+            self.last_inference_s = float(reply.get("seconds", float("nan")))
+        except (TypeError, ValueError):
+            self.last_inference_s = float("nan")
         return out
 
 
@@ -462,13 +467,15 @@ def _child_main() -> None:
         send({"ok": False, "kind": kind, "message": message})
 
     def mem_note(text: str) -> str:
+        import re
+
         low = text.lower()
         if "failed to allocate" in low or "bad_alloc" in low or "out of memory" in low:
-            at = low.find("failed to allocate")
-            detail = text[at:at + 120] if at >= 0 else text[:120]
+            size = re.search(r"size\s+(\d+)", text)
+            what = f"allocating {int(size.group(1)):,} bytes failed" if size else "an allocation failed"
             limit = (f"the sandbox memory limit of {memory / 2**20:.0f} MiB (SOV_SANDBOX_MEMORY_MB)"
                      if memory else "the machine's memory")
-            return f"ran out of memory under {limit}: {detail}"
+            return f"ran out of memory: {what} under {limit}"
         return text
 
     session = None
@@ -509,18 +516,21 @@ def _child_main() -> None:
                     raise IntegrityError("no model loaded")
                 feed_names = [str(s.get("name", "")) for s in header.get("arrays", [])]
                 feeds = dict(zip(feed_names, arrays))
+                t0 = time.perf_counter()
                 try:
                     outs = session.run(header.get("outputs"), feeds)
                 except MemoryError:
                     raise IntegrityError(mem_note("out of memory")) from None
                 except Exception as e:
-                    raise IntegrityError(mem_note(_first_line(e))) from None
+                    msg = mem_note(str(e))
+                    raise IntegrityError(msg if msg != str(e) else _first_line(e)) from None
                 result = []
                 for i, y in enumerate(outs):
                     if not isinstance(y, np.ndarray) or y.dtype.name not in ALLOWED_DTYPES:
                         raise IntegrityError(f"output {i} is not a numeric tensor ({type(y).__name__})")
                     result.append(np.ascontiguousarray(y))
-                send({"ok": True, "op": "run"}, result, [f"out{i}" for i in range(len(result))])
+                send({"ok": True, "op": "run", "seconds": time.perf_counter() - t0}, result,
+                     [f"out{i}" for i in range(len(result))])
             else:
                 raise IntegrityError(f"unknown sandbox request {op!r}")
         except UsageError as e:
