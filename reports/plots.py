@@ -26,7 +26,7 @@ def _colors(n: int) -> list:
 
 
 def _pct(x: float, _pos=None) -> str:
-    return f"{100 * x:.2g}%"
+    return f"{100 * x:.3g}%"
 
 
 def threshold_figure(fit, *, title: str | None = None, baselines: dict[str, Sequence[Any]] | None = None,
@@ -55,7 +55,8 @@ def threshold_figure(fit, *, title: str | None = None, baselines: dict[str, Sequ
                     color=c, capsize=2, lw=1, label=f"d = {d}")
         if (~ok).any():  # zero errors: the upper bound only
             ax.plot(p[~ok], ci[~ok, 1], "v", color=c, ms=5)
-        grid = np.geomspace(p.min(), p.max(), 80)
+        lo_w, hi_w = getattr(fit, "window", None) or (p.min(), p.max())
+        grid = np.geomspace(lo_w, hi_w, 80)  # the fitted curve, over the rates it was fitted to
         curve = fit.curve(d, grid)
         if curve is not None:
             keep = curve > 0

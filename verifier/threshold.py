@@ -4,9 +4,11 @@ Two estimates, both from the same counts:
 
 * **Finite-size-scaling fit** (the reported ``threshold``; Wang, Harrington & Preskill
   2003): near threshold the logical error rate is a function of one rescaled variable,
-  ``p_L = A + B x + C x^2`` with ``x = (p - p_th) / p_th * d^(1/nu)``, fitted to every
-  point by weighted least squares (weights from the binomial variance). ``p_th`` is where
-  all distances' curves meet; ``nu`` is the correlation-length exponent.
+  ``p_L = A + B x + C x^2`` with ``x = (p - p_th) / p_th * d^(1/nu)``, fitted by
+  weighted least squares (weights from the binomial variance). ``p_th`` is where all
+  distances' curves meet; ``nu`` is the correlation-length exponent. The form is an
+  expansion around threshold, so by default only the rates within ±35 % of the crossings'
+  estimate enter the fit (``window``; all rates when too few remain).
 * **Pairwise crossings**: where the curves of two successive distances cross, on straight
   lines between neighbouring points in log-log coordinates.
 
@@ -27,6 +29,7 @@ import numpy as np
 
 CONFIDENCE = 0.95
 BOOTSTRAP = 400
+WINDOW = 0.35  # the scaling fit uses rates within ±35 % of the crossings' estimate
 
 
 @dataclass(frozen=True)
@@ -63,6 +66,7 @@ class ThresholdFit:
     message: str = ""
     bootstrap: int = 0
     ci_scale: float = 1.0
+    window: tuple[float, float] | None = None  # the rates the scaling fit used
     extra: dict = field(default_factory=dict)
 
     @property
@@ -80,7 +84,8 @@ class ThresholdFit:
         if self.threshold is None:
             return []
         ps = [q.p for q in self.points]
-        grid = np.geomspace(min(ps), max(ps), n)
+        lo, hi = self.window or (min(ps), max(ps))
+        grid = np.geomspace(lo, hi, n)
         out = []
         for d in self.distances:
             y = self.curve(d, grid)
@@ -93,9 +98,11 @@ class ThresholdFit:
                 "fit": {"model": "p_L = A + B x + C x^2, x = (p - p_th) / p_th * d^(1/nu)",
                         "nu": self.nu, **self.params, "chi2": self.chi2, "dof": self.dof,
                         "reduced_chi2": (self.chi2 / self.dof) if self.chi2 is not None and self.dof > 0 else None,
-                        "ci_scale": self.ci_scale, "bootstrap_resamples": self.bootstrap},
+                        "ci_scale": self.ci_scale, "bootstrap_resamples": self.bootstrap,
+                        "window": list(self.window) if self.window else None},
                 "crossings": list(self.crossings),
-                "points": [q.to_json() for q in self.points],
+                "points": [{**q.to_json(), "in_fit": self.window is None
+                            or self.window[0] <= q.p <= self.window[1]} for q in self.points],
                 "curves": self.curves(), **self.extra}
 
 
@@ -156,8 +163,12 @@ def _crossings(d: np.ndarray, p: np.ndarray, y: np.ndarray) -> list[tuple[int, i
 
 
 def fit_threshold(points: Sequence[LerPoint], *, confidence: float = CONFIDENCE,
-                  bootstrap: int = BOOTSTRAP, seed: int = 0) -> ThresholdFit:
-    """The threshold of a sweep (at least two distances, six points in all)."""
+                  bootstrap: int = BOOTSTRAP, seed: int = 0, window: float | None = WINDOW) -> ThresholdFit:
+    """The threshold of a sweep (at least two distances, six points in all).
+
+    ``window``: the scaling form is an expansion around threshold, so the fit uses the
+    rates within ``±window`` (relative) of the crossings' estimate, when that leaves at
+    least six points and two per distance for two distances; ``None`` or 0: every point."""
     pts = tuple(sorted(points, key=lambda q: (q.distance, q.p)))
     ds = sorted({q.distance for q in pts})
     if len(ds) < 2:
@@ -176,12 +187,19 @@ def fit_threshold(points: Sequence[LerPoint], *, confidence: float = CONFIDENCE,
     p0 = float(np.exp(np.mean(np.log(found)))) if found else float(np.exp(np.mean(np.log(p))))
     y0 = float(np.mean(y[np.argsort(np.abs(np.log(p / p0)))[: max(2, len(ds))]]))
     x0 = np.array([p0, 1.0, y0, y0, 0.0])
+    m = np.ones(len(pts), dtype=bool)
+    if window and found:
+        near = np.abs(p / p0 - 1.0) <= window
+        per_d = [int(near[d == dd].sum()) for dd in ds]
+        if near.sum() >= 6 and sum(1 for c in per_d if c >= 2) >= 2:
+            m = near
+    fit_window = (float(p[m].min()), float(p[m].max()))
     try:
-        theta, chi2, ok = _fit(d, p, n, e, x0)
+        theta, chi2, ok = _fit(d[m], p[m], n[m], e[m], x0)
     except Exception as ex:  # pragma: no cover - scipy failure
         theta, chi2, ok = None, None, False
         fail_msg = str(ex)
-    dof = len(pts) - 5
+    dof = int(m.sum()) - 5
 
     # parametric bootstrap over the binomial counts
     rng = np.random.default_rng(seed)
@@ -191,7 +209,7 @@ def fit_threshold(points: Sequence[LerPoint], *, confidence: float = CONFIDENCE,
         eb = rng.binomial(n_i, y).astype(float)
         if theta is not None:
             try:
-                tb, _, okb = _fit(d, p, n, eb, theta)
+                tb, _, okb = _fit(d[m], p[m], n[m], eb[m], theta)
                 if okb:
                     boot_th.append(tb[0])
             except Exception:  # pragma: no cover
@@ -229,7 +247,7 @@ def fit_threshold(points: Sequence[LerPoint], *, confidence: float = CONFIDENCE,
     return ThresholdFit(pth, ci, 1.0 / float(theta[1]),
                         {"A": float(theta[2]), "B": float(theta[3]), "C": float(theta[4])},
                         chi2, dof, pts, tuple(crossings), confidence, status, msg,
-                        len(boot_th), scale)
+                        len(boot_th), scale, fit_window)
 
 
 def points_from_results(results) -> list[LerPoint]:

@@ -116,7 +116,7 @@ def sweep_cmd(
     dec, n_workers = _prepare(decoder=decoder, spec=spec, workers=workers, contract=contract,
                               provider=provider, threads=threads, batch_size=batch_size)
     store = o.store_for(db)
-    with recorded_run(store, "qec sweep") as rec, o.executor_for(executor, scheduler, n_workers) as ex:
+    with o.executor_for(executor, scheduler, n_workers) as ex, recorded_run(store, "qec sweep") as rec:
         from verifier.executors import SweepExecutor
 
         result = _run(rec, dec, spec, n_workers=n_workers, max_errors=max_errors, quiet=quiet,
@@ -150,6 +150,8 @@ def threshold_cmd(
     seed: o.SeedOpt = 0,
     max_errors: MaxErrorsOpt = None,
     bootstrap: BootstrapOpt = 400,
+    fit_window: Annotated[float, typer.Option("--fit-window", min=0.0,
+                                              help="Scaling fit uses rates within ±this (relative) of the crossings; 0 = all.")] = 0.35,
     contract: o.ContractOpt = None,
     provider: o.ProviderOpt = "cpu",
     threads: o.ThreadsOpt = None,
@@ -183,7 +185,8 @@ def threshold_cmd(
     store = o.store_for(db)
     with recorded_run(store, "qec threshold") as rec:
         result = _run(rec, dec, spec, n_workers=n_workers, max_errors=max_errors, quiet=quiet)
-        fit = fit_threshold(points_from_results(result.points), bootstrap=bootstrap, seed=spec.seed)
+        fit = fit_threshold(points_from_results(result.points), bootstrap=bootstrap, seed=spec.seed,
+                            window=fit_window or None)
         payload = {**fit.to_json(), "decoder": result.decoder_name, "fingerprint": result.fingerprint,
                    "sweep": spec.to_json(), "run_id": result.run_id, "db": store.path,
                    "wall_seconds": result.seconds, "ran_shots": result.ran_shots,
@@ -194,7 +197,7 @@ def threshold_cmd(
         base_fits, base_objs = {}, {}
         for label, pts in baselines.items():
             try:
-                bf = fit_threshold(pts, bootstrap=bootstrap, seed=spec.seed)
+                bf = fit_threshold(pts, bootstrap=bootstrap, seed=spec.seed, window=fit_window or None)
                 base_fits[label] = bf.to_json()
                 base_objs[label] = bf
             except ValueError as e:
@@ -243,8 +246,9 @@ def _threshold_line(fit) -> str:
         return f"threshold: not measured ({fit.message})"
     lo, hi = fit.threshold_ci
     ci = f" [{lo:.4%}, {hi:.4%}] ({int(round(fit.confidence * 100))}% CI)" if lo is not None else ""
+    win = f", fit over p in [{fit.window[0]:g}, {fit.window[1]:g}]" if fit.window else ""
     return (f"threshold p_th = {fit.threshold:.4%}{ci}; nu = {fit.nu:.2f}, "
-            f"chi2/dof = {fit.chi2:.1f}/{fit.dof}")
+            f"chi2/dof = {fit.chi2:.1f}/{fit.dof}{win}")
 
 
 def _read_baseline(path: Path | None) -> dict:
