@@ -48,7 +48,6 @@ def _modules() -> dict[str, Any]:
              "t1": "coherence.t1", "ramsey": "ramsey.classification",
              "spin_echo": "coherence.spin_echo", "readout": "classification.classification"}
     mods = {k: importlib.import_module(base + v) for k, v in paths.items()}
-    logging.getLogger("qibocal").setLevel(logging.ERROR)
     return mods
 
 
@@ -71,7 +70,8 @@ class _Capture(logging.Handler):
 
 @contextlib.contextmanager
 def _captured():
-    logger = logging.getLogger("qibocal")
+    _modules()
+    from qibocal.config import log as logger  # the logger Qibocal's fits warn on
     h = _Capture()
     old = logger.level
     logger.addHandler(h)

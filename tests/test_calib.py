@@ -107,15 +107,25 @@ def test_qibocal_result_records_known_traps(qibocal_results):
     assert any("programmed detuning" in n for n in qibocal_results["ramsey"].notes)
 
 
-def test_qibocal_zero_error_trap_is_a_recorded_failure_not_a_crash():
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+def test_qibocal_zero_error_trap_is_a_recorded_failure_not_a_crash(capsys):
     """Ideal readout (p exactly 0 and 1) makes errors zero: Qibocal's Ramsey raises
-    ValueError and Rabi drops the qubit; sov records each as a failure with its reason."""
-    from baselines.qibocal_fits import FitFailed, fit_one
+    ValueError and T1 drops the qubit with a logged warning; sov turns each into a
+    failure with its reason, and Qibocal's console warning is not printed."""
+    from baselines.qibocal_fits import FitFailed, QibocalFit, fit_one
+    from verifier.calib.simulator import FitData
 
-    x = np.arange(0.0, 1.0, 0.02)
-    y = np.round(0.5 * (1 - np.cos(np.pi * x / 0.3)), 0)  # 0/1 only: zero error everywhere
-    with pytest.raises(FitFailed):
-        fit_one("rabi_amplitude", x, y, 1000, {})
+    x = np.arange(101) * 200.0
+    ramsey = np.round(0.5 + 0.5 * np.cos(2 * np.pi * 2.5e-4 * x) * np.exp(-x / 2e4))
+    with pytest.raises(FitFailed, match="ValueError"):
+        fit_one("ramsey", x, ramsey, 1000, {"programmed_detuning_hz": 2.5e5, "drive_frequency_hz": 5e9})
+    t1 = np.round(np.exp(-x / 5000))
+    with pytest.raises(FitFailed, match="missing from Qibocal's results"):
+        fit_one("t1", x, t1, 1000, {})
+    out = QibocalFit("t1").estimate_data(FitData("t1", x[None], t1[None], 1000))
+    assert np.isnan(out.estimates).all() and "Exponential decay fit failed" in out.failures[0]
+    assert any("zero-error trap" in n for n in out.notes)
+    assert "WARNING" not in capsys.readouterr().err
 
 
 def test_sov_reference_estimators_land_near_the_truth():
