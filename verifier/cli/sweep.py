@@ -157,6 +157,8 @@ def threshold_cmd(
     threads: o.ThreadsOpt = None,
     batch_size: o.BatchOpt = 8192,
     workers: o.WorkersOpt = None,
+    executor: o.ExecutorOpt = "local",
+    scheduler: o.SchedulerOpt = None,
     db: o.DbOpt = None,
     json_out: o.JsonOpt = None,
     plot: PlotOpt = None,
@@ -183,8 +185,11 @@ def threshold_cmd(
     dec, n_workers = _prepare(decoder=decoder, spec=spec, workers=workers, contract=contract,
                               provider=provider, threads=threads, batch_size=batch_size)
     store = o.store_for(db)
-    with recorded_run(store, "qec threshold") as rec:
-        result = _run(rec, dec, spec, n_workers=n_workers, max_errors=max_errors, quiet=quiet)
+    with o.executor_for(executor, scheduler, n_workers) as ex, recorded_run(store, "qec threshold") as rec:
+        from verifier.executors import SweepExecutor
+
+        result = _run(rec, dec, spec, n_workers=n_workers, max_errors=max_errors, quiet=quiet,
+                      executor=SweepExecutor(ex))
         fit = fit_threshold(points_from_results(result.points), bootstrap=bootstrap, seed=spec.seed,
                             window=fit_window or None)
         payload = {**fit.to_json(), "decoder": result.decoder_name, "fingerprint": result.fingerprint,
@@ -276,6 +281,8 @@ def lambda_cmd(
     threads: o.ThreadsOpt = None,
     batch_size: o.BatchOpt = 8192,
     workers: o.WorkersOpt = None,
+    executor: o.ExecutorOpt = "local",
+    scheduler: o.SchedulerOpt = None,
     db: o.DbOpt = None,
     json_out: o.JsonOpt = None,
     plot: PlotOpt = None,
@@ -309,8 +316,11 @@ def lambda_cmd(
     dec, n_workers = _prepare(decoder=decoder, spec=spec, workers=workers, contract=contract,
                               provider=provider, threads=threads, batch_size=batch_size)
     store = o.store_for(db)
-    with recorded_run(store, "qec lambda") as rec:
-        result = _run(rec, dec, spec, n_workers=n_workers, max_errors=max_errors, quiet=quiet)
+    with o.executor_for(executor, scheduler, n_workers) as ex, recorded_run(store, "qec lambda") as rec:
+        from verifier.executors import SweepExecutor
+
+        result = _run(rec, dec, spec, n_workers=n_workers, max_errors=max_errors, quiet=quiet,
+                      executor=SweepExecutor(ex))
         fit = fit_lambda(points_from_results(result.points), bootstrap=bootstrap, seed=spec.seed)
         payload = {**fit.to_json(), "p": spec.ps[0], "decoder": result.decoder_name,
                    "fingerprint": result.fingerprint, "sweep": spec.to_json(),
