@@ -33,8 +33,9 @@ def default_repeats(experiment: str) -> int:
 
 
 def resolve_model(spec: Any, experiment: str | None, *, contract: str | None = None, options=None):
-    """A model object from a name: ``qibocal``, ``sov-reference``, a built-in model name
-    or an ONNX file (``cal.fit`` / ``cal.discriminator``). Objects pass through."""
+    """A model object from a name: ``qibocal``, ``sov-reference``, a built-in model name,
+    an ONNX file (``cal.fit`` / ``cal.discriminator``) or an OpenAI-compatible endpoint
+    (``openai:http://HOST:PORT/v1#MODEL``). Objects pass through."""
     if not isinstance(spec, (str, Path)):
         return spec
     spec = str(spec)
@@ -51,6 +52,10 @@ def resolve_model(spec: Any, experiment: str | None, *, contract: str | None = N
         from baselines.reference_estimators import ReferenceFit, ReferenceReadout
 
         return ReferenceReadout() if exp.kind == "readout" else ReferenceFit(exp.name)
+    if spec.startswith("openai:"):
+        from adapters.openai_calibration import EndpointCalibrationModel
+
+        return EndpointCalibrationModel.from_spec(spec, experiment)
     from adapters.builtin import builtin_path
     from adapters.onnx_calibration import OnnxCalibrationModel
 

@@ -12,7 +12,7 @@ from verifier.cli import options as o
 
 app = typer.Typer(help="Calibration models against simulated truth and Qibocal's fits.", no_args_is_help=True)
 
-ModelOpt = Annotated[str, typer.Option("--model", help="qibocal, sov-reference, a built-in model (sov models list) or FILE.onnx.")]
+ModelOpt = Annotated[str, typer.Option("--model", help="qibocal, sov-reference, a built-in model (sov models list), FILE.onnx, or openai:http://HOST:PORT/v1#MODEL (an OpenAI-compatible endpoint, asked about plots).")]
 ExperimentOpt = Annotated[Optional[str], typer.Option("--experiment", "-e", help="resonator_spectroscopy, qubit_spectroscopy, rabi_amplitude, rabi_length, t1, ramsey, spin_echo or readout [default: the model's sov.experiment].", show_default=False)]
 RepeatsOpt = Annotated[Optional[int], typer.Option("--repeats", min=1, help="Simulated qubits, each with its own truth [default: 40; readout 20].", show_default=False)]
 CalShotsOpt = Annotated[Optional[int], typer.Option("--shots", min=2, help="Shots per sweep point (readout: per prepared state) [default: 1000; readout 2000].", show_default=False)]

@@ -1,0 +1,183 @@
+"""Calibration models served behind an OpenAI-compatible chat-completions endpoint (how
+vision-language calibration models such as Ising Calibration are served).
+
+sov plots each simulated experiment (matplotlib, PNG), asks a QCalEval-style question
+about the plot ("what is the pi-pulse amplitude? answer as JSON"), parses the numbers out
+of the answer and scores them against the simulator's truth like any other model. Only
+the plot goes to the endpoint, never the truth or the raw numbers.
+
+Model spec: ``openai:<base_url>#<model>``, e.g. ``openai:http://127.0.0.1:8000/v1#ising-calibration``.
+An API key, if the endpoint needs one, comes from the environment variable
+``SOV_OPENAI_API_KEY`` (sent as a bearer token, never recorded). An unreachable endpoint
+is a usage error (exit 2); an HTTP error or an answer without the numbers is a recorded
+failure of that repeat, with the reason.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import os
+import re
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from verifier.errors import UsageError
+
+PREFIX = "openai:"
+PROMPT_VERSION = "1"
+API_KEY_ENV = "SOV_OPENAI_API_KEY"
+
+_WHAT = {
+    "resonator_spectroscopy": "a resonator spectroscopy (transmitted magnitude vs drive frequency; the resonance is a dip)",
+    "qubit_spectroscopy": "a qubit spectroscopy (excited-state probability vs drive frequency)",
+    "rabi_amplitude": "a Rabi oscillation (excited-state probability vs drive pulse amplitude)",
+    "rabi_length": "a Rabi oscillation (excited-state probability vs drive pulse duration)",
+    "t1": "a T1 relaxation measurement (excited-state probability vs wait time after a pi pulse)",
+    "ramsey": "a detuned Ramsey measurement (excited-state probability vs wait time between two pi/2 pulses)",
+    "spin_echo": "a spin-echo (Hahn echo) measurement (excited-state probability vs total echo time)",
+}
+_ASK = {
+    "frequency_hz": "the resonance frequency in Hz",
+    "pi_pulse_amplitude": "the pi-pulse amplitude (the amplitude of the first maximum of the excited-state probability)",
+    "pi_pulse_duration_ns": "the pi-pulse duration in ns",
+    "t1_ns": "T1 in ns",
+    "detuning_hz": "the oscillation (fringe) frequency in Hz",
+    "t2_star_ns": "T2* (the decay time of the oscillation envelope) in ns",
+    "t2_ns": "the echo decay time T2 in ns",
+}
+
+
+def is_endpoint_spec(spec: str) -> bool:
+    return spec.startswith(PREFIX)
+
+
+def question(experiment: str) -> str:
+    from verifier.calib.experiments import experiment as get
+
+    exp = get(experiment)
+    keys = ", ".join(f'"{p.name}": <{_ASK[p.name]}>' for p in exp.params)
+    return (f"The plot shows {_WHAT[experiment]}. The x axis is in {exp.x_unit}. "
+            f"Read the fitted value(s) from the plot and answer with one JSON object only: {{{keys}}}.")
+
+
+def render_plot(x: np.ndarray, y: np.ndarray, experiment: str) -> bytes:
+    """The experiment as a PNG, axes labelled in the experiment's units."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    from verifier.calib.experiments import experiment as get
+
+    exp = get(experiment)
+    fig, ax = plt.subplots(figsize=(6, 4), dpi=80)
+    ax.plot(x, y, "o-", ms=3, lw=0.8)
+    ax.set_xlabel(f"{'frequency' if exp.x_unit == 'Hz' else 'amplitude' if exp.x_unit == 'a.u.' else 'time'} [{exp.x_unit}]")
+    ax.set_ylabel("|S21| (normalized)" if experiment == "resonator_spectroscopy" else "excited-state probability")
+    ax.set_title(experiment)
+    ax.grid(alpha=0.3)
+    buf = io.BytesIO()
+    fig.tight_layout()
+    fig.savefig(buf, format="png")
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def parse_answer(text: str, names: tuple[str, ...]) -> list[float]:
+    """The parameters from the first JSON object in the answer; ValueError if absent."""
+    for m in re.finditer(r"\{[^{}]*\}", text or ""):
+        try:
+            obj = json.loads(m.group(0))
+        except json.JSONDecodeError:
+            continue
+        if isinstance(obj, dict) and all(n in obj for n in names):
+            vals = [float(obj[n]) for n in names]
+            if all(np.isfinite(vals)):
+                return vals
+    raise ValueError(f"no JSON object with {', '.join(names)} in the answer {str(text)[:80]!r}")
+
+
+@dataclass
+class EndpointCalibrationModel:
+    """A ``cal.fit``-like model answering questions about plots over HTTP."""
+
+    base_url: str
+    model: str
+    experiment: str
+    timeout: float = 60.0
+    name: str = ""
+
+    @classmethod
+    def from_spec(cls, spec: str, experiment: str | None, *, timeout: float = 60.0) -> "EndpointCalibrationModel":
+        from verifier.calib.experiments import experiment as get
+
+        rest = spec[len(PREFIX):]
+        url, _, model = rest.partition("#")
+        if not re.match(r"^https?://[^/\s]+", url):
+            raise UsageError(f"endpoint model {spec!r}: expected openai:http(s)://HOST[:PORT]/PATH#MODEL")
+        if experiment is None:
+            raise UsageError("an endpoint model needs --experiment")
+        if get(experiment).kind != "fit":
+            raise UsageError("endpoint models answer fit experiments only (not readout)")
+        return cls(url.rstrip("/"), model or "default", experiment, timeout,
+                   f"{model or 'default'}@{url.rstrip('/')}")
+
+    def fingerprint_spec(self) -> dict[str, Any]:
+        return {"model": "openai-endpoint", "base_url": self.base_url, "served_model": self.model,
+                "experiment": self.experiment, "prompt_version": PROMPT_VERSION}
+
+    def ask(self, png: bytes) -> str:
+        body = {"model": self.model, "temperature": 0, "max_tokens": 200,
+                "messages": [
+                    {"role": "system", "content": "You analyse superconducting-qubit calibration plots."},
+                    {"role": "user", "content": [
+                        {"type": "text", "text": question(self.experiment)},
+                        {"type": "image_url", "image_url": {
+                            "url": "data:image/png;base64," + base64.b64encode(png).decode()}}]}]}
+        req = urllib.request.Request(f"{self.base_url}/chat/completions", data=json.dumps(body).encode(),
+                                     headers={"Content-Type": "application/json"}, method="POST")
+        key = os.environ.get(API_KEY_ENV)
+        if key:
+            req.add_header("Authorization", f"Bearer {key}")
+        with urllib.request.urlopen(req, timeout=self.timeout) as resp:  # noqa: S310 (user-given URL)
+            payload = json.loads(resp.read().decode("utf-8", "replace"))
+        return payload["choices"][0]["message"]["content"]
+
+    def estimate_data(self, data):
+        from verifier.calib.experiments import experiment as get
+        from verifier.calib.metrics import FitOutcome
+
+        names = get(self.experiment).param_names
+        est = np.full((data.repeats, len(names)), np.nan)
+        failures: dict[int, str] = {}
+        t0 = time.perf_counter()
+        for i in range(data.repeats):
+            png = render_plot(data.x[i], data.y[i], self.experiment)
+            try:
+                answer = self.ask(png)
+            except urllib.error.HTTPError as e:
+                failures[i] = f"HTTP {e.code} from the endpoint"
+                continue
+            except (urllib.error.URLError, ConnectionError, TimeoutError, OSError) as e:
+                if i == 0 and not failures:
+                    reason = getattr(e, "reason", e)
+                    raise UsageError(f"cannot reach the endpoint {self.base_url}: {reason}") from None
+                failures[i] = f"request failed: {getattr(e, 'reason', e)}"
+                continue
+            except (KeyError, IndexError, TypeError, json.JSONDecodeError):
+                failures[i] = "the endpoint's reply is not a chat completion"
+                continue
+            try:
+                est[i] = parse_answer(answer, names)
+            except ValueError as e:
+                failures[i] = str(e)
+        return FitOutcome(est, failures, time.perf_counter() - t0,
+                          notes=[f"asked {self.base_url} ({self.model}) about each plot; "
+                                 f"{len(failures)} answers unusable"])
