@@ -178,6 +178,13 @@ class _DemAsCircuit:
     def __str__(self) -> str:
         return str(self._dem)
 
+    def __getattr__(self, name: str):
+        if name.startswith("__"):
+            raise AttributeError(name)
+        raise UsageError(f"this decoder needs the circuit itself (it asked for circuit.{name}), but "
+                         "sinter passes only the detector error model: give the tasks' circuits, "
+                         "SovSinterDecoder(decoder, circuits=[...])")
+
 
 @dataclass(frozen=True, eq=False)
 class DemWorkload(QecWorkload):

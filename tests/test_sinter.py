@@ -136,3 +136,24 @@ def test_sinter_csv_as_a_lambda_baseline(tmp_path):
     fit = fit_lambda(pts, bootstrap=200)
     assert fit.lam_ci[0] < fit.lam < fit.lam_ci[1]
     assert read_sinter_csv_epsilon(path, 0.005) == {}
+
+
+def test_grid_predecoder_inside_sinter_needs_and_uses_the_circuit(tmp_path):
+    """The grid contract reads the circuit's geometry: with the tasks' circuits given, an
+    all-negative grid model (the identity) reproduces PyMatching; with the DEM alone it is
+    refused with a clear usage error."""
+    from adapters.grid import constant_grid_model
+    from adapters.onnx_decoder import OnnxDecoder
+    from adapters.reference_models import save
+    from verifier.errors import UsageError
+
+    grid = OnnxDecoder.from_file(save(constant_grid_model(-1.0), tmp_path / "grid.onnx"))
+    circuit = _circuit(3, 0.008)
+    dem = circuit.detector_error_model(decompose_errors=True, approximate_disjoint_errors=True)
+    compiled = SovSinterDecoder(grid, circuits=[_circuit(5), circuit]).compile_decoder_for_dem(dem=dem)
+    dets, _ = circuit.compile_detector_sampler(seed=9).sample(2000, separate_observables=True, bit_packed=True)
+    got = compiled.decode_shots_bit_packed(bit_packed_detection_event_data=dets)
+    ref = build_matching(circuit).decode_batch(dets, bit_packed_shots=True, bit_packed_predictions=True)
+    assert np.array_equal(got, ref)
+    with pytest.raises(UsageError):
+        SovSinterDecoder(grid).compile_decoder_for_dem(dem=dem)
