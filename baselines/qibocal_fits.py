@@ -459,3 +459,44 @@ def acquire_dummy(outdir, operations: dict[str, dict] | None = None, *, targets=
         tail = (r.stderr or r.stdout).strip().splitlines()[-1:] or ["no output"]
         raise RuntimeError(f"qq run failed (exit {r.returncode}): {tail[0][:300]}")
     return str(out)
+
+
+def export_simulation(outdir, experiments=None, *, repeats: int = 1, seed: int = 0) -> str:
+    """Write simulated experiments as a Qibocal output folder, with Qibocal's own writers:
+    ``data/<experiment>-<i>/`` holding ``data.npz`` + ``data.json`` (the protocol's Data
+    object), ``results.json`` (its fit) and ``action.yml``. Replaying such a folder has a
+    known truth (``truth.json`` beside it, which Qibocal does not read)."""
+    import json as _json
+    from pathlib import Path
+
+    import yaml
+
+    from verifier.calib.experiments import EXPERIMENTS
+    from verifier.calib.simulator import simulate
+
+    ops = {v: k for k, v in OPERATIONS.items()}
+    out = Path(outdir)
+    truth: dict[str, Any] = {}
+    for exp in experiments or [e for e in EXPERIMENTS if EXPERIMENTS[e].kind == "fit"]:
+        m = _modules()[exp]
+        if EXPERIMENTS[exp].kind == "readout":
+            raise ValueError("export_simulation writes fit experiments only")
+        d = simulate(exp, repeats, seed=seed)
+        phase = d.context.get("_phase")
+        for i in range(repeats):
+            ctx = {k: float(v[i]) for k, v in d.context.items() if np.ndim(v) == 1}
+            data = build_data(exp, d.x[i], d.y[i], d.nshots, ctx, phase=None if phase is None else phase[i])
+            folder = out / "data" / f"{exp}-{i}"
+            folder.mkdir(parents=True, exist_ok=True)
+            data.save(folder)
+            with _captured():
+                try:
+                    m._fit(data).save(folder)
+                except Exception:
+                    pass  # a failed fit writes no results.json, as in Qibocal
+            (folder / "action.yml").write_text(yaml.safe_dump(
+                {"id": f"{exp}-{i}", "operation": ops[exp], "targets": [0],
+                 "parameters": {"nshots": d.nshots}}, sort_keys=False))
+            truth[f"{exp}-{i}"] = dict(zip(EXPERIMENTS[exp].param_names, map(float, d.truth[i])))
+    (out / "truth.json").write_text(_json.dumps(truth, indent=1))
+    return str(out)

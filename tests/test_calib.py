@@ -282,3 +282,27 @@ def test_drift_signature_is_stable_and_flags_a_shift(tmp_path, store):
     assert last_signature(store, s1["model_sha256"], "rabi_amplitude")["digest"] == s1["digest"]
     r1 = drift_signature("adapters/models/readout-linear.onnx")
     assert not compare_signatures(r1, drift_signature("adapters/models/readout-linear.onnx"))["drift"]
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+def test_replay_of_a_qibocal_format_folder_for_every_fit_experiment(tmp_path):
+    """Simulated sweeps written with Qibocal's own writers (Data.save, Results.save), then
+    replayed: Qibocal's re-fit reproduces its results.json and the candidate agrees with
+    Qibocal and with the truth kept beside the folder."""
+    from baselines.qibocal_fits import export_simulation
+    from verifier.calib.replay import replay_folder
+
+    out = export_simulation(tmp_path / "q", repeats=1, seed=3)
+    truth = json.loads((tmp_path / "q" / "truth.json").read_text())
+    rep = replay_folder(out, "sov-reference", n_boot=2)
+    assert sorted(a["experiment"] for a in rep["actions"]) == sorted(FIT_EXPERIMENTS)
+    for a in rep["actions"]:
+        q = a["qubits"][0]
+        for p, v in q["candidate"].items():
+            assert q["qibocal_refit_vs_recorded"][p] == 0.0
+            assert q["candidate_vs_qibocal"][p] < 0.05, (a["action"], p, q)
+            assert abs(v - truth[a["action"]][p]) / truth[a["action"]][p] < 0.10
+            if a["experiment"] != "resonator_spectroscopy":  # probabilities: binomial resampling
+                assert q["stability"][p]["candidate_rel_spread"] is not None
+    only = replay_folder(out, "rabi-amplitude-mlp", n_boot=0)  # an ONNX model replays its own experiment
+    assert [a["experiment"] for a in only["actions"]] == ["rabi_amplitude"]
