@@ -234,3 +234,26 @@ def _previous_signature(store, model: str, experiment: str):
     rows = store.query("SELECT signature FROM cal_signatures WHERE model = ? AND experiment = ? "
                        "ORDER BY recorded_at DESC LIMIT 1", [model, experiment])
     return json.loads(rows[0][0]) if rows else None
+
+
+@app.command("export")
+def export(
+    folder: Annotated[Path, typer.Argument(help="Output folder (created).")],
+    experiment: Annotated[Optional[list[str]], typer.Option("--experiment", "-e", help="Repeatable; default: all fit experiments.")] = None,
+    repeats: Annotated[int, typer.Option("--repeats", min=1, help="Simulated qubits per experiment (one action folder each).")] = 1,
+    seed: o.SeedOpt = 0,
+) -> int:
+    """Write simulated experiments as a Qibocal output folder (Qibocal's own Data and
+    Results writers) with the truth in truth.json beside it: input for `sov calib replay`."""
+    from baselines.qibocal_fits import export_simulation
+    from verifier.calib.experiments import experiment as get
+    from verifier.errors import UsageError
+
+    for e in experiment or []:
+        if get(e).kind != "fit":
+            raise UsageError(f"export writes fit experiments only, not {e!r}")
+    if folder.exists() and any(folder.iterdir()):
+        raise UsageError(f"{folder} exists and is not empty")
+    out = export_simulation(folder, experiment or None, repeats=repeats, seed=seed)
+    o.human_console(None).print(f"wrote {out} (truth in {Path(out) / 'truth.json'})")
+    return 0
