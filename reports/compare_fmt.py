@@ -103,7 +103,7 @@ def threshold(row: dict[str, Any]) -> str:
     ci = row.get("threshold_ci")
     s = f"{t * 100:.2f} %"
     if isinstance(ci, (list, tuple)) and len(ci) == 2 and all(_finite(v) for v in ci):
-        s += f" [{ci[0] * 100:.2f}, {ci[1] * 100:.2f}]"
+        s += f" [{ci[0] * 100:.2f} %, {ci[1] * 100:.2f} %]"
     return s
 
 

@@ -56,6 +56,9 @@ tr.base td { background: #f8f9fb; }
 .sw { display: inline-block; width: 11px; height: 11px; border-radius: 3px; margin-right: 7px;
   vertical-align: -1px; background: var(--c); }
 .dec { font-weight: 600; white-space: nowrap; }
+.dec .small { font-weight: 400; }
+td.grouped { background: #fff; border-right: 1px solid var(--line); }
+tr.grpstart td { border-top: 1px solid #b9c0ca; }
 .nowrap { white-space: nowrap; }
 td.paired { min-width: 150px; max-width: 230px; }
 table.summary { font-size: 12.5px; }
@@ -116,6 +119,15 @@ def _badge(verdict: str) -> str:
     cls = {"better": "b-better", "worse": "b-worse", "no sig. difference": "b-same",
            "identical": "b-identical", "baseline": "b-base"}.get(verdict, "b-same")
     return f'<span class="badge {cls}">{escape(verdict)}</span>'
+
+
+def _split(text: str) -> tuple[str, str]:
+    """``"3.50 [3.31, 3.70]·10⁻²"`` -> (``"3.50·10⁻²"``, ``"[3.31, 3.70]·10⁻²"``); no interval: (text, "")."""
+    if " [" not in text:
+        return text, ""
+    head, rest = text.split(" [", 1)
+    inside, _, tail = rest.partition("]")
+    return head + tail, f"[{inside}]{tail}"
 
 
 def _sw(color: str) -> str:
@@ -223,10 +235,11 @@ def _summary_table(payload, dm, colors) -> str:
         lat_w = wl[rows[0]["latency_workload"]]
     lam_p = next((r.get("lambda_p") for r in rows if r.get("lambda_p") is not None), None)
     lam_head = f"Λ<br><span class=\"small\">p = {lam_p:g}</span>" if lam_p is not None else "Λ"
-    head = ('<thead><tr><th class="num" rowspan="2">#</th><th rowspan="2">Decoder</th><th rowspan="2">sha256</th>'
-            '<th class="num" rowspan="2">Failures / shots</th><th class="num" rowspan="2">Pooled LER [95% CI]</th>'
+    head = ('<thead><tr><th class="num" rowspan="2">#</th><th rowspan="2">Decoder</th>'
+            '<th class="num" rowspan="2">Pooled LER<br><span class="small">[95% CI] · failures / shots</span></th>'
             f'<th class="num" rowspan="2">LER ÷<br>{escape(dm[payload["baseline"]]["label"])}</th>'
-            '<th rowspan="2">Paired test vs baseline</th><th class="num" rowspan="2">Threshold</th>'
+            '<th rowspan="2">Paired test vs baseline</th><th class="num" rowspan="2">Threshold<br>'
+            '<span class="small">[95% CI]</span></th>'
             f'<th class="num" rowspan="2">{lam_head}</th>'
             '<th class="num grp" colspan="3">Latency, µs per round</th>'
             '<th class="num" rowspan="2">Throughput<br>shots/s</th></tr>'
@@ -240,16 +253,20 @@ def _summary_table(payload, dm, colors) -> str:
         badge = (f'<span class="badge b-fail">integrity failure</span>' if r.get("integrity_failure")
                  else _badge(verdict))
         ci = r.get("pooled_ler_ci") or [None, None]
+        ler_main, ler_ci = _split(F.ler_ci(r["pooled_ler"], ci[0], ci[1]))
+        th_main, th_ci = _split(F.threshold(r))
+        lam_main, lam_ci = _split(F.lam(r))
+        note = escape(r.get("threshold_note") or "")
         body.append(
             f'<tr class="{"base" if r["baseline"] else ""}"><td class="num">{r["rank"]}</td>'
-            f'<td class="dec">{_sw(colors[r["decoder"]])}{escape(d["label"])}</td>'
-            f'<td class="mono nowrap">{escape(F.short_sha(d))}</td>'
-            f'<td class="num">{r["errors"]:,} / {r["shots"]:,}</td>'
-            f'<td class="num">{escape(F.ler_ci(r["pooled_ler"], ci[0], ci[1]))}</td>'
+            f'<td class="dec">{_sw(colors[r["decoder"]])}{escape(d["label"])}'
+            f'<div class="small mono">{escape(F.short_sha(d))}</div></td>'
+            f'<td class="num">{escape(ler_main)}<div class="small">{escape(ler_ci)} · '
+            f'{r["errors"]:,} / {r["shots"]:,}</div></td>'
             f'<td class="num"><b>{escape(F.ratio(r["ratio_to_baseline"]))}</b></td>'
             f'<td class="paired">{badge}<div class="small">{escape(detail)}</div></td>'
-            f'<td class="num" title="{escape(r.get("threshold_note") or "")}">{escape(F.threshold(r))}</td>'
-            f'<td class="num" title="{escape(r.get("threshold_note") or "")}">{escape(F.lam(r))}</td>'
+            f'<td class="num" title="{note}">{escape(th_main)}<div class="small">{escape(th_ci)}</div></td>'
+            f'<td class="num" title="{note}">{escape(lam_main)}<div class="small">{escape(lam_ci)}</div></td>'
             f'<td class="num">{escape(F.micro(r["latency_p50"]))}</td>'
             f'<td class="num">{escape(F.micro(r["latency_p99"]))}</td>'
             f'<td class="num">{escape(F.micro(r["latency_p999"]))}</td>'
@@ -396,16 +413,24 @@ def _paired_section(payload, dm, colors) -> str:
         return ""
     wl = {w["id"]: w for w in payload["workloads"]}
     rows = []
+    counts: dict[str, int] = {}
+    for pr in payload["paired"]:
+        counts[pr["decoder"]] = counts.get(pr["decoder"], 0) + 1
+    seen: set[str] = set()
     for pr in payload["paired"]:
         d = dm[pr["decoder"]]
         w = wl.get(pr["workload_id"], {})
+        first = pr["decoder"] not in seen
+        seen.add(pr["decoder"])
+        name = (f'<td class="dec grouped" rowspan="{counts[pr["decoder"]]}">{_sw(colors[pr["decoder"]])}'
+                f'{escape(d["label"])}</td>' if first else "")
+        cls = ' class="grpstart"' if first else ""
         if not pr.get("available"):
-            rows.append(f'<tr><td class="dec">{_sw(colors[pr["decoder"]])}{escape(d["label"])}</td>'
-                        f'<td>{escape(F.workload_label(w))}</td><td colspan="5">per-shot records missing</td></tr>')
+            rows.append(f'<tr{cls}>{name}<td>{escape(F.workload_label(w))}</td>'
+                        f'<td colspan="6">per-shot records missing</td></tr>')
             continue
         v = F.VERDICT_TEXT.get(pr["verdict"], pr["verdict"])
-        rows.append(f'<tr><td class="dec">{_sw(colors[pr["decoder"]])}{escape(d["label"])}</td>'
-                    f'<td>{escape(F.workload_label(w))}</td><td class="num">{pr["shots"]:,}</td>'
+        rows.append(f'<tr{cls}>{name}<td>{escape(F.workload_label(w))}</td><td class="num">{pr["shots"]:,}</td>'
                     f'<td class="num">{pr["both_fail"]:,}</td><td class="num">{pr["only_candidate_fails"]:,}</td>'
                     f'<td class="num">{pr["only_baseline_fails"]:,}</td>'
                     f'<td class="num">{escape(F.pvalue(pr["p_value"]))}</td><td>{_badge(v)}</td></tr>')
@@ -413,7 +438,8 @@ def _paired_section(payload, dm, colors) -> str:
     return (f'<h2>Paired comparison against {bl}</h2>'
             f'<p>Every decoder decoded the <em>same</em> shots, so each candidate is compared shot by shot with '
             f'{bl}. Only the shots where exactly one of the two fails carry information (exact McNemar test, '
-            f'two-sided).</p><table><thead><tr><th>Candidate</th><th>Workload</th><th class="num">Shots</th>'
+            f'two-sided). Per-workload p-values are not adjusted for multiple comparisons; the verdict in the summary '
+            f'comes from the single test pooled over all workloads.</p><table><thead><tr><th>Candidate</th><th>Workload</th><th class="num">Shots</th>'
             f'<th class="num">Both fail</th><th class="num">Only candidate fails</th>'
             f'<th class="num">Only {bl} fails</th><th class="num">p-value</th><th>Verdict</th></tr></thead>'
             f'<tbody>{"".join(rows)}</tbody></table>')
