@@ -39,10 +39,6 @@ REFERENCE_SEED = 7_000_007  # the fixed reference data set of drift signatures
 REFERENCE_REPEATS = 16
 
 
-def _median_inf(v: np.ndarray, axis=None):
-    return np.median(v, axis=axis)
-
-
 def paired_median_difference(cand: np.ndarray, base: np.ndarray, *, confidence: float = DEFAULT_CONFIDENCE,
                              n_boot: int = BOOTSTRAP, seed: int = 0) -> tuple[float, float, float]:
     """(d, lo, hi): difference of medians and its paired percentile bootstrap interval.
