@@ -246,3 +246,30 @@ def test_read_only_store_gives_one_line_and_is_left_intact(tmp_path):
             _umount(where)
         else:
             where.chmod(0o755)
+
+
+def test_json_and_evidence_files_are_never_half_written(tmp_path):
+    """A write that fails midway (here: a file-size limit) leaves the previous file intact
+    and no temporary file behind; the error is one line (exit 2)."""
+    target = tmp_path / "out.json"
+    target.write_text('{"old": true}\n')
+    code = ("import sys\n"
+            "from verifier.cli.options import write_json\n"
+            "from verifier.errors import SovError\n"
+            "try:\n"
+            "    write_json(sys.argv[1], {'x': 'y' * 200000})\n"
+            "except SovError as e:\n"
+            "    print(e, file=sys.stderr); sys.exit(2)\n")
+    r = subprocess.run([sys.executable, "-c", code, str(target)], capture_output=True, text=True,
+                       env=_env(), preexec_fn=_limit_fsize(64 << 10))
+    assert r.returncode == 2 and "cannot write --json" in r.stderr, r.stderr
+    assert target.read_text() == '{"old": true}\n'
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.json"]
+    from verifier import evidence
+
+    evidence.write({"a": 1}, tmp_path / "e.json")  # the ordinary path still writes
+    assert json.loads((tmp_path / "e.json").read_text()) == {"a": 1}
+    from verifier.cli.options import write_json
+
+    write_json(str(target), {"new": 1})
+    assert json.loads(target.read_text()) == {"new": 1} and oct(target.stat().st_mode & 0o777)

@@ -120,8 +120,10 @@ def append(store: "Store", body: dict, *, keys: "list[Key] | None" = None, run_i
 
 
 def write(doc: dict, path: str | Path) -> None:
+    from verifier.atomic import write_text_atomic
+
     try:
-        Path(path).write_text(json.dumps(doc, indent=2, sort_keys=True) + "\n")
+        write_text_atomic(path, json.dumps(doc, indent=2, sort_keys=True) + "\n")  # never half a record
     except OSError as e:
         raise UsageError(f"cannot write --evidence {path}: {e.strerror}") from None
 

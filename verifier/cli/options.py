@@ -140,8 +140,10 @@ def write_json(target: str | None, payload: Any) -> None:
         sys.stdout.write(text)
         sys.stdout.flush()
         return
+    from verifier.atomic import write_text_atomic
+
     try:
-        Path(target).write_text(text)
+        write_text_atomic(target, text)  # never a half-written file
     except OSError as e:
         raise UsageError(f"cannot write --json {target}: {e.strerror}") from None
 
