@@ -226,9 +226,9 @@ class OnnxDecoder:
                 "onnxruntime": onnxruntime.__version__, "provider": self.options.provider,
                 "graph_optimization": self.options.graph_optimization}
         if self.contract.startswith("qec.predecoder"):
-            import pymatching
+            from baselines.pymatching_decoder import package_version
 
-            spec["finisher"] = {"pymatching": pymatching.__version__, "dem": "decompose_errors=True"}
+            spec["finisher"] = {"pymatching": package_version("pymatching"), "dem": "decompose_errors=True"}
         return spec
 
     def check(self, workload) -> None:

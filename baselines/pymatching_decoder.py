@@ -14,6 +14,22 @@ BASELINES = {
 }
 
 
+def package_version(name: str) -> str:
+    """``module.__version__`` without importing the module when it is not loaded yet
+    (importing pymatching costs ~0.5 s, which the parent process needs only for this)."""
+    import sys
+
+    mod = sys.modules.get(name)
+    if mod is not None and getattr(mod, "__version__", None):
+        return mod.__version__
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(name)
+    except PackageNotFoundError:
+        return __import__(name).__version__
+
+
 def detector_error_model(circuit):
     return circuit.detector_error_model(decompose_errors=True)
 
@@ -54,11 +70,8 @@ class PyMatchingDecoder:
         return cls(correlated=name.endswith("correlated"), name=name)
 
     def fingerprint_spec(self) -> dict[str, Any]:
-        import pymatching
-        import stim
-
         return {"decoder": "pymatching", "correlated": self.correlated,
-                "pymatching": pymatching.__version__, "stim": stim.__version__,
+                "pymatching": package_version("pymatching"), "stim": package_version("stim"),
                 "dem": "decompose_errors=True"}
 
     def check(self, workload) -> None:

@@ -178,7 +178,7 @@ def shared_pool(workers: int, *, start_method: str | None = None):
             os.environ.setdefault("OMP_NUM_THREADS", "1")  # inherited by the forkserver
             pool = ProcessPoolExecutor(max_workers=workers, mp_context=_mp_context(start_method),
                                        initializer=_pool_init)
-            _POOL.update(pool=pool, workers=workers, start_method=start_method)
+            _POOL.update(pool=pool, workers=workers, start_method=start_method, warmed=False)
         return pool
 
 
@@ -198,10 +198,29 @@ class LocalExecutor(Executor):
 
     name = "local"
 
-    def __init__(self, workers: int, *, start_method: str | None = None):
+    def __init__(self, workers: int, *, start_method: str | None = None, warm: bool = False):
         self.workers = max(1, int(workers))
         self.start_method = start_method
         self._pool = shared_pool(self.workers, start_method=start_method)
+        if warm:
+            self.warm()
+
+    def warm(self) -> None:
+        """Start the worker processes now (they import numpy, stim, PyMatching), so that
+        their start overlaps the parent's own set-up (store transactions, model checks)."""
+        if _POOL.get("warmed"):
+            return
+        _POOL["warmed"] = True
+        pool = self._pool
+
+        def start() -> None:  # in a thread: starting the forkserver blocks until it imported
+            try:
+                for _ in range(self.workers):
+                    pool.submit(os.getpid)
+            except RuntimeError:  # the pool was shut down meanwhile
+                pass
+
+        threading.Thread(target=start, name="sov-pool-warm", daemon=True).start()
 
     def submit(self, job: Job) -> Any:
         try:
@@ -316,7 +335,7 @@ def make_executor(kind: str = "local", *, workers: int = 1, scheduler: str | Non
         return DaskExecutor(scheduler, workers=workers)
     if scheduler:
         raise UsageError("--scheduler applies to --executor dask")
-    return InlineExecutor() if workers <= 1 else LocalExecutor(workers)
+    return InlineExecutor() if workers <= 1 else LocalExecutor(workers, warm=True)
 
 
 # -- adapter for verifier.sweep (its BlockExecutor protocol: run(jobs, skip)) ----------------

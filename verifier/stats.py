@@ -43,11 +43,11 @@ def clopper_pearson(errors: int, shots: int, confidence: float = 0.95) -> tuple[
     """Exact two-sided binomial interval; ``(0, 1 - (alpha/2)**(1/n))`` when errors = 0."""
     if shots <= 0:
         return (float("nan"), float("nan"))
-    from scipy.stats import beta
+    from scipy.special import betaincinv  # = scipy.stats.beta.ppf, without importing scipy.stats (~0.5 s)
 
     alpha = 1.0 - confidence
-    lo = 0.0 if errors == 0 else float(beta.ppf(alpha / 2, errors, shots - errors + 1))
-    hi = 1.0 if errors == shots else float(beta.ppf(1 - alpha / 2, errors + 1, shots - errors))
+    lo = 0.0 if errors == 0 else float(betaincinv(errors, shots - errors + 1, alpha / 2))
+    hi = 1.0 if errors == shots else float(betaincinv(errors + 1, shots - errors, 1 - alpha / 2))
     return (lo, hi)
 
 

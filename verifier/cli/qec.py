@@ -54,7 +54,7 @@ def run(
     dec = o.decoder_from_spec(decoder, contract=contract, provider=provider, threads=threads,
                               batch_size=batch_size, workers=n_workers)
     store = o.store_for(db)
-    with recorded_run(store, "qec run") as rec, o.executor_for(executor, scheduler, n_workers) as ex:
+    with o.executor_for(executor, scheduler, n_workers) as ex, recorded_run(store, "qec run") as rec:
         with shot_progress(f"{dec.name}", quiet=quiet) as progress:
             result = run_task(dec, workload, run=rec, workers=n_workers, max_errors=max_errors,
                               progress=progress, executor=ex)
