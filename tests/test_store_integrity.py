@@ -273,3 +273,46 @@ def test_json_and_evidence_files_are_never_half_written(tmp_path):
 
     write_json(str(target), {"new": 1})
     assert json.loads(target.read_text()) == {"new": 1} and oct(target.stat().st_mode & 0o777)
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_text(errors="replace")
+    except OSError:
+        return ""
+
+
+def _descendants(pid: int) -> list[int]:
+    out, todo = [], [pid]
+    while todo:
+        kids = _children(todo.pop())
+        out += kids
+        todo += kids
+    return out
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="needs /proc")
+def test_kill9_with_workers_leaves_no_orphans(tmp_path):
+    """Pool workers and their model sandboxes end with the sov process that owns them."""
+    db = tmp_path / "w.duckdb"
+    args = ["qec", "run", "--decoder", "identity-predecoder", "-d", "5", "--p", "0.01",
+            "--shots", "400000", "--seed", "12", "--workers", "2", "-q", "--db", str(db)]
+    p = subprocess.Popen(_cmd(*args), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=_env())
+    deadline = time.monotonic() + 120
+    family: list[int] = []
+    while time.monotonic() < deadline and p.poll() is None:
+        time.sleep(0.3)
+        family = _descendants(p.pid)
+        sandboxes = [c for c in family if "_child_main" in _cmdline(c)]
+        if len(sandboxes) >= 2:
+            break
+    assert p.poll() is None, "the run finished before it could be killed"
+    assert len(family) >= 4, family  # forkserver, 2 workers, their sandboxes
+    os.kill(p.pid, signal.SIGKILL)
+    p.wait(timeout=30)
+    t0 = time.monotonic()
+    while any(_alive(c) for c in family) and time.monotonic() - t0 < 15:
+        time.sleep(0.2)
+    assert not [c for c in family if _alive(c)]
+    assert _q(db, "SELECT count(*) FROM runs")[0][0] == 1  # and the store still opens

@@ -144,8 +144,38 @@ class InlineExecutor(Executor):
 
 # -- local process pool ----------------------------------------------------------------------
 
-def _pool_init() -> None:  # keep each worker to one core's worth of threads
+def _pool_init(owner: int | None = None) -> None:  # keep each worker to one core's worth of threads
     os.environ.setdefault("OMP_NUM_THREADS", "1")
+    if owner:
+        _exit_with(owner)
+
+
+def _exit_with(owner: int) -> None:
+    """End this worker as soon as the sov process that owns the pool is gone, ``kill -9``
+    included (a pool worker otherwise waits for work forever, and keeps its model sandbox)."""
+    import select
+    import time
+
+    def watch() -> None:
+        try:
+            fd = os.pidfd_open(owner)
+        except ProcessLookupError:
+            os._exit(1)
+        except (AttributeError, OSError):
+            fd = None
+        if fd is not None:
+            select.select([fd], [], [])  # readable once the owner has exited
+            os._exit(1)
+        while True:
+            time.sleep(1.0)
+            try:
+                os.kill(owner, 0)
+            except ProcessLookupError:
+                os._exit(1)
+            except PermissionError:
+                pass
+
+    threading.Thread(target=watch, name="sov-owner-watch", daemon=True).start()
 
 
 _POOL_LOCK = threading.Lock()
@@ -177,7 +207,7 @@ def shared_pool(workers: int, *, start_method: str | None = None):
         if pool is None:
             os.environ.setdefault("OMP_NUM_THREADS", "1")  # inherited by the forkserver
             pool = ProcessPoolExecutor(max_workers=workers, mp_context=_mp_context(start_method),
-                                       initializer=_pool_init)
+                                       initializer=_pool_init, initargs=(os.getpid(),))
             _POOL.update(pool=pool, workers=workers, start_method=start_method, warmed=False)
         return pool
 
