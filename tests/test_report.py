@@ -28,8 +28,8 @@ def recorded(tmp_path_factory):
     store = Store(tmp / "s.duckdb")
     cands = [Candidate(s, decoder_from_spec(s), baseline=(s == "pymatching")) for s in ("pymatching", a, b)]
     with recorded_run(store, "compare") as rec:
-        payload = run_compare(cands, Sweep((3, 5), (0.002, 0.004, 0.006), shots=3000, seed=7), run=rec,
-                              latency_shots=200)
+        payload = run_compare(cands, Sweep((3, 5), (0.002, 0.004, 0.006), shots=2000, seed=7), run=rec,
+                              latency_shots=100)
         rec.summary = {"report": payload}
     return tmp, store, payload
 
