@@ -204,7 +204,9 @@ def _inspect_cached(path: str, mtime_ns: int, size: int, limit: int) -> ModelInf
                                  f"above the tensor limit of {limit / 2**20:.0f} MiB")
 
     try:
-        onnx.checker.check_model(model)
+        # with external data, the checker must get the path: it resolves the data files
+        # relative to the model's folder (given a proto, it would look in the cwd)
+        onnx.checker.check_model(str(p) if external else model)
     except Exception as e:
         first = (str(e).strip().splitlines() or [type(e).__name__])[0]
         raise IntegrityError(f"{p.name} fails the ONNX checker: {first[:300]}") from None

@@ -376,3 +376,18 @@ def test_memory_bomb_is_the_sandbox_limit(tmp_path):
     with SandboxedSession(path, RuntimeOptions(), memory_bytes=768 << 20) as s:
         with pytest.raises(IntegrityError, match="memory"):
             s.run(None, {"dets": x})
+
+
+def test_external_data_inside_the_folder_is_accepted(run_sov, tmp_path):
+    """The control for the external-data cases: weights next to the model are fine, from any
+    working directory (the sandbox loads such a model by path)."""
+    w = numpy_helper.from_array(np.zeros((1, O), np.uint8), "w")
+    nodes = _zeros_like_batch("zz") + [helper.make_node("Add", ["zz", "w"], ["out"])]
+    m = _model(nodes, [_in()], [_out()], inits=[w, _i64("zz_w", [O])])
+    (tmp_path / "vendor").mkdir()
+    onnx.save(m, tmp_path / "vendor" / "ok.onnx", save_as_external_data=True, all_tensors_to_one_file=True,
+              location="ok.weights", size_threshold=0)
+    (tmp_path / "elsewhere").mkdir()
+    r = run_sov("qec", "run", "--decoder", str(tmp_path / "vendor" / "ok.onnx"), *W, "--db",
+                str(tmp_path / "s.duckdb"), cwd=tmp_path / "elsewhere")
+    assert r.returncode == 0, r.stderr
