@@ -198,3 +198,13 @@ def test_sandbox_in_worker_processes_gives_the_same_answer(run_sov, tmp_path):
     assert a.returncode == 0 and b.returncode == 0, (a.stderr, b.stderr)
     assert json.loads(a.stdout)["errors"] == json.loads(b.stdout)["errors"]
     assert json.loads(a.stdout)["fingerprint"] == json.loads(b.stdout)["fingerprint"]
+
+
+def test_load_timeout_stops_the_child(tmp_path):
+    from adapters.sandbox import SandboxedSession
+
+    path = save(identity_predecoder_flat(1), tmp_path / "id.onnx")
+    t0 = time.monotonic()
+    with pytest.raises(IntegrityError, match=r"id.onnx: loading took longer than the limit .*SOV_LOAD_TIMEOUT_S"):
+        SandboxedSession(path, RuntimeOptions(), load_timeout=0.05)
+    assert time.monotonic() - t0 < 10
