@@ -299,6 +299,7 @@ class SandboxedSession:
         self._errfile = tempfile.TemporaryFile()
         env = dict(os.environ)
         env.setdefault("OMP_NUM_THREADS", "1")
+        env.pop("ORT_LOAD_CONFIG_FROM_MODEL", None)  # never let a model's metadata configure the runtime
         code = "from adapters.sandbox import _child_main; _child_main()"
         cmd = [sys.executable, "-s", "-c", code, str(p2c_r), str(c2p_w), str(os.getpid())]
         if self.memory_bytes:

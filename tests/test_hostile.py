@@ -138,6 +138,19 @@ def two_inputs(tmp: Path) -> str:
     return save(m, tmp / "two-inputs.onnx")
 
 
+def wrong_output_dtype(tmp: Path) -> str:
+    m = _model([helper.make_node("Cast", ["dets"], ["c"], to=TensorProto.INT64),
+                helper.make_node("Slice", ["c", "z", "one", "ax1"], ["out"])],
+               [_in()], [_out(TensorProto.INT64)], inits=[_i64("z", [0]), _i64("one", [1]), _i64("ax1", [1])])
+    return save(m, tmp / "int64-output.onnx")
+
+
+def sequence_output(tmp: Path) -> str:
+    out = helper.make_tensor_sequence_value_info("out", TensorProto.UINT8, None)
+    m = _model([helper.make_node("SequenceConstruct", ["dets"], ["out"])], [_in()], [out])
+    return save(m, tmp / "sequence-output.onnx")
+
+
 def nan_outputs(tmp: Path) -> str:
     m = _float_logits([helper.make_node("Div", ["s", "zero"], ["q"]),
                        helper.make_node("Sub", ["q", "q"], ["nan"])], "nan",
@@ -300,6 +313,8 @@ CORPUS = [
     ("wrong detector count", wrong_detector_count, 2, ["expected", "found", "99"], {}),
     ("wrong input dtype", wrong_input_dtype, 2, ["dtype", "float32"], {}),
     ("two inputs", two_inputs, 2, ["number of inputs"], {}),
+    ("wrong output dtype", wrong_output_dtype, 2, ["dtype", "int64"], {}),
+    ("sequence instead of a tensor", sequence_output, 2, ["dtype", "non-tensor"], {}),
     ("NaN outputs", nan_outputs, 4, ["NaN"], {}),
     ("Inf outputs", inf_outputs, 4, ["Inf"], {}),
     ("uint8 output other than 0/1", non_binary_output, 4, ["other than 0 and 1"], {}),
