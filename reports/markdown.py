@@ -93,6 +93,14 @@ def _qec(payload: dict[str, Any]) -> str:
                          f"{F.size(m.get('size_bytes'))}, operators {', '.join(m.get('operators', []))}")
         else:
             lines.append(f"- **{d['label']}**: open baseline, fingerprint `{d['fingerprint'][:16]}`")
+    vs = payload.get("verdicts") or []
+    if vs:
+        lines += ["", "### Verdicts", ""]
+        lines += _table(["Recorded", "Kind", "Subject", "Verdict", "Gates", "Evidence hash"],
+                        [[str(v.get("recorded_at", ""))[:19], str(v.get("kind")), str(v.get("subject")),
+                          f"**{v.get('verdict')}**", "; ".join(v.get("gates") or []),
+                          f"`{str(v.get('evidence_hash') or '')[:16]}`"] for v in vs],
+                        ["l", "l", "l", "l", "l", "l"])
     env = payload["environment"]
     pk = env.get("packages", {})
     lines += ["", "### Reproduce", "", "```", payload["command"], "```", "",

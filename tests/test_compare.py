@@ -173,3 +173,20 @@ def test_calibration_models_next_to_qibocal(tmp_path, run_sov):
     from test_report import assert_offline
 
     assert_offline(html)
+
+
+def test_verdicts_with_evidence_hashes_appear(done, run_sov):
+    """A gate verdict recorded by `sov accept` for a compared model shows up with its hash."""
+    tmp, _, db = done
+    acc = run_sov("accept", "--candidate", str(tmp / "b.onnx"), "--baseline", "pymatching", "-d", "3",
+                  "--p", "0.004", "--shots", "5000", "--db", str(db), "--workers", "1")
+    assert acc.returncode in (0, 1, 3), acc.stderr
+    r = run_sov("compare", "--decoder", "pymatching", "--decoder", str(tmp / "b.onnx"), "--distances", "3",
+                "--p", "0.004", "--shots", "5000", "--db", str(db), "--workers", "1", "--latency-shots", "0",
+                "--json", "-", "--markdown", str(tmp / "v.md"))
+    assert r.returncode == 0, r.stderr
+    pl = json.loads(r.stdout)
+    sha = next(d["model_sha256"] for d in pl["decoders"] if d["label"] == "b.onnx")
+    vs = [v for v in pl["verdicts"] if sha in v["matches"]]
+    assert vs and vs[0]["kind"] == "accept" and re.fullmatch(r"[0-9a-f]{64}", vs[0]["evidence_hash"])
+    assert vs[0]["evidence_hash"][:16] in (tmp / "v.md").read_text()
