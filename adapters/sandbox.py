@@ -36,6 +36,7 @@ import struct
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import weakref
 from dataclasses import dataclass
@@ -236,7 +237,9 @@ def _close_fds(*fds: int) -> None:
             pass
 
 
-def _finalize(proc: subprocess.Popen, fds: tuple[int, int], errfile) -> None:
+def _finalize(proc: subprocess.Popen, fds: tuple[int, int], errfile, owner: int) -> None:
+    if os.getpid() != owner:  # a forked copy of the owner: the child is not ours to end
+        return
     _kill(proc)
     _close_fds(*fds)
     try:
@@ -287,6 +290,8 @@ class SandboxedSession:
     # process management
 
     def _start(self) -> None:
+        self._lock = threading.Lock()
+        self._owner = os.getpid()
         p2c_r, p2c_w = os.pipe()
         c2p_r, c2p_w = os.pipe()
         for fd in (p2c_w, c2p_w):  # fewer context switches per batch (Linux only)
@@ -317,7 +322,8 @@ class SandboxedSession:
         self._to, self._from = p2c_w, c2p_r
         os.set_blocking(self._to, False)
         os.set_blocking(self._from, False)
-        self._finalizer = weakref.finalize(self, _finalize, self._proc, (self._to, self._from), self._errfile)
+        self._finalizer = weakref.finalize(self, _finalize, self._proc, (self._to, self._from), self._errfile,
+                                           os.getpid())
 
     @property
     def pid(self) -> int | None:
@@ -373,6 +379,12 @@ class SandboxedSession:
                               + (f": {tail}" if tail else ""))
 
     def _call(self, parts, timeout: float, *, what: str) -> tuple[dict, list[np.ndarray]]:
+        with self._lock:  # one request at a time on the pipes, whatever the caller's threads
+            return self._call_locked(parts, timeout, what=what)
+
+    def _call_locked(self, parts, timeout: float, *, what: str) -> tuple[dict, list[np.ndarray]]:
+        if os.getpid() != self._owner:
+            raise IntegrityError(f"{self.name}: a model sandbox cannot be used from a forked process")
         if not self._finalizer.alive:
             raise IntegrityError(f"{self.name}: the model sandbox was stopped after an earlier failure")
         deadline = time.monotonic() + timeout

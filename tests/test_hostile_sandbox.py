@@ -208,3 +208,16 @@ def test_load_timeout_stops_the_child(tmp_path):
     with pytest.raises(IntegrityError, match=r"id.onnx: loading took longer than the limit .*SOV_LOAD_TIMEOUT_S"):
         SandboxedSession(path, RuntimeOptions(), load_timeout=0.05)
     assert time.monotonic() - t0 < 10
+
+
+def test_threads_share_one_session_safely(tmp_path):
+    from concurrent.futures import ThreadPoolExecutor
+
+    path = save(identity_predecoder_flat(1), tmp_path / "id.onnx")
+    rng = np.random.default_rng(5)
+    xs = [(rng.random((int(rng.integers(1, 3000)), 40)) < 0.3).astype(np.uint8) for _ in range(24)]
+    with open_session(path, RuntimeOptions()) as s:
+        with ThreadPoolExecutor(6) as pool:
+            outs = list(pool.map(lambda x: s.run(None, {"dets": x})[0], xs))
+    for x, y in zip(xs, outs):
+        assert np.array_equal(y[:, 1:], x) and not y[:, 0].any()
