@@ -45,21 +45,30 @@ PAGE = os.sysconf("SC_PAGE_SIZE")
 
 # -- measuring one process (tree) ------------------------------------------------------------
 
-def _tree_rss(root: int) -> tuple[int, int]:
-    """(sum, max) RSS in bytes over ``root`` and all its descendants."""
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def _tree_sample(root: int, cpu: dict[int, float]) -> tuple[int, int]:
+    """(sum, max) RSS in bytes over ``root`` and all its descendants; records each
+    descendant's user + system seconds so far in ``cpu`` (pid -> seconds)."""
     children: dict[int, list[int]] = {}
+    fields: dict[int, list[str]] = {}
     for d in os.listdir("/proc"):
         if not d.isdigit():
             continue
         try:
             with open(f"/proc/{d}/stat") as f:
-                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
-        except (OSError, ValueError, IndexError):
+                rest = f.read().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
             continue
-        children.setdefault(ppid, []).append(int(d))
+        fields[int(d)] = rest
+        children.setdefault(int(rest[1]), []).append(int(d))
     total, biggest, todo = 0, 0, [root]
     while todo:
         pid = todo.pop()
+        rest = fields.get(pid)
+        if rest is not None:
+            cpu[pid] = (int(rest[11]) + int(rest[12])) / TICK
         try:
             with open(f"/proc/{pid}/statm") as f:
                 rss = int(f.read().split()[1]) * PAGE
@@ -72,8 +81,10 @@ def _tree_rss(root: int) -> tuple[int, int]:
 
 
 def measure(cmd: list[str], *, sample_memory: bool = False, env: dict | None = None) -> dict:
-    """Run ``cmd``; wall seconds, exit code, stdout, wait4 maxrss and (optionally) the
-    process tree's sampled peak RSS."""
+    """Run ``cmd``; wall seconds, stdout, wait4 maxrss and CPU, the process tree's
+    sampled peak RSS, and the tree's CPU seconds: the last /proc sample (every 0.1 s) of
+    every process in it, so forkserver workers that sov does not reap count too (up to
+    0.1 s per process is missed)."""
     e = dict(os.environ)
     e.setdefault("OMP_NUM_THREADS", "1")
     e.update(env or {})
@@ -81,30 +92,31 @@ def measure(cmd: list[str], *, sample_memory: bool = False, env: dict | None = N
     t0 = time.perf_counter()
     p = subprocess.Popen(cmd, stdout=out, stderr=subprocess.PIPE, cwd=ROOT, env=e)
     peak = {"sum": 0, "max": 0}
+    cpu: dict[int, float] = {}
     stop = threading.Event()
 
     def sampler() -> None:
         while not stop.is_set():
-            s, m = _tree_rss(p.pid)
+            s, m = _tree_sample(p.pid, cpu)
             peak["sum"] = max(peak["sum"], s)
             peak["max"] = max(peak["max"], m)
-            stop.wait(0.05)
+            stop.wait(0.05 if sample_memory else 0.1)
 
-    th = threading.Thread(target=sampler, daemon=True) if sample_memory else None
-    if th:
-        th.start()
+    th = threading.Thread(target=sampler, daemon=True)
+    th.start()
     err = p.stderr.read()
     _, status, ru = os.wait4(p.pid, 0)
     wall = time.perf_counter() - t0
     stop.set()
-    if th:
-        th.join()
+    th.join()
     p.returncode = os.waitstatus_to_exitcode(status)
     out.seek(0)
     text = out.read().decode()
     if p.returncode != 0:
         raise SystemExit(f"benchmark command failed ({p.returncode}): {' '.join(cmd)}\n{err.decode()[-2000:]}")
-    return {"wall_s": wall, "maxrss_mib": ru.ru_maxrss / 1024, "tree_peak_mib": peak["sum"] / 2**20,
+    return {"wall_s": wall, "tree_cpu_s": sum(cpu.values()), "wait4_cpu_s": ru.ru_utime + ru.ru_stime,
+            "maxrss_mib": ru.ru_maxrss / 1024,
+            "tree_peak_mib": peak["sum"] / 2**20,
             "tree_max_process_mib": peak["max"] / 2**20, "stdout": text}
 
 
@@ -135,16 +147,19 @@ def bench_pymatching(distance: int, shots: int, workers: int, repeats: int) -> d
         sint = raw_run("sinter", wl + ["--workers", str(workers)])
         sov = sov_run(["-d", str(distance), "--p", "0.003", "--shots", str(shots), "--workers", str(workers)])
         rows.append({"raw_s": raw["wall_s"], "sinter_s": sint["wall_s"], "sov_s": sov["wall_s"],
+                     "cpu_s": {"raw": raw["tree_cpu_s"], "sinter": sint["tree_cpu_s"], "sov": sov["tree_cpu_s"]},
                      "sov_vs_raw": raw["wall_s"] / sov["wall_s"],
                      "sov_vs_sinter": sint["wall_s"] / sov["wall_s"],
                      "errors": {"raw": raw["result"]["errors"], "sinter": sint["result"]["errors"],
                                 "sov": sov["result"]["errors"]}})
-        print(f"  repeat {i + 1}: raw {raw['wall_s']:.2f} s, sinter {sint['wall_s']:.2f} s, "
-              f"sov {sov['wall_s']:.2f} s", flush=True)
+        print(f"  repeat {i + 1}: wall raw {raw['wall_s']:.2f} s, sinter {sint['wall_s']:.2f} s, "
+              f"sov {sov['wall_s']:.2f} s; cpu raw {raw['tree_cpu_s']:.1f} s, sinter "
+              f"{sint['tree_cpu_s']:.1f} s, sov {sov['tree_cpu_s']:.1f} s; load {os.getloadavg()[0]:.1f}", flush=True)
     return {"distance": distance, "shots": shots, "workers": workers, "repeats": rows,
             "median_sov_vs_raw": med([r["sov_vs_raw"] for r in rows]),
             "median_sov_vs_sinter": med([r["sov_vs_sinter"] for r in rows]),
-            "median_s": {k: med([r[k] for r in rows]) for k in ("raw_s", "sinter_s", "sov_s")}}
+            "median_s": {k: med([r[k] for r in rows]) for k in ("raw_s", "sinter_s", "sov_s")},
+            "median_cpu_s": {k: med([r["cpu_s"][k] for r in rows]) for k in ("raw", "sinter", "sov")}}
 
 
 def bench_onnx(distance: int, shots: int, workers: int, repeats: int) -> dict:
@@ -158,10 +173,12 @@ def bench_onnx(distance: int, shots: int, workers: int, repeats: int) -> dict:
         sov1 = sov_run(["--decoder", "identity-predecoder", "-d", str(distance), "--p", "0.003",
                         "--shots", str(shots), "--workers", "1"])
         rows.append({"raw_s": raw["wall_s"], "sov_s": sov["wall_s"], "sov_1worker_s": sov1["wall_s"],
+                     "cpu_s": {"raw": raw["tree_cpu_s"], "sov": sov["tree_cpu_s"], "sov_1worker": sov1["tree_cpu_s"]},
                      "sov_vs_raw": raw["wall_s"] / sov["wall_s"],
                      "sov_1worker_vs_raw": raw["wall_s"] / sov1["wall_s"]})
         print(f"  repeat {i + 1}: raw ORT+PyMatching {raw['wall_s']:.2f} s, sov {sov['wall_s']:.2f} s "
-              f"({workers} workers), sov {sov1['wall_s']:.2f} s (1 worker)", flush=True)
+              f"({workers} workers), sov {sov1['wall_s']:.2f} s (1 worker); cpu raw {raw['tree_cpu_s']:.1f} s, "
+              f"sov {sov['tree_cpu_s']:.1f} s, sov 1 worker {sov1['tree_cpu_s']:.1f} s", flush=True)
     return {"distance": distance, "shots": shots, "workers": workers, "repeats": rows,
             "sandbox": os.environ.get("SOV_SANDBOX", "1") != "0",
             "median_sov_vs_raw": med([r["sov_vs_raw"] for r in rows]),
@@ -307,10 +324,12 @@ def main() -> None:
         shots = 100_000 if q else 1_000_000
         print(f"[1] PyMatching d=9 p=0.003, {shots:,} shots (whole process, wall)")
         r = report["pymatching"] = bench_pymatching(9, shots, workers, 1 if q else a.repeats)
+        print(f"    median CPU seconds: raw {r['median_cpu_s']['raw']:.1f}, sinter {r['median_cpu_s']['sinter']:.1f}, "
+              f"sov {r['median_cpu_s']['sov']:.1f}")
         print(f"    sov vs raw single-process loop: {r['median_sov_vs_raw']:.2f}x   "
               f"sov vs sinter.collect({workers} workers): {r['median_sov_vs_sinter']:.2f}x   (>1: sov faster)")
     if "onnx" in only:
-        shots = 50_000 if q else 300_000
+        shots = 50_000 if q else 200_000
         print(f"[2] ONNX identity pre-decoder + PyMatching d=9 p=0.003, {shots:,} shots (whole process, wall)")
         r = report["onnx"] = bench_onnx(9, shots, workers, 1 if q else a.repeats)
         print(f"    sov ({workers} workers) vs raw onnxruntime + PyMatching: {r['median_sov_vs_raw']:.2f}x   "

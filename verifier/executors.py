@@ -370,10 +370,10 @@ def make_executor(kind: str = "local", *, workers: int = 1, scheduler: str | Non
 
 # -- adapter for verifier.sweep (its BlockExecutor protocol: run(jobs, skip)) ----------------
 
-def _run_sweep_group(decoder: Any, workload: Any, blocks: tuple) -> list:
+def _run_sweep_group(decoder: Any, workload: Any, blocks: tuple, env: dict | None = None) -> list:
     from verifier.replay import run_blocks
 
-    return run_blocks(decoder, workload, blocks)
+    return run_blocks(decoder, workload, blocks, env)
 
 
 class SweepExecutor:
@@ -388,12 +388,13 @@ class SweepExecutor:
 
     def run(self, jobs, skip):
         from verifier.decoding import fingerprint
-        from verifier.replay import _lean, blocks_per_job
+        from verifier.replay import _lean, blocks_per_job, sov_env
 
         jobs = list(jobs)
         per = blocks_per_job(len(jobs), self.executor.workers)
         fps: dict[int, str] = {}
         leans: dict[int, Any] = {}
+        env = sov_env()
 
         def groups() -> Iterator[Job]:
             group: list = []
@@ -414,7 +415,7 @@ class SweepExecutor:
             blocks = tuple(g.block for g in group)
             key = (f"{fp[:16]}-{first.workload.stream_id[:16]}-{blocks[0].index}-"
                    f"{blocks[-1].index}-{blocks[-1].shots}")
-            return _GroupJob(key, _run_sweep_group, (first.decoder, lean, blocks), tuple(group))
+            return _GroupJob(key, _run_sweep_group, (first.decoder, lean, blocks, env), tuple(group))
 
         for job, outcomes in self.executor.map_unordered(groups()):
             for bj, outcome in zip(job.block_jobs, outcomes):

@@ -132,9 +132,28 @@ def run_block(decoder: Decoder, workload: QecWorkload, block: Block) -> BlockOut
                         pred.tobytes(), np.packbits(fail, bitorder="little").tobytes())
 
 
-def run_blocks(decoder: Decoder, workload: QecWorkload, blocks: tuple[Block, ...]) -> list[BlockOutcome]:
-    """Several consecutive blocks in one job: one round trip to the worker for all."""
+def run_blocks(decoder: Decoder, workload: QecWorkload, blocks: tuple[Block, ...],
+               env: dict[str, str] | None = None) -> list[BlockOutcome]:
+    """Several consecutive blocks in one job: one round trip to the worker for all.
+
+    ``env``: the parent's ``SOV_*`` settings (sandbox, limits) when the job was made; a
+    long-lived worker forked from a forkserver would otherwise keep the ones of its start."""
+    if env is not None:
+        _apply_sov_env(env)
     return [run_block(decoder, workload, b) for b in blocks]
+
+
+def sov_env() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if k.startswith("SOV_")}
+
+
+def _apply_sov_env(env: dict[str, str]) -> None:
+    if env == sov_env():
+        return
+    _COMPILED.clear()  # compiled under other settings (e.g. sandbox on/off)
+    for k in [k for k in os.environ if k.startswith("SOV_") and k not in env]:
+        del os.environ[k]
+    os.environ.update(env)
 
 
 def _lean(workload: QecWorkload) -> QecWorkload:
@@ -162,12 +181,13 @@ def block_jobs(decoder: Decoder, workload: QecWorkload, todo: list[Block], *, wo
     of the same blocks share one run."""
     fp = fp or fingerprint(decoder)
     lean = _lean(workload)
+    env = sov_env()
     per = blocks_per_job(len(todo), workers)
     jobs = []
     for i in range(0, len(todo), per):
         group = tuple(todo[i:i + per])
         key = f"{fp[:16]}-{workload.stream_id[:16]}-{group[0].index}-{group[-1].index}-{group[-1].shots}"
-        jobs.append(Job(key, run_blocks, (decoder, lean, group)))
+        jobs.append(Job(key, run_blocks, (decoder, lean, group, env)))
     return jobs
 
 
