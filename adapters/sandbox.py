@@ -109,6 +109,12 @@ class NodeArg:
     shape: list
 
 
+def _node_arg(a: dict) -> NodeArg:
+    shape = a.get("shape")
+    return NodeArg(str(a["name"]), str(a["type"]),
+                   [d if d is None or isinstance(d, (int, str)) else str(d) for d in (shape or [])])
+
+
 # -- framing (both sides) ---------------------------------------------------------------------
 
 def _pack(header: dict, arrays: Sequence[np.ndarray] = (), names: Sequence[str] = ()) -> list[bytes | memoryview]:
@@ -282,9 +288,13 @@ class SandboxedSession:
                   "model_nbytes": len(model_bytes) if model_bytes is not None else 0}
         parts = _pack(header) + ([model_bytes] if model_bytes else [])
         reply, _ = self._call(parts, load_timeout, what="loading")
-        self._inputs = [NodeArg(**a) for a in reply.get("inputs", [])]
-        self._outputs = [NodeArg(**a) for a in reply.get("outputs", [])]
-        self._providers = list(reply.get("providers", []))
+        try:
+            self._inputs = [_node_arg(a) for a in reply.get("inputs", [])]
+            self._outputs = [_node_arg(a) for a in reply.get("outputs", [])]
+            self._providers = [str(p) for p in reply.get("providers", [])]
+        except (TypeError, ValueError, AttributeError):
+            self._finalizer()
+            raise IntegrityError(f"{self.name}: the model sandbox sent a malformed reply while loading") from None
         self.last_inference_s = float("nan")  # time of the last run() inside the child, no IPC
 
     # process management

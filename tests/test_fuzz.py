@@ -22,8 +22,18 @@ from hypothesis import strategies as st
 
 from verifier.errors import SovError
 
-FAST = settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
-FEW = settings(max_examples=15, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
+# SOV_FUZZ_SCALE=20 (and SOV_FUZZ_RANDOM=1 for fresh examples) fuzzes deeper, outside CI
+SCALE = float(os.environ.get("SOV_FUZZ_SCALE", "1"))
+DERANDOMIZE = os.environ.get("SOV_FUZZ_RANDOM") != "1"
+
+
+def _settings(n: int):
+    return settings(max_examples=max(1, int(n * SCALE)), deadline=None,
+                    suppress_health_check=list(HealthCheck), derandomize=DERANDOMIZE)
+
+
+FAST = _settings(40)
+FEW = _settings(15)
 
 
 @pytest.fixture(scope="module")
@@ -309,7 +319,7 @@ def _run_main(argv: list[str]) -> tuple[int, str]:
     return code, err.getvalue()
 
 
-@settings(max_examples=50, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
+@_settings(50)
 @given(data=st.data())
 def test_random_cli_arguments(data, cli_files, tmp_path_factory, monkeypatch):
     cwd = tmp_path_factory.mktemp("cwd")
@@ -333,7 +343,7 @@ def test_random_cli_arguments(data, cli_files, tmp_path_factory, monkeypatch):
         assert lines and lines[-1].startswith("sov: "), (argv, err)
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
+@_settings(60)
 @given(argv=st.lists(st.text(min_size=0, max_size=12).map(lambda s: s.replace("\x00", "")), max_size=6))
 def test_fully_random_argv(argv, tmp_path_factory, monkeypatch):
     cwd = tmp_path_factory.mktemp("cwd")
