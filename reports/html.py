@@ -121,6 +121,11 @@ def _badge(verdict: str) -> str:
     return f'<span class="badge {cls}">{escape(verdict)}</span>'
 
 
+def _clip(text: str, n: int = 240) -> str:
+    """Long metadata (a detector map, say) is shortened in the card; the JSON keeps it whole."""
+    return text if len(text) <= n else f"{text[:n]}… ({len(text):,} characters; full value in the JSON report)"
+
+
 def _split(text: str) -> tuple[str, str]:
     """``"3.50 [3.31, 3.70]·10⁻²"`` -> (``"3.50·10⁻²"``, ``"[3.31, 3.70]·10⁻²"``); no interval: (text, "")."""
     if " [" not in text:
@@ -464,7 +469,7 @@ def _models(payload, colors) -> str:
                     + "</div>")]
             md = m.get("metadata") or {}
             if md:
-                kv.append(("metadata", "<br>".join(f'<span class="mono">{escape(k)}</span> = {escape(str(v))}'
+                kv.append(("metadata", "<br>".join(f'<span class="mono">{escape(k)}</span> = {escape(_clip(str(v)))}'
                                                    for k, v in sorted(md.items()))))
         else:
             spec = d.get("fingerprint_spec") or {}

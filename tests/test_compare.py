@@ -175,6 +175,7 @@ def test_calibration_models_next_to_qibocal(tmp_path, run_sov):
     assert_offline(html)
 
 
+@pytest.mark.slow
 def test_verdicts_with_evidence_hashes_appear(done, run_sov):
     """A gate verdict recorded by `sov accept` for a compared model shows up with its hash."""
     tmp, _, db = done

@@ -472,7 +472,8 @@ def run_compare(candidates: list[Candidate], sweep: Sweep, *, run: "Run", worker
             try:
                 with ctx as prog:
                     res = run_task(c.decoder, w, run=run, workers=workers, progress=prog)
-                lat = measure_latency(c.decoder, w, shots=latency_shots) if latency_shots > 0 else {"shots": 0}
+                    # inside the bar's context: it stays up while the latency probe runs
+                    lat = measure_latency(c.decoder, w, shots=latency_shots) if latency_shots > 0 else {"shots": 0}
             except IntegrityError as e:
                 failed[c.fp] = str(e)
                 continue
