@@ -54,12 +54,42 @@ def assert_offline(html: str) -> None:
     assert urls <= {"http://www.w3.org/2000/svg"}, urls
 
 
+def assert_balanced(html: str) -> None:
+    """Every opened element is closed in order (void and self-closed SVG elements aside)."""
+    from html.parser import HTMLParser
+
+    void = {"meta", "br", "input", "img", "link", "hr", "circle", "line", "rect", "path", "polygon", "wbr"}
+
+    class Checker(HTMLParser):
+        def __init__(self):
+            super().__init__()
+            self.stack: list[str] = []
+            self.bad: list[tuple] = []
+
+        def handle_starttag(self, tag, attrs):
+            if tag not in void:
+                self.stack.append(tag)
+
+        def handle_endtag(self, tag):
+            if tag in void:
+                return
+            if self.stack and self.stack[-1] == tag:
+                self.stack.pop()
+            else:
+                self.bad.append((tag, self.stack[-3:], self.getpos()))
+
+    c = Checker()
+    c.feed(html)
+    assert not c.bad and not c.stack, (c.bad[:3], c.stack)
+
+
 def test_html_is_self_contained_and_complete(recorded):
     from reports.html import render_html
 
     _, _, payload = recorded
     html = render_html(payload)
     assert_offline(html)
+    assert_balanced(html)
     assert html.startswith("<!DOCTYPE html>") and html.rstrip().endswith("</html>")
     assert "@media print" in html and "<style>" in html
     charts = re.findall(r'<svg [^>]*class="chart"', html)
