@@ -234,3 +234,49 @@ def test_cli_runs_grid_models_with_exit_codes(tmp_path, run_sov):
     bad = _model(tmp_path, "bad.onnx", dims=("batch", 4, 2, "D", "D"))
     r = run_sov("qec", "run", "--decoder", bad, *common)
     assert r.returncode == 2 and "expected" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_shipped_grid_model_is_listed_with_provenance():
+    from adapters.builtin import builtin_models
+    from adapters.onnx_model import inspect_model
+
+    models = {m["name"]: m for m in builtin_models()}
+    m = models["grid-cnn-uniform"]
+    assert m["contract"] == "qec.predecoder.grid" and "trained" in m["description"]
+    info = inspect_model(m["path"])
+    assert info.size_bytes < 4 * 2**20 and info.opset == 18
+    md = info.metadata
+    assert md["sov.training.noise"] == "uniform"
+    assert set(json.loads(md["sov.training.distances"])) >= {3, 5}
+    for key in ("sov.training.p_range", "sov.training.shots", "sov.training.seed",
+                "sov.training.code_version", "sov.training.command"):
+        assert md[key]
+    x, y = info.inputs[0], info.outputs[0]
+    assert x.dtype == y.dtype == "float32" and len(x.shape) == 5 and x.shape[1] == 4
+    assert all(isinstance(v, str) for v in (x.shape[0], x.shape[2], x.shape[3], x.shape[4]))
+
+
+@pytest.mark.slow
+def test_shipped_grid_model_meets_the_d5_target():
+    """d=5, p=0.003, uniform: CNN+PyMatching within 1.5x of PyMatching's LER (issue 4's
+    target), with the tolerance of two standard deviations of the error count; and the
+    pre-decoder must remove most detection events."""
+    from adapters.builtin import builtin_path
+    from adapters.onnx_decoder import OnnxDecoder
+    from baselines.pymatching_decoder import PyMatchingDecoder
+    from verifier.decoding import unpack_bits
+
+    w = MemoryWorkload(5, 5, "z", "uniform", 0.003, 2 * 8192, 99)
+    dec = OnnxDecoder.from_file(str(builtin_path("grid-cnn-uniform")))
+    dec.check(w)
+    grid, pm = dec.compile_for(w), PyMatchingDecoder().compile_for(w)
+    pm_err = cnn_err = 0
+    for b in w.blocks():
+        dets, obs = w.sample_block(b)
+        pm_err += int(np.any(pm.decode_packed(dets) != obs, axis=1).sum())
+        cnn_err += int(np.any(grid.decode_packed(dets) != obs, axis=1).sum())
+    assert pm_err > 20
+    assert cnn_err <= 1.5 * pm_err + 2 * np.sqrt(1.5 * pm_err)
+    c = grid.counters
+    assert c.residual_events < 0.5 * c.raw_events
+    del unpack_bits

@@ -169,6 +169,13 @@ def markdown(model_path: str, info_md: dict, points: list[Point], tp: list[dict]
             f"{pt.only_cnn_wrong} | {pt.raw_density:.4f} -> {pt.residual_density:.4f} | "
             f"{pt.corrections_per_shot:.2f} | {saved:+.0%} |")
     lines += ["", "## Verdict", ""]
+    target = [pt for pt in points if pt.distance == 5 and abs(pt.p - 0.003) < 1e-12]
+    if target:
+        pt = target[0]
+        met = "met" if pt.ratio <= 1.5 else "NOT met"
+        lines.append(f"- Target of issue 4 (d=5, p=0.003, {args.noise}: CNN+PyMatching LER at most 1.5x "
+                     f"PyMatching's): **{met}**, measured ratio {pt.ratio:.2f} "
+                     f"({pt.cnn_errors} vs {pt.pm_errors} errors in {pt.shots:,} shots).")
     for pt in points:
         if pt.only_cnn_wrong > pt.only_pm_wrong:
             word = "worse than PyMatching alone"

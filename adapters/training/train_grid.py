@@ -127,6 +127,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=2026)
     ap.add_argument("--eval-shots", type=int, default=20000)
     ap.add_argument("--out", type=Path, required=True)
+    ap.add_argument("--max-ratio", type=float, default=1.2,
+                    help="calibrate the decision offset so that CNN+PyMatching makes at most this many "
+                         "times PyMatching's errors on held-out d=5 p=0.003 shots (0 = no calibration)")
     args = ap.parse_args(argv)
 
     from adapters.training.labels import sample
@@ -211,8 +214,13 @@ def main(argv: list[str] | None = None) -> int:
             argv if argv is not None else sys.argv[1:]),
     }
     if check:
-        md["sov.training.check"] = json.dumps(check)
+        md["sov.training.check_uncalibrated"] = json.dumps(check)
     export(model, args.out, md)
+    if args.max_ratio > 0:
+        from adapters.training.calibrate import calibrate
+
+        cal = calibrate(str(args.out), noise=args.noise, max_ratio=args.max_ratio)
+        print(f"decision offset {cal['decision_offset']:g}", file=sys.stderr)
     print(f"wrote {args.out} ({args.out.stat().st_size:,} bytes, {params:,} parameters, "
           f"{shots:,} training shots, {train_s:.0f}s)", file=sys.stderr)
     return 0
