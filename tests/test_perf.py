@@ -132,3 +132,21 @@ def test_cli_crosscheck(run_sov, tmp_path):
     if "CUDAExecutionProvider" not in ort.get_available_providers():
         gpu = run_sov(*common, "--provider", "cpu", "--provider", "cuda")
         assert gpu.returncode == 2 and "'cuda' is not available" in gpu.stderr
+
+
+def test_pure_clopper_pearson_matches_scipy():
+    from scipy.stats import beta
+
+    from verifier.stats import clopper_pearson
+
+    for n in (1, 7, 100, 20_000, 1_000_000, 4_000_000):
+        for e in sorted({0, 1, 3, 57, 1000, n // 3, n - 1, n}):
+            if e > n:
+                continue
+            for conf in (0.95, 0.99):
+                a = 1 - conf
+                lo, hi = clopper_pearson(e, n, conf)
+                ref_lo = 0.0 if e == 0 else beta.ppf(a / 2, e, n - e + 1)
+                ref_hi = 1.0 if e == n else beta.ppf(1 - a / 2, e + 1, n - e)
+                assert lo == pytest.approx(ref_lo, rel=1e-8, abs=1e-300)
+                assert hi == pytest.approx(ref_hi, rel=1e-8)

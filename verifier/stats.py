@@ -43,12 +43,62 @@ def clopper_pearson(errors: int, shots: int, confidence: float = 0.95) -> tuple[
     """Exact two-sided binomial interval; ``(0, 1 - (alpha/2)**(1/n))`` when errors = 0."""
     if shots <= 0:
         return (float("nan"), float("nan"))
-    from scipy.special import betaincinv  # = scipy.stats.beta.ppf, without importing scipy.stats (~0.5 s)
-
     alpha = 1.0 - confidence
-    lo = 0.0 if errors == 0 else float(betaincinv(errors, shots - errors + 1, alpha / 2))
-    hi = 1.0 if errors == shots else float(betaincinv(errors + 1, shots - errors, 1 - alpha / 2))
+    lo = 0.0 if errors == 0 else beta_ppf(alpha / 2, errors, shots - errors + 1)
+    hi = 1.0 if errors == shots else beta_ppf(1 - alpha / 2, errors + 1, shots - errors)
     return (lo, hi)
+
+
+def _betacf(a: float, b: float, x: float) -> float:
+    """Continued fraction of the incomplete beta function (modified Lentz)."""
+    tiny = 1e-300
+    qab, qap, qam = a + b, a + 1.0, a - 1.0
+    c, d = 1.0, 1.0 - qab * x / qap
+    d = 1.0 / (d if abs(d) > tiny else tiny)
+    h = d
+    for m in range(1, 200_000):
+        m2 = 2 * m
+        for aa in (m * (b - m) * x / ((qam + m2) * (a + m2)),
+                   -(a + m) * (qab + m) * x / ((a + m2) * (qap + m2))):
+            d = 1.0 + aa * d
+            d = 1.0 / (d if abs(d) > tiny else tiny)
+            c = 1.0 + aa / c
+            c = c if abs(c) > tiny else tiny
+            h *= d * c
+        if abs(d * c - 1.0) < 1e-16:
+            return h
+    raise ArithmeticError(f"incomplete beta I_{x}({a}, {b}) did not converge")
+
+
+def betainc(a: float, b: float, x: float) -> float:
+    """Regularized incomplete beta function I_x(a, b)."""
+    if x <= 0.0:
+        return 0.0
+    if x >= 1.0:
+        return 1.0
+    log_front = (math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b)
+                 + a * math.log(x) + b * math.log1p(-x))
+    if x < (a + 1.0) / (a + b + 2.0):
+        return math.exp(log_front) * _betacf(a, b, x) / a
+    return 1.0 - math.exp(log_front) * _betacf(b, a, 1.0 - x) / b
+
+
+def beta_ppf(q: float, a: float, b: float) -> float:
+    """Quantile of the Beta(a, b) distribution (``scipy.stats.beta.ppf``), by bisection on
+    :func:`betainc`; agrees with scipy to ~1e-9 relative. Pure Python, so the CLI does not
+    import scipy.special / scipy.stats (0.3 - 1 s) to print an interval."""
+    lo, hi = 0.0, 1.0
+    for _ in range(2000):
+        mid = 0.5 * (lo + hi)
+        if mid <= lo or mid >= hi:
+            break
+        if betainc(a, b, mid) < q:
+            lo = mid
+        else:
+            hi = mid
+        if hi - lo <= 4e-16 * hi:
+            break
+    return 0.5 * (lo + hi)
 
 
 def wilson(errors: int, shots: int, confidence: float = 0.95) -> tuple[float, float]:
