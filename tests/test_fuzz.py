@@ -331,6 +331,7 @@ def test_random_cli_arguments(data, cli_files, tmp_path_factory, monkeypatch):
                                         st.sampled_from(cli_files), st.text(max_size=8)), max_size=8))
     argv = cmd + rest
     argv = [a.replace("\x00", "") for a in argv]
+    assume("--debug" not in argv)  # --debug shows tracebacks on purpose
     # keep any run that happens to be valid tiny: later values win in click
     if cmd[:1] in (["qec"], ["accept"]) and len(cmd) == 2 or cmd == ["accept"]:
         argv += ["--shots", "64"] if cmd != ["qec", "latency"] else ["--shots", "16"]
@@ -351,6 +352,7 @@ def test_fully_random_argv(argv, tmp_path_factory, monkeypatch):
     monkeypatch.setenv("SOV_DB", str(cwd / "s.duckdb"))
     monkeypatch.setenv("HOME", str(cwd))
     assume(not argv or argv[0] not in ("demo", "compare", "watch", "drift"))
+    assume("--debug" not in argv)  # --debug shows tracebacks on purpose
     code, err = _run_main(argv)
     assert code in (0, 1, 2, 3, 4), (argv, code, err)
     assert "Traceback" not in err and "internal error" not in err, (argv, err)
