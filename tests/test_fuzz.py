@@ -356,3 +356,14 @@ def test_fully_random_argv(argv, tmp_path_factory, monkeypatch):
     code, err = _run_main(argv)
     assert code in (0, 1, 2, 3, 4), (argv, code, err)
     assert "Traceback" not in err and "internal error" not in err, (argv, err)
+
+
+@pytest.mark.parametrize("argv", [["models", "inspect", "a" * 300], ["models", "bom", "b" * 300 + ".onnx"],
+                                  ["qec", "run", "--decoder", "c" * 300 + ".onnx", "-d", "3", "--p", "0.01"]])
+def test_file_names_the_os_refuses_are_one_line_errors(argv, tmp_path, monkeypatch):
+    """Found by the CLI fuzzer: a 300-character name made Path.exists() raise."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("SOV_DB", str(tmp_path / "s.duckdb"))
+    code, err = _run_main(argv)
+    assert code == 2 and "File name too long" in err and "internal error" not in err, err
+    assert len(err.strip().splitlines()) == 1

@@ -106,6 +106,12 @@ def main(argv: list[str] | None = None) -> int:
         code = 130
     except BrokenPipeError:
         code = 0
+    except OSError as e:  # the file system refused (name too long, permissions, disk full, ...)
+        if _DEBUG["on"]:
+            raise
+        name = f": {str(e.filename)[:80]}" if e.filename else ""
+        sys.stderr.write(f"sov: error: {e.strerror or _one_line(str(e))}{name}\n")
+        code = int(ExitCode.USAGE)
     except Exception as e:  # a bug in sov: still one line, unless --debug
         if _DEBUG["on"]:
             raise
