@@ -39,7 +39,8 @@ def test_training_script_exports_a_conforming_model(tmp_path):
 
     out = tmp_path / "m.onnx"
     assert main(["--noise", "si1000", "--distances", "3", "--p", "0.004", "--steps", "3", "--batch", "16",
-                 "--hidden", "4", "--layers", "2", "--eval-shots", "0", "--out", str(out)]) == 0
+                 "--hidden", "4", "--layers", "2", "--eval-shots", "0", "--max-ratio", "0",
+                 "--out", str(out)]) == 0
     dec = OnnxDecoder.from_file(str(out))
     md = dec.info.metadata
     assert md["sov.contract"] == "qec.predecoder.grid"
@@ -52,3 +53,30 @@ def test_training_script_exports_a_conforming_model(tmp_path):
         dec.check(w)
         dets, _ = w.sample_block(w.blocks()[0])
         assert dec.compile_for(w).decode_packed(dets).shape == (500, 1)
+
+
+def test_calibration_shifts_the_head_bias_and_records_it(tmp_path):
+    pytest.importorskip("torch")
+    import onnx
+    from onnx import numpy_helper
+
+    from adapters.training.calibrate import calibrate
+    from adapters.training.train_grid import main
+
+    out = tmp_path / "m.onnx"
+    assert main(["--distances", "3", "--p", "0.004", "--steps", "2", "--batch", "16", "--hidden", "4",
+                 "--layers", "2", "--eval-shots", "0", "--max-ratio", "0", "--out", str(out)]) == 0
+
+    def head_bias():
+        m = onnx.load(str(out))
+        head = [n for n in m.graph.node if n.op_type == "Conv"][-1]
+        return numpy_helper.to_array({t.name: t for t in m.graph.initializer}[head.input[2]])
+
+    before = head_bias()
+    r = calibrate(str(out), distance=3, p=0.01, shots=1024, max_ratio=1.0)
+    assert np.allclose(head_bias(), before - r["decision_offset"])
+    md = {e.key: e.value for e in onnx.load(str(out)).metadata_props}
+    assert json.loads(md["sov.training.calibration"])["decision_offset"] == r["decision_offset"]
+    assert "decision offset" in md["sov.description"]
+    last = r["validation"]["table"][-1]
+    assert last["errors"] <= r["validation"]["pymatching_errors"] or r["decision_offset"] == 6.0

@@ -151,7 +151,7 @@ def _fmt_ci(errors: int, shots: int, ci: tuple[float, float]) -> str:
 def markdown(model_path: str, info_md: dict, points: list[Point], tp: list[dict], args) -> str:
     lines = [f"# Scorecard: `{Path(model_path).name}` (qec.predecoder.grid) vs PyMatching", "",
              "Measured by sov itself; regenerate with", "",
-             "```", "python -m adapters.training.scorecard " + " ".join(args.argv), "```", "",
+             "```", " ".join(["python -m adapters.training.scorecard"] + list(args.argv)), "```", "",
              f"Workloads: rotated surface-code memory, basis {args.basis.upper()}, rounds = d, "
              f"`{args.noise}` noise, seed {args.seed}; both decoders see the same shots. "
              "LER is per shot with a 95 % Clopper-Pearson interval. *only PM wrong / only CNN wrong*: "
@@ -169,6 +169,7 @@ def markdown(model_path: str, info_md: dict, points: list[Point], tp: list[dict]
             f"{pt.only_cnn_wrong} | {pt.raw_density:.4f} -> {pt.residual_density:.4f} | "
             f"{pt.corrections_per_shot:.2f} | {saved:+.0%} |")
     lines += ["", "## Verdict", ""]
+    verdicts: list[str] = []
     target = [pt for pt in points if pt.distance == 5 and abs(pt.p - 0.003) < 1e-12]
     if target:
         pt = target[0]
@@ -177,15 +178,23 @@ def markdown(model_path: str, info_md: dict, points: list[Point], tp: list[dict]
                      f"PyMatching's): **{met}**, measured ratio {pt.ratio:.2f} "
                      f"({pt.cnn_errors} vs {pt.pm_errors} errors in {pt.shots:,} shots).")
     for pt in points:
-        if pt.only_cnn_wrong > pt.only_pm_wrong:
-            word = "worse than PyMatching alone"
-        elif pt.only_cnn_wrong < pt.only_pm_wrong:
-            word = "better than PyMatching alone"
+        from scipy.stats import binomtest
+
+        n_disc = pt.only_cnn_wrong + pt.only_pm_wrong
+        pval = binomtest(pt.only_cnn_wrong, n_disc, 0.5).pvalue if n_disc else 1.0
+        if pval >= 0.05:
+            word = f"no significant difference from PyMatching alone (paired sign test p = {pval:.2f})"
+        elif pt.only_cnn_wrong > pt.only_pm_wrong:
+            word = f"**worse** than PyMatching alone (paired sign test p = {pval:.1e})"
         else:
-            word = "the same as PyMatching alone"
-        lines.append(f"- d={pt.distance}, p={pt.p:g}: {word} ({pt.cnn_errors} vs {pt.pm_errors} errors, "
+            word = f"**better** than PyMatching alone (paired sign test p = {pval:.1e})"
+        verdicts.append(word.split(" ")[0].strip("*"))
+        lines.append(f"- d={pt.distance}, p={pt.p:g}: {word}; {pt.cnn_errors} vs {pt.pm_errors} errors, "
                      f"ratio {pt.ratio:.2f}; {pt.only_cnn_wrong} shots only the CNN gets wrong, "
-                     f"{pt.only_pm_wrong} only PyMatching).")
+                     f"{pt.only_pm_wrong} only PyMatching.")
+    n_worse, n_better = verdicts.count("worse"), verdicts.count("better")
+    lines += ["", f"In short: significantly worse than PyMatching alone at {n_worse} of {len(points)} points, "
+              f"significantly better at {n_better}, indistinguishable at {len(points) - n_worse - n_better}."]
     if tp:
         lines += ["", "## Throughput", "",
                   "Same process, same shots, best of 3; onnxruntime CPU execution provider; PyMatching "
@@ -195,9 +204,26 @@ def markdown(model_path: str, info_md: dict, points: list[Point], tp: list[dict]
         for r in tp:
             lines.append(f"| {r['distance']} | {r['p']:g} | {r['what']} | {r['threads']} | "
                          f"{r.get('batch', '-')} | {r['shots_per_s']:,.0f} |")
+    lines += ["", "## Notes", "",
+              "- Paired comparison: both decoders decode the same shots, so the *only PM wrong* / "
+              "*only CNN wrong* counts decide which is better even where the intervals overlap.",
+              "- *Matching time saved* is PyMatching's time on the residual vs on the raw events; it "
+              "does not include the model's own inference time (see Throughput)."]
+    for d in sorted({r["distance"] for r in tp}):
+        pm_rate = [r["shots_per_s"] for r in tp if r["distance"] == d and r["what"] == "PyMatching alone"]
+        pipe = [r["shots_per_s"] for r in tp if r["distance"] == d and r["what"].startswith("pipeline")]
+        if pm_rate and pipe:
+            lines.append(f"- d={d}: the best pipeline runs at {max(pipe):,.0f} shots/s against "
+                         f"{pm_rate[0]:,.0f} for PyMatching alone, "
+                         + (f"{pm_rate[0] / max(pipe):.0f}x slower" if pm_rate[0] > max(pipe) else
+                            f"{max(pipe) / pm_rate[0]:.1f}x faster")
+                         + " on this CPU. Vendor speed claims for pre-decoders concern GPU inference, "
+                         "which this table does not measure.")
     lines += ["", "## Model provenance (ONNX metadata)", ""]
     for k, v in info_md.items():
         if k.startswith("sov.") and k != "sov.detector_map":
+            if k == "sov.training.calibration":
+                v = v[:300] + ("..." if len(v) > 300 else "")
             lines.append(f"- `{k}`: {v}")
     import platform
 
@@ -213,15 +239,18 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--noise", default="uniform")
     ap.add_argument("--basis", default="z")
     ap.add_argument("--distances", default="3,5,7")
-    ap.add_argument("--p", default="0.001,0.003,0.005")
-    ap.add_argument("--shots", default="200000", help="shots per point, or d=shots pairs: 3=100000,5=200000")
+    ap.add_argument("--p", default="0.002,0.003,0.005")
+    ap.add_argument("--shots", default="3=100000,5=100000,7=40000",
+                    help="shots per point, or d=shots pairs: 3=100000,5=200000")
     ap.add_argument("--seed", type=int, default=2026)
-    ap.add_argument("--workers", type=int, default=1)
+    ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--throughput", default="5,7", help="distances for the throughput table ('' = none)")
     ap.add_argument("--db", default="scorecard-grid.duckdb")
     ap.add_argument("--out", default="docs/scorecard-grid.md")
     ap.add_argument("--json", default=None)
+    ap.add_argument("--from-json", default=None,
+                    help="re-render the markdown from a --json file of an earlier run (no measuring)")
     args = ap.parse_args(argv)
     args.argv = argv if argv is not None else sys.argv[1:]
 
@@ -236,6 +265,14 @@ def main(argv: list[str] | None = None) -> int:
         per_d = {int(k): int(v) for k, v in (kv.split("=") for kv in args.shots.split(","))}
     else:
         per_d = {}
+    if args.from_json:
+        saved = json.loads(Path(args.from_json).read_text())
+        args.argv = saved.get("argv", args.argv)
+        points = [Point(**{k: (tuple(v) if k.endswith("_ci") else v) for k, v in p.items() if k != "ratio"})
+                  for p in saved["points"]]
+        Path(args.out).write_text(markdown(model, info.metadata, points, saved["throughput"], args))
+        print(f"wrote {args.out}", file=sys.stderr)
+        return 0
     store = Store(args.db)
     points = []
     with recorded_run(store, "grid scorecard", args.argv) as rec:
@@ -258,7 +295,7 @@ def main(argv: list[str] | None = None) -> int:
     Path(args.out).write_text(text)
     if args.json:
         Path(args.json).write_text(json.dumps({"points": [p.to_json() for p in points],
-                                               "throughput": tp}, indent=2))
+                                               "throughput": tp, "argv": args.argv}, indent=2))
     print(f"wrote {args.out}", file=sys.stderr)
     return 0
 
