@@ -216,9 +216,7 @@ def _single_faults(clean, ops, mr_pos, ancillas, data, start, num_qubits):
         events.append((mr_pos[t], "X", m))  # X before a Z-basis measure-reset = flipped result
     events.sort(key=lambda e: e[0])
     sim = stim.FlipSimulator(batch_size=B, num_qubits=num_qubits, disable_stabilizer_randomization=True)
-    circuit = stim.Circuit()
-    for op in ops:
-        circuit.append(op)
+    circuit = clean  # flattened and noiseless: ops[i] is circuit[i]
     prev = 0
     for pos, pauli, m in events:
         if pos > prev:
