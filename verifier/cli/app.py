@@ -14,7 +14,8 @@ from typing import Annotated, Optional
 import typer
 
 from verifier import __version__
-from verifier.cli import demo, models, qec
+from verifier.cli import accept, calib, compare, demo, drift, evidence, history, keys, models, qec, report, watch
+from verifier.cli import sweep as _sweep  # noqa: F401  (registers qec sweep/threshold/lambda)
 from verifier.errors import ExitCode, SovError
 
 app = typer.Typer(
@@ -26,20 +27,19 @@ app = typer.Typer(
     rich_markup_mode=None,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
-app.add_typer(qec.app, name="qec")
-from verifier.cli import sweep as _qec_sweep  # noqa: E402,F401  (adds qec sweep/threshold/lambda)
+# one module per command group; none imports a heavy library at module level
+app.add_typer(qec.app, name="qec")  # run, latency, crosscheck; sweep, threshold, lambda (cli/sweep.py)
 app.add_typer(models.app, name="models")
 app.command("demo")(demo.demo)
-from verifier.cli import accept as _accept, drift as _drift, evidence as _evidence, history as _history, keys as _keys, watch as _watch  # noqa: E402  (issue 5)
-app.command("accept")(_accept.accept)
-app.add_typer(_watch.app, name="watch")
-app.add_typer(_drift.app, name="drift")
-app.add_typer(_history.app, name="history")
-app.add_typer(_keys.app, name="keys")
-app.add_typer(_evidence.app, name="evidence")
-from verifier.cli import compare as _compare, report as _report  # noqa: E402  (issue 8)
-app.command("compare")(_compare.compare); app.command("report")(_report.report)
-from verifier.cli import calib as _calib; app.add_typer(_calib.app, name="calib")  # noqa: E402,E702  (issue 7)
+app.command("accept")(accept.accept)
+app.add_typer(watch.app, name="watch")
+app.add_typer(drift.app, name="drift")
+app.add_typer(history.app, name="history")
+app.add_typer(keys.app, name="keys")
+app.add_typer(evidence.app, name="evidence")
+app.add_typer(calib.app, name="calib")
+app.command("compare")(compare.compare)
+app.command("report")(report.report)
 
 _DEBUG = {"on": False}
 
