@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from adapters.contracts import batch_size_of, check_tensor
-from adapters.onnx_decoder import QEC_RUNTIMES, BatchedRunner, RuntimeOptions
+from adapters.onnx_decoder import QEC_RUNTIMES, BatchedRunner, RunnerTransport, RuntimeOptions
 from adapters.onnx_model import ModelInfo
 from verifier.decoding import pack_bits, unpack_bits
 from verifier.errors import UsageError
@@ -423,7 +423,7 @@ class GridCounters:
 
 
 @dataclass
-class CompiledGridPredecoder:
+class CompiledGridPredecoder(RunnerTransport):
     runner: BatchedRunner
     matching: Any  # baselines.pymatching_decoder.CompiledMatching
     geometry: GridGeometry

@@ -296,6 +296,7 @@ class SandboxedSession:
             self._finalizer()
             raise IntegrityError(f"{self.name}: the model sandbox sent a malformed reply while loading") from None
         self.last_inference_s = float("nan")  # time of the last run() inside the child, no IPC
+        self.transport_s = 0.0  # cumulative wall time of run() spent outside the child's inference
 
     # process management
 
@@ -441,11 +442,15 @@ class SandboxedSession:
             names.append(str(k))
             arrays.append(np.ascontiguousarray(a))
         header = {"op": "run", "outputs": list(output_names) if output_names else None}
+        t0 = time.perf_counter()
         reply, out = self._call(_pack(header, arrays, names), self.batch_timeout, what="running a batch")
+        wall = time.perf_counter() - t0
         try:
             self.last_inference_s = float(reply.get("seconds", float("nan")))
         except (TypeError, ValueError):
             self.last_inference_s = float("nan")
+        if 0.0 <= self.last_inference_s <= wall:
+            self.transport_s += wall - self.last_inference_s
         return out
 
 

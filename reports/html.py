@@ -672,7 +672,7 @@ def _method(payload) -> str:
         '<li>Ranking: geometric mean over workloads of the LER ratio to the baseline (+0.5 failures on both '
         'sides keeps zero-failure workloads finite).</li>'
         '<li>Latency: wall time of one single-shot decode call (bit-packed events in, predictions out; for ONNX '
-        'models including sov\'s sandbox round trip) after a warm-up, garbage collector paused, divided by the '
+        'models without sov\'s sandbox transport) after a warm-up, garbage collector paused, divided by the '
         'number of rounds; measured on a shared, non-real-time OS, so the tail includes scheduler noise. '
         'Throughput: shots per second of batched replay (decoding only, sampling excluded).</li>'
         '<li>Results are recorded in DuckDB by (decoder fingerprint, workload); rerunning reuses them.</li></ul>')

@@ -144,50 +144,17 @@ def _paired_verdict(only_cand: int, only_base: int, alpha: float = ALPHA) -> str
 
 def measure_latency(decoder: Decoder, workload: QecWorkload, *, shots: int = LATENCY_SHOTS,
                     warmup: int = 20) -> dict[str, Any]:
-    """Decode ``shots`` shots of the workload's first block one at a time and time each.
+    """Decode ``shots`` shots of the workload's first block one at a time and time each,
+    with :func:`verifier.latency.measure_shot_latency` (the method of ``sov qec latency``:
+    the compiled decoder's whole ``decode_packed``, sandbox transport subtracted,
+    collector paused), keeping the samples for the report's distribution plot.
 
-    Latency per round = wall time to decode one shot (all its rounds) / rounds: what a
-    real-time decoder would have to keep up with. Same method as ``verifier.latency``
-    (``sov qec latency``: the compiled decoder's whole ``decode_packed``, sandbox round trip
-    included for ONNX models, collector paused), but keeps the samples for the report's
-    distribution plot; a ``verifier.latency.measure_shot_latency(decoder, workload,
-    shots=)`` returning per-shot seconds, when present, is used instead."""
-    try:  # extension point: the shared latency harness, when installed
-        from verifier import latency as _lat  # type: ignore[attr-defined]
+    Latency per round = time to decode one shot (all its rounds) / rounds: what a
+    real-time decoder would have to keep up with."""
+    from verifier.latency import measure_shot_latency
 
-        shared = getattr(_lat, "measure_shot_latency", None)
-    except ImportError:
-        shared = None
     rounds = max(1, int(workload.rounds or 1))
-    if shared is not None:
-        seconds = np.asarray(shared(decoder, workload, shots=shots), dtype=float)
-    else:
-        try:  # the replay engine's per-process cache: no second compile (nor sandbox start)
-            from verifier.replay import _compiled
-
-            compiled = _compiled(decoder, workload)
-        except ImportError:
-            compiled = decoder.compile_for(workload)
-        block = workload.blocks()[0]
-        dets, _ = workload.sample_block(block)
-        n = min(shots, dets.shape[0])
-        for i in range(min(warmup, n)):
-            compiled.decode_packed(dets[i:i + 1])
-        seconds = np.empty(n)
-        clock = time.perf_counter_ns
-        import gc
-
-        gc_was = gc.isenabled()
-        gc.disable()  # as verifier.latency: no collector pauses inside the timed calls
-        try:
-            for i in range(n):
-                one = dets[i:i + 1]
-                t0 = clock()
-                compiled.decode_packed(one)
-                seconds[i] = (clock() - t0) * 1e-9
-        finally:
-            if gc_was:
-                gc.enable()
+    seconds = np.asarray(measure_shot_latency(decoder, workload, shots=shots, warmup=warmup), dtype=float)
     us = np.sort(seconds) * 1e6 / rounds
     if us.size == 0:
         return {"shots": 0}

@@ -44,6 +44,13 @@ class Decoder(Protocol):
         ...
 
 
+def transport_seconds(compiled: CompiledDecoder) -> float:
+    """Cumulative seconds a compiled decoder spent moving data across an isolation boundary
+    (the model sandbox) rather than decoding. Compiled decoders report it through an
+    optional ``transport_seconds`` attribute; 0 for those that run in-process."""
+    return float(getattr(compiled, "transport_seconds", 0.0) or 0.0)
+
+
 def fingerprint(decoder: Decoder) -> str:
     return sha256_bytes(canonical_json(decoder.fingerprint_spec()).encode())
 

@@ -124,6 +124,9 @@ def latency(
     t.add_row("per shot (µs)", *(f"{res.per_shot_us[k]:,.2f}" for k in keys))
     if res.per_round_us:
         t.add_row("per round (µs)", *(f"{res.per_round_us[k]:,.3f}" for k in keys))
+    if res.sandbox_transport_us:
+        t.add_row("sandbox transport, not counted (µs)",
+                  *(f"{res.sandbox_transport_us[k]:,.2f}" for k in keys))
     console.print(t)
     if res.budget_us_per_shot is not None:
         verdict = "meets" if res.meets_budget else "misses"
