@@ -99,10 +99,7 @@ class OnnxCalibrationModel:
         return inspect_model(self.path)
 
     def model_record(self) -> dict[str, Any]:
-        info = self.info
-        return {"sha256": info.sha256, "path": info.path, "contract": self.contract,
-                "metadata": info.metadata, "size_bytes": info.size_bytes, "opset": info.opset,
-                "operators": list(info.operators)}
+        return self.info.store_record(self.contract)
 
     def fingerprint_spec(self) -> dict[str, Any]:
         import onnxruntime

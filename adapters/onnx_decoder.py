@@ -228,10 +228,7 @@ class OnnxDecoder:
 
     def model_record(self) -> dict[str, Any]:
         """The row for the store's ``models`` table."""
-        info = self.info
-        return {"sha256": info.sha256, "path": info.path, "contract": self.contract,
-                "metadata": info.metadata, "size_bytes": info.size_bytes, "opset": info.opset,
-                "operators": list(info.operators)}
+        return self.info.store_record(self.contract)
 
     def fingerprint_spec(self) -> dict[str, Any]:
         import onnxruntime

@@ -67,6 +67,12 @@ class ModelInfo:
     def file_name(self) -> str:
         return Path(self.path).name
 
+    def store_record(self, contract: str | None) -> dict[str, Any]:
+        """Keyword arguments of ``Store.record_model`` for this file under ``contract``."""
+        return {"sha256": self.sha256, "path": self.path, "contract": contract,
+                "metadata": self.metadata, "size_bytes": self.size_bytes, "opset": self.opset,
+                "operators": list(self.operators)}
+
     def to_json(self) -> dict[str, Any]:
         d = asdict(self)
         d["inputs"] = [asdict(t) for t in self.inputs]
