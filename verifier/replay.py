@@ -201,11 +201,9 @@ def replay(decoder: Decoder, workload: QecWorkload, *, store: "Store | None" = N
     ``executor`` (``verifier.executors``) says where the blocks run; by default this
     process when ``workers`` is 1, else the process-wide pool of ``workers`` processes."""
     fp = fingerprint(decoder)
-    if store is not None:
-        store.record_decoder(fp, decoder.name, decoder.model_sha256, decoder.fingerprint_spec())
-        store.record_workload(workload)
+    done = (store.open_task(fp, decoder.name, decoder.model_sha256, decoder.fingerprint_spec(), workload)
+            if store is not None else {})
     wanted = workload.blocks()
-    done = store.recorded_blocks(fp, workload.stream_id) if store is not None else {}
     total = Stats()
     todo: list[Block] = []
     for b in wanted:

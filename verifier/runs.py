@@ -27,9 +27,7 @@ class Run:
 @contextmanager
 def recorded_run(store: Store, command: str, argv: list[str] | None = None) -> Iterator[Run]:
     """Record the run's start, and its end whatever happens inside."""
-    store.mark_stale_runs_incomplete()
     run_id = store.start_run(command, argv if argv is not None else sys.argv[1:])
-    store.set_run_pid(run_id)
     run = Run(store, run_id)
     try:
         yield run
