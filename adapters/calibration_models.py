@@ -13,17 +13,9 @@ OPSET = 18
 
 
 def _finish(graph, metadata: dict[str, str]):
-    import onnx
-    from onnx import helper
+    from adapters.reference_models import _finish as finish
 
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)],
-                              producer_name="sov", producer_version="calibration")
-    model.ir_version = 9
-    for k, v in metadata.items():
-        e = model.metadata_props.add()
-        e.key, e.value = k, str(v)
-    onnx.checker.check_model(model)
-    return model
+    return finish(graph, metadata, opset=OPSET, producer_version="calibration")
 
 
 def _fit_io(n_points: int | str, k: int):

@@ -9,12 +9,13 @@ from __future__ import annotations
 OPSET = 18
 
 
-def _finish(graph, metadata: dict[str, str], *, opset: int = OPSET):
+def _finish(graph, metadata: dict[str, str], *, opset: int = OPSET, producer_version: str = "reference"):
+    """A checked opset-``opset`` model of ``graph`` with ``metadata`` as metadata_props."""
     import onnx
     from onnx import helper
 
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)],
-                              producer_name="sov", producer_version="reference")
+                              producer_name="sov", producer_version=producer_version)
     model.ir_version = 9
     for k, v in metadata.items():
         entry = model.metadata_props.add()
