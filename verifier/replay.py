@@ -183,9 +183,13 @@ def block_jobs(decoder: Decoder, workload: QecWorkload, todo: list[Block], *, wo
     lean = _lean(workload)
     env = sov_env()
     per = blocks_per_job(len(todo), workers)
+    # the last 2 x workers blocks go one per job, so no core idles through a long last job
+    tail = min(len(todo), 2 * max(1, workers)) if per > 1 else 0
+    head = len(todo) - tail
+    groups = [tuple(todo[i:min(i + per, head)]) for i in range(0, head, per)]
+    groups += [(b,) for b in todo[head:]]
     jobs = []
-    for i in range(0, len(todo), per):
-        group = tuple(todo[i:i + per])
+    for group in groups:
         key = f"{fp[:16]}-{workload.stream_id[:16]}-{group[0].index}-{group[-1].index}-{group[-1].shots}"
         jobs.append(Job(key, run_blocks, (decoder, lean, group, env)))
     return jobs
