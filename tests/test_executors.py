@@ -168,3 +168,24 @@ def test_cli_sweep_with_dask_executor_matches_local(run_sov, tmp_path):
                   "--scheduler", "tcp://127.0.0.1:1", "--db", str(tmp_path / "c.duckdb"),
                   env={"SOV_DASK_TIMEOUT_S": "2"})
     assert bad.returncode == 2 and "cannot reach the Dask scheduler" in bad.stderr
+
+
+def test_library_use_from_a_script_on_stdin_with_workers():
+    """`python -` scripts cannot be re-imported by forkserver/spawn workers (FACTS.md):
+    sov falls back to fork for them and gives the same counts as in-process."""
+    import subprocess
+    import sys
+
+    script = (
+        "from verifier.workload import MemoryWorkload\n"
+        "from verifier.replay import replay\n"
+        "from baselines.pymatching_decoder import PyMatchingDecoder\n"
+        "w = MemoryWorkload(3, 3, 'z', 'uniform', 0.01, 3 * 8192, 1)\n"
+        "a = replay(PyMatchingDecoder(), w, workers=2)\n"
+        "b = replay(PyMatchingDecoder(), w, workers=1)\n"
+        "print('COUNTS', a.stats.errors, b.stats.errors)\n"
+    )
+    r = subprocess.run([sys.executable, "-"], input=script, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    a, b = r.stdout.split("COUNTS", 1)[1].split()[:2]
+    assert a == b and int(a) > 0

@@ -187,11 +187,23 @@ def _mp_context(start_method: str | None = None):
 
     method = start_method or os.environ.get("SOV_START_METHOD") or (
         "forkserver" if "forkserver" in mp.get_all_start_methods() else "spawn")
+    if method in ("forkserver", "spawn") and not start_method and _main_not_importable() \
+            and "fork" in mp.get_all_start_methods():
+        # a script read from standard input (python -) cannot be re-imported by a spawned
+        # or forkserver worker (FACTS.md); fork needs no re-import
+        method = "fork"
     ctx = mp.get_context(method)
     if method == "forkserver":
         # never '__main__': a script read from stdin (python -) cannot be re-imported
         ctx.set_forkserver_preload(PRELOAD)
     return ctx
+
+
+def _main_not_importable() -> bool:
+    import sys
+
+    main_file = getattr(sys.modules.get("__main__"), "__file__", None)
+    return isinstance(main_file, str) and (main_file.startswith("<") or not os.path.exists(main_file))
 
 
 def shared_pool(workers: int, *, start_method: str | None = None):
