@@ -336,11 +336,6 @@ class Store:
                         [now(), status, exit_code, message,
                          json.dumps(summary, default=str) if summary is not None else None, run_id])
 
-    def mark_stale_runs_incomplete(self) -> int:
-        """Runs still 'running' whose process is gone are marked 'incomplete'."""
-        with self.connect() as con:
-            return _mark_stale(con)
-
     # -- models, decoders, workloads ------------------------------------------------
 
     def record_model(self, *, sha256: str, path: str, contract: str | None, metadata: dict,
@@ -352,23 +347,18 @@ class Store:
 
     def record_decoder(self, fingerprint: str, name: str, model_sha256: str | None, spec: dict) -> None:
         with self.connect() as con:
-            con.execute("INSERT INTO decoders VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-                        [fingerprint, name, model_sha256, json.dumps(spec, sort_keys=True), now()])
+            _insert_decoder(con, fingerprint, name, model_sha256, spec, now())
 
     def record_workload(self, workload) -> None:
-        with self.connect() as con:
-            con.execute("INSERT INTO workloads VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-                        [workload.id, workload.stream_id, workload.kind,
-                         json.dumps(workload.spec(), sort_keys=True), workload.describe(), now()])
+        self.record_workloads([workload])
 
     def record_workloads(self, workloads) -> None:
         """Several workloads in one transaction (a sweep's grid)."""
         t = now()
-        rows = [[w.id, w.stream_id, w.kind, json.dumps(w.spec(), sort_keys=True), w.describe(), t]
-                for w in workloads]
+        rows = [_workload_row(w, t) for w in workloads]
         if rows:
             with self.connect() as con:
-                con.executemany("INSERT INTO workloads VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING", rows)
+                con.executemany(_WORKLOAD_INSERT, rows)
 
     def open_task(self, fingerprint: str, name: str, model_sha256: str | None, spec: dict,
                   workload) -> dict[tuple[int, int], RecordedBlock]:
@@ -376,39 +366,19 @@ class Store:
         recorded for it, all in one transaction."""
         t = now()
         with self.connect() as con:
-            con.execute("INSERT INTO decoders VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-                        [fingerprint, name, model_sha256, json.dumps(spec, sort_keys=True), t])
-            con.execute("INSERT INTO workloads VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-                        [workload.id, workload.stream_id, workload.kind,
-                         json.dumps(workload.spec(), sort_keys=True), workload.describe(), t])
-            rows = con.execute("SELECT block, shots, errors, seconds, sample_seconds FROM blocks "
-                               "WHERE fingerprint = ? AND stream_id = ?",
-                               [fingerprint, workload.stream_id]).fetchall()
-        return {(r[0], r[1]): RecordedBlock(*r) for r in rows}
+            _insert_decoder(con, fingerprint, name, model_sha256, spec, t)
+            con.execute(_WORKLOAD_INSERT, _workload_row(workload, t))
+            return _select_blocks(con, fingerprint, [workload.stream_id])[workload.stream_id]
 
     # -- blocks (per-shot predictions) and results ----------------------------------
 
-    def recorded_blocks(self, fingerprint: str, stream_id: str) -> dict[tuple[int, int], RecordedBlock]:
-        if not Path(self.path).exists():
-            return {}
-        with self.connect() as con:
-            rows = con.execute("SELECT block, shots, errors, seconds, sample_seconds FROM blocks "
-                               "WHERE fingerprint = ? AND stream_id = ?",
-                               [fingerprint, stream_id]).fetchall()
-        return {(r[0], r[1]): RecordedBlock(*r) for r in rows}
-
     def recorded_blocks_many(self, fingerprint: str, stream_ids) -> dict[str, dict[tuple[int, int], RecordedBlock]]:
-        """:meth:`recorded_blocks` of several streams in one transaction."""
-        out: dict[str, dict[tuple[int, int], RecordedBlock]] = {s: {} for s in stream_ids}
-        if not out or not Path(self.path).exists():
-            return out
+        """The blocks recorded for this decoder on each of several streams, in one transaction."""
+        stream_ids = list(stream_ids)
+        if not stream_ids or not Path(self.path).exists():
+            return {sid: {} for sid in stream_ids}
         with self.connect() as con:
-            rows = con.execute("SELECT stream_id, block, shots, errors, seconds, sample_seconds FROM blocks "
-                               "WHERE fingerprint = ? AND list_contains(?, stream_id)",
-                               [fingerprint, list(out)]).fetchall()
-        for r in rows:
-            out[r[0]][(r[1], r[2])] = RecordedBlock(*r[1:])
-        return out
+            return _select_blocks(con, fingerprint, stream_ids)
 
     def record_blocks_many(self, fingerprint: str, run_id: str | None, items) -> None:
         """Append ``(stream_id, BlockOutcome)`` pairs of several streams in one transaction."""
@@ -421,14 +391,7 @@ class Store:
 
     def record_blocks(self, fingerprint: str, stream_id: str, run_id: str | None, outcomes) -> None:
         """Append per-block outcomes (``verifier.replay.BlockOutcome``) in one transaction."""
-        if not outcomes:
-            return
-        t = now()
-        rows = [[fingerprint, stream_id, o.block.index, o.block.shots, o.stats.errors,
-                 o.stats.seconds, o.stats.sample_seconds, o.predictions, o.failures, run_id, t]
-                for o in outcomes]
-        with self.connect() as con:
-            _insert_blocks(con, rows)
+        self.record_blocks_many(fingerprint, run_id, [(stream_id, o) for o in outcomes])
 
     def block_bits(self, fingerprint: str, stream_id: str, column: str = "failures") -> dict[tuple[int, int], bytes]:
         if column not in ("failures", "predictions"):
@@ -463,6 +426,29 @@ class Store:
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
         with self.connect(read_only=True) as con:
             return con.execute(sql, list(params)).fetchall()
+
+
+_WORKLOAD_INSERT = "INSERT INTO workloads VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"
+
+
+def _workload_row(workload, t) -> list:
+    return [workload.id, workload.stream_id, workload.kind,
+            json.dumps(workload.spec(), sort_keys=True), workload.describe(), t]
+
+
+def _insert_decoder(con, fingerprint: str, name: str, model_sha256: str | None, spec: dict, t) -> None:
+    con.execute("INSERT INTO decoders VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                [fingerprint, name, model_sha256, json.dumps(spec, sort_keys=True), t])
+
+
+def _select_blocks(con, fingerprint: str, stream_ids: list[str]) -> dict[str, dict[tuple[int, int], RecordedBlock]]:
+    out: dict[str, dict[tuple[int, int], RecordedBlock]] = {sid: {} for sid in stream_ids}
+    rows = con.execute("SELECT stream_id, block, shots, errors, seconds, sample_seconds FROM blocks "
+                       "WHERE fingerprint = ? AND list_contains(?, stream_id)",
+                       [fingerprint, stream_ids]).fetchall()
+    for r in rows:
+        out[r[0]][(r[1], r[2])] = RecordedBlock(*r[1:])
+    return out
 
 
 def _mark_stale(con) -> int:
