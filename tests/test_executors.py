@@ -189,3 +189,14 @@ def test_library_use_from_a_script_on_stdin_with_workers():
     assert r.returncode == 0, r.stderr
     a, b = r.stdout.split("COUNTS", 1)[1].split()[:2]
     assert a == b and int(a) > 0
+
+
+def test_an_error_while_the_workers_start_prints_one_line(run_sov, tmp_path):
+    """The forkserver and the pool start early (overlapping the parent's set-up); an
+    error right after must still end with one stderr line, no worker traceback."""
+    as_dir = tmp_path / "store.duckdb"
+    as_dir.mkdir()
+    r = run_sov("qec", "run", "--distance", "3", "--p", "0.01", "--shots", "100", "--workers", "2",
+                "--db", str(as_dir))
+    assert r.returncode == 2
+    assert r.stderr.strip().splitlines() == [f"sov: error: store path {as_dir} is a directory, not a DuckDB file"]

@@ -43,14 +43,15 @@ def run(
 
     Prints shots, logical errors, the logical error rate with its 95 % interval, the
     per-round rate and throughput."""
-    from reports.terminal import shot_progress, task_table
-    from verifier.qec import run_task
-    from verifier.runs import recorded_run
-
     n_workers = o.workers_or_default(workers)
     workload = o.qec_workload(distance=distance, rounds=rounds, basis=basis, noise=noise, p=p,
                               shots=shots, seed=seed, circuit=circuit, dets=dets, obs=obs,
                               data_format=data_format)
+    o.start_workers(executor, n_workers)
+    from reports.terminal import shot_progress, task_table
+    from verifier.qec import run_task
+    from verifier.runs import recorded_run
+
     dec = o.decoder_from_spec(decoder, contract=contract, provider=provider, threads=threads,
                               batch_size=batch_size, workers=n_workers)
     store = o.store_for(db)

@@ -46,10 +46,12 @@ def _check_plot(plot: Path | None) -> None:
         raise UsageError(f"--plot {plot}: give a .svg, .png or .pdf file name")
 
 
-def _prepare(*, decoder: str, spec, workers, contract, provider, threads, batch_size):
-    """The decoder and worker count, checked before a run is recorded."""
+def _prepare(*, decoder: str, spec, workers, contract, provider, threads, batch_size, executor):
+    """The decoder and worker count, checked before a run is recorded (the local workers
+    start meanwhile)."""
     n_workers = o.workers_or_default(workers)
     spec.workloads()  # validates every point before anything is recorded
+    o.start_workers(executor, n_workers)
     dec = o.decoder_from_spec(decoder, contract=contract, provider=provider, threads=threads,
                               batch_size=batch_size, workers=n_workers)
     return dec, n_workers
@@ -114,7 +116,8 @@ def sweep_cmd(
     from verifier.runs import recorded_run
 
     dec, n_workers = _prepare(decoder=decoder, spec=spec, workers=workers, contract=contract,
-                              provider=provider, threads=threads, batch_size=batch_size)
+                              provider=provider, threads=threads, batch_size=batch_size,
+                              executor=executor)
     store = o.store_for(db)
     with o.executor_for(executor, scheduler, n_workers) as ex, recorded_run(store, "qec sweep") as rec:
         from verifier.executors import SweepExecutor
@@ -183,7 +186,8 @@ def threshold_cmd(
     from verifier.runs import recorded_run
 
     dec, n_workers = _prepare(decoder=decoder, spec=spec, workers=workers, contract=contract,
-                              provider=provider, threads=threads, batch_size=batch_size)
+                              provider=provider, threads=threads, batch_size=batch_size,
+                              executor=executor)
     store = o.store_for(db)
     with o.executor_for(executor, scheduler, n_workers) as ex, recorded_run(store, "qec threshold") as rec:
         from verifier.executors import SweepExecutor
@@ -314,7 +318,8 @@ def lambda_cmd(
     from verifier.runs import recorded_run
 
     dec, n_workers = _prepare(decoder=decoder, spec=spec, workers=workers, contract=contract,
-                              provider=provider, threads=threads, batch_size=batch_size)
+                              provider=provider, threads=threads, batch_size=batch_size,
+                              executor=executor)
     store = o.store_for(db)
     with o.executor_for(executor, scheduler, n_workers) as ex, recorded_run(store, "qec lambda") as rec:
         from verifier.executors import SweepExecutor
