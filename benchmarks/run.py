@@ -38,7 +38,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 PY = sys.executable
-SOV = [PY, "-c", "from verifier.cli.app import entry; entry()"]
+SOV = [PY, "-c", "from verifier.cli.launch import entry; entry()"]
 RAW = [PY, str(ROOT / "benchmarks" / "raw_scripts.py")]
 PAGE = os.sysconf("SC_PAGE_SIZE")
 
@@ -312,7 +312,7 @@ def main() -> None:
     ap.add_argument("--only", default="pymatching,onnx,duckdb,memory,ort")
     ap.add_argument("--json", dest="json_out")
     a = ap.parse_args()
-    from verifier.replay import default_workers
+    from verifier.executors import default_workers
 
     workers = a.workers or default_workers()
     only = set(a.only.split(","))

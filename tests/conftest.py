@@ -22,7 +22,7 @@ def sov(*args: str, cwd: Path | None = None, env: dict | None = None, timeout: f
     """Run the real console entry point in a subprocess; returns CompletedProcess."""
     e = dict(os.environ)
     e.update(env or {})
-    return subprocess.run([sys.executable, "-c", "from verifier.cli.app import entry; entry()", *args],
+    return subprocess.run([sys.executable, "-c", "from verifier.cli.launch import entry; entry()", *args],
                           capture_output=True, text=True, cwd=cwd, env=e, timeout=timeout)
 
 

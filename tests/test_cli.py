@@ -160,3 +160,33 @@ def test_demo_runs_in_cwd(run_sov, tmp_path):
     assert r.returncode == 0, r.stderr
     assert (tmp_path / "sov-demo.duckdb").exists()
     assert "same errors as PyMatching" in r.stdout
+
+
+def test_the_console_script_guesses_when_to_start_workers_early(monkeypatch):
+    from verifier.cli import launch
+
+    monkeypatch.setattr("verifier.executors.default_workers", lambda: 2)
+    guess = launch.will_use_local_workers
+    assert guess(["qec", "run", "--distance", "9", "--p", "0.003"])
+    assert guess(["--debug", "qec", "sweep", "--workers=4"])
+    assert guess(["qec", "threshold", "--workers", "1", "--workers", "3"])  # the last one counts
+    assert not guess(["qec", "run", "--workers", "1"])
+    assert not guess(["qec", "run", "--workers", "two"])
+    assert not guess(["qec", "run", "--executor", "dask"])
+    assert not guess(["qec", "run", "--help"])
+    assert not guess(["qec", "latency"])
+    assert not guess(["models", "list"])
+    assert not guess([])
+    monkeypatch.setattr("verifier.executors.default_workers", lambda: 1)
+    assert not guess(["qec", "run", "--distance", "9"])
+
+
+def test_the_console_script_imports_nothing_heavy_before_the_cli():
+    import subprocess
+    import sys
+
+    code = ("import sys; import verifier.cli.launch as l; l.will_use_local_workers(['qec', 'run']); "
+            "bad = [m for m in ('typer', 'numpy', 'stim', 'duckdb', 'onnxruntime') if m in sys.modules]; "
+            "print(bad)")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert r.stdout.strip() == "[]", r.stdout + r.stderr

@@ -19,7 +19,7 @@ BLOCK = 8192
 
 
 def _cmd(*args: str) -> list[str]:
-    return [sys.executable, "-c", "from verifier.cli.app import entry; entry()", *args]
+    return [sys.executable, "-c", "from verifier.cli.launch import entry; entry()", *args]
 
 
 def _env(**extra: str) -> dict:

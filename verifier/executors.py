@@ -347,7 +347,7 @@ class DaskExecutor(Executor):
                 first = (str(e).strip().splitlines() or [type(e).__name__])[0]
                 raise UsageError(f"cannot reach the Dask scheduler at {scheduler}: {first}") from None
         else:
-            n = workers or _default_workers()
+            n = workers or default_workers()
             self._cluster = distributed.LocalCluster(n_workers=n, threads_per_worker=1,
                                                      processes=True, dashboard_address=None,
                                                      silence_logs=logging.ERROR)
@@ -388,7 +388,8 @@ class DaskExecutor(Executor):
             self._cluster = None
 
 
-def _default_workers() -> int:
+def default_workers() -> int:
+    """The cores this process may use (its CPU affinity), at least 1."""
     if hasattr(os, "sched_getaffinity"):
         return max(1, len(os.sched_getaffinity(0)))
     return max(1, os.cpu_count() or 1)

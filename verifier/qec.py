@@ -18,14 +18,7 @@ def run_task(decoder: Decoder, workload: QecWorkload, *, run: Run | None = None,
         record = getattr(decoder, "model_record", None)
         if callable(record) and (rec := record()) is not None:
             store.record_model(**rec)
-    result = replay(decoder, workload, store=store, run_id=run.run_id if run else None,
-                    workers=workers, max_errors=max_errors, progress=progress, executor=executor)
-    if store is not None:
-        s = result.stats
-        store.record_result(run.run_id, result.fingerprint, workload.id, shots=s.shots,
-                            errors=s.errors, seconds=s.seconds, ler=s.ler, ler_ci=result.ler_ci,
-                            ler_per_round=result.ler_per_round,
-                            shots_per_second=s.shots_per_second,
-                            figures={"decoder": result.decoder_name,
-                                     "reused_shots": result.reused_shots})
-    return result
+    # the result row goes in with the last blocks, in one transaction
+    return replay(decoder, workload, store=store, run_id=run.run_id if run else None,
+                  workers=workers, max_errors=max_errors, progress=progress, executor=executor,
+                  record_result=store is not None)

@@ -20,6 +20,7 @@ import numpy as np
 
 from verifier.decoding import Decoder, fingerprint
 from verifier.executors import Executor, InlineExecutor, Job, LocalExecutor
+from verifier.executors import default_workers as default_workers  # noqa: F401  (re-exported)
 from verifier.executors import _pool_init as _pool_init  # noqa: F401  (used by verifier.sweep)
 from verifier.stats import Stats, clopper_pearson, per_round
 from verifier.workload import Block, QecWorkload
@@ -29,10 +30,6 @@ if TYPE_CHECKING:
 
 RECORD_EVERY_S = 1.0
 ProgressFn = Callable[[Stats, int], None]
-
-
-def default_workers() -> int:
-    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1))
 
 
 @dataclass(frozen=True)
@@ -61,6 +58,14 @@ class TaskResult:
     @property
     def ler_per_round(self) -> float | None:
         return per_round(self.stats.ler, self.workload.rounds)
+
+    def result_row(self, **figures) -> dict:
+        """The task's row of the store's ``results`` table (``Store.record_results``)."""
+        s = self.stats
+        return {"fingerprint": self.fingerprint, "workload_id": self.workload.id, "shots": s.shots,
+                "errors": s.errors, "seconds": s.seconds, "ler": s.ler, "ler_ci": self.ler_ci,
+                "ler_per_round": self.ler_per_round, "shots_per_second": s.shots_per_second,
+                "figures": {"decoder": self.decoder_name, **figures, "reused_shots": self.reused_shots}}
 
     def to_json(self) -> dict:
         s = self.stats
@@ -218,11 +223,15 @@ def block_jobs(decoder: Decoder, workload: QecWorkload, todo: list[Block], *, wo
 
 def replay(decoder: Decoder, workload: QecWorkload, *, store: "Store | None" = None,
            run_id: str | None = None, workers: int = 1, max_errors: int | None = None,
-           progress: ProgressFn | None = None, executor: "Executor | None" = None) -> TaskResult:
+           progress: ProgressFn | None = None, executor: "Executor | None" = None,
+           record_result: bool = False) -> TaskResult:
     """Run ``decoder`` on every shot of ``workload`` (reusing recorded blocks).
 
     ``executor`` (``verifier.executors``) says where the blocks run; by default this
-    process when ``workers`` is 1, else the process-wide pool of ``workers`` processes."""
+    process when ``workers`` is 1, else the process-wide pool of ``workers`` processes.
+    ``record_result``: when the replay completes, record the task's result row of run
+    ``run_id`` in the same transaction as the last blocks (each opening of the store
+    costs ~30 ms, at the end of the run where nothing else overlaps it)."""
     fp = fingerprint(decoder)
     done = (store.open_task(fp, decoder.name, decoder.model_sha256, decoder.fingerprint_spec(), workload)
             if store is not None else {})
@@ -262,6 +271,7 @@ def replay(decoder: Decoder, workload: QecWorkload, *, store: "Store | None" = N
     def enough() -> bool:
         return max_errors is not None and total.errors >= max_errors
 
+    result: TaskResult | None = None
     try:
         if todo and not enough():
             if executor is None:
@@ -271,8 +281,10 @@ def replay(decoder: Decoder, workload: QecWorkload, *, store: "Store | None" = N
             for _job, outcomes in executor.map_unordered(jobs, stop=enough):
                 for outcome in outcomes:
                     absorb(outcome)
-    finally:
-        if store is not None and pending_records:
-            store.record_blocks(fp, workload.stream_id, run_id, pending_records)
-    return TaskResult(decoder.name, fp, decoder.model_sha256, workload, total,
-                      reused_shots=reused, run_id=run_id)
+        result = TaskResult(decoder.name, fp, decoder.model_sha256, workload, total,
+                            reused_shots=reused, run_id=run_id)
+    finally:  # on an error too: what finished is kept
+        rows = [result.result_row()] if result is not None and record_result and run_id else []
+        if store is not None and (pending_records or rows):
+            store.record_blocks(fp, workload.stream_id, run_id, pending_records, results=rows)
+    return result

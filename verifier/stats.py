@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, fields
+from functools import lru_cache
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,7 @@ class Stats:
         return asdict(self)
 
 
+@lru_cache(maxsize=4096)  # pure, and asked for the same counts by every table and report
 def clopper_pearson(errors: int, shots: int, confidence: float = 0.95) -> tuple[float, float]:
     """Exact two-sided binomial interval; ``(0, 1 - (alpha/2)**(1/n))`` when errors = 0."""
     if shots <= 0:

@@ -247,13 +247,13 @@ class Store:
         """A connection inside one transaction; committed on success, rolled back on error."""
         import duckdb
 
-        if not read_only:
-            self.migrate()
         con = self._open(read_only=read_only)
         try:
             if read_only:
                 yield con
                 return
+            if not self._migrated:  # on this connection: every open costs ~30 ms
+                self._migrate(con)
             con.execute("BEGIN TRANSACTION")
             try:
                 yield con
@@ -280,9 +280,16 @@ class Store:
         """Bring the file to the current schema version; returns that version."""
         if self._migrated:
             return len(MIGRATIONS)
+        con = self._open(read_only=False)
+        try:
+            self._migrate(con)
+        finally:
+            con.close()
+        return len(MIGRATIONS)
+
+    def _migrate(self, con) -> None:
         import duckdb
 
-        con = self._open(read_only=False)
         try:
             con.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL, "
                         "name VARCHAR, applied_at TIMESTAMPTZ NOT NULL)")
@@ -302,10 +309,7 @@ class Store:
                     raise
         except duckdb.Error as e:
             raise StoreError(f"cannot migrate store {self.path}: {str(e).splitlines()[0]}") from None
-        finally:
-            con.close()
         self._migrated = True
-        return len(MIGRATIONS)
 
     def schema_version(self) -> int:
         with self.connect(read_only=True) as con:
@@ -380,18 +384,24 @@ class Store:
         with self.connect() as con:
             return _select_blocks(con, fingerprint, stream_ids)
 
-    def record_blocks_many(self, fingerprint: str, run_id: str | None, items) -> None:
-        """Append ``(stream_id, BlockOutcome)`` pairs of several streams in one transaction."""
+    def record_blocks_many(self, fingerprint: str, run_id: str | None, items, *,
+                           results: Sequence[dict] = ()) -> None:
+        """Append ``(stream_id, BlockOutcome)`` pairs of several streams in one transaction,
+        with ``results`` rows (:meth:`record_results`) of run ``run_id`` if any."""
         t = now()
         rows = [[fingerprint, sid, o.block.index, o.block.shots, o.stats.errors, o.stats.seconds,
                  o.stats.sample_seconds, o.predictions, o.failures, run_id, t] for sid, o in items]
-        if rows:
+        if rows or results:
             with self.connect() as con:
-                _insert_blocks(con, rows)
+                if rows:
+                    _insert_blocks(con, rows)
+                _insert_results(con, run_id, results, t)
 
-    def record_blocks(self, fingerprint: str, stream_id: str, run_id: str | None, outcomes) -> None:
+    def record_blocks(self, fingerprint: str, stream_id: str, run_id: str | None, outcomes, *,
+                      results: Sequence[dict] = ()) -> None:
         """Append per-block outcomes (``verifier.replay.BlockOutcome``) in one transaction."""
-        self.record_blocks_many(fingerprint, run_id, [(stream_id, o) for o in outcomes])
+        self.record_blocks_many(fingerprint, run_id, [(stream_id, o) for o in outcomes],
+                                results=results)
 
     def block_bits(self, fingerprint: str, stream_id: str, column: str = "failures") -> dict[tuple[int, int], bytes]:
         if column not in ("failures", "predictions"):
@@ -407,21 +417,17 @@ class Store:
     def record_result(self, run_id: str, fingerprint: str, workload_id: str, *, shots: int,
                       errors: int, seconds: float, ler: float, ler_ci: tuple[float, float],
                       ler_per_round: float | None, shots_per_second: float, figures: dict) -> None:
-        with self.connect() as con:
-            con.execute("INSERT INTO results VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                        [run_id, fingerprint, workload_id, shots, errors, seconds, ler, ler_ci[0],
-                         ler_ci[1], ler_per_round, shots_per_second,
-                         json.dumps(figures, default=str), now()])
+        self.record_results(run_id, [{
+            "fingerprint": fingerprint, "workload_id": workload_id, "shots": shots, "errors": errors,
+            "seconds": seconds, "ler": ler, "ler_ci": ler_ci, "ler_per_round": ler_per_round,
+            "shots_per_second": shots_per_second, "figures": figures}])
 
     def record_results(self, run_id: str, rows) -> None:
         """Several :meth:`record_result` rows (dicts of its arguments) in one transaction."""
-        t = now()
-        vals = [[run_id, r["fingerprint"], r["workload_id"], r["shots"], r["errors"], r["seconds"],
-                 r["ler"], r["ler_ci"][0], r["ler_ci"][1], r["ler_per_round"], r["shots_per_second"],
-                 json.dumps(r["figures"], default=str), t] for r in rows]
-        if vals:
+        rows = list(rows)
+        if rows:
             with self.connect() as con:
-                con.executemany("INSERT INTO results VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", vals)
+                _insert_results(con, run_id, rows, now())
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
         with self.connect(read_only=True) as con:
@@ -474,6 +480,14 @@ def _insert_blocks(con, rows: list[list]) -> None:
     """Insert rows of ``blocks`` in one statement: eleven column lists, unnested by DuckDB
     (several times cheaper than ``executemany``'s statement per row)."""
     con.execute(_BLOCK_INSERT, [list(col) for col in zip(*rows)])
+
+
+def _insert_results(con, run_id: str | None, rows: Sequence[dict], t) -> None:
+    vals = [[run_id, r["fingerprint"], r["workload_id"], r["shots"], r["errors"], r["seconds"],
+             r["ler"], r["ler_ci"][0], r["ler_ci"][1], r["ler_per_round"], r["shots_per_second"],
+             json.dumps(r["figures"], default=str), t] for r in rows]
+    if vals:
+        con.executemany("INSERT INTO results VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", vals)
 
 
 def _pid_alive(pid: int) -> bool:

@@ -334,17 +334,9 @@ def run_sweep(decoder: Decoder, workloads: Sequence[QecWorkload], *, store: "Sto
     points = [TaskResult(decoder.name, fp, decoder.model_sha256, w, totals[i],
                          reused_shots=reused[i], run_id=run_id) for i, w in enumerate(workloads)]
     if run is not None:
-        rows = []
-        for r in points:
-            s = r.stats
-            rows.append({"fingerprint": fp, "workload_id": r.workload.id, "shots": s.shots,
-                         "errors": s.errors, "seconds": s.seconds, "ler": s.ler, "ler_ci": r.ler_ci,
-                         "ler_per_round": r.ler_per_round, "shots_per_second": s.shots_per_second,
-                         "figures": {"decoder": r.decoder_name, "sweep": True,
-                                     "distance": r.workload.distance, "rounds": r.workload.rounds,
-                                     "p": getattr(r.workload, "p", None),
-                                     "reused_shots": r.reused_shots}})
-        run.store.record_results(run_id, rows)
+        run.store.record_results(run_id, [
+            r.result_row(sweep=True, distance=r.workload.distance, rounds=r.workload.rounds,
+                         p=getattr(r.workload, "p", None)) for r in points])
     return SweepResult(decoder.name, fp, spec, points, run_id=run_id,
                        seconds=time.monotonic() - t_start, ran_shots=ran,
                        reused_shots=sum(reused))

@@ -86,7 +86,7 @@ def schedule(
 
     store = o.store_for(db)
     drift.get(store, name)  # refuse a name that is not watched
-    exe = shutil.which("sov") or f"{sys.executable} -c 'from verifier.cli.app import entry; entry()'"
+    exe = shutil.which("sov") or f"{sys.executable} -c 'from verifier.cli.launch import entry; entry()'"
     if os.path.exists(os.path.join(os.path.dirname(sys.executable), "sov")):
         exe = os.path.join(os.path.dirname(sys.executable), "sov")
     text = drift.schedule(name, every, fmt, sov_exe=exe, db=str(Path(store.path).resolve()),

@@ -65,7 +65,7 @@ def store_for(db: Path | None):
 
 
 def workers_or_default(workers: int | None) -> int:
-    from verifier.replay import default_workers
+    from verifier.executors import default_workers
 
     return workers or default_workers()
 
@@ -74,8 +74,9 @@ def start_workers(kind: str | None, workers: int) -> None:
     """When the command will use local worker processes (``--executor local``, more than
     one worker), start the forkserver they are forked from now: its imports (numpy, stim,
     PyMatching: ~0.9 s of one core) then overlap this process's own imports, model checks
-    and store transactions instead of following them. Call it once the cheap argument
-    checks have passed."""
+    and store transactions instead of following them. It creates nothing else (no pool,
+    no semaphores): when the command then stops on bad input, the forkserver ends with
+    this process."""
     if (kind or "local").lower() == "local" and workers > 1:
         from verifier.executors import start_forkserver
 

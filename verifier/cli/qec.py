@@ -44,10 +44,10 @@ def run(
     Prints shots, logical errors, the logical error rate with its 95 % interval, the
     per-round rate and throughput."""
     n_workers = o.workers_or_default(workers)
+    o.start_workers(executor, n_workers)
     workload = o.qec_workload(distance=distance, rounds=rounds, basis=basis, noise=noise, p=p,
                               shots=shots, seed=seed, circuit=circuit, dets=dets, obs=obs,
                               data_format=data_format)
-    o.start_workers(executor, n_workers)
     from reports.terminal import shot_progress, task_table
     from verifier.qec import run_task
     from verifier.runs import recorded_run
@@ -55,6 +55,7 @@ def run(
     dec = o.decoder_from_spec(decoder, contract=contract, provider=provider, threads=threads,
                               batch_size=batch_size, workers=n_workers)
     store = o.store_for(db)
+    console = o.human_console(json_out)  # (rich's import overlaps the workers' start)
     with o.executor_for(executor, scheduler, n_workers) as ex, recorded_run(store, "qec run") as rec:
         with shot_progress(f"{dec.name}", quiet=quiet) as progress:
             result = run_task(dec, workload, run=rec, workers=n_workers, max_errors=max_errors,
@@ -63,7 +64,6 @@ def run(
         payload["db"] = store.path
         rec.summary = {"decoder": dec.name, "workload_id": workload.id, "shots": result.stats.shots,
                        "errors": result.stats.errors}
-    console = o.human_console(json_out)
     console.print(task_table([result], title=f"{workload.describe()}  (workload {workload.id[:12]})"))
     if result.reused_shots:
         console.print(f"{result.reused_shots:,} shots reused from the store {store.path}")

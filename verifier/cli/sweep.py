@@ -50,8 +50,8 @@ def _prepare(*, decoder: str, spec, workers, contract, provider, threads, batch_
     """The decoder and worker count, checked before a run is recorded (the local workers
     start meanwhile)."""
     n_workers = o.workers_or_default(workers)
-    spec.workloads()  # validates every point before anything is recorded
     o.start_workers(executor, n_workers)
+    spec.workloads()  # validates every point before anything is recorded
     dec = o.decoder_from_spec(decoder, contract=contract, provider=provider, threads=threads,
                               batch_size=batch_size, workers=n_workers)
     return dec, n_workers
