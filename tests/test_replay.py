@@ -98,3 +98,29 @@ def test_pymatching_correlated_is_a_distinct_decoder():
     assert a.fingerprint != b.fingerprint
     # correlated matching uses strictly more information; it must not be much worse
     assert b.stats.errors <= a.stats.errors + 4 * math.sqrt(a.stats.errors)
+
+
+def test_record_pacer_keeps_the_writer_under_its_share(monkeypatch):
+    from verifier import replay as rp
+
+    clock = [100.0]
+    monkeypatch.setattr(rp.time, "monotonic", lambda: clock[0])
+    pacer = rp.RecordPacer(first=2.0, most=30.0, share=0.02)
+    assert not pacer.due()
+    clock[0] += 2.0
+    assert pacer.due()
+    started = clock[0]
+    clock[0] += 0.1  # a write that took 0.1 s: the next one 50 x later
+    pacer.wrote(started)
+    assert pacer.every == pytest.approx(5.0)
+    clock[0] += 4.9
+    assert not pacer.due()
+    clock[0] += 0.2
+    assert pacer.due()
+    started = clock[0]
+    clock[0] += 2.0  # a very slow write: never more than `most` apart
+    pacer.wrote(started)
+    assert pacer.every == 30.0
+    started = clock[0]
+    pacer.wrote(started)  # an instant one: never more often than `first`
+    assert pacer.every == 2.0

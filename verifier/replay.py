@@ -3,9 +3,9 @@
 Blocks already in the store for this decoder fingerprint and workload stream are not
 run again; the rest run in worker processes (``workers`` > 1) or in this process, each
 worker compiling the decoder once per workload. The parent process is the one writer:
-it records each finished block (per-shot predictions and failures, bit-packed) in
-short transactions, so an interrupted run loses at most the blocks in flight, and the
-same command resumes from what was recorded.
+it records finished blocks (per-shot predictions and failures, bit-packed) in short
+transactions, paced by :class:`RecordPacer`, so a killed run loses at most the blocks
+not yet written and the same command resumes from what was recorded.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from verifier.workload import Block, QecWorkload
 if TYPE_CHECKING:
     from verifier.store import Store
 
-RECORD_EVERY_S = 1.0
+RECORD_EVERY_S = 2.0  # the first write of a run's blocks; later ones as RecordPacer says
 ProgressFn = Callable[[Stats, int], None]
 
 
@@ -221,6 +221,26 @@ def block_jobs(decoder: Decoder, workload: QecWorkload, todo: list[Block], *, wo
 
 # -- parent side -------------------------------------------------------------------------
 
+class RecordPacer:
+    """When the parent writes the blocks it has gathered. Each write is a transaction that
+    opens the store (~30 ms of CPU, more when the workers keep every core busy), taken
+    from the workers' cores: the writer keeps its share of the time under ~2 % (50x the
+    last write's cost), writing at least every ``most`` seconds, so a killed run (``kill
+    -9``; an interrupt writes what it has) loses at most that much work."""
+
+    def __init__(self, first: float = RECORD_EVERY_S, most: float = 30.0, share: float = 0.02):
+        self.every, self.first, self.most, self.share = first, first, most, share
+        self.last = time.monotonic()
+
+    def due(self) -> bool:
+        return time.monotonic() - self.last >= self.every
+
+    def wrote(self, started: float) -> None:
+        """A write that began at ``time.monotonic()`` ``started`` has just ended."""
+        self.last = time.monotonic()
+        self.every = min(self.most, max(self.first, (self.last - started) / self.share))
+
+
 def replay(decoder: Decoder, workload: QecWorkload, *, store: "Store | None" = None,
            run_id: str | None = None, workers: int = 1, max_errors: int | None = None,
            progress: ProgressFn | None = None, executor: "Executor | None" = None,
@@ -249,22 +269,18 @@ def replay(decoder: Decoder, workload: QecWorkload, *, store: "Store | None" = N
         progress(total, workload.shots)
 
     pending_records: list[BlockOutcome] = []
-    last_record = time.monotonic()
-    every = RECORD_EVERY_S
+    pacer = RecordPacer()
 
     def absorb(outcome: BlockOutcome) -> None:
-        nonlocal total, last_record, every
+        nonlocal total
         total += outcome.stats
         if store is not None:
             pending_records.append(outcome)
-            if time.monotonic() - last_record >= every:
+            if pacer.due():
                 t0 = time.monotonic()
                 store.record_blocks(fp, workload.stream_id, run_id, pending_records)
                 pending_records.clear()
-                last_record = time.monotonic()
-                # each transaction opens the file (~30 ms CPU, more under load): keep the
-                # writer's share of the parent's time under ~5 %, however busy the machine
-                every = min(10 * RECORD_EVERY_S, max(RECORD_EVERY_S, 20 * (last_record - t0)))
+                pacer.wrote(t0)
         if progress:
             progress(total, workload.shots)
 

@@ -31,7 +31,7 @@ import numpy as np
 
 from verifier.decoding import Decoder, fingerprint
 from verifier.errors import UsageError
-from verifier.replay import RECORD_EVERY_S, BlockOutcome, TaskResult, _pool_init, run_block
+from verifier.replay import BlockOutcome, RecordPacer, TaskResult, _pool_init, run_block
 from verifier.stats import Stats
 from verifier.workload import Block, MemoryWorkload, QecWorkload, sha256_bytes
 
@@ -305,14 +305,14 @@ def run_sweep(decoder: Decoder, workloads: Sequence[QecWorkload], *, store: "Sto
             progress(sum(totals, Stats()), grand_total, tasks_done(), len(workloads))
 
     pending: list[tuple[str, BlockOutcome]] = []
-    last_record = time.monotonic()
+    pacer = RecordPacer()
 
     def flush() -> None:
-        nonlocal last_record
+        t0 = time.monotonic()
         if store is not None and pending:
             store.record_blocks_many(fp, run_id, pending)
         pending.clear()
-        last_record = time.monotonic()
+        pacer.wrote(t0)
 
     ran = 0
     report()
@@ -325,7 +325,7 @@ def run_sweep(decoder: Decoder, workloads: Sequence[QecWorkload], *, store: "Sto
             remaining[i] -= 1
             if store is not None:
                 pending.append((workloads[i].stream_id, outcome))
-                if time.monotonic() - last_record >= RECORD_EVERY_S:
+                if pacer.due():
                     flush()
             report()
     finally:
