@@ -22,7 +22,6 @@ grow with the number of shots), de-duplicates jobs by key, stops submitting when
 from __future__ import annotations
 
 import atexit
-import logging
 import os
 import threading
 from collections import OrderedDict
@@ -347,6 +346,8 @@ class DaskExecutor(Executor):
                 first = (str(e).strip().splitlines() or [type(e).__name__])[0]
                 raise UsageError(f"cannot reach the Dask scheduler at {scheduler}: {first}") from None
         else:
+            import logging
+
             n = workers or default_workers()
             self._cluster = distributed.LocalCluster(n_workers=n, threads_per_worker=1,
                                                      processes=True, dashboard_address=None,
