@@ -200,3 +200,55 @@ def test_an_error_while_the_workers_start_prints_one_line(run_sov, tmp_path):
                 "--db", str(as_dir))
     assert r.returncode == 2
     assert r.stderr.strip().splitlines() == [f"sov: error: store path {as_dir} is a directory, not a DuckDB file"]
+
+
+def test_the_forkserver_ends_without_interpreter_teardown(tmp_path):
+    """sov's workers come from a forkserver that holds sov's stdout/stderr: it must end as
+    soon as sov does, skipping the ~0.2 s module teardown (else a pipe reading sov's
+    output stays open after sov has ended). A teardown hook registered by an earlier
+    preloaded module must therefore never run."""
+    import subprocess
+    import sys
+    import textwrap
+    import time
+
+    marker = tmp_path / "teardown-ran"
+    (tmp_path / "_teardown_marker.py").write_text(textwrap.dedent(f"""
+        import atexit
+        atexit.register(lambda: open({str(marker)!r}, "w").write("ran"))
+    """))
+    script = textwrap.dedent(f"""
+        import multiprocessing as mp, os, sys
+        sys.path.insert(0, {str(tmp_path)!r})
+        if __name__ == "__main__":
+            ctx = mp.get_context("forkserver")
+            ctx.set_forkserver_preload(sys.argv[1:])
+            p = ctx.Process(target=os.getpid)
+            p.start(); p.join()
+            from multiprocessing import forkserver
+            print(forkserver._forkserver._forkserver_pid)
+    """)
+    (tmp_path / "main.py").write_text(script)
+
+    def forkserver_teardown_ran(*preload: str) -> bool:
+        marker.unlink(missing_ok=True)
+        # the forkserver imports from its working directory (not the parent's sys.path)
+        r = subprocess.run([sys.executable, str(tmp_path / "main.py"), *preload], cwd=tmp_path,
+                           capture_output=True, text=True, timeout=120)
+        assert r.returncode == 0, r.stderr
+        pid = int(r.stdout.strip())
+        deadline = time.monotonic() + 30
+        while os.path.exists(f"/proc/{pid}") and time.monotonic() < deadline:
+            with open(f"/proc/{pid}/stat") as f:
+                if f.read().rsplit(")", 1)[1].split()[0] == "Z":
+                    break
+            time.sleep(0.05)
+        return marker.exists()
+
+    assert forkserver_teardown_ran("_teardown_marker")  # the check can see a teardown
+    assert not forkserver_teardown_ran("_teardown_marker", "verifier.forkserver_exit")
+    from verifier.executors import PRELOAD
+    from verifier.forkserver_exit import _in_forkserver
+
+    assert PRELOAD[-1] == "verifier.forkserver_exit"
+    assert not _in_forkserver()  # imported anywhere else, it does nothing

@@ -31,7 +31,8 @@ from typing import Any, Callable, Iterable, Iterator
 from verifier.errors import UsageError
 
 EXECUTORS = ("local", "dask")
-PRELOAD = ["numpy", "stim", "pymatching", "verifier.replay", "verifier.workload", "verifier.stats"]
+PRELOAD = ["numpy", "stim", "pymatching", "verifier.replay", "verifier.workload", "verifier.stats",
+           "verifier.forkserver_exit"]  # the last: it makes the forkserver end without teardown
 
 
 @dataclass(frozen=True)
@@ -207,6 +208,7 @@ def start_forkserver(start_method: str | None = None) -> None:
     if ctx.get_start_method() == "forkserver":
         from multiprocessing import forkserver
 
+        os.environ.setdefault("OMP_NUM_THREADS", "1")  # inherited by the forkserver's workers
         forkserver.ensure_running()
 
 
