@@ -141,18 +141,25 @@ def med(xs: list[float]) -> float:
 
 def bench_pymatching(distance: int, shots: int, workers: int, repeats: int) -> dict:
     wl = ["--distance", str(distance), "--p", "0.003", "--shots", str(shots)]
+    runs = {"raw": lambda: raw_run("pymatching", wl),
+            "sinter": lambda: raw_run("sinter", wl + ["--workers", str(workers)]),
+            "sov": lambda: sov_run(["-d", str(distance), "--p", "0.003", "--shots", str(shots),
+                                    "--workers", str(workers)])}
     rows = []
     for i in range(repeats):
-        raw = raw_run("pymatching", wl)
-        sint = raw_run("sinter", wl + ["--workers", str(workers)])
-        sov = sov_run(["-d", str(distance), "--p", "0.003", "--shots", str(shots), "--workers", str(workers)])
+        # the order rotates from repeat to repeat (raw sinter sov, sinter sov raw, sov raw
+        # sinter, ...), so a drift of the machine's speed, or what one command leaves
+        # behind, does not always favour the same command
+        order = list(runs)[i % 3:] + list(runs)[:i % 3]
+        got = {name: runs[name]() for name in order}
+        raw, sint, sov = got["raw"], got["sinter"], got["sov"]
         rows.append({"raw_s": raw["wall_s"], "sinter_s": sint["wall_s"], "sov_s": sov["wall_s"],
                      "cpu_s": {"raw": raw["tree_cpu_s"], "sinter": sint["tree_cpu_s"], "sov": sov["tree_cpu_s"]},
                      "sov_vs_raw": raw["wall_s"] / sov["wall_s"],
                      "sov_vs_sinter": sint["wall_s"] / sov["wall_s"],
                      "errors": {"raw": raw["result"]["errors"], "sinter": sint["result"]["errors"],
                                 "sov": sov["result"]["errors"]}})
-        print(f"  repeat {i + 1}: wall raw {raw['wall_s']:.2f} s, sinter {sint['wall_s']:.2f} s, "
+        print(f"  repeat {i + 1} ({', '.join(order)}): wall raw {raw['wall_s']:.2f} s, sinter {sint['wall_s']:.2f} s, "
               f"sov {sov['wall_s']:.2f} s; cpu raw {raw['tree_cpu_s']:.1f} s, sinter "
               f"{sint['tree_cpu_s']:.1f} s, sov {sov['tree_cpu_s']:.1f} s; load {os.getloadavg()[0]:.1f}", flush=True)
     return {"distance": distance, "shots": shots, "workers": workers, "repeats": rows,

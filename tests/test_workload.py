@@ -89,3 +89,27 @@ def test_circuit_file_workload(tmp_path):
     (tmp_path / "bad.stim").write_text("H 0\nNOT_A_GATE 1\n")
     with pytest.raises(UsageError, match="not a valid stim circuit"):
         CircuitWorkload.from_file(tmp_path / "bad.stim", shots=10, seed=1)
+
+
+def test_blocks_come_from_stims_b8_writer_in_pymatchings_layout():
+    """verifier.sampling reads stim's b8 writer back as uint8[shots, ceil(n / 8)], bit k
+    of byte k // 8 little-endian: the layout of stim's own numpy sampler and PyMatching."""
+    import stim
+
+    from verifier.sampling import SAMPLER, sample_b8
+
+    c = stim.Circuit("X_ERROR(1) 1 4 9\nM " + " ".join(map(str, range(11))) + "\n"
+                     + "".join(f"DETECTOR rec[-{11 - k}]\n" for k in range(11))
+                     + "OBSERVABLE_INCLUDE(0) rec[-11]\nOBSERVABLE_INCLUDE(1) rec[-10]\n")
+    dets, obs = sample_b8(c, 5, seed=3)
+    want_d, want_o = c.compile_detector_sampler(seed=3).sample(5, separate_observables=True, bit_packed=True)
+    assert dets.dtype == np.uint8 and dets.shape == (5, 2) and obs.shape == (5, 1)
+    assert np.array_equal(dets, want_d) and np.array_equal(obs, want_o)
+    assert dets[0].tolist() == [0b00010010, 0b00000010] and obs[0].tolist() == [0b10]
+    # one seed, one stream: the same shots every time, named by the sampler
+    w = MemoryWorkload(3, 3, "z", "uniform", 0.01, 20000, 1)
+    b = w.blocks()[1]
+    a1, a2 = w.sample_block(b), w.sample_block(b)
+    assert np.array_equal(a1[0], a2[0]) and np.array_equal(a1[1], a2[1])
+    assert w.stream_spec()["sampler"] == SAMPLER
+    assert a1[0].shape == (8192, (w.num_detectors + 7) // 8)

@@ -3,9 +3,9 @@
 A workload is a frozen value. Its ``id`` is the sha256 of its canonical form (for
 recorded data also of the data files), so every number sov reports can be regenerated
 from it. Its shots are cut into fixed *blocks* of :data:`BLOCK_SHOTS` shots; block ``i``
-of a sampled workload is drawn by its own stim sampler seeded from ``(seed, i)``, so the
-shots of a seed are the same whatever the chunk size, the number of worker processes,
-or the order in which blocks run. A block is the unit that is recorded in the store and
+of a sampled workload is drawn by its own stim sampler seeded from ``(seed, i)``
+(``verifier.sampling``), so the shots of a seed are the same whatever the chunk size, the
+number of worker processes, or the order in which blocks run. A block is the unit that is recorded in the store and
 resumed after an interruption.
 
 Bit layout of a block (as stim's ``b8`` and PyMatching's ``bit_packed_shots``):
@@ -27,6 +27,7 @@ import numpy as np
 
 from verifier.errors import UsageError
 from verifier.noise import NOISE_MODELS
+from verifier.sampling import SAMPLER
 
 BLOCK_SHOTS = 8192
 DATA_FORMATS = ("b8", "01", "dets")
@@ -81,6 +82,8 @@ class QecWorkload:
         s = self.spec()
         s.pop("shots", None)
         s["block_shots"] = BLOCK_SHOTS
+        if isinstance(self, _SampledMixin):  # the same seed drawn another way gives other shots
+            s["sampler"] = SAMPLER
         return s
 
     @cached_property
@@ -129,9 +132,9 @@ class _SampledMixin:
     seed: int
 
     def sample_block(self, block: Block) -> tuple[np.ndarray, np.ndarray]:
-        sampler = self._circuit.compile_detector_sampler(seed=block_seed(self.seed, block.index))
-        dets, obs = sampler.sample(block.shots, separate_observables=True, bit_packed=True)
-        return dets, obs
+        from verifier.sampling import sample_b8
+
+        return sample_b8(self._circuit, block.shots, block_seed(self.seed, block.index))
 
 
 @dataclass(frozen=True)
