@@ -172,18 +172,20 @@ def bench_pymatching(distance: int, shots: int, workers: int, repeats: int) -> d
 def bench_onnx(distance: int, shots: int, workers: int, repeats: int) -> dict:
     model = str(ROOT / "adapters" / "models" / "identity-predecoder.onnx")
     wl = ["--distance", str(distance), "--p", "0.003", "--shots", str(shots)]
+    sov_args = ["--decoder", "identity-predecoder", "-d", str(distance), "--p", "0.003", "--shots", str(shots)]
+    runs = {"raw": lambda: raw_run("onnx", wl + ["--model", model]),
+            "sov": lambda: sov_run(sov_args + ["--workers", str(workers)]),
+            "sov1": lambda: sov_run(sov_args + ["--workers", "1"])}
     rows = []
     for i in range(repeats):
-        raw = raw_run("onnx", wl + ["--model", model])
-        sov = sov_run(["--decoder", "identity-predecoder", "-d", str(distance), "--p", "0.003",
-                       "--shots", str(shots), "--workers", str(workers)])
-        sov1 = sov_run(["--decoder", "identity-predecoder", "-d", str(distance), "--p", "0.003",
-                        "--shots", str(shots), "--workers", "1"])
+        order = list(runs)[i % 3:] + list(runs)[:i % 3]  # rotated, as in bench_pymatching
+        got = {name: runs[name]() for name in order}
+        raw, sov, sov1 = got["raw"], got["sov"], got["sov1"]
         rows.append({"raw_s": raw["wall_s"], "sov_s": sov["wall_s"], "sov_1worker_s": sov1["wall_s"],
                      "cpu_s": {"raw": raw["tree_cpu_s"], "sov": sov["tree_cpu_s"], "sov_1worker": sov1["tree_cpu_s"]},
                      "sov_vs_raw": raw["wall_s"] / sov["wall_s"],
                      "sov_1worker_vs_raw": raw["wall_s"] / sov1["wall_s"]})
-        print(f"  repeat {i + 1}: raw ORT+PyMatching {raw['wall_s']:.2f} s, sov {sov['wall_s']:.2f} s "
+        print(f"  repeat {i + 1} ({', '.join(order)}): raw ORT+PyMatching {raw['wall_s']:.2f} s, sov {sov['wall_s']:.2f} s "
               f"({workers} workers), sov {sov1['wall_s']:.2f} s (1 worker); cpu raw {raw['tree_cpu_s']:.1f} s, "
               f"sov {sov['tree_cpu_s']:.1f} s, sov 1 worker {sov1['tree_cpu_s']:.1f} s", flush=True)
     return {"distance": distance, "shots": shots, "workers": workers, "repeats": rows,
@@ -336,7 +338,7 @@ def main() -> None:
         print(f"    sov vs raw single-process loop: {r['median_sov_vs_raw']:.2f}x   "
               f"sov vs sinter.collect({workers} workers): {r['median_sov_vs_sinter']:.2f}x   (>1: sov faster)")
     if "onnx" in only:
-        shots = 50_000 if q else 200_000
+        shots = 50_000 if q else 1_000_000
         print(f"[2] ONNX identity pre-decoder + PyMatching d=9 p=0.003, {shots:,} shots (whole process, wall)")
         r = report["onnx"] = bench_onnx(9, shots, workers, 1 if q else a.repeats)
         print(f"    sov ({workers} workers) vs raw onnxruntime + PyMatching: {r['median_sov_vs_raw']:.2f}x   "

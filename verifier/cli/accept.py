@@ -85,6 +85,7 @@ def accept(
     else:
         if not flags_workload:
             raise UsageError("give a workload (--distance/--p, --circuit, ...) or --policy FILE.toml")
+        o.start_workers("local", n_workers)
         policy_obj = pol.from_flags(pol.default_workload_args(
             distance=distance, rounds=rounds, basis=basis, noise=noise, p=p, shots=shots, seed=seed,
             circuit=circuit, dets=dets, obs=obs, data_format=data_format),

@@ -88,6 +88,7 @@ def compare(
         raise UsageError("give at least one --decoder to compare with the baseline")
 
     n_workers = o.workers_or_default(workers)
+    o.start_workers("local", n_workers)
     cands = [Candidate(s, o.decoder_from_spec(s, provider=provider, threads=threads, batch_size=batch_size,
                                               workers=n_workers), baseline=(s == base_spec)) for s in specs]
     calibration = _calibration(calib_model, experiment) if calib_model else None

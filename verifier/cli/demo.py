@@ -25,6 +25,7 @@ def demo(
     from verifier.workload import MemoryWorkload
 
     n_workers = o.workers_or_default(workers)
+    o.start_workers("local", n_workers)
     workload = MemoryWorkload(5, 5, "z", "uniform", 0.003, shots, 2026)
     specs = ["pymatching"] + [m["name"] for m in builtin_models() if m["contract"].startswith("qec.")]
     store = o.store_for(db)
