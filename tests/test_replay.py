@@ -105,8 +105,8 @@ def test_record_pacer_keeps_the_writer_under_its_share(monkeypatch):
 
     clock = [100.0]
     monkeypatch.setattr(rp.time, "monotonic", lambda: clock[0])
-    pacer = rp.RecordPacer(first=2.0, most=30.0, share=0.02)
-    assert not pacer.due()
+    pacer = rp.RecordPacer(first=2.0, most=30.0, share=0.02, max_blocks=64)
+    assert not pacer.due() and not pacer.due(63) and pacer.due(64)  # memory: at most 64 waiting
     clock[0] += 2.0
     assert pacer.due()
     started = clock[0]

@@ -226,14 +226,17 @@ class RecordPacer:
     opens the store (~30 ms of CPU, more when the workers keep every core busy), taken
     from the workers' cores: the writer keeps its share of the time under ~2 % (50x the
     last write's cost), writing at least every ``most`` seconds, so a killed run (``kill
-    -9``; an interrupt writes what it has) loses at most that much work."""
+    -9``; an interrupt writes what it has) loses at most that much work, and as soon as
+    ``max_blocks`` are waiting, so the parent's memory does not grow with fast decoders."""
 
-    def __init__(self, first: float = RECORD_EVERY_S, most: float = 30.0, share: float = 0.02):
+    def __init__(self, first: float = RECORD_EVERY_S, most: float = 30.0, share: float = 0.02,
+                 max_blocks: int = 64):
         self.every, self.first, self.most, self.share = first, first, most, share
+        self.max_blocks = max_blocks
         self.last = time.monotonic()
 
-    def due(self) -> bool:
-        return time.monotonic() - self.last >= self.every
+    def due(self, pending: int = 0) -> bool:
+        return pending >= self.max_blocks or time.monotonic() - self.last >= self.every
 
     def wrote(self, started: float) -> None:
         """A write that began at ``time.monotonic()`` ``started`` has just ended."""
@@ -276,7 +279,7 @@ def replay(decoder: Decoder, workload: QecWorkload, *, store: "Store | None" = N
         total += outcome.stats
         if store is not None:
             pending_records.append(outcome)
-            if pacer.due():
+            if pacer.due(len(pending_records)):
                 t0 = time.monotonic()
                 store.record_blocks(fp, workload.stream_id, run_id, pending_records)
                 pending_records.clear()

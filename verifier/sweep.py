@@ -325,7 +325,7 @@ def run_sweep(decoder: Decoder, workloads: Sequence[QecWorkload], *, store: "Sto
             remaining[i] -= 1
             if store is not None:
                 pending.append((workloads[i].stream_id, outcome))
-                if pacer.due():
+                if pacer.due(len(pending)):
                     flush()
             report()
     finally:
