@@ -59,6 +59,10 @@ def open_session(path: str, options: RuntimeOptions, *, sandbox: bool | None = N
         "extended": ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED,
         "all": ort.GraphOptimizationLevel.ORT_ENABLE_ALL}[options.graph_optimization]
     so.log_severity_level = 3
+    # sov's workers alternate inference with matching: intra-op threads that spin-wait for
+    # the next batch would take the matcher's core
+    so.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    so.add_session_config_entry("session.inter_op.allow_spinning", "0")
     provider = PROVIDERS[options.provider]
     if provider not in ort.get_available_providers():
         raise UsageError(f"execution provider {options.provider!r} is not available in this "
