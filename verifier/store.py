@@ -228,7 +228,8 @@ class Store:
         delay = 0.02
         while True:
             try:
-                return duckdb.connect(self.path, read_only=read_only)
+                # one thread: the store's statements are small, and sov's workers have the cores
+                return duckdb.connect(self.path, read_only=read_only, config={"threads": 1})
             except duckdb.Error as e:
                 if _is_lock_error(e) and time.monotonic() < deadline:
                     time.sleep(delay * (0.5 + random.random()))
