@@ -102,10 +102,10 @@ class OnnxCalibrationModel:
         return self.info.store_record(self.contract)
 
     def fingerprint_spec(self) -> dict[str, Any]:
-        import onnxruntime
+        from baselines.pymatching_decoder import package_version
 
         return {"model": "onnx", "contract": self.contract, "experiment": self.experiment,
-                "model_sha256": self.sha256, "onnxruntime": onnxruntime.__version__,
+                "model_sha256": self.sha256, "onnxruntime": package_version("onnxruntime"),
                 "provider": self.options.provider}
 
     def _sess(self):

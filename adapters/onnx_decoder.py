@@ -47,7 +47,12 @@ def open_session(path: str, options: RuntimeOptions, *, sandbox: bool | None = N
 
     By default the session lives in a child process with time and memory limits
     (``adapters.sandbox.SandboxedSession``, same interface); ``SOV_SANDBOX=0`` runs it
-    in this process, for trusted models only."""
+    in this process, for trusted models only (the sandbox's child calls this with
+    ``sandbox=False``; the parent then never imports onnxruntime)."""
+    from adapters.sandbox import SandboxedSession, sandbox_enabled
+
+    if sandbox if sandbox is not None else sandbox_enabled():
+        return SandboxedSession(path, options)
     import onnxruntime as ort
 
     so = ort.SessionOptions()
@@ -67,10 +72,6 @@ def open_session(path: str, options: RuntimeOptions, *, sandbox: bool | None = N
     if provider not in ort.get_available_providers():
         raise UsageError(f"execution provider {options.provider!r} is not available in this "
                          f"onnxruntime ({', '.join(ort.get_available_providers())})")
-    from adapters.sandbox import SandboxedSession, sandbox_enabled
-
-    if sandbox if sandbox is not None else sandbox_enabled():
-        return SandboxedSession(path, options)
     try:
         return ort.InferenceSession(model_bytes if model_bytes is not None else path,
                                     sess_options=so, providers=[provider])
@@ -235,14 +236,12 @@ class OnnxDecoder:
         return self.info.store_record(self.contract)
 
     def fingerprint_spec(self) -> dict[str, Any]:
-        import onnxruntime
+        from baselines.pymatching_decoder import package_version
 
         spec = {"decoder": "onnx", "contract": self.contract, "model_sha256": self.sha256,
-                "onnxruntime": onnxruntime.__version__, "provider": self.options.provider,
+                "onnxruntime": package_version("onnxruntime"), "provider": self.options.provider,
                 "graph_optimization": self.options.graph_optimization}
         if self.contract.startswith("qec.predecoder"):
-            from baselines.pymatching_decoder import package_version
-
             spec["finisher"] = {"pymatching": package_version("pymatching"), "dem": "decompose_errors=True"}
         return spec
 
