@@ -115,7 +115,9 @@ def _alive(pid: int) -> bool:
 @pytest.mark.skipif(not Path("/proc").is_dir(), reason="needs /proc")
 def test_kill9_mid_run_leaves_store_readable_and_resumes_to_exact_shots(tmp_path):
     db = tmp_path / "k.duckdb"
-    shots = 200_000
+    # long enough that the first paced write (~2 s in) comes well before the end on a fast,
+    # idle machine (200 k shots took 2.5 s in all there: the race was lost)
+    shots = 1_000_000
     args = ["qec", "run", "--decoder", "identity-predecoder", "-d", "5", "--p", "0.01",
             "--shots", str(shots), "--seed", "11", "--workers", "1", "-q", "--db", str(db)]
     p = subprocess.Popen(_cmd(*args), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=_env())
