@@ -198,7 +198,7 @@ def bench_onnx(distance: int, shots: int, workers: int, repeats: int) -> dict:
 def bench_duckdb(shots: int) -> dict:
     import numpy as np
 
-    from verifier.replay import BlockOutcome
+    from verifier.replay import BlockOutcome, pack_predictions
     from verifier.stats import Stats
     from verifier.store import Store
     from verifier.workload import BLOCK_SHOTS, Block
@@ -210,7 +210,7 @@ def bench_duckdb(shots: int) -> dict:
         pred = rng.integers(0, 2, (n, 1), dtype=np.uint8)
         fail = rng.random(n) < 0.003
         outcomes.append(BlockOutcome(Block(i, start, n), Stats(n, int(fail.sum()), 0.1, 0.02),
-                                     pred.tobytes(), np.packbits(fail, bitorder="little").tobytes()))
+                                     pack_predictions(pred, 1), np.packbits(fail, bitorder="little").tobytes(), 1))
     with tempfile.TemporaryDirectory() as d:
         store = Store(Path(d) / "db.duckdb")
         store.migrate()
@@ -219,10 +219,10 @@ def bench_duckdb(shots: int) -> dict:
             store.record_blocks("f" * 64, "s" * 64, None, outcomes[lo:lo + 8])
         rec = time.perf_counter() - t0
         t0 = time.perf_counter()
-        back = store.block_bits("f" * 64, "s" * 64, "predictions")
+        back = store.block_predictions("f" * 64, "s" * 64)
         read = time.perf_counter() - t0
         size = os.path.getsize(Path(d) / "db.duckdb")
-    assert sum(len(v) for v in back.values()) == shots
+    assert sum(k[1] for k in back) == shots and all(len(v[0]) == -(-k[1] // 8) for k, v in back.items())
     return {"shots": shots, "blocks": len(outcomes), "record_s": rec, "read_s": read,
             "record_shots_per_s": shots / rec, "file_mib": size / 2**20}
 

@@ -15,7 +15,7 @@ from verifier.crosscheck import crosscheck, runtime_variants
 from verifier.decoding import fingerprint
 from verifier.errors import UsageError
 from verifier.latency import measure_latency, percentiles
-from verifier.replay import replay
+from verifier.replay import replay, unpack_predictions
 from verifier.workload import BLOCK_SHOTS, MemoryWorkload
 
 
@@ -102,9 +102,9 @@ def test_crosscheck_reports_where_predictions_differ(store, tmp_path):
     [rep] = crosscheck(store, [a.fingerprint, b.fingerprint], [w.stream_id], max_listed=5,
                        num_observables=1)
     # the constant decoder predicts a flip everywhere: it differs wherever PyMatching predicts none
-    preds = store.block_bits(fingerprint(pm), w.stream_id, "predictions")
-    zeros = [blk * BLOCK_SHOTS + i for (blk, n), bits in sorted(preds.items())
-             for i, v in enumerate(np.frombuffer(bits, np.uint8)) if v == 0]
+    preds = store.block_predictions(fingerprint(pm), w.stream_id)
+    zeros = [blk * BLOCK_SHOTS + i for (blk, n), (blob, nbits) in sorted(preds.items())
+             for i, v in enumerate(unpack_predictions(blob, n, nbits)[:, 0]) if v == 0]
     assert rep.differing_shots == len(zeros) > 0 and not rep.agree
     assert [d.shot for d in rep.differences] == zeros[:5]
     assert all(d.reference == [0] and d.other == [1] for d in rep.differences)

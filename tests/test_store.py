@@ -50,3 +50,48 @@ def test_store_file_readable_by_plain_duckdb(store):
     con = duckdb.connect(store.path, read_only=True)
     assert con.execute("SELECT count(*) FROM runs").fetchone()[0] == 1
     con.close()
+
+
+def test_blocks_of_an_older_store_keep_their_predictions_after_migration_4(tmp_path):
+    """Before migration 4 predictions were PyMatching's uint8[shots, ceil(O/8)]; such rows get
+    prediction_bits = 8 and still compare equal, shot for shot, with newly packed ones."""
+    import numpy as np
+
+    from baselines.pymatching_decoder import PyMatchingDecoder
+    from verifier.crosscheck import crosscheck
+    from verifier.decoding import fingerprint
+    from verifier.replay import replay, unpack_predictions
+    from verifier.workload import MemoryWorkload
+
+    w = MemoryWorkload(3, 3, "z", "uniform", 0.02, 10_000, 4)
+    new = Store(tmp_path / "new.duckdb")
+    replay(PyMatchingDecoder(), w, store=new, workers=1)
+    fp = fingerprint(PyMatchingDecoder())
+    packed = new.block_predictions(fp, w.stream_id)
+    assert {bits for _, bits in packed.values()} == {1}
+    assert all(len(blob) == -(-shots // 8) for (_, shots), (blob, _) in packed.items())
+
+    path = tmp_path / "old.duckdb"
+    con = duckdb.connect(str(path))
+    con.execute("CREATE TABLE schema_version (version INTEGER NOT NULL, name VARCHAR, applied_at TIMESTAMPTZ NOT NULL)")
+    for v in range(3):
+        con.execute(MIGRATIONS[v][1])
+        con.execute("INSERT INTO schema_version VALUES (?, 'v', now())", [v + 1])
+    old_fp = "0" * 64  # the same predictions, recorded by an older sov in the old layout
+    con.execute("INSERT INTO decoders VALUES (?, 'pymatching', NULL, '{}', now())", [old_fp])
+    for (block, shots), (blob, bits) in packed.items():
+        old_layout = unpack_predictions(blob, shots, bits).astype(np.uint8).tobytes()  # one byte a shot
+        con.execute("INSERT INTO blocks VALUES (?, ?, ?, ?, 0, 0.1, 0.01, ?, ?, NULL, now())",
+                    [old_fp, w.stream_id, block, shots, old_layout, b"\0" * -(-shots // 8)])
+    con.close()
+    old = Store(path)
+    assert old.migrate() == len(MIGRATIONS)
+    got = old.block_predictions(old_fp, w.stream_id)
+    assert {bits for _, bits in got.values()} == {8}
+    for key, (blob, bits) in got.items():
+        assert np.array_equal(unpack_predictions(blob, key[1], bits)[:, :1],
+                              unpack_predictions(packed[key][0], key[1], 1))
+    # old rows (8 bits a shot) against new ones (1 bit) in one store: they agree
+    replay(PyMatchingDecoder(), w, store=old, workers=1)
+    [rep] = crosscheck(old, [old_fp, fp], [w.stream_id], num_observables=1)
+    assert rep.agree and rep.compared_shots == w.shots

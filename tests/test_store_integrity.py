@@ -171,7 +171,8 @@ def test_file_size_limit_gives_one_line_and_keeps_what_was_written(tmp_path):
                                 "-q", "--db", str(db)), capture_output=True, text=True, env=_env())
     assert first.returncode == 0, first.stderr
     before = _q(db, "SELECT run_id, shots, errors FROM results")
-    r = subprocess.run(_cmd("qec", "run", "-d", "3", "--p", "0.01", "--shots", "100000", "--seed", "5",
+    # ~300 KB of blocks (packed predictions: ~2.2 KB a block), well past the 64 KB limit
+    r = subprocess.run(_cmd("qec", "run", "-d", "3", "--p", "0.01", "--shots", "1000000", "--seed", "5",
                             "--workers", "1", "-q", "--db", str(db)),
                        capture_output=True, text=True, env=_env(), preexec_fn=_limit_fsize(64 << 10))
     line = _one_line(r, 2)

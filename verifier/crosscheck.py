@@ -83,37 +83,39 @@ def runtime_variants(store: "Store", fp: str, *, fields: Sequence[str] = RUNTIME
     return out
 
 
-def _num_observables(pred: bytes, shots: int) -> int:
-    return len(pred) // shots if shots else 0
+def _widen(x: np.ndarray, width: int) -> np.ndarray:
+    """Zero columns on the right: a block recorded before predictions were packed to O bits
+    a shot holds ``8 * ceil(O/8)`` of them, the extra ones zero."""
+    if x.shape[1] >= width:
+        return x
+    return np.pad(x, ((0, 0), (0, width - x.shape[1])))
 
 
 def compare_pair(store: "Store", reference: str, other: str, stream_ids: Sequence[str], *,
                  max_listed: int = 20, num_observables: int | None = None) -> PairReport:
+    from verifier.replay import unpack_predictions
+
     rep = PairReport(reference, other, decoder_spec(store, reference), decoder_spec(store, other))
     for sid in stream_ids:
-        a = store.block_bits(reference, sid, "predictions")
-        b = store.block_bits(other, sid, "predictions")
+        a = store.block_predictions(reference, sid)
+        b = store.block_predictions(other, sid)
         rep.blocks_only_in_one += len(set(a) ^ set(b))
         for key in sorted(set(a) & set(b)):
             block, shots = key
-            pa, pb = a[key], b[key]
+            (pa, na), (pb, nb) = a[key], b[key]
             rep.blocks_compared += 1
             rep.compared_shots += shots
-            if pa == pb:
+            if pa == pb and na == nb:
                 continue
-            width = _num_observables(pa, shots)
-            xa = np.frombuffer(pa, np.uint8).reshape(shots, width)
-            xb = np.frombuffer(pb, np.uint8).reshape(shots, -1)
-            if xb.shape != xa.shape:
-                rep.differing_shots += shots
-                continue
+            width = max(na, nb)
+            xa = _widen(unpack_predictions(pa, shots, na), width)
+            xb = _widen(unpack_predictions(pb, shots, nb), width)
             bad = np.flatnonzero(np.any(xa != xb, axis=1))
             rep.differing_shots += int(bad.size)
-            nobs = num_observables or width * 8
+            nobs = num_observables or width
             for i in bad[:max(0, max_listed - len(rep.differences))]:
-                ua = np.unpackbits(xa[i], bitorder="little")[:nobs].tolist()
-                ub = np.unpackbits(xb[i], bitorder="little")[:nobs].tolist()
-                rep.differences.append(Difference(sid, block * BLOCK_SHOTS + int(i), ua, ub))
+                rep.differences.append(Difference(sid, block * BLOCK_SHOTS + int(i),
+                                                  xa[i, :nobs].tolist(), xb[i, :nobs].tolist()))
     return rep
 
 

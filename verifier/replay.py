@@ -36,8 +36,24 @@ ProgressFn = Callable[[Stats, int], None]
 class BlockOutcome:
     block: Block
     stats: Stats
-    predictions: bytes  # uint8[shots, ceil(O/8)], little-endian bit-packed, C order
+    predictions: bytes  # pack_predictions(): the [shots, O] prediction bits, packed
     failures: bytes  # np.packbits(fail, bitorder="little")
+    prediction_bits: int  # O, the bits per shot in ``predictions``
+
+
+def pack_predictions(pred: np.ndarray, num_observables: int) -> bytes:
+    """Decoder output ``uint8[shots, ceil(O/8)]`` (PyMatching's bit-packed layout) -> the
+    stored layout: the ``[shots, O]`` bits in C order, packed with
+    ``np.packbits(bitorder="little")``, so shot ``s``'s observable ``k`` is bit ``s * O + k``
+    (``ceil(shots * O / 8)`` bytes: an eighth of PyMatching's layout for one observable)."""
+    bits = np.unpackbits(pred, axis=1, count=num_observables, bitorder="little")
+    return np.packbits(bits, axis=None, bitorder="little").tobytes()
+
+
+def unpack_predictions(blob: bytes, shots: int, bits: int) -> np.ndarray:
+    """The stored layout (:func:`pack_predictions`) -> ``uint8[shots, bits]`` of 0/1."""
+    flat = np.unpackbits(np.frombuffer(blob, np.uint8), count=shots * bits, bitorder="little")
+    return flat.reshape(shots, bits)
 
 
 @dataclass
@@ -134,7 +150,8 @@ def run_block(decoder: Decoder, workload: QecWorkload, block: Block) -> BlockOut
     fail = np.any(pred != obs, axis=1)
     return BlockOutcome(block, Stats(shots=block.shots, errors=int(fail.sum()), seconds=t2 - t1,
                                      sample_seconds=t1 - t0),
-                        pred.tobytes(), np.packbits(fail, bitorder="little").tobytes())
+                        pack_predictions(pred, workload.num_observables),
+                        np.packbits(fail, bitorder="little").tobytes(), workload.num_observables)
 
 
 def run_blocks(decoder: Decoder, workload: QecWorkload, blocks: tuple[Block, ...],

@@ -78,7 +78,7 @@ MIGRATIONS: list[tuple[str, str]] = [
         errors INTEGER NOT NULL,
         seconds DOUBLE NOT NULL,
         sample_seconds DOUBLE NOT NULL,
-        predictions BLOB NOT NULL,       -- uint8[shots, ceil(O/8)] little-endian bit-packed
+        predictions BLOB NOT NULL,       -- see prediction_bits (migration 4)
         failures BLOB NOT NULL,          -- numpy packbits(little) of per-shot 'prediction != truth'
         run_id VARCHAR,
         recorded_at TIMESTAMPTZ NOT NULL,
@@ -174,6 +174,17 @@ MIGRATIONS: list[tuple[str, str]] = [
         run_id VARCHAR,
         recorded_at TIMESTAMPTZ NOT NULL
     );
+    """),
+    # Predictions were stored in PyMatching's layout, uint8[shots, ceil(O/8)]: 8 KB a block
+    # for one observable, mostly zero bytes, which every DuckDB checkpoint recompressed.
+    # Now: the [shots, O] bits in C order, np.packbits(bitorder="little") (replay's
+    # pack_predictions), O in prediction_bits. Older rows are that layout already with
+    # O = 8 * ceil(O/8) (their padding bits are zero), so only the column is new.
+    ("blocks.prediction_bits: predictions packed to one bit per shot and observable", """
+    ALTER TABLE blocks ADD COLUMN prediction_bits INTEGER;
+    UPDATE blocks SET prediction_bits = CAST(8 * octet_length(predictions) // shots AS INTEGER)
+        WHERE shots > 0;
+    UPDATE blocks SET prediction_bits = 0 WHERE shots = 0;
     """),
 ]
 
@@ -391,7 +402,8 @@ class Store:
         with ``results`` rows (:meth:`record_results`) of run ``run_id`` if any."""
         t = now()
         rows = [[fingerprint, sid, o.block.index, o.block.shots, o.stats.errors, o.stats.seconds,
-                 o.stats.sample_seconds, o.predictions, o.failures, run_id, t] for sid, o in items]
+                 o.stats.sample_seconds, o.predictions, o.failures, run_id, t, o.prediction_bits]
+                for sid, o in items]
         if rows or results:
             with self.connect() as con:
                 if rows:
@@ -411,6 +423,14 @@ class Store:
             rows = con.execute(f"SELECT block, shots, {column} FROM blocks WHERE fingerprint = ? "
                                "AND stream_id = ?", [fingerprint, stream_id]).fetchall()
         return {(r[0], r[1]): bytes(r[2]) for r in rows}
+
+    def block_predictions(self, fingerprint: str, stream_id: str) -> dict[tuple[int, int], tuple[bytes, int]]:
+        """``(block, shots) -> (predictions, prediction_bits)``: unpack with
+        ``verifier.replay.unpack_predictions``."""
+        with self.connect(read_only=not self._writable()) as con:
+            rows = con.execute("SELECT block, shots, predictions, prediction_bits FROM blocks "
+                               "WHERE fingerprint = ? AND stream_id = ?", [fingerprint, stream_id]).fetchall()
+        return {(r[0], r[1]): (bytes(r[2]), r[3]) for r in rows}
 
     def _writable(self) -> bool:
         return os.access(self.path, os.W_OK)
@@ -474,11 +494,11 @@ def _mark_stale(con) -> int:
 
 
 _BLOCK_INSERT = ("INSERT INTO blocks SELECT * FROM (SELECT " +
-                 ", ".join(f"unnest(${i})" for i in range(1, 12)) + ") ON CONFLICT DO NOTHING")
+                 ", ".join(f"unnest(${i})" for i in range(1, 13)) + ") ON CONFLICT DO NOTHING")
 
 
 def _insert_blocks(con, rows: list[list]) -> None:
-    """Insert rows of ``blocks`` in one statement: eleven column lists, unnested by DuckDB
+    """Insert rows of ``blocks`` in one statement: twelve column lists, unnested by DuckDB
     (several times cheaper than ``executemany``'s statement per row)."""
     con.execute(_BLOCK_INSERT, [list(col) for col in zip(*rows)])
 
