@@ -239,7 +239,7 @@ def _previous_signature(store, model: str, experiment: str):
 @app.command("export")
 def export(
     folder: Annotated[Path, typer.Argument(help="Output folder (created).")],
-    experiment: Annotated[Optional[list[str]], typer.Option("--experiment", "-e", help="Repeatable; default: all fit experiments.")] = None,
+    experiment: Annotated[Optional[list[str]], typer.Option("--experiment", "-e", metavar="NAME", help="Repeatable; default: all fit experiments.")] = None,
     repeats: Annotated[int, typer.Option("--repeats", min=1, help="Simulated qubits per experiment (one action folder each).")] = 1,
     seed: o.SeedOpt = 0,
 ) -> int:

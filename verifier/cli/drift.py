@@ -14,7 +14,7 @@ app = typer.Typer(help="Drift checks of watched models against their history.", 
 
 @app.command("check")
 def check(
-    name: Annotated[Optional[list[str]], typer.Option("--name", help="Watched model(s) to check.")] = None,
+    name: Annotated[Optional[list[str]], typer.Option("--name", metavar="NAME", help="Watched model(s) to check.")] = None,
     all_: Annotated[bool, typer.Option("--all", help="Check every watched model.")] = False,
     alpha: Annotated[float, typer.Option("--alpha", help="Family-wise false-alarm level (Holm over every series checked).")] = 0.01,
     latency_tolerance: Annotated[float, typer.Option("--latency-tolerance", help="Latency shifts smaller than this fraction are never drift.")] = 0.5,

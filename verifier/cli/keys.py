@@ -15,7 +15,7 @@ app = typer.Typer(help="Signing keys for evidence records.", no_args_is_help=Tru
 @app.command("generate")
 def generate(
     out: Annotated[Path, typer.Option("--out", help="Folder for sov-signing.key (private, mode 0600) and sov-signing.pub.")] = Path("."),
-    alg: Annotated[Optional[list[str]], typer.Option("--alg", help="Algorithm(s) [default: ed25519 and ml-dsa-65, a hybrid].")] = None,
+    alg: Annotated[Optional[list[str]], typer.Option("--alg", metavar="ALG", help="Algorithm(s) [default: ed25519 and ml-dsa-65, a hybrid].")] = None,
     force: Annotated[bool, typer.Option("--force", help="Overwrite existing key files.")] = False,
     json_out: o.JsonOpt = None,
 ) -> int:

@@ -146,7 +146,7 @@ def _fp(dec) -> str:
 @app.command("crosscheck")
 def crosscheck(
     decoder: Annotated[str, typer.Option("--decoder", help="A built-in model or FILE.onnx.")],
-    provider: Annotated[Optional[list[str]], typer.Option("--provider", help="Execution provider; repeat to compare (cpu, cuda, ...).")] = None,
+    provider: Annotated[Optional[list[str]], typer.Option("--provider", metavar="NAME", help="Execution provider; repeat to compare (cpu, cuda, ...).")] = None,
     graph_optimization: Annotated[Optional[list[str]], typer.Option("--graph-optimization", metavar="disable|basic|extended|all",
                                                                     help="onnxruntime graph optimization level; repeat to compare.")] = None,
     distance: o.DistanceOpt = None,
