@@ -27,8 +27,8 @@ def test_identity_predecoder_equals_pymatching_shot_for_shot(store, identity_pat
     a = replay(pm, w, store=store)
     b = replay(ident, w, store=store)
     assert a.stats.errors == b.stats.errors > 0
-    pa = store.block_bits(fingerprint(pm), w.stream_id, "predictions")
-    pb = store.block_bits(fingerprint(ident), w.stream_id, "predictions")
+    pa = store.block_predictions(fingerprint(pm), w.stream_id)
+    pb = store.block_predictions(fingerprint(ident), w.stream_id)
     assert pa.keys() == pb.keys() and all(pa[k] == pb[k] for k in pa)
 
 

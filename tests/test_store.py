@@ -80,7 +80,7 @@ def test_blocks_of_an_older_store_keep_their_predictions_after_migration_4(tmp_p
     old_fp = "0" * 64  # the same predictions, recorded by an older sov in the old layout
     con.execute("INSERT INTO decoders VALUES (?, 'pymatching', NULL, '{}', now())", [old_fp])
     for (block, shots), (blob, bits) in packed.items():
-        old_layout = unpack_predictions(blob, shots, bits).astype(np.uint8).tobytes()  # one byte a shot
+        old_layout = unpack_predictions(blob, shots, bits).tobytes()  # one byte a shot
         con.execute("INSERT INTO blocks VALUES (?, ?, ?, ?, 0, 0.1, 0.01, ?, ?, NULL, now())",
                     [old_fp, w.stream_id, block, shots, old_layout, b"\0" * -(-shots // 8)])
     con.close()

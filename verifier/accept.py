@@ -117,8 +117,8 @@ def decoder_json(d: "Decoder") -> dict:
 def paired_counts(store: "Store", candidate: "TaskResult", baseline: "TaskResult", workload) -> PairedCounts:
     """Per-shot failure cells from the blocks both replays recorded for this workload."""
     wanted = [(b.index, b.shots) for b in workload.blocks()]
-    cbits = store.block_bits(candidate.fingerprint, workload.stream_id, "failures")
-    bbits = store.block_bits(baseline.fingerprint, workload.stream_id, "failures")
+    cbits = store.block_failures(candidate.fingerprint, workload.stream_id)
+    bbits = store.block_failures(baseline.fingerprint, workload.stream_id)
     try:
         return PairedCounts.from_packed_blocks(cbits, bbits, wanted)
     except KeyError as e:  # pragma: no cover - replay records every block it ran

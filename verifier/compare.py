@@ -119,8 +119,8 @@ def _bits(blobs: dict[tuple[int, int], bytes], blocks) -> np.ndarray | None:
 
 def paired_test(store: "Store", baseline_fp: str, candidate_fp: str, workload: QecWorkload) -> dict[str, Any]:
     """Exact McNemar test of a candidate against the baseline on the same shots."""
-    base = _bits(store.block_bits(baseline_fp, workload.stream_id, "failures"), workload.blocks())
-    cand = _bits(store.block_bits(candidate_fp, workload.stream_id, "failures"), workload.blocks())
+    base = _bits(store.block_failures(baseline_fp, workload.stream_id), workload.blocks())
+    cand = _bits(store.block_failures(candidate_fp, workload.stream_id), workload.blocks())
     if base is None or cand is None:
         return {"workload_id": workload.id, "available": False}
     only_cand = int(np.count_nonzero(cand & ~base))  # candidate fails where the baseline succeeds

@@ -153,7 +153,7 @@ class PairedCounts:
     def from_packed_blocks(cls, candidate: Mapping[tuple[int, int], bytes],
                            baseline: Mapping[tuple[int, int], bytes],
                            blocks: Iterable[tuple[int, int]]) -> "PairedCounts":
-        """From the store's per-block packed failure bits (``Store.block_bits``), keyed by
+        """From the store's per-block packed failure bits (``Store.block_failures``), keyed by
         ``(block, shots)``; every wanted block must be present for both decoders."""
         total = cls()
         for key in blocks:

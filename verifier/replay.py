@@ -148,10 +148,10 @@ def run_block(decoder: Decoder, workload: QecWorkload, block: Block) -> BlockOut
 
         raise IntegrityError(f"decoder returned predictions of shape {pred.shape}, expected {obs.shape}")
     fail = np.any(pred != obs, axis=1)
+    n_obs = workload.num_observables
     return BlockOutcome(block, Stats(shots=block.shots, errors=int(fail.sum()), seconds=t2 - t1,
                                      sample_seconds=t1 - t0),
-                        pack_predictions(pred, workload.num_observables),
-                        np.packbits(fail, bitorder="little").tobytes(), workload.num_observables)
+                        pack_predictions(pred, n_obs), np.packbits(fail, bitorder="little").tobytes(), n_obs)
 
 
 def run_blocks(decoder: Decoder, workload: QecWorkload, blocks: tuple[Block, ...],

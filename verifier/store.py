@@ -182,9 +182,7 @@ MIGRATIONS: list[tuple[str, str]] = [
     # O = 8 * ceil(O/8) (their padding bits are zero), so only the column is new.
     ("blocks.prediction_bits: predictions packed to one bit per shot and observable", """
     ALTER TABLE blocks ADD COLUMN prediction_bits INTEGER;
-    UPDATE blocks SET prediction_bits = CAST(8 * octet_length(predictions) // shots AS INTEGER)
-        WHERE shots > 0;
-    UPDATE blocks SET prediction_bits = 0 WHERE shots = 0;
+    UPDATE blocks SET prediction_bits = CAST(8 * octet_length(predictions) // shots AS INTEGER);
     """),
 ]
 
@@ -416,21 +414,22 @@ class Store:
         self.record_blocks_many(fingerprint, run_id, [(stream_id, o) for o in outcomes],
                                 results=results)
 
-    def block_bits(self, fingerprint: str, stream_id: str, column: str = "failures") -> dict[tuple[int, int], bytes]:
-        if column not in ("failures", "predictions"):
-            raise ValueError(column)
-        with self.connect(read_only=not self._writable()) as con:
-            rows = con.execute(f"SELECT block, shots, {column} FROM blocks WHERE fingerprint = ? "
-                               "AND stream_id = ?", [fingerprint, stream_id]).fetchall()
-        return {(r[0], r[1]): bytes(r[2]) for r in rows}
+    def block_failures(self, fingerprint: str, stream_id: str) -> dict[tuple[int, int], bytes]:
+        """``(block, shots) -> failures`` (``np.packbits(fail, bitorder="little")``)."""
+        return {key: bytes(f) for key, f in self._block_columns(fingerprint, stream_id, "failures")}
 
     def block_predictions(self, fingerprint: str, stream_id: str) -> dict[tuple[int, int], tuple[bytes, int]]:
         """``(block, shots) -> (predictions, prediction_bits)``: unpack with
         ``verifier.replay.unpack_predictions``."""
+        return {key: (bytes(p), bits) for key, p, bits
+                in self._block_columns(fingerprint, stream_id, "predictions, prediction_bits")}
+
+    def _block_columns(self, fingerprint: str, stream_id: str, columns: str) -> list[tuple]:
+        """``((block, shots), *columns)`` of each block of this decoder on this stream."""
         with self.connect(read_only=not self._writable()) as con:
-            rows = con.execute("SELECT block, shots, predictions, prediction_bits FROM blocks "
-                               "WHERE fingerprint = ? AND stream_id = ?", [fingerprint, stream_id]).fetchall()
-        return {(r[0], r[1]): (bytes(r[2]), r[3]) for r in rows}
+            rows = con.execute(f"SELECT block, shots, {columns} FROM blocks WHERE fingerprint = ? "
+                               "AND stream_id = ?", [fingerprint, stream_id]).fetchall()
+        return [((r[0], r[1]), *r[2:]) for r in rows]
 
     def _writable(self) -> bool:
         return os.access(self.path, os.W_OK)

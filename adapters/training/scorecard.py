@@ -55,8 +55,8 @@ class Point:
 
 
 def _paired(store, fp_a: str, fp_b: str, stream_id: str) -> tuple[int, int]:
-    a = store.block_bits(fp_a, stream_id, "failures")
-    b = store.block_bits(fp_b, stream_id, "failures")
+    a = store.block_failures(fp_a, stream_id)
+    b = store.block_failures(fp_b, stream_id)
     only_a = only_b = 0
     for key in sorted(set(a) & set(b)):
         fa = np.unpackbits(np.frombuffer(a[key], np.uint8), bitorder="little")[:key[1]].astype(bool)
