@@ -31,7 +31,7 @@ import numpy as np
 from adapters.contracts import batch_size_of, check_tensor
 from adapters.onnx_decoder import QEC_RUNTIMES, BatchedRunner, RunnerTransport, RuntimeOptions
 from adapters.onnx_model import ModelInfo
-from verifier.decoding import pack_bits, unpack_bits
+from verifier.qec.decoder import pack_bits, unpack_bits
 from verifier.errors import UsageError
 
 CONTRACT = "qec.predecoder.grid"

@@ -16,7 +16,7 @@ import numpy as np
 
 from adapters.contracts import QEC_CONTRACTS, batch_size_of, check_metadata, check_qec_io, resolve_contract
 from adapters.onnx_model import ModelInfo, inspect_model
-from verifier.decoding import pack_bits, unpack_bits
+from verifier.qec.decoder import pack_bits, unpack_bits
 from verifier.errors import IntegrityError, UsageError
 
 PROVIDERS = {"cpu": "CPUExecutionProvider", "cuda": "CUDAExecutionProvider",

@@ -4,7 +4,7 @@
   and ``CSV_HEADER``), with ``json_metadata`` ``{"d", "r", "p", "noise", "basis", ...}``,
   so ``sinter plot --in FILE.csv --x_func m.p --group_func m.d`` draws it.
 * :func:`read_sinter_csv` reads sinter CSV (from ``sinter collect`` or from
-  :func:`write_sinter_csv`) into per-decoder series of :class:`verifier.threshold.LerPoint`,
+  :func:`write_sinter_csv`) into per-decoder series of :class:`verifier.stats.threshold.LerPoint`,
   a baseline to fit and plot next to a sov sweep.
 * :class:`SovSinterDecoder` exposes any sov Decoder (PyMatching baselines, ONNX decoders
   and pre-decoders) as a ``sinter.Decoder``, so ``sinter.collect`` can run vendor models::
@@ -33,18 +33,18 @@ import numpy as np
 import sinter
 
 from verifier.errors import UsageError
-from verifier.workload import QecWorkload, sha256_bytes
+from verifier.qec.workload import QecWorkload, sha256_bytes
 
 if TYPE_CHECKING:
-    from verifier.sweep import SweepResult
-    from verifier.threshold import LerPoint
+    from verifier.engine.sweep import SweepResult
+    from verifier.stats.threshold import LerPoint
 
 
 # -- export -----------------------------------------------------------------------------------
 
 def task_stats(result: "SweepResult") -> list[sinter.TaskStats]:
     """One ``sinter.TaskStats`` per sweep point (seconds = decode + sample seconds)."""
-    from verifier.sweep import task_id
+    from verifier.engine.sweep import task_id
 
     out = []
     for r in result.points:
@@ -91,7 +91,7 @@ def read_sinter_csv(path: str | Path, *, decoder: str | None = None) -> dict[str
     Each row's ``json_metadata`` must carry the distance (``d``) and the physical error
     rate (``p``); rows of one strong id are merged as sinter merges them, and shots exclude
     discards. Two different tasks at the same (decoder, d, p) are refused as ambiguous."""
-    from verifier.threshold import LerPoint
+    from verifier.stats.threshold import LerPoint
 
     p = Path(path)
     stats = _read_stats(p)
@@ -121,7 +121,7 @@ def read_sinter_csv(path: str | Path, *, decoder: str | None = None) -> dict[str
 def read_sinter_csv_epsilon(path: str | Path, p: float, *, decoder: str | None = None) -> dict[str, list]:
     """Per-decoder ``EpsilonPoint`` series at the physical error rate ``p`` (for Λ) from a
     sinter CSV; rounds come from the metadata key ``r`` (or ``rounds``), else rounds = d."""
-    from verifier.suppression import EpsilonPoint
+    from verifier.stats.suppression import EpsilonPoint
 
     stats = _read_stats(path)
     out: dict[str, list] = {}

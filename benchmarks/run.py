@@ -198,10 +198,10 @@ def bench_onnx(distance: int, shots: int, workers: int, repeats: int) -> dict:
 def bench_duckdb(shots: int) -> dict:
     import numpy as np
 
-    from verifier.replay import BlockOutcome, pack_predictions
-    from verifier.stats import Stats
-    from verifier.store import Store
-    from verifier.workload import BLOCK_SHOTS, Block
+    from verifier.engine.replay import BlockOutcome, pack_predictions
+    from verifier.stats.binomial import Stats
+    from verifier.store.db import Store
+    from verifier.qec.workload import BLOCK_SHOTS, Block
 
     rng = np.random.default_rng(0)
     outcomes = []
@@ -247,7 +247,7 @@ def bench_ort(distance: int) -> dict:
     import numpy as np
     import onnxruntime as ort
 
-    from verifier.workload import MemoryWorkload
+    from verifier.qec.workload import MemoryWorkload
 
     model = str(ROOT / "adapters" / "models" / "identity-predecoder.onnx")
     w = MemoryWorkload(distance, distance, "z", "uniform", 0.003, 65536, 0)
@@ -321,7 +321,7 @@ def main() -> None:
     ap.add_argument("--only", default="pymatching,onnx,duckdb,memory,ort")
     ap.add_argument("--json", dest="json_out")
     a = ap.parse_args()
-    from verifier.executors import default_workers
+    from verifier.engine.executors import default_workers
 
     workers = a.workers or default_workers()
     only = set(a.only.split(","))

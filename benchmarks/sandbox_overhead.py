@@ -17,8 +17,8 @@ def main() -> None:
     repeats = int(sys.argv[2]) if len(sys.argv) > 2 else 3
     from adapters.builtin import builtin_path
     from adapters.onnx_decoder import OnnxDecoder, RuntimeOptions
-    from verifier.replay import _COMPILED, replay
-    from verifier.workload import MemoryWorkload
+    from verifier.engine.replay import _COMPILED, replay
+    from verifier.qec.workload import MemoryWorkload
 
     w = MemoryWorkload(5, 5, "z", "uniform", 0.003, shots, 7)
     dec = OnnxDecoder.from_file(str(builtin_path("identity-predecoder")), options=RuntimeOptions(threads=1))

@@ -2,7 +2,7 @@
 
 Inline CSS and inline SVG only: no script, font, stylesheet or image is loaded from
 anywhere, so the file reads the same offline, archived, attached to an e-mail or printed.
-Input is the payload of :func:`verifier.compare.run_compare` (or ``sov report``).
+Input is the payload of :func:`verifier.workflows.compare.run_compare` (or ``sov report``).
 """
 
 from __future__ import annotations

@@ -51,7 +51,7 @@ def junit_xml(gates: Iterable, *, suite: str = "sov accept", verdict: str | None
         elif r["status"] == "inconclusive":
             ET.SubElement(tc, "skipped", message="inconclusive: " + r.get("message", ""))
         out = ET.SubElement(tc, "system-out")
-        from verifier.evidence import clean
+        from verifier.evidence.record import clean
 
         out.text = json.dumps(clean({"status": r["status"], "message": r.get("message", ""),
                                      "figures": r.get("figures", {})}), indent=2)

@@ -37,7 +37,7 @@ def threshold_figure(fit, *, title: str | None = None, baselines: dict[str, Sequ
     import numpy as np
     from matplotlib.ticker import FuncFormatter
 
-    from verifier.stats import clopper_pearson
+    from verifier.stats.binomial import clopper_pearson
 
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(7.0, 5.0), dpi=100)
@@ -99,7 +99,7 @@ def lambda_figure(fit, *, title: str | None = None, baselines: dict | None = Non
     """Per-round logical error ε_d vs distance (log y) with intervals and the Λ fit."""
     import numpy as np
 
-    from verifier.suppression import epsilon_interval
+    from verifier.stats.suppression import epsilon_interval
 
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(6.0, 4.5), dpi=100)

@@ -13,7 +13,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 @pytest.fixture
 def store(tmp_path):
-    from verifier.store import Store
+    from verifier.store.db import Store
 
     return Store(tmp_path / "t.duckdb")
 

@@ -10,7 +10,7 @@ import pytest
 
 from adapters.reference_models import _finish, identity_predecoder_flat, save
 from verifier.errors import UsageError
-from verifier.gates import (FAIL, INCONCLUSIVE, PASS, PairedCounts, combine, latency,
+from verifier.gates.gate import (FAIL, INCONCLUSIVE, PASS, PairedCounts, combine, latency,
                             ler_noninferiority, ratio_bounds, shots_to_decide)
 
 def sov_inproc(*args: str) -> int:
@@ -70,7 +70,7 @@ def test_bounds_bracket_the_point_estimate():
 def test_exact_test_keeps_its_level_at_the_margin():
     """At a true ratio of exactly 1.1, a wrong 'pass' must happen in at most ~5 % of trials
     (the split makes it conservative); symmetric for 'fail' at 1.1."""
-    from verifier.gates import _decision
+    from verifier.gates.gate import _decision
 
     rng = np.random.default_rng(2026)
     trials = 400
@@ -159,7 +159,7 @@ def test_hundred_shots_are_inconclusive(tmp_path):
     assert "shots would likely decide" in g["message"]
     case = ET.parse(tmp_path / "i.xml").getroot().find("testsuite/testcase")
     assert case.find("skipped") is not None
-    from verifier.store import Store
+    from verifier.store.db import Store
 
     rows = Store(tmp_path / "s.duckdb").query("SELECT status, exit_code FROM runs WHERE command = 'accept'")
     assert rows == [("inconclusive", 3)]
@@ -229,7 +229,7 @@ def test_policy_runs_every_workload_and_gate(tmp_path):
     ("this is = = not toml", "not valid TOML"),
 ])
 def test_bad_policies_name_the_key(tmp_path, text, key):
-    from verifier.policy import load
+    from verifier.gates.policy import load
 
     (tmp_path / "bad.toml").write_text(text)
     with pytest.raises(UsageError) as e:
@@ -241,7 +241,7 @@ def test_bad_policies_name_the_key(tmp_path, text, key):
 def test_example_policy_in_docs_parses():
     from pathlib import Path
 
-    from verifier.policy import load
+    from verifier.gates.policy import load
 
     p = load(Path(__file__).resolve().parents[1] / "docs" / "examples" / "acceptance-policy.toml")
     assert len(p.workloads) >= 2 and {g.kind for g in p.gates} >= {"ler_noninferiority", "latency"}

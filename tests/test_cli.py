@@ -165,7 +165,7 @@ def test_demo_runs_in_cwd(run_sov, tmp_path):
 def test_the_console_script_guesses_when_to_start_workers_early(monkeypatch):
     from verifier.cli import launch
 
-    monkeypatch.setattr("verifier.executors.default_workers", lambda: 2)
+    monkeypatch.setattr("verifier.engine.executors.default_workers", lambda: 2)
     guess = launch.will_use_local_workers
     assert guess(["qec", "run", "--distance", "9", "--p", "0.003"])
     assert guess(["--debug", "qec", "sweep", "--workers=4"])
@@ -177,7 +177,7 @@ def test_the_console_script_guesses_when_to_start_workers_early(monkeypatch):
     assert not guess(["qec", "latency"])
     assert not guess(["models", "list"])
     assert not guess([])
-    monkeypatch.setattr("verifier.executors.default_workers", lambda: 1)
+    monkeypatch.setattr("verifier.engine.executors.default_workers", lambda: 1)
     assert not guess(["qec", "run", "--distance", "9"])
 
 

@@ -92,7 +92,7 @@ def test_environment_models_and_commands(done):
 
 def test_rerun_reuses_the_store(done, run_sov):
     tmp, _, db = done
-    from verifier.store import Store
+    from verifier.store.db import Store
 
     blocks = Store(db).query("SELECT count(*) FROM blocks")[0][0]
     r = run_sov("compare", "--decoder", "pymatching", "--decoder", str(tmp / "a.onnx"), *DONE_WHEN,
@@ -104,7 +104,7 @@ def test_rerun_reuses_the_store(done, run_sov):
 
 
 def test_mcnemar_exact():
-    from verifier.compare import mcnemar_exact
+    from verifier.workflows.compare import mcnemar_exact
 
     assert mcnemar_exact(0, 0) == 1.0
     assert mcnemar_exact(0, 10) == pytest.approx(2 * 0.5**10)

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from adapters.reference_models import constant_decoder, identity_predecoder_flat, save
-from verifier.drift import holm, latency_p_value, ler_p_value, parse_every, schedule
+from verifier.workflows.drift import holm, latency_p_value, ler_p_value, parse_every, schedule
 from verifier.errors import UsageError
 
 WL = ["--distance", "3", "--rounds", "3", "--p", "0.01", "--shots", "4000", "--workers", "1"]
@@ -46,8 +46,8 @@ def test_swapped_model_is_caught_and_stable_one_is_not(tmp_path):
     assert any("file changed" in f for f in m["findings"])
     assert any("LER shift" in f for f in m["findings"])  # the constant decoder is far worse
     # the drifted check is not used as history; evidence was chained for each check
-    from verifier.evidence import verify_chain
-    from verifier.store import Store
+    from verifier.evidence.record import verify_chain
+    from verifier.store.db import Store
 
     st = Store(db)
     assert st.query("SELECT status, in_control FROM drift_checks ORDER BY checked_at") == [

@@ -9,8 +9,8 @@ import stat
 
 import pytest
 
-from verifier import evidence
-from verifier.keys import generate, load_keys, write_keys
+from verifier.evidence import record as evidence
+from verifier.evidence.keys import generate, load_keys, write_keys
 
 
 def sov_inproc(*args: str) -> int:
@@ -132,7 +132,7 @@ def test_accept_writes_signed_evidence_that_verifies(tmp_path, keydir):
     assert sov_inproc("evidence", "verify", str(ev), "--key", str(keydir / "sov-signing.pub"),
                       "--db", str(db)) == 0
     assert sov_inproc("evidence", "chain", "--db", str(db)) == 0
-    from verifier.store import Store
+    from verifier.store.db import Store
 
     rows = Store(db).query("SELECT v.verdict, e.seq FROM verdicts v JOIN evidence_chain e "
                            "ON e.record_hash = v.record_hash ORDER BY e.seq")

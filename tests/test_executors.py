@@ -8,11 +8,11 @@ import pytest
 
 from baselines.pymatching_decoder import PyMatchingDecoder
 from verifier.errors import UsageError
-from verifier.executors import (InlineExecutor, Job, LocalExecutor, SweepExecutor, make_executor,
+from verifier.engine.executors import (InlineExecutor, Job, LocalExecutor, SweepExecutor, make_executor,
                                 shared_pool)
-from verifier.replay import _lean, block_jobs, blocks_per_job, replay
-from verifier.sweep import SweepSpec, run_sweep
-from verifier.workload import BLOCK_SHOTS, MemoryWorkload
+from verifier.engine.replay import _lean, block_jobs, blocks_per_job, replay
+from verifier.engine.sweep import SweepSpec, run_sweep
+from verifier.qec.workload import BLOCK_SHOTS, MemoryWorkload
 
 
 def test_make_executor_refuses_bad_flags():
@@ -113,7 +113,7 @@ def test_worker_errors_reach_the_parent_as_sov_errors(tmp_path):
 @pytest.fixture(scope="module")
 def dask_cluster():
     pytest.importorskip("distributed")
-    from verifier.executors import DaskExecutor
+    from verifier.engine.executors import DaskExecutor
 
     ex = DaskExecutor(workers=2)  # a LocalCluster: 2 worker processes, 1 thread each
     yield ex
@@ -147,7 +147,7 @@ def test_dask_replay_dedups_and_matches_inline(dask_cluster):
 
 def test_unreachable_scheduler_is_a_usage_error():
     pytest.importorskip("distributed")
-    from verifier.executors import DaskExecutor
+    from verifier.engine.executors import DaskExecutor
 
     with pytest.raises(UsageError, match="cannot reach the Dask scheduler"):
         DaskExecutor("tcp://127.0.0.1:1", timeout_s=2)
@@ -177,8 +177,8 @@ def test_library_use_from_a_script_on_stdin_with_workers():
     import sys
 
     script = (
-        "from verifier.workload import MemoryWorkload\n"
-        "from verifier.replay import replay\n"
+        "from verifier.qec.workload import MemoryWorkload\n"
+        "from verifier.engine.replay import replay\n"
         "from baselines.pymatching_decoder import PyMatchingDecoder\n"
         "w = MemoryWorkload(3, 3, 'z', 'uniform', 0.01, 3 * 8192, 1)\n"
         "a = replay(PyMatchingDecoder(), w, workers=2)\n"
@@ -246,9 +246,9 @@ def test_the_forkserver_ends_without_interpreter_teardown(tmp_path):
         return marker.exists()
 
     assert forkserver_teardown_ran("_teardown_marker")  # the check can see a teardown
-    assert not forkserver_teardown_ran("_teardown_marker", "verifier.forkserver_exit")
-    from verifier.executors import PRELOAD
-    from verifier.forkserver_exit import _in_forkserver
+    assert not forkserver_teardown_ran("_teardown_marker", "verifier.engine.forkserver_exit")
+    from verifier.engine.executors import PRELOAD
+    from verifier.engine.forkserver_exit import _in_forkserver
 
-    assert PRELOAD[-1] == "verifier.forkserver_exit"
+    assert PRELOAD[-1] == "verifier.engine.forkserver_exit"
     assert not _in_forkserver()  # imported anywhere else, it does nothing

@@ -54,7 +54,7 @@ def _fresh_dir() -> Path:
 # -- recorded shot data ---------------------------------------------------------------------
 
 def _load_all(circuit: Path, dets: Path, obs: Path, fmt: str | None):
-    from verifier.workload import RecordedWorkload
+    from verifier.qec.workload import RecordedWorkload
 
     w = RecordedWorkload.from_files(circuit, dets, obs, data_format=fmt)
     for b in w.blocks():
@@ -89,7 +89,7 @@ def test_wellformed_shot_data_roundtrips_through_every_format(small_circuit, dat
     """Random valid shots written by stim in each format read back bit for bit."""
     import stim
 
-    from verifier.workload import RecordedWorkload
+    from verifier.qec.workload import RecordedWorkload
 
     c = stim.Circuit(small_circuit.read_text())
     n = data.draw(st.integers(1, 40))
@@ -131,7 +131,7 @@ STIM_TOKENS = ["H", "CX", "M", "MR", "R", "DETECTOR", "OBSERVABLE_INCLUDE(0)", "
 @FAST
 @given(tokens=st.lists(st.sampled_from(STIM_TOKENS), max_size=40), shots=st.integers(-2, 20))
 def test_random_stim_circuits(tokens, shots):
-    from verifier.workload import CircuitWorkload
+    from verifier.qec.workload import CircuitWorkload
 
     tmp = _fresh_dir()
     (tmp / "c.stim").write_text(" ".join(tokens))
@@ -146,7 +146,7 @@ def test_random_stim_circuits(tokens, shots):
 @FEW
 @given(raw=st.binary(max_size=300))
 def test_random_bytes_as_stim_circuit(raw):
-    from verifier.workload import CircuitWorkload
+    from verifier.qec.workload import CircuitWorkload
 
     tmp = _fresh_dir()
     (tmp / "c.stim").write_bytes(raw)
@@ -173,7 +173,7 @@ toml_like = st.recursive(
 @FAST
 @given(doc=st.dictionaries(st.sampled_from(POLICY_KEYS), toml_like, max_size=6))
 def test_random_policy_documents(doc):
-    from verifier import policy
+    from verifier.gates import policy as policy
 
     try:
         policy.parse(doc, source="fuzz.toml", base=_fresh_dir())
@@ -184,7 +184,7 @@ def test_random_policy_documents(doc):
 @FAST
 @given(text=st.one_of(st.text(max_size=300), st.binary(max_size=200).map(lambda b: b.decode("latin-1"))))
 def test_random_policy_files(text):
-    from verifier import policy
+    from verifier.gates import policy as policy
 
     tmp = _fresh_dir()
     (tmp / "p.toml").write_bytes(text.encode("utf-8", "surrogatepass"))
@@ -209,7 +209,7 @@ json_values = st.recursive(
 @FAST
 @given(doc=json_values)
 def test_random_evidence_documents_never_verify_and_never_raise(doc):
-    from verifier import evidence
+    from verifier.evidence import record as evidence
 
     tmp = _fresh_dir()
     (tmp / "e.json").write_text(json.dumps(doc))
@@ -220,7 +220,7 @@ def test_random_evidence_documents_never_verify_and_never_raise(doc):
 @FAST
 @given(raw=st.binary(max_size=300))
 def test_random_bytes_as_evidence(raw):
-    from verifier import evidence
+    from verifier.evidence import record as evidence
 
     tmp = _fresh_dir()
     (tmp / "e.json").write_bytes(raw)
@@ -230,8 +230,8 @@ def test_random_bytes_as_evidence(raw):
 @FEW
 @given(data=st.data())
 def test_mutated_sealed_evidence_fails_verification(data):
-    from verifier import evidence
-    from verifier.keys import generate
+    from verifier.evidence import record as evidence
+    from verifier.evidence.keys import generate
 
     doc = evidence.seal({"verdict": "pass", "shots": 1000, "errors": 3, "nested": {"a": [1, 2, 3]}}, _keys(generate))
     assert evidence.verify(json.loads(json.dumps(doc))).ok

@@ -10,7 +10,7 @@ import pytest
 from adapters.grid import analyse, constant_grid_model, geometry_for
 from adapters.reference_models import save
 from verifier.errors import IntegrityError, UsageError
-from verifier.workload import MemoryWorkload
+from verifier.qec.workload import MemoryWorkload
 
 
 def _model(tmp_path, name="neg.onnx", **kw):
@@ -191,7 +191,7 @@ def test_non_surface_code_circuit_is_a_usage_error(tmp_path):
     import stim
 
     from adapters.onnx_decoder import OnnxDecoder
-    from verifier.workload import CircuitWorkload
+    from verifier.qec.workload import CircuitWorkload
 
     rep = stim.Circuit.generated("repetition_code:memory", distance=5, rounds=3,
                                  before_measure_flip_probability=0.01)

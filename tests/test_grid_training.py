@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from verifier.workload import MemoryWorkload
+from verifier.qec.workload import MemoryWorkload
 
 
 @pytest.mark.parametrize("noise", ["uniform", "si1000"])

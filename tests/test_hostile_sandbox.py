@@ -123,7 +123,7 @@ def test_model_swapped_after_checks_is_refused(tmp_path):
     """The bytes the child loads are the bytes the parent checked: a file replaced between
     the check and the load is an integrity failure, not a silently different model."""
     from adapters.onnx_decoder import OnnxDecoder
-    from verifier.workload import MemoryWorkload
+    from verifier.qec.workload import MemoryWorkload
 
     path = save(identity_predecoder_flat(1), tmp_path / "m.onnx")
     dec = OnnxDecoder.from_file(path)

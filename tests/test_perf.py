@@ -11,12 +11,12 @@ import pytest
 from adapters.onnx_decoder import OnnxDecoder, RuntimeOptions
 from adapters.reference_models import constant_decoder, identity_predecoder_flat, save
 from baselines.pymatching_decoder import PyMatchingDecoder
-from verifier.crosscheck import crosscheck, runtime_variants
-from verifier.decoding import fingerprint
+from verifier.workflows.crosscheck import crosscheck, runtime_variants
+from verifier.qec.decoder import fingerprint
 from verifier.errors import UsageError
-from verifier.latency import measure_latency, percentiles
-from verifier.replay import replay, unpack_predictions
-from verifier.workload import BLOCK_SHOTS, MemoryWorkload
+from verifier.workflows.latency import measure_latency, percentiles
+from verifier.engine.replay import replay, unpack_predictions
+from verifier.qec.workload import BLOCK_SHOTS, MemoryWorkload
 
 
 @pytest.fixture(scope="module")
@@ -69,7 +69,7 @@ def test_cli_latency_json_and_recorded_run(run_sov, tmp_path):
     out = json.loads(r.stdout)
     assert out["shots"] == 400 and out["rounds"] == 3 and out["budget_us_per_round"] == 1.0
     assert set(out["per_round_us"]) >= {"p50", "p99", "p99.9"}
-    from verifier.store import Store
+    from verifier.store.db import Store
 
     rows = Store(db).query("SELECT command, status, summary FROM runs")
     assert rows[0][:2] == ("qec latency", "ok")
@@ -137,7 +137,7 @@ def test_cli_crosscheck(run_sov, tmp_path):
 def test_pure_clopper_pearson_matches_scipy():
     from scipy.stats import beta
 
-    from verifier.stats import clopper_pearson
+    from verifier.stats.binomial import clopper_pearson
 
     for n in (1, 7, 100, 20_000, 1_000_000, 4_000_000):
         for e in sorted({0, 1, 3, 57, 1000, n // 3, n - 1, n}):

@@ -8,11 +8,11 @@ import pytest
 from adapters.onnx_decoder import OnnxDecoder
 from adapters.reference_models import identity_predecoder_flat, save
 from baselines.pymatching_decoder import PyMatchingDecoder
-from verifier.decoding import fingerprint
-from verifier.qec import run_task
-from verifier.replay import replay
-from verifier.runs import recorded_run
-from verifier.workload import MemoryWorkload
+from verifier.qec.decoder import fingerprint
+from verifier.workflows.qec import run_task
+from verifier.engine.replay import replay
+from verifier.store.runs import recorded_run
+from verifier.qec.workload import MemoryWorkload
 
 
 @pytest.fixture(scope="module")
@@ -60,7 +60,7 @@ def test_ler_grows_with_p_and_falls_with_d():
 
 
 def test_results_do_not_depend_on_workers_or_resume(store, tmp_path):
-    from verifier.store import Store
+    from verifier.store.db import Store
 
     w = MemoryWorkload(3, 3, "z", "uniform", 0.01, 3 * 8192 + 5, 4)
     one = replay(PyMatchingDecoder(), w, workers=1)
@@ -101,7 +101,7 @@ def test_pymatching_correlated_is_a_distinct_decoder():
 
 
 def test_record_pacer_keeps_the_writer_under_its_share(monkeypatch):
-    from verifier import replay as rp
+    from verifier.engine import replay as rp
 
     clock = [100.0]
     monkeypatch.setattr(rp.time, "monotonic", lambda: clock[0])

@@ -19,9 +19,9 @@ from _compare_models import write_pair
 def recorded(tmp_path_factory):
     """A small comparison run in-process through the library, recorded in a store."""
     from verifier.cli.options import decoder_from_spec
-    from verifier.compare import Candidate, Sweep, run_compare
-    from verifier.runs import recorded_run
-    from verifier.store import Store
+    from verifier.workflows.compare import Candidate, Sweep, run_compare
+    from verifier.store.runs import recorded_run
+    from verifier.store.db import Store
 
     tmp = tmp_path_factory.mktemp("rep")
     a, b = write_pair(tmp)

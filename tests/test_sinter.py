@@ -14,7 +14,7 @@ import stim
 
 from adapters.sinter_interop import SovSinterDecoder, read_sinter_csv, task_stats, write_sinter_csv
 from baselines.pymatching_decoder import PyMatchingDecoder, build_matching
-from verifier.sweep import SweepSpec, sweep
+from verifier.engine.sweep import SweepSpec, sweep
 
 
 @pytest.fixture(scope="module")
@@ -111,8 +111,8 @@ def test_sinter_collect_runs_an_onnx_model(tmp_path):
                            max_shots=6000, max_errors=10_000)
     assert len(stats) == 1 and stats[0].shots >= 6000
     ler = stats[0].errors / stats[0].shots
-    from verifier.replay import replay
-    from verifier.workload import MemoryWorkload
+    from verifier.engine.replay import replay
+    from verifier.qec.workload import MemoryWorkload
 
     ref = replay(PyMatchingDecoder(), MemoryWorkload(3, 3, "z", "uniform", 0.01, 20_000, 1))
     n1, n2 = stats[0].shots, ref.stats.shots
@@ -123,7 +123,7 @@ def test_sinter_collect_runs_an_onnx_model(tmp_path):
 
 def test_sinter_csv_as_a_lambda_baseline(tmp_path):
     from adapters.sinter_interop import read_sinter_csv_epsilon
-    from verifier.suppression import fit_lambda
+    from verifier.stats.suppression import fit_lambda
 
     rows = [sinter.TaskStats(strong_id=f"{d}-{p}", decoder="theirs", json_metadata={"d": d, "p": p, "r": d},
                              shots=100_000, errors=e)

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import duckdb
 
-from verifier.store import MIGRATIONS, Store
+from verifier.store.db import MIGRATIONS, Store
 
 
 def test_fresh_store_has_current_schema(store):
@@ -58,10 +58,10 @@ def test_blocks_of_an_older_store_keep_their_predictions_after_migration_4(tmp_p
     import numpy as np
 
     from baselines.pymatching_decoder import PyMatchingDecoder
-    from verifier.crosscheck import crosscheck
-    from verifier.decoding import fingerprint
-    from verifier.replay import replay, unpack_predictions
-    from verifier.workload import MemoryWorkload
+    from verifier.workflows.crosscheck import crosscheck
+    from verifier.qec.decoder import fingerprint
+    from verifier.engine.replay import replay, unpack_predictions
+    from verifier.qec.workload import MemoryWorkload
 
     w = MemoryWorkload(3, 3, "z", "uniform", 0.02, 10_000, 4)
     new = Store(tmp_path / "new.duckdb")

@@ -37,7 +37,7 @@ def _one_line(r, code: int) -> str:
 
 
 def _q(db: Path, sql: str, params=()):
-    from verifier.store import Store
+    from verifier.store.db import Store
 
     return Store(db).query(sql, params)
 
@@ -46,7 +46,7 @@ def test_lock_errors_of_this_duckdb_are_recognized_and_retried(tmp_path):
     """A second process holding the file: the real DuckDB message is a lock error, and
     Store waits for it (bounded), then gives a clear error when it stays locked."""
     from verifier.errors import StoreError
-    from verifier.store import Store, _is_lock_error
+    from verifier.store.db import Store, _is_lock_error
 
     db = tmp_path / "l.duckdb"
     Store(db).migrate()
@@ -268,7 +268,7 @@ def test_json_and_evidence_files_are_never_half_written(tmp_path):
     assert r.returncode == 2 and "cannot write --json" in r.stderr, r.stderr
     assert target.read_text() == '{"old": true}\n'
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.json"]
-    from verifier import evidence
+    from verifier.evidence import record as evidence
 
     evidence.write({"a": 1}, tmp_path / "e.json")  # the ordinary path still writes
     assert json.loads((tmp_path / "e.json").read_text()) == {"a": 1}

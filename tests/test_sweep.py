@@ -8,11 +8,11 @@ import pytest
 
 from baselines.pymatching_decoder import PyMatchingDecoder
 from verifier.errors import UsageError
-from verifier.replay import replay
-from verifier.runs import recorded_run
-from verifier.sweep import (InlineExecutor, SweepSpec, parse_float_list, parse_int_list, point_seed,
+from verifier.engine.replay import replay
+from verifier.store.runs import recorded_run
+from verifier.engine.sweep import (InlineExecutor, SweepSpec, parse_float_list, parse_int_list, point_seed,
                             run_sweep, sweep)
-from verifier.workload import BLOCK_SHOTS
+from verifier.qec.workload import BLOCK_SHOTS
 
 
 def _counts(result):

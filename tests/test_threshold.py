@@ -9,8 +9,8 @@ import math
 import numpy as np
 import pytest
 
-from verifier.suppression import EpsilonPoint, epsilon_of, fit_lambda
-from verifier.threshold import LerPoint, fit_threshold
+from verifier.stats.suppression import EpsilonPoint, epsilon_of, fit_lambda
+from verifier.stats.threshold import LerPoint, fit_threshold
 
 # -- the fits on synthetic binomial counts (fast) --------------------------------------------
 
@@ -82,7 +82,7 @@ def test_epsilon_convention_and_degenerate_lambda():
 @pytest.fixture(scope="module")
 def uniform_sweep():
     from baselines.pymatching_decoder import PyMatchingDecoder
-    from verifier.sweep import SweepSpec, sweep
+    from verifier.engine.sweep import SweepSpec, sweep
 
     spec = SweepSpec((3, 5, 7), (0.005, 0.006, 0.007, 0.008, 0.009), 8192, seed=2024)
     return spec, sweep(PyMatchingDecoder(), spec, workers=2)
@@ -92,7 +92,7 @@ def uniform_sweep():
 def test_pymatching_threshold_near_0_7_percent(uniform_sweep):
     """The literature value for PyMatching on uniform circuit noise (rounds = d) is about
     0.7 %: the fit's 95 % interval must overlap [0.6 %, 0.85 %]."""
-    from verifier.threshold import points_from_results
+    from verifier.stats.threshold import points_from_results
 
     _, res = uniform_sweep
     fit = fit_threshold(points_from_results(res.points), bootstrap=200)
@@ -109,8 +109,8 @@ def test_identity_predecoder_has_exactly_pymatchings_threshold(uniform_sweep, tm
     same counts and exactly the same threshold and interval."""
     from adapters.onnx_decoder import OnnxDecoder
     from adapters.reference_models import identity_predecoder_flat, save
-    from verifier.sweep import sweep
-    from verifier.threshold import points_from_results
+    from verifier.engine.sweep import sweep
+    from verifier.stats.threshold import points_from_results
 
     spec, ref = uniform_sweep
     ident = OnnxDecoder.from_file(save(identity_predecoder_flat(1), tmp_path / "id.onnx"))
@@ -127,8 +127,8 @@ def test_pymatching_lambda_at_0_3_percent_between_3_and_4():
     """Λ at p = 0.003 for d = 3, 5, 7 (rounds = d) is between 3 and 4 for PyMatching on
     uniform noise: the 95 % interval must overlap [3, 4] and exclude 1 (suppression)."""
     from baselines.pymatching_decoder import PyMatchingDecoder
-    from verifier.suppression import points_from_results
-    from verifier.sweep import SweepSpec, sweep
+    from verifier.stats.suppression import points_from_results
+    from verifier.engine.sweep import SweepSpec, sweep
 
     res = sweep(PyMatchingDecoder(), SweepSpec((3, 5, 7), (0.003,), 60_000, seed=99), workers=2)
     fit = fit_lambda(points_from_results(res.points), seed=1)
@@ -165,7 +165,7 @@ def test_cli_threshold_and_lambda(run_sov, tmp_path):
     assert len(out["points"]) == 8 and {"distance", "p", "shots", "errors", "ler", "ler_ci"} <= set(out["points"][0])
     assert [c["distance"] for c in out["curves"]] == [3, 5] if out["curves"] else True
     assert (tmp_path / "t.svg").read_text().lstrip().startswith("<?xml")
-    runs = __import__("verifier.store", fromlist=["Store"]).Store(db).query(
+    runs = __import__("verifier.store.db", fromlist=["Store"]).Store(db).query(
         "SELECT command, status FROM runs")
     assert runs == [("qec threshold", "ok" if r.returncode == 0 else "inconclusive")]
 
@@ -198,6 +198,6 @@ def test_cli_threshold_below_threshold_everywhere_is_inconclusive(run_sov, tmp_p
     assert r.returncode == 3, r.stderr
     out = json.loads(r.stdout)
     assert out["status"] == "no_crossing" and "below threshold" in out["message"]
-    from verifier.store import Store
+    from verifier.store.db import Store
 
     assert Store(db).query("SELECT status, exit_code FROM runs") == [("inconclusive", 3)]

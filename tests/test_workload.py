@@ -5,7 +5,7 @@ import pytest
 import stim
 
 from verifier.errors import UsageError
-from verifier.workload import BLOCK_SHOTS, CircuitWorkload, MemoryWorkload, RecordedWorkload
+from verifier.qec.workload import BLOCK_SHOTS, CircuitWorkload, MemoryWorkload, RecordedWorkload
 
 
 def _all(w):
@@ -92,11 +92,11 @@ def test_circuit_file_workload(tmp_path):
 
 
 def test_blocks_come_from_stims_b8_writer_in_pymatchings_layout():
-    """verifier.sampling reads stim's b8 writer back as uint8[shots, ceil(n / 8)], bit k
+    """verifier.qec.sampling reads stim's b8 writer back as uint8[shots, ceil(n / 8)], bit k
     of byte k // 8 little-endian: the layout of stim's own numpy sampler and PyMatching."""
     import stim
 
-    from verifier.sampling import SAMPLER, sample_b8
+    from verifier.qec.sampling import SAMPLER, sample_b8
 
     c = stim.Circuit("X_ERROR(1) 1 4 9\nM " + " ".join(map(str, range(11))) + "\n"
                      + "".join(f"DETECTOR rec[-{11 - k}]\n" for k in range(11))

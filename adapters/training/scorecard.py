@@ -5,7 +5,7 @@
 
 For each distance and physical error rate it replays the same shots (same workload,
 same seed) through PyMatching and through the pre-decoder + PyMatching with
-:func:`verifier.qec.run_task`, recording both in a DuckDB store (so a rerun reuses the
+:func:`verifier.workflows.qec.run_task`, recording both in a DuckDB store (so a rerun reuses the
 recorded blocks), and reports the logical error rates with 95 % Clopper-Pearson
 intervals, the pairwise disagreements (shots only one of the two gets wrong), the
 detection-event density before and after the pre-decoder, and the matching time on
@@ -70,9 +70,9 @@ def measure_point(model_path: str, distance: int, p: float, *, noise: str, basis
                   seed: int, store, run, workers: int, threads: int) -> Point:
     from adapters.onnx_decoder import OnnxDecoder, RuntimeOptions
     from baselines.pymatching_decoder import PyMatchingDecoder
-    from verifier.decoding import unpack_bits
-    from verifier.qec import run_task
-    from verifier.workload import MemoryWorkload
+    from verifier.qec.decoder import unpack_bits
+    from verifier.workflows.qec import run_task
+    from verifier.qec.workload import MemoryWorkload
 
     w = MemoryWorkload(distance, distance, basis, noise, p, shots, seed)
     pm = PyMatchingDecoder()
@@ -111,7 +111,7 @@ def throughput(model_path: str, distance: int, p: float, *, noise: str = "unifor
     on the same shots in this process (best of 3)."""
     from adapters.onnx_decoder import OnnxDecoder, RuntimeOptions
     from baselines.pymatching_decoder import PyMatchingDecoder
-    from verifier.workload import MemoryWorkload
+    from verifier.qec.workload import MemoryWorkload
 
     w = MemoryWorkload(distance, distance, basis, noise, p, shots, seed)
     blocks = [w.sample_block(b)[0] for b in w.blocks()]
@@ -128,7 +128,7 @@ def throughput(model_path: str, distance: int, p: float, *, noise: str = "unifor
 
     rows = [{"what": "PyMatching alone", "distance": distance, "p": p, "threads": 1, "shots": n,
              "shots_per_s": n / best(lambda: [pm.decode_packed(b) for b in blocks])}]
-    from verifier.decoding import unpack_bits
+    from verifier.qec.decoder import unpack_bits
 
     for th in threads:
         dec = OnnxDecoder.from_file(model_path, options=RuntimeOptions(threads=th, batch_size=batch_size))
@@ -256,8 +256,8 @@ def main(argv: list[str] | None = None) -> int:
 
     from adapters.builtin import builtin_path
     from adapters.onnx_model import inspect_model
-    from verifier.runs import recorded_run
-    from verifier.store import Store
+    from verifier.store.runs import recorded_run
+    from verifier.store.db import Store
 
     model = str(builtin_path(args.model) or args.model)
     info = inspect_model(model)

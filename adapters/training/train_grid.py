@@ -56,7 +56,7 @@ def code_version() -> str:
 
 def _label_maps(noise: str, ps: list[float], distances: list[int]):
     from adapters.training.labels import label_map
-    from verifier.workload import MemoryWorkload
+    from verifier.qec.workload import MemoryWorkload
 
     maps = []
     for d in distances:
@@ -70,7 +70,7 @@ def evaluate(model: nn.Module, noise: str, d: int, p: float, shots: int, seed: i
     """Quick in-process check: LER of CNN+PyMatching vs PyMatching on the same shots."""
     from adapters.training.labels import label_map, sample
     from baselines.pymatching_decoder import build_matching
-    from verifier.workload import MemoryWorkload
+    from verifier.qec.workload import MemoryWorkload
 
     c = MemoryWorkload(d, d, "z", noise, p, 1, 0).circuit()
     lm = label_map(c)

@@ -11,7 +11,7 @@ Decision, per parameter, on the paired difference of medians ``d = median(c) - m
 with a paired bootstrap interval over the repeats (``confidence``, default 95 %):
 ``pass`` if the upper bound <= tolerance, ``fail`` if the lower bound > tolerance,
 ``inconclusive`` otherwise (more repeats would decide). The experiment's verdict is the
-worst of its parameters. The result is a ``verifier.gates.GateResult`` (name
+worst of its parameters. The result is a ``verifier.gates.gate.GateResult`` (name
 ``calibration_tolerance``) like every other gate of ``sov accept``.
 
 Drift: :func:`drift_signature` is the list of parameters a model returns on a fixed
@@ -80,7 +80,7 @@ def _fmt(v: float | None) -> str:
 def compare_results(cand, base, *, tolerance: float = DEFAULT_TOLERANCE,
                     confidence: float = DEFAULT_CONFIDENCE):
     """A GateResult from two CalResults on the same workload."""
-    from verifier.gates import GateResult, combine
+    from verifier.gates.gate import GateResult, combine
 
     if cand.workload_id != base.workload_id:
         raise UsageError("candidate and baseline were not run on the same calibration workload")
@@ -221,7 +221,7 @@ def compare_signatures(old: dict[str, Any], new: dict[str, Any], *, rel_toleranc
 
 
 def record_signature(store, sig: dict[str, Any], *, run_id: str | None = None) -> None:
-    from verifier.store import now
+    from verifier.store.db import now
 
     with store.connect() as con:
         con.execute("INSERT INTO cal_signatures VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",

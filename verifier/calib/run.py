@@ -185,7 +185,7 @@ def run_calibration(model_spec: Any, experiment: str | None = None, *, repeats: 
 
 def record_result(store, result: CalResult, *, run_id: str | None, model=None) -> None:
     """Append the result (with its per-repeat values) to ``cal_results``."""
-    from verifier.store import now
+    from verifier.store.db import now
 
     if model is not None and hasattr(model, "model_record"):
         store.record_model(**model.model_record())

@@ -58,10 +58,10 @@ def accept(
     shots that would likely decide). Everything is recorded in the store and in its
     hash-chained evidence log."""
     from reports.terminal import shot_progress
-    from verifier import policy as pol
-    from verifier.accept import accept as run_accept
+    from verifier.gates import policy as pol
+    from verifier.workflows.accept import accept as run_accept
     from verifier.errors import UsageError
-    from verifier.runs import recorded_run
+    from verifier.store.runs import recorded_run
 
     started = time.monotonic()
     n_workers = o.workers_or_default(workers)
@@ -99,7 +99,7 @@ def accept(
         raise UsageError("give --baseline (or decoders.baseline in the policy)")
     keys = None
     if key is not None:
-        from verifier.keys import load_keys
+        from verifier.evidence.keys import load_keys
 
         keys = load_keys(key, want="private")
     decoder_gates = any(g.kind != "calibration" for g in policy_obj.gates)
@@ -125,7 +125,7 @@ def accept(
     console = o.human_console(json_out)
     _print(console, outcome)
     if evidence_out is not None:
-        from verifier.evidence import write
+        from verifier.evidence.record import write
 
         write(outcome.evidence, evidence_out)
     if junit is not None:

@@ -43,7 +43,7 @@ def run(
     error, the normalized error (frequencies: in line half-widths), the bias and the
     failures; for readout the assignment fidelity against the prepared states."""
     from verifier.calib.run import run_calibration
-    from verifier.runs import recorded_run
+    from verifier.store.runs import recorded_run
 
     store = o.store_for(db)
     with recorded_run(store, "calib run") as rec:
@@ -102,7 +102,7 @@ def replay(
     on exactly the recorded data; reports their agreement, whether Qibocal's re-fit
     reproduces its recorded results.json, and each model's stability under resampling."""
     from verifier.calib.replay import replay_folder
-    from verifier.runs import recorded_run
+    from verifier.store.runs import recorded_run
 
     store = o.store_for(db)
     with recorded_run(store, "calib replay") as rec:
@@ -121,7 +121,7 @@ def _record_replay(store, report: dict, run_id: str) -> None:
 
     import numpy as np
 
-    from verifier.store import now
+    from verifier.store.db import now
 
     with store.connect() as con:
         for a in report["actions"]:
@@ -201,7 +201,7 @@ def drift(
     compared with the last signature recorded for the same model name and experiment.
     Exit 0 unchanged (or first signature), 1 a shift."""
     from verifier.calib.accept import compare_signatures, drift_signature, record_signature
-    from verifier.runs import recorded_run
+    from verifier.store.runs import recorded_run
 
     store = o.store_for(db)
     with recorded_run(store, "calib drift") as rec:

@@ -48,8 +48,8 @@ def compare(
     same shots, measures latency, and writes --html / --markdown / --json. The report is
     stored with the run: `sov report RUN_ID` renders it again without running anything."""
     from reports.terminal import shot_progress
-    from verifier.compare import Candidate, Sweep, calibration_only_payload, parse_list, run_compare
-    from verifier.runs import recorded_run
+    from verifier.workflows.compare import Candidate, Sweep, calibration_only_payload, parse_list, run_compare
+    from verifier.store.runs import recorded_run
 
     cfg = _policy_config(policy) if policy else {}
     specs = list(decoder) or [str(s) for s in cfg.get("decoders", [])]
@@ -147,7 +147,7 @@ def _join(v: Any) -> str | None:
 
 def _policy_config(path: Path) -> dict[str, Any]:
     """The ``[compare]`` table of a policy file (keys: decoders, baseline, distances, p, noise,
-    basis, shots, seed, rounds). A policy module (verifier.policy), when installed, may add
+    basis, shots, seed, rounds). A policy module (verifier.gates.policy), when installed, may add
     its own loader; this reads the table directly so the sweep never depends on it."""
     import tomllib
 
@@ -175,6 +175,6 @@ def _calibration(models: list[str], experiment: str | None) -> dict[str, Any]:
     except ImportError:
         raise UsageError("comparing calibration models needs the calibration module (verifier.calib), "
                          "which this installation lacks") from None
-    from verifier.compare import calibration_section
+    from verifier.workflows.compare import calibration_section
 
     return calibration_section(models, experiment)

@@ -20,9 +20,9 @@ def demo(
     pre-decoders, record everything in a DuckDB file here, and print a summary."""
     from adapters.builtin import builtin_models
     from reports.terminal import shot_progress, task_table
-    from verifier.qec import run_task
-    from verifier.runs import recorded_run
-    from verifier.workload import MemoryWorkload
+    from verifier.workflows.qec import run_task
+    from verifier.store.runs import recorded_run
+    from verifier.qec.workload import MemoryWorkload
 
     n_workers = o.workers_or_default(workers)
     o.start_workers("local", n_workers)

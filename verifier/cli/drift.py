@@ -26,16 +26,16 @@ def check(
 ) -> int:
     """Re-hash each watched file, replay its reference workload(s) with a fresh seed and
     compare with its history. Exit 1 on drift, naming what moved (file hash, LER, latency)."""
-    from verifier import drift
+    from verifier.workflows import drift as drift
     from verifier.cli.watch import make_decoder_factory
     from verifier.errors import UsageError
-    from verifier.runs import recorded_run
+    from verifier.store.runs import recorded_run
 
     if bool(name) == all_:
         raise UsageError("give --name NAME (repeatable) or --all")
     keys = None
     if key is not None:
-        from verifier.keys import load_keys
+        from verifier.evidence.keys import load_keys
 
         keys = load_keys(key, want="private")
     n_workers = o.workers_or_default(workers)
@@ -82,7 +82,7 @@ def schedule(
     import shutil
     import sys
 
-    from verifier import drift
+    from verifier.workflows import drift as drift
 
     store = o.store_for(db)
     drift.get(store, name)  # refuse a name that is not watched

@@ -21,8 +21,8 @@ def verify(
 ) -> int:
     """Exit 0 when the record's hash and every signature hold (and every --key signed it);
     exit 4 when anything was altered."""
-    from verifier import evidence
-    from verifier.keys import load_keys
+    from verifier.evidence import record as evidence
+    from verifier.evidence.keys import load_keys
 
     pinned = [k for path in (key or []) for k in load_keys(path, want="public")]
     doc = evidence.load(file)
@@ -34,7 +34,7 @@ def verify(
 def chain(db: o.DbOpt = None, json_out: o.JsonOpt = None) -> int:
     """Walk the store's whole evidence chain: every record's hash and every link.
     Exit 4 on the first broken one."""
-    from verifier import evidence
+    from verifier.evidence import record as evidence
 
     rep = evidence.verify_chain(o.store_for(db))
     return _report(rep, json_out, "evidence chain")

@@ -22,7 +22,7 @@ def list_cmd(
     """Runs, newest first, with status, exit code and verdict."""
     from rich.table import Table
 
-    from verifier.history import list_runs
+    from verifier.workflows.history import list_runs
 
     rows = list_runs(o.store_for(db), limit=limit or None, command=command)
     console = o.human_console(json_out)
@@ -46,7 +46,7 @@ def show(
     """One run: its command line, results, verdicts, evidence records and drift checks."""
     import json
 
-    from verifier.history import show_run
+    from verifier.workflows.history import show_run
 
     d = show_run(o.store_for(db), run_id)
     console = o.human_console(json_out)
@@ -77,7 +77,7 @@ def export(
     json_out: o.JsonOpt = None,
 ) -> int:
     """Export the whole store as Parquet files (DuckDB COPY ... (FORMAT parquet))."""
-    from verifier.history import export_parquet
+    from verifier.workflows.history import export_parquet
 
     files = export_parquet(o.store_for(db), parquet)
     console = o.human_console(json_out)

@@ -20,7 +20,7 @@ def generate(
     json_out: o.JsonOpt = None,
 ) -> int:
     """Generate a signing key bundle: one key per algorithm, signed side by side (hybrid)."""
-    from verifier.keys import DEFAULT_ALGS, generate as gen, write_keys
+    from verifier.evidence.keys import DEFAULT_ALGS, generate as gen, write_keys
 
     keys = gen(tuple(alg) if alg else DEFAULT_ALGS)
     priv, pub = write_keys(keys, out, force=force)

@@ -59,13 +59,13 @@ SchedulerOpt = Annotated[Optional[str], typer.Option("--scheduler", metavar="ADD
 # -- helpers --------------------------------------------------------------------------------
 
 def store_for(db: Path | None):
-    from verifier.store import Store
+    from verifier.store.db import Store
 
     return Store(db)
 
 
 def workers_or_default(workers: int | None) -> int:
-    from verifier.executors import default_workers
+    from verifier.engine.executors import default_workers
 
     return workers or default_workers()
 
@@ -78,14 +78,14 @@ def start_workers(kind: str | None, workers: int) -> None:
     no semaphores): when the command then stops on bad input, the forkserver ends with
     this process."""
     if (kind or "local").lower() == "local" and workers > 1:
-        from verifier.executors import start_forkserver
+        from verifier.engine.executors import start_forkserver
 
         start_forkserver()
 
 
 def executor_for(kind: str, scheduler: str | None, workers: int):
-    """The executor named by --executor/--scheduler (``verifier.executors``)."""
-    from verifier.executors import make_executor
+    """The executor named by --executor/--scheduler (``verifier.engine.executors``)."""
+    from verifier.engine.executors import make_executor
 
     return make_executor(kind, workers=workers, scheduler=scheduler)
 
@@ -94,7 +94,7 @@ def qec_workload(*, distance: int | None, rounds: int | None, basis: str, noise:
                  shots: int, seed: int, circuit: Path | None = None, dets: Path | None = None,
                  obs: Path | None = None, data_format: str | None = None):
     """The workload named by the shared workload flags."""
-    from verifier.workload import CircuitWorkload, MemoryWorkload, RecordedWorkload
+    from verifier.qec.workload import CircuitWorkload, MemoryWorkload, RecordedWorkload
 
     if (dets is None) != (obs is None):
         raise UsageError("--dets and --obs go together: give both, with --circuit")

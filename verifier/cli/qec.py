@@ -49,8 +49,8 @@ def run(
                               shots=shots, seed=seed, circuit=circuit, dets=dets, obs=obs,
                               data_format=data_format)
     from reports.terminal import shot_progress, task_table
-    from verifier.qec import run_task
-    from verifier.runs import recorded_run
+    from verifier.workflows.qec import run_task
+    from verifier.store.runs import recorded_run
 
     dec = o.decoder_from_spec(decoder, contract=contract, provider=provider, threads=threads,
                               batch_size=batch_size, workers=n_workers)
@@ -99,8 +99,8 @@ def latency(
     with the run in the store."""
     from rich.table import Table
 
-    from verifier.latency import measure_latency
-    from verifier.runs import recorded_run
+    from verifier.workflows.latency import measure_latency
+    from verifier.store.runs import recorded_run
 
     workload = o.qec_workload(distance=distance, rounds=rounds, basis=basis, noise=noise, p=p,
                               shots=(shots + warmup) * batch, seed=seed, circuit=circuit)
@@ -138,7 +138,7 @@ def latency(
 
 
 def _fp(dec) -> str:
-    from verifier.decoding import fingerprint
+    from verifier.qec.decoder import fingerprint
 
     return fingerprint(dec)
 
@@ -180,9 +180,9 @@ def crosscheck(
 
     from adapters.onnx_decoder import OnnxDecoder
     from reports.terminal import shot_progress
-    from verifier.crosscheck import crosscheck as compare
-    from verifier.qec import run_task
-    from verifier.runs import recorded_run
+    from verifier.workflows.crosscheck import crosscheck as compare
+    from verifier.workflows.qec import run_task
+    from verifier.store.runs import recorded_run
 
     providers = list(dict.fromkeys(provider or ["cpu"]))
     levels = list(dict.fromkeys(graph_optimization or ["all"]))

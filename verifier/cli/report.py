@@ -23,7 +23,7 @@ def report(
     from pathlib import Path
 
     from verifier.cli.compare import _print_terminal, write_outputs
-    from verifier.compare import load_payload
+    from verifier.workflows.compare import load_payload
 
     if run_id and latest:
         raise UsageError("give RUN_ID or --latest, not both")

@@ -29,7 +29,7 @@ BootstrapOpt = Annotated[int, typer.Option("--bootstrap", min=0, help="Parametri
 
 def _spec(distances: str, p: str | None, shots: int, seed: int, rounds: int | None, basis: str, noise: str):
     from verifier.errors import UsageError
-    from verifier.sweep import SweepSpec, parse_float_list, parse_int_list
+    from verifier.engine.sweep import SweepSpec, parse_float_list, parse_int_list
 
     if p is None:
         raise UsageError("give --p, the physical error rates (e.g. --p 0.004,0.006,0.008)")
@@ -60,7 +60,7 @@ def _prepare(*, decoder: str, spec, workers, contract, provider, threads, batch_
 def _run(rec, dec, spec, *, n_workers: int, max_errors, quiet, executor=None):
     """Run (or reuse) the sweep inside the recorded run ``rec``."""
     from reports.terminal import shot_progress
-    from verifier.sweep import sweep
+    from verifier.engine.sweep import sweep
 
     with shot_progress(f"{dec.name} sweep ({len(spec.distances) * len(spec.ps)} points)", quiet=quiet) as cb:
         progress = (lambda s, total, done, n: cb(s, total)) if cb else None
@@ -113,14 +113,14 @@ def sweep_cmd(
     a sweep with more shots or more points, only runs what is missing. All points share
     one pool of worker processes."""
     spec = _spec(distances, p, shots, seed, rounds, basis, noise)
-    from verifier.runs import recorded_run
+    from verifier.store.runs import recorded_run
 
     dec, n_workers = _prepare(decoder=decoder, spec=spec, workers=workers, contract=contract,
                               provider=provider, threads=threads, batch_size=batch_size,
                               executor=executor)
     store = o.store_for(db)
     with o.executor_for(executor, scheduler, n_workers) as ex, recorded_run(store, "qec sweep") as rec:
-        from verifier.executors import SweepExecutor
+        from verifier.engine.executors import SweepExecutor
 
         result = _run(rec, dec, spec, n_workers=n_workers, max_errors=max_errors, quiet=quiet,
                       executor=SweepExecutor(ex))
@@ -175,7 +175,7 @@ def threshold_cmd(
     crossing of each pair of successive distances. Exit 3 when the curves do not cross
     inside the swept rates."""
     from verifier.errors import UsageError
-    from verifier.threshold import fit_threshold, points_from_results
+    from verifier.stats.threshold import fit_threshold, points_from_results
 
     spec = _spec(distances, p, shots, seed, rounds, basis, noise)
     if len(spec.distances) < 2 or len(spec.distances) * len(spec.ps) < 6:
@@ -183,14 +183,14 @@ def threshold_cmd(
                          "(e.g. --distances 3,5,7 --p 0.005,0.007,0.009)")
     _check_plot(plot)
     baselines = _read_baseline(baseline_csv)
-    from verifier.runs import recorded_run
+    from verifier.store.runs import recorded_run
 
     dec, n_workers = _prepare(decoder=decoder, spec=spec, workers=workers, contract=contract,
                               provider=provider, threads=threads, batch_size=batch_size,
                               executor=executor)
     store = o.store_for(db)
     with o.executor_for(executor, scheduler, n_workers) as ex, recorded_run(store, "qec threshold") as rec:
-        from verifier.executors import SweepExecutor
+        from verifier.engine.executors import SweepExecutor
 
         result = _run(rec, dec, spec, n_workers=n_workers, max_errors=max_errors, quiet=quiet,
                       executor=SweepExecutor(ex))
@@ -200,7 +200,7 @@ def threshold_cmd(
                    "sweep": spec.to_json(), "run_id": result.run_id, "db": store.path,
                    "wall_seconds": result.seconds, "ran_shots": result.ran_shots,
                    "reused_shots": result.reused_shots}
-        from verifier.sweep import point_json
+        from verifier.engine.sweep import point_json
 
         payload["points"] = [point_json(r) for r in sorted(result.points, key=lambda r: (r.workload.distance, r.workload.p))]
         base_fits, base_objs = {}, {}
@@ -300,7 +300,7 @@ def lambda_cmd(
     weighted log-linear fit of ε_d against d over all distances, with a bootstrap
     interval. Exit 3 when a distance saw no logical error (run more shots)."""
     from verifier.errors import UsageError
-    from verifier.suppression import fit_lambda, points_from_results
+    from verifier.stats.suppression import fit_lambda, points_from_results
 
     spec = _spec(distances, p, shots, seed, rounds, basis, noise)
     if len(spec.ps) != 1:
@@ -315,14 +315,14 @@ def lambda_cmd(
         baselines = read_sinter_csv_epsilon(baseline_csv, spec.ps[0])
         if not baselines:
             raise UsageError(f"{baseline_csv} has no rows at p = {spec.ps[0]:g}")
-    from verifier.runs import recorded_run
+    from verifier.store.runs import recorded_run
 
     dec, n_workers = _prepare(decoder=decoder, spec=spec, workers=workers, contract=contract,
                               provider=provider, threads=threads, batch_size=batch_size,
                               executor=executor)
     store = o.store_for(db)
     with o.executor_for(executor, scheduler, n_workers) as ex, recorded_run(store, "qec lambda") as rec:
-        from verifier.executors import SweepExecutor
+        from verifier.engine.executors import SweepExecutor
 
         result = _run(rec, dec, spec, n_workers=n_workers, max_errors=max_errors, quiet=quiet,
                       executor=SweepExecutor(ex))

@@ -47,10 +47,10 @@ def add(
 ) -> int:
     """Register a model in service: path, sha256 and reference workload(s); replays the
     reference workload once to start its history."""
-    from verifier import drift
-    from verifier import policy as pol
+    from verifier.workflows import drift as drift
+    from verifier.gates import policy as pol
     from verifier.errors import UsageError
-    from verifier.runs import recorded_run
+    from verifier.store.runs import recorded_run
 
     flags_workload = any(v is not None for v in (distance, circuit, dets, obs, p))
     if experiment is not None:
@@ -79,7 +79,7 @@ def add(
     else:
         make(str(path), opts)
     for w in workloads:   # and a workload that cannot be built
-        from verifier.accept import build_workload
+        from verifier.workflows.accept import build_workload
 
         build_workload(w.args)
     store = o.store_for(db)
@@ -106,7 +106,7 @@ def list_cmd(db: o.DbOpt = None, json_out: o.JsonOpt = None) -> int:
     """The watched models."""
     from rich.table import Table
 
-    from verifier import drift
+    from verifier.workflows import drift as drift
 
     ws = drift.list_watched(o.store_for(db))
     console = o.human_console(json_out)
@@ -128,7 +128,7 @@ def remove(
     json_out: o.JsonOpt = None,
 ) -> int:
     """Stop watching a model (its history stays in the store)."""
-    from verifier import drift
+    from verifier.workflows import drift as drift
 
     w = drift.remove(o.store_for(db), name)
     o.human_console(json_out).print(f"no longer watching {name} ({w.path})")

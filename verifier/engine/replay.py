@@ -18,15 +18,15 @@ from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
-from verifier.decoding import Decoder, fingerprint
-from verifier.executors import Executor, InlineExecutor, Job, LocalExecutor
-from verifier.executors import default_workers as default_workers  # noqa: F401  (re-exported)
-from verifier.executors import _pool_init as _pool_init  # noqa: F401  (used by verifier.sweep)
-from verifier.stats import Stats, clopper_pearson, per_round
-from verifier.workload import Block, QecWorkload
+from verifier.qec.decoder import Decoder, fingerprint
+from verifier.engine.executors import Executor, InlineExecutor, Job, LocalExecutor
+from verifier.engine.executors import default_workers as default_workers  # noqa: F401  (re-exported)
+from verifier.engine.executors import _pool_init as _pool_init  # noqa: F401  (used by verifier.engine.sweep)
+from verifier.stats.binomial import Stats, clopper_pearson, per_round
+from verifier.qec.workload import Block, QecWorkload
 
 if TYPE_CHECKING:
-    from verifier.store import Store
+    from verifier.store.db import Store
 
 RECORD_EVERY_S = 2.0  # the first write of a run's blocks; later ones as RecordPacer says
 ProgressFn = Callable[[Stats, int], None]
@@ -267,7 +267,7 @@ def replay(decoder: Decoder, workload: QecWorkload, *, store: "Store | None" = N
            record_result: bool = False) -> TaskResult:
     """Run ``decoder`` on every shot of ``workload`` (reusing recorded blocks).
 
-    ``executor`` (``verifier.executors``) says where the blocks run; by default this
+    ``executor`` (``verifier.engine.executors``) says where the blocks run; by default this
     process when ``workers`` is 1, else the process-wide pool of ``workers`` processes.
     ``record_result``: when the replay completes, record the task's result row of run
     ``run_id`` in the same transaction as the last blocks (each opening of the store

@@ -31,8 +31,8 @@ from typing import Any, Callable, Iterable, Iterator
 from verifier.errors import UsageError
 
 EXECUTORS = ("local", "dask")
-PRELOAD = ["numpy", "stim", "pymatching", "verifier.replay", "verifier.workload", "verifier.stats",
-           "verifier.forkserver_exit"]  # the last: it makes the forkserver end without teardown
+PRELOAD = ["numpy", "stim", "pymatching", "verifier.engine.replay", "verifier.qec.workload", "verifier.stats.binomial",
+           "verifier.engine.forkserver_exit"]  # the last: it makes the forkserver end without teardown
 
 
 @dataclass(frozen=True)
@@ -410,16 +410,16 @@ def make_executor(kind: str = "local", *, workers: int = 1, scheduler: str | Non
     return InlineExecutor() if workers <= 1 else LocalExecutor(workers, warm=True)
 
 
-# -- adapter for verifier.sweep (its BlockExecutor protocol: run(jobs, skip)) ----------------
+# -- adapter for verifier.engine.sweep (its BlockExecutor protocol: run(jobs, skip)) ----------------
 
 def _run_sweep_group(decoder: Any, workload: Any, blocks: tuple, env: dict | None = None) -> list:
-    from verifier.replay import run_blocks
+    from verifier.engine.replay import run_blocks
 
     return run_blocks(decoder, workload, blocks, env)
 
 
 class SweepExecutor:
-    """Runs the block jobs of ``verifier.sweep`` (``BlockJob``: task, decoder, workload,
+    """Runs the block jobs of ``verifier.engine.sweep`` (``BlockJob``: task, decoder, workload,
     block) on any :class:`Executor`: consecutive blocks of one task travel as one job,
     the workload without its cached circuit, keyed by decoder fingerprint and stream so
     identical work is run once; ``skip`` is asked as late as the window allows."""
@@ -429,8 +429,8 @@ class SweepExecutor:
         self.workers = executor.workers
 
     def run(self, jobs, skip):
-        from verifier.decoding import fingerprint
-        from verifier.replay import _lean, blocks_per_job, sov_env
+        from verifier.qec.decoder import fingerprint
+        from verifier.engine.replay import _lean, blocks_per_job, sov_env
 
         jobs = list(jobs)
         per = blocks_per_job(len(jobs), self.executor.workers)

@@ -24,167 +24,11 @@ from pathlib import Path
 from typing import Any, Iterator, Sequence
 
 from verifier.errors import StoreError
+from verifier.store.schema import MIGRATIONS
 
 DEFAULT_DB = "sov.duckdb"
 LOCK_TIMEOUT_S = 120.0
 
-# Each entry upgrades the schema from version i to i + 1. Never edit a released entry:
-# append a new one. Extensions (calibration, evidence, ...) append theirs here too.
-MIGRATIONS: list[tuple[str, str]] = [
-    ("runs, models, decoders, workloads, blocks, results", """
-    CREATE TABLE runs (
-        run_id VARCHAR PRIMARY KEY,
-        command VARCHAR NOT NULL,
-        argv JSON,
-        sov_version VARCHAR,
-        started_at TIMESTAMPTZ NOT NULL,
-        finished_at TIMESTAMPTZ,
-        status VARCHAR NOT NULL,          -- running | ok | failed | integrity | error | incomplete
-        exit_code INTEGER,
-        message VARCHAR,
-        summary JSON
-    );
-    CREATE TABLE models (
-        sha256 VARCHAR PRIMARY KEY,
-        path VARCHAR,
-        file_name VARCHAR,
-        contract VARCHAR,
-        metadata JSON,
-        size_bytes BIGINT,
-        opset INTEGER,
-        operators JSON,
-        first_seen TIMESTAMPTZ NOT NULL
-    );
-    CREATE TABLE decoders (
-        fingerprint VARCHAR PRIMARY KEY,
-        name VARCHAR NOT NULL,
-        model_sha256 VARCHAR,
-        spec JSON NOT NULL,
-        first_seen TIMESTAMPTZ NOT NULL
-    );
-    CREATE TABLE workloads (
-        workload_id VARCHAR PRIMARY KEY,
-        stream_id VARCHAR NOT NULL,
-        kind VARCHAR NOT NULL,
-        spec JSON NOT NULL,
-        description VARCHAR,
-        first_seen TIMESTAMPTZ NOT NULL
-    );
-    CREATE TABLE blocks (
-        fingerprint VARCHAR NOT NULL,
-        stream_id VARCHAR NOT NULL,
-        block INTEGER NOT NULL,
-        shots INTEGER NOT NULL,
-        errors INTEGER NOT NULL,
-        seconds DOUBLE NOT NULL,
-        sample_seconds DOUBLE NOT NULL,
-        predictions BLOB NOT NULL,       -- see prediction_bits (migration 4)
-        failures BLOB NOT NULL,          -- numpy packbits(little) of per-shot 'prediction != truth'
-        run_id VARCHAR,
-        recorded_at TIMESTAMPTZ NOT NULL,
-        PRIMARY KEY (fingerprint, stream_id, block, shots)
-    );
-    CREATE TABLE results (
-        run_id VARCHAR NOT NULL,
-        fingerprint VARCHAR NOT NULL,
-        workload_id VARCHAR NOT NULL,
-        shots BIGINT NOT NULL,
-        errors BIGINT NOT NULL,
-        seconds DOUBLE NOT NULL,
-        ler DOUBLE,
-        ler_lo DOUBLE,
-        ler_hi DOUBLE,
-        ler_per_round DOUBLE,
-        shots_per_second DOUBLE,
-        figures JSON,
-        recorded_at TIMESTAMPTZ NOT NULL
-    );
-    """),
-    ("verdicts, evidence chain, watched models, drift checks (issue 5)", """
-    CREATE TABLE verdicts (
-        verdict_id VARCHAR PRIMARY KEY,
-        run_id VARCHAR,
-        kind VARCHAR NOT NULL,            -- accept | drift
-        subject VARCHAR,                  -- candidate name, or watched model name
-        verdict VARCHAR NOT NULL,         -- pass | fail | inconclusive (drift: ok | drift)
-        exit_code INTEGER NOT NULL,
-        gates JSON,
-        figures JSON,
-        record_hash VARCHAR,
-        recorded_at TIMESTAMPTZ NOT NULL
-    );
-    CREATE TABLE evidence_chain (
-        seq BIGINT PRIMARY KEY,
-        record_hash VARCHAR NOT NULL UNIQUE,
-        previous_hash VARCHAR,
-        run_id VARCHAR,
-        verdict_id VARCHAR,
-        record JSON NOT NULL,             -- the whole self-contained record, signatures included
-        recorded_at TIMESTAMPTZ NOT NULL
-    );
-    CREATE TABLE watched_models (
-        name VARCHAR NOT NULL,
-        path VARCHAR NOT NULL,
-        sha256 VARCHAR NOT NULL,
-        contract VARCHAR,
-        spec JSON NOT NULL,               -- reference workloads, gates, decoder options
-        added_at TIMESTAMPTZ NOT NULL,
-        removed_at TIMESTAMPTZ
-    );
-    CREATE TABLE drift_checks (
-        name VARCHAR NOT NULL,
-        run_id VARCHAR,
-        series VARCHAR NOT NULL,          -- one reference workload of the watched model
-        sha256 VARCHAR,                   -- the file's hash at this check
-        in_control BOOLEAN NOT NULL,      -- used for later control limits
-        seed BIGINT,
-        shots BIGINT,
-        errors BIGINT,
-        seconds DOUBLE,
-        status VARCHAR NOT NULL,          -- ok | drift | baseline | error
-        figures JSON,
-        checked_at TIMESTAMPTZ NOT NULL
-    );
-    """),
-    ("calibration results and drift signatures (issue 7)", """
-    CREATE TABLE cal_results (
-        run_id VARCHAR,
-        model VARCHAR NOT NULL,
-        fingerprint VARCHAR NOT NULL,
-        model_sha256 VARCHAR,
-        experiment VARCHAR NOT NULL,
-        workload_id VARCHAR NOT NULL,     -- sha256 of the simulated workload, or of the replayed folder
-        workload JSON,
-        source VARCHAR NOT NULL,          -- simulated | replay
-        repeats INTEGER NOT NULL,
-        failures INTEGER NOT NULL,
-        seconds DOUBLE,
-        figures JSON,                     -- the whole result as in --json
-        estimates BLOB,                   -- float64 little-endian: [repeats, k] estimates, or [repeats] fidelities
-        recorded_at TIMESTAMPTZ NOT NULL
-    );
-    CREATE TABLE cal_signatures (
-        model VARCHAR NOT NULL,
-        fingerprint VARCHAR NOT NULL,
-        model_sha256 VARCHAR,
-        experiment VARCHAR NOT NULL,
-        reference_id VARCHAR NOT NULL,    -- the fixed reference data set
-        digest VARCHAR NOT NULL,
-        signature JSON NOT NULL,
-        run_id VARCHAR,
-        recorded_at TIMESTAMPTZ NOT NULL
-    );
-    """),
-    # Predictions were stored in PyMatching's layout, uint8[shots, ceil(O/8)]: 8 KB a block
-    # for one observable, mostly zero bytes, which every DuckDB checkpoint recompressed.
-    # Now: the [shots, O] bits in C order, np.packbits(bitorder="little") (replay's
-    # pack_predictions), O in prediction_bits. Older rows are that layout already with
-    # O = 8 * ceil(O/8) (their padding bits are zero), so only the column is new.
-    ("blocks.prediction_bits: predictions packed to one bit per shot and observable", """
-    ALTER TABLE blocks ADD COLUMN prediction_bits INTEGER;
-    UPDATE blocks SET prediction_bits = CAST(8 * octet_length(predictions) // shots AS INTEGER);
-    """),
-]
 
 
 def default_db_path() -> str:
@@ -410,7 +254,7 @@ class Store:
 
     def record_blocks(self, fingerprint: str, stream_id: str, run_id: str | None, outcomes, *,
                       results: Sequence[dict] = ()) -> None:
-        """Append per-block outcomes (``verifier.replay.BlockOutcome``) in one transaction."""
+        """Append per-block outcomes (``verifier.engine.replay.BlockOutcome``) in one transaction."""
         self.record_blocks_many(fingerprint, run_id, [(stream_id, o) for o in outcomes],
                                 results=results)
 
@@ -420,7 +264,7 @@ class Store:
 
     def block_predictions(self, fingerprint: str, stream_id: str) -> dict[tuple[int, int], tuple[bytes, int]]:
         """``(block, shots) -> (predictions, prediction_bits)``: unpack with
-        ``verifier.replay.unpack_predictions``."""
+        ``verifier.engine.replay.unpack_predictions``."""
         return {key: (bytes(p), bits) for key, p, bits
                 in self._block_columns(fingerprint, stream_id, "predictions, prediction_bits")}
 

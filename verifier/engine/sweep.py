@@ -29,15 +29,15 @@ from typing import TYPE_CHECKING, Callable, Iterator, Protocol, Sequence
 
 import numpy as np
 
-from verifier.decoding import Decoder, fingerprint
+from verifier.qec.decoder import Decoder, fingerprint
 from verifier.errors import UsageError
-from verifier.replay import BlockOutcome, RecordPacer, TaskResult, _pool_init, run_block
-from verifier.stats import Stats
-from verifier.workload import Block, MemoryWorkload, QecWorkload, sha256_bytes
+from verifier.engine.replay import BlockOutcome, RecordPacer, TaskResult, _pool_init, run_block
+from verifier.stats.binomial import Stats
+from verifier.qec.workload import Block, MemoryWorkload, QecWorkload, sha256_bytes
 
 if TYPE_CHECKING:
-    from verifier.runs import Run
-    from verifier.store import Store
+    from verifier.store.runs import Run
+    from verifier.store.db import Store
 
 SweepProgressFn = Callable[[Stats, int, int, int], None]  # (all stats, total shots, tasks done, tasks)
 
@@ -196,10 +196,10 @@ class ProcessExecutor:
 
 
 def default_executor(workers: int) -> BlockExecutor:
-    """This process for one worker, else the process-wide pool of ``verifier.executors``
+    """This process for one worker, else the process-wide pool of ``verifier.engine.executors``
     (started once per process, several blocks per job); ``ProcessExecutor`` above is the
     self-contained alternative."""
-    from verifier.executors import SweepExecutor, make_executor
+    from verifier.engine.executors import SweepExecutor, make_executor
 
     return SweepExecutor(make_executor("local", workers=workers))
 
@@ -235,7 +235,7 @@ def point_json(r: TaskResult) -> dict:
     w = r.workload
     lo, hi = r.ler_ci
     eps = r.ler_per_round
-    from verifier.suppression import epsilon_interval
+    from verifier.stats.suppression import epsilon_interval
 
     elo, ehi = epsilon_interval(r.stats.errors, r.stats.shots, w.rounds) if w.rounds else (None, None)
     return {"distance": w.distance, "rounds": w.rounds, "p": getattr(w, "p", None),

@@ -44,7 +44,7 @@ class LerPoint:
         return self.errors / self.shots if self.shots else float("nan")
 
     def to_json(self) -> dict:
-        from verifier.stats import clopper_pearson
+        from verifier.stats.binomial import clopper_pearson
 
         lo, hi = clopper_pearson(self.errors, self.shots)
         return {"distance": self.distance, "p": self.p, "shots": self.shots, "errors": self.errors,

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from verifier.errors import UsageError
-from verifier.gates import DEFAULT_CONFIDENCE, DEFAULT_MARGIN
+from verifier.gates.gate import DEFAULT_CONFIDENCE, DEFAULT_MARGIN
 
 WORKLOAD_KEYS = {"name", "distance", "rounds", "basis", "noise", "p", "shots", "seed", "circuit",
                  "dets", "obs", "data_format"}

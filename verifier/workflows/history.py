@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from verifier.errors import UsageError
 
 if TYPE_CHECKING:
-    from verifier.store import Store
+    from verifier.store.db import Store
 
 
 def _j(v: Any) -> Any:

@@ -20,7 +20,7 @@ from typing import Sequence
 
 import numpy as np
 
-from verifier.stats import clopper_pearson, per_round
+from verifier.stats.binomial import clopper_pearson, per_round
 
 CONFIDENCE = 0.95
 BOOTSTRAP = 2000

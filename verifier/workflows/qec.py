@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from verifier.decoding import Decoder
-from verifier.replay import ProgressFn, TaskResult, replay
-from verifier.runs import Run
-from verifier.workload import QecWorkload
+from verifier.qec.decoder import Decoder
+from verifier.engine.replay import ProgressFn, TaskResult, replay
+from verifier.store.runs import Run
+from verifier.qec.workload import QecWorkload
 
 
 def run_task(decoder: Decoder, workload: QecWorkload, *, run: Run | None = None, workers: int = 1,

@@ -264,7 +264,7 @@ def shots_to_decide(c: PairedCounts, margin: float = DEFAULT_MARGIN,
 
 
 def _ler(errors: int, shots: int, confidence: float) -> dict[str, Any]:
-    from verifier.stats import clopper_pearson
+    from verifier.stats.binomial import clopper_pearson
 
     lo, hi = clopper_pearson(errors, shots, confidence)
     return {"errors": errors, "shots": shots, "ler": errors / shots if shots else None,

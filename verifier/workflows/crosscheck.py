@@ -17,10 +17,10 @@ from typing import TYPE_CHECKING, Any, Sequence
 import numpy as np
 
 from verifier.errors import UsageError
-from verifier.workload import BLOCK_SHOTS
+from verifier.qec.workload import BLOCK_SHOTS
 
 if TYPE_CHECKING:
-    from verifier.store import Store
+    from verifier.store.db import Store
 
 RUNTIME_FIELDS = ("provider", "graph_optimization")
 
@@ -93,7 +93,7 @@ def _widen(x: np.ndarray, width: int) -> np.ndarray:
 
 def compare_pair(store: "Store", reference: str, other: str, stream_ids: Sequence[str], *,
                  max_listed: int = 20, num_observables: int | None = None) -> PairReport:
-    from verifier.replay import unpack_predictions
+    from verifier.engine.replay import unpack_predictions
 
     rep = PairReport(reference, other, decoder_spec(store, reference), decoder_spec(store, other))
     for sid in stream_ids:

@@ -4,7 +4,7 @@ A workload is a frozen value. Its ``id`` is the sha256 of its canonical form (fo
 recorded data also of the data files), so every number sov reports can be regenerated
 from it. Its shots are cut into fixed *blocks* of :data:`BLOCK_SHOTS` shots; block ``i``
 of a sampled workload is drawn by its own stim sampler seeded from ``(seed, i)``
-(``verifier.sampling``), so the shots of a seed are the same whatever the chunk size, the
+(``verifier.qec.sampling``), so the shots of a seed are the same whatever the chunk size, the
 number of worker processes, or the order in which blocks run. A block is the unit that is recorded in the store and
 resumed after an interruption.
 
@@ -26,8 +26,8 @@ from typing import Any, Iterator
 import numpy as np
 
 from verifier.errors import UsageError
-from verifier.noise import NOISE_MODELS
-from verifier.sampling import SAMPLER
+from verifier.qec.noise import NOISE_MODELS
+from verifier.qec.sampling import SAMPLER
 
 BLOCK_SHOTS = 8192
 DATA_FORMATS = ("b8", "01", "dets")
@@ -132,7 +132,7 @@ class _SampledMixin:
     seed: int
 
     def sample_block(self, block: Block) -> tuple[np.ndarray, np.ndarray]:
-        from verifier.sampling import sample_b8
+        from verifier.qec.sampling import sample_b8
 
         return sample_b8(self._circuit, block.shots, block_seed(self.seed, block.index))
 
@@ -177,7 +177,7 @@ class MemoryWorkload(_SampledMixin, QecWorkload):
     def circuit(self):
         import stim
 
-        from verifier.noise import si1000, uniform_kwargs
+        from verifier.qec.noise import si1000, uniform_kwargs
 
         if self.noise == "uniform":
             return stim.Circuit.generated(self.code_task, distance=self.distance,

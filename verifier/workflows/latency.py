@@ -27,9 +27,9 @@ from typing import Any
 
 import numpy as np
 
-from verifier.decoding import Decoder, fingerprint, transport_seconds
+from verifier.qec.decoder import Decoder, fingerprint, transport_seconds
 from verifier.errors import UsageError
-from verifier.workload import QecWorkload
+from verifier.qec.workload import QecWorkload
 
 DEFAULT_BUDGET_US_PER_ROUND = 1.0
 PERCENTILES = (50.0, 99.0, 99.9)
@@ -171,7 +171,7 @@ def measure_shot_latency(decoder: Decoder, workload: QecWorkload, *, shots: int 
                          warmup: int = 20) -> np.ndarray:
     """Per-shot decode seconds (batch 1, same method as :func:`measure_latency`) of the
     workload's first shots, for distribution plots."""
-    from verifier.replay import _compiled  # the per-process cache: no second sandbox start
+    from verifier.engine.replay import _compiled  # the per-process cache: no second sandbox start
 
     compiled = _compiled(decoder, workload)
     dets, _ = workload.sample_block(workload.blocks()[0])

@@ -31,15 +31,15 @@ from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import numpy as np
 
-from verifier.decoding import Decoder, fingerprint
+from verifier.qec.decoder import Decoder, fingerprint
 from verifier.errors import IntegrityError, UsageError
-from verifier.stats import clopper_pearson, per_round
-from verifier.workload import MemoryWorkload, QecWorkload
+from verifier.stats.binomial import clopper_pearson, per_round
+from verifier.qec.workload import MemoryWorkload, QecWorkload
 
 if TYPE_CHECKING:
-    from verifier.replay import ProgressFn
-    from verifier.runs import Run
-    from verifier.store import Store
+    from verifier.engine.replay import ProgressFn
+    from verifier.store.runs import Run
+    from verifier.store.db import Store
 
 PAYLOAD_SCHEMA = "sov.compare/1"
 CONFIDENCE = 0.95
@@ -145,13 +145,13 @@ def _paired_verdict(only_cand: int, only_base: int, alpha: float = ALPHA) -> str
 def measure_latency(decoder: Decoder, workload: QecWorkload, *, shots: int = LATENCY_SHOTS,
                     warmup: int = 20) -> dict[str, Any]:
     """Decode ``shots`` shots of the workload's first block one at a time and time each,
-    with :func:`verifier.latency.measure_shot_latency` (the method of ``sov qec latency``:
+    with :func:`verifier.workflows.latency.measure_shot_latency` (the method of ``sov qec latency``:
     the compiled decoder's whole ``decode_packed``, sandbox transport subtracted,
     collector paused), keeping the samples for the report's distribution plot.
 
     Latency per round = time to decode one shot (all its rounds) / rounds: what a
     real-time decoder would have to keep up with."""
-    from verifier.latency import measure_shot_latency
+    from verifier.workflows.latency import measure_shot_latency
 
     rounds = max(1, int(workload.rounds or 1))
     seconds = np.asarray(measure_shot_latency(decoder, workload, shots=shots, warmup=warmup), dtype=float)
@@ -165,7 +165,7 @@ def measure_latency(decoder: Decoder, workload: QecWorkload, *, shots: int = LAT
             "tail": [[p, float(np.quantile(us, 1.0 - p))] for p in TAIL_PROBS if p * us.size >= 1]}
 
 
-# -- threshold and Lambda (verifier.threshold / verifier.suppression) ----------------------
+# -- threshold and Lambda (verifier.stats.threshold / verifier.stats.suppression) ----------------------
 
 THRESHOLD_BOOTSTRAP = 100
 LAMBDA_BOOTSTRAP = 400
@@ -211,7 +211,7 @@ def _fits(key: tuple) -> tuple[dict, dict, list[str]]:
         th["threshold_fit"] = {"status": "no_crossing", "message": notes[-1], "crossings": []}
     else:
         try:
-            from verifier.threshold import LerPoint, fit_threshold
+            from verifier.stats.threshold import LerPoint, fit_threshold
 
             fit = fit_threshold([LerPoint(r["distance"], r["p"], r["shots"], r["errors"]) for r in rows],
                                 bootstrap=THRESHOLD_BOOTSTRAP)
@@ -228,7 +228,7 @@ def _fits(key: tuple) -> tuple[dict, dict, list[str]]:
         except (ValueError, ArithmeticError) as e:
             notes.append(f"threshold: {e}")
     try:
-        from verifier.suppression import EpsilonPoint, fit_lambda
+        from verifier.stats.suppression import EpsilonPoint, fit_lambda
 
         for p in ps:
             pts = [EpsilonPoint(r["distance"], r["rounds"], r["shots"], r["errors"]) for r in rows if r["p"] == p]
@@ -405,7 +405,7 @@ def run_compare(candidates: list[Candidate], sweep: Sweep, *, run: "Run", worker
     outputs, changed file) is reported as such and the run's exit code becomes 4."""
     from contextlib import nullcontext
 
-    from verifier.qec import run_task
+    from verifier.workflows.qec import run_task
 
     if not candidates:
         raise UsageError("give at least one --decoder")

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Iterator
 
 from verifier.errors import ExitCode, IntegrityError, SovError
-from verifier.store import Store
+from verifier.store.db import Store
 
 STATUS_BY_EXIT = {ExitCode.OK: "ok", ExitCode.GATE_FAILED: "failed",
                   ExitCode.INCONCLUSIVE: "inconclusive", ExitCode.INTEGRITY: "integrity",

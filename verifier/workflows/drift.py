@@ -33,10 +33,10 @@ from typing import TYPE_CHECKING, Any, Callable
 from verifier.errors import SovError, UsageError
 
 if TYPE_CHECKING:
-    from verifier.keys import Key
-    from verifier.policy import WorkloadSpec
-    from verifier.runs import Run
-    from verifier.store import Store
+    from verifier.evidence.keys import Key
+    from verifier.gates.policy import WorkloadSpec
+    from verifier.store.runs import Run
+    from verifier.store.db import Store
 
 DEFAULT_ALPHA = 0.01
 DEFAULT_LATENCY_TOLERANCE = 0.5
@@ -87,8 +87,8 @@ def add(store: "Store", path: str | Path, name: str, workloads: "list[WorkloadSp
     """Register a model in service (its hash now, its reference workloads). A calibration
     model gives ``experiment`` instead of workloads: its series is the parameters it
     returns on sov's fixed reference data set (``verifier.calib.accept.drift_signature``)."""
-    from verifier.store import now
-    from verifier.workload import sha256_file
+    from verifier.store.db import now
+    from verifier.qec.workload import sha256_file
 
     if not name or any(c.isspace() for c in name):
         raise UsageError(f"--name must be a non-empty word, got {name!r}")
@@ -114,7 +114,7 @@ def add(store: "Store", path: str | Path, name: str, workloads: "list[WorkloadSp
 
 
 def remove(store: "Store", name: str) -> Watched:
-    from verifier.store import now
+    from verifier.store.db import now
 
     w = get(store, name)
     with store.connect() as con:
@@ -204,7 +204,7 @@ class SeriesCheck:
         return h[len(h) // 2] if h else None
 
     def to_json(self) -> dict:
-        from verifier.stats import clopper_pearson
+        from verifier.stats.binomial import clopper_pearson
 
         d = {k: getattr(self, k) for k in ("series", "workload_id", "seed", "shots", "errors",
                                           "history_checks", "history_shots", "history_errors",
@@ -276,8 +276,8 @@ def _history(store: "Store", w: Watched, series: str) -> tuple[int, int, int, li
 def run_series(store: "Store", w: Watched, *, run: "Run", make_decoder: MakeDecoder, workers: int,
                seed: int | None, only: str | None = None) -> list[SeriesCheck]:
     """Replay each reference workload of ``w`` with a fresh seed (or ``seed``)."""
-    from verifier.accept import build_workload
-    from verifier.qec import run_task
+    from verifier.workflows.accept import build_workload
+    from verifier.workflows.qec import run_task
 
     out = []
     cal = w.spec.get("calibration")
@@ -337,7 +337,7 @@ def _calibration_series(store: "Store", w: Watched, experiment: str) -> SeriesCh
 
 def establish(store: "Store", w: Watched, *, run: "Run", make_decoder: MakeDecoder, workers: int = 1) -> list[SeriesCheck]:
     """First reference replay at registration, with the workload's own seed (history point 1)."""
-    from verifier.store import now
+    from verifier.store.db import now
 
     checks = []
     if w.spec.get("calibration"):
@@ -363,7 +363,7 @@ def check(store: "Store", names: list[str] | None, *, run: "Run", make_decoder: 
           latency_tolerance: float = DEFAULT_LATENCY_TOLERANCE,
           keys: "list[Key] | None" = None) -> DriftReport:
     """Check the named watched models (all when ``names`` is None) and record the outcome."""
-    from verifier.workload import sha256_file
+    from verifier.qec.workload import sha256_file
 
     if not (0 < alpha < 1):
         raise UsageError(f"--alpha must lie in (0, 1), got {alpha}")
@@ -429,8 +429,8 @@ def check(store: "Store", names: list[str] | None, *, run: "Run", make_decoder: 
 
 
 def _record(store: "Store", report: DriftReport, *, run: "Run", keys) -> None:
-    from verifier import evidence
-    from verifier.store import now
+    from verifier.evidence import record as evidence
+    from verifier.store.db import now
 
     for mc in report.models:
         w = mc.watched

@@ -13,10 +13,10 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from verifier.workload import canonical_json, sha256_bytes
+from verifier.qec.workload import canonical_json, sha256_bytes
 
 if TYPE_CHECKING:
-    from verifier.workload import QecWorkload
+    from verifier.qec.workload import QecWorkload
 
 
 @runtime_checkable

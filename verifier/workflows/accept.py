@@ -15,16 +15,16 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
 
 from verifier.errors import UsageError
-from verifier.gates import (EXIT_BY_VERDICT, INCONCLUSIVE, GateResult, PairedCounts, combine,
+from verifier.gates.gate import (EXIT_BY_VERDICT, INCONCLUSIVE, GateResult, PairedCounts, combine,
                             latency, ler_noninferiority)
-from verifier.policy import GateSpec, Policy, WorkloadSpec
+from verifier.gates.policy import GateSpec, Policy, WorkloadSpec
 
 if TYPE_CHECKING:
-    from verifier.decoding import Decoder
-    from verifier.keys import Key
-    from verifier.replay import TaskResult
-    from verifier.runs import Run
-    from verifier.store import Store
+    from verifier.qec.decoder import Decoder
+    from verifier.evidence.keys import Key
+    from verifier.engine.replay import TaskResult
+    from verifier.store.runs import Run
+    from verifier.store.db import Store
 
 CALIBRATION_HOOK = ("verifier.calib.accept", "accept_calibration")
 
@@ -108,7 +108,7 @@ class AcceptOutcome:
 
 
 def decoder_json(d: "Decoder") -> dict:
-    from verifier.decoding import fingerprint
+    from verifier.qec.decoder import fingerprint
 
     return {"name": d.name, "model_sha256": d.model_sha256, "fingerprint": fingerprint(d),
             "spec": d.fingerprint_spec()}
@@ -177,7 +177,7 @@ def accept(candidate: "Decoder | None", baseline: "Decoder | None", policy: Poli
     None). Decoders may be None for a policy with calibration gates only."""
     from contextlib import nullcontext
 
-    from verifier.qec import run_task
+    from verifier.workflows.qec import run_task
 
     decoder_gates = [g for g in policy.gates if g.kind != "calibration"]
     built: list[tuple[WorkloadSpec, Any]] = []
@@ -220,8 +220,8 @@ def record_verdict(store: "Store", outcome: AcceptOutcome, *, keys: "list[Key] |
     """Append the evidence record to the chain and the verdict row to ``verdicts``."""
     import json
 
-    from verifier import evidence
-    from verifier.store import now
+    from verifier.evidence import record as evidence
+    from verifier.store.db import now
 
     verdict_id = uuid.uuid4().hex
     body = {

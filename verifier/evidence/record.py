@@ -38,8 +38,8 @@ from typing import TYPE_CHECKING, Any
 from verifier.errors import UsageError
 
 if TYPE_CHECKING:
-    from verifier.keys import Key
-    from verifier.store import Store
+    from verifier.evidence.keys import Key
+    from verifier.store.db import Store
 
 EVIDENCE_FORMAT = "sov.evidence/1"
 HASH_ALG = "sha256"
@@ -106,7 +106,7 @@ def append(store: "Store", body: dict, *, keys: "list[Key] | None" = None, run_i
            verdict_id: str | None = None) -> dict:
     """Append a record to the store's evidence chain (sequence and previous hash filled in,
     in the same transaction that inserts it) and return the sealed document."""
-    from verifier.store import now
+    from verifier.store.db import now
 
     with store.connect() as con:
         last = con.execute("SELECT seq, record_hash FROM evidence_chain ORDER BY seq DESC LIMIT 1").fetchone()
@@ -175,7 +175,7 @@ def load(path: str | Path) -> Any:
 def verify(doc: Any, *, pinned: "list[Key] | None" = None, store: "Store | None" = None) -> VerifyReport:
     """Check the document's hash, every signature in it, that every pinned public key
     signed it, and (with a store) that it sits in the store's chain unchanged."""
-    from verifier.keys import ALGORITHMS, Key, key_id_of
+    from verifier.evidence.keys import ALGORITHMS, Key, key_id_of
 
     rep = VerifyReport()
     if not isinstance(doc, dict) or "__unparsable__" in doc:
