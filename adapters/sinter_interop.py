@@ -259,6 +259,6 @@ class SovSinterDecoder(sinter.Decoder):
 
 def sov_decoder(spec: str, **kwargs):
     """A sov Decoder from a CLI-style spec (``pymatching``, a built-in model, FILE.onnx)."""
-    from verifier.cli.options import decoder_from_spec
+    from adapters.resolve import decoder_from_spec
 
     return decoder_from_spec(spec, **kwargs)

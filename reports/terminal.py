@@ -53,3 +53,18 @@ def shot_progress(label: str, *, quiet: bool = False) -> Iterator:
                 prog.update(task, completed=stats.shots, total=total, errors=stats.errors)
 
         yield update
+
+
+# -- qec: runs, sweeps, latency, crosscheck -------------------------------------------------
+
+
+# -- compare and reports --------------------------------------------------------------------
+
+
+# -- accept, drift, history, evidence -------------------------------------------------------
+
+
+# -- calibration ----------------------------------------------------------------------------
+
+
+# -- models ---------------------------------------------------------------------------------

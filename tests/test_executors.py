@@ -11,7 +11,8 @@ from verifier.errors import UsageError
 from verifier.engine.executors import (InlineExecutor, Job, LocalExecutor, SweepExecutor, make_executor,
                                 shared_pool)
 from verifier.engine.replay import _lean, block_jobs, blocks_per_job, replay
-from verifier.engine.sweep import SweepSpec, run_sweep
+from verifier.qec.grid import SweepSpec
+from verifier.engine.sweep import run_sweep
 from verifier.qec.workload import BLOCK_SHOTS, MemoryWorkload
 
 

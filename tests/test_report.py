@@ -18,7 +18,7 @@ from _compare_models import write_pair
 @pytest.fixture(scope="module")
 def recorded(tmp_path_factory):
     """A small comparison run in-process through the library, recorded in a store."""
-    from verifier.cli.options import decoder_from_spec
+    from adapters.resolve import decoder_from_spec
     from verifier.workflows.compare import Candidate, Sweep, run_compare
     from verifier.store.runs import recorded_run
     from verifier.store.db import Store

@@ -14,7 +14,8 @@ import stim
 
 from adapters.sinter_interop import SovSinterDecoder, read_sinter_csv, task_stats, write_sinter_csv
 from baselines.pymatching_decoder import PyMatchingDecoder, build_matching
-from verifier.engine.sweep import SweepSpec, sweep
+from verifier.qec.grid import SweepSpec
+from verifier.engine.sweep import sweep
 
 
 @pytest.fixture(scope="module")

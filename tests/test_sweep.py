@@ -10,8 +10,8 @@ from baselines.pymatching_decoder import PyMatchingDecoder
 from verifier.errors import UsageError
 from verifier.engine.replay import replay
 from verifier.store.runs import recorded_run
-from verifier.engine.sweep import (InlineExecutor, SweepSpec, parse_float_list, parse_int_list, point_seed,
-                            run_sweep, sweep)
+from verifier.qec.grid import SweepSpec, parse_float_list, parse_int_list, point_seed
+from verifier.engine.sweep import InlineExecutor, run_sweep, sweep
 from verifier.qec.workload import BLOCK_SHOTS
 
 

@@ -82,7 +82,8 @@ def test_epsilon_convention_and_degenerate_lambda():
 @pytest.fixture(scope="module")
 def uniform_sweep():
     from baselines.pymatching_decoder import PyMatchingDecoder
-    from verifier.engine.sweep import SweepSpec, sweep
+    from verifier.qec.grid import SweepSpec
+    from verifier.engine.sweep import sweep
 
     spec = SweepSpec((3, 5, 7), (0.005, 0.006, 0.007, 0.008, 0.009), 8192, seed=2024)
     return spec, sweep(PyMatchingDecoder(), spec, workers=2)
@@ -128,7 +129,8 @@ def test_pymatching_lambda_at_0_3_percent_between_3_and_4():
     uniform noise: the 95 % interval must overlap [3, 4] and exclude 1 (suppression)."""
     from baselines.pymatching_decoder import PyMatchingDecoder
     from verifier.stats.suppression import points_from_results
-    from verifier.engine.sweep import SweepSpec, sweep
+    from verifier.qec.grid import SweepSpec
+    from verifier.engine.sweep import sweep
 
     res = sweep(PyMatchingDecoder(), SweepSpec((3, 5, 7), (0.003,), 60_000, seed=99), workers=2)
     fit = fit_lambda(points_from_results(res.points), seed=1)

@@ -10,6 +10,7 @@ from typing import Annotated, Optional
 import typer
 
 from verifier.cli import options as o
+from verifier.cli import wiring
 
 PolicyOpt = Annotated[Optional[Path], typer.Option("--policy", metavar="FILE.toml",
                                                    help="Workloads and gates from a policy file (docs/policy.md).")]
@@ -107,9 +108,9 @@ def accept(
     if decoder_gates:
         prov = policy_obj.decoders.get("provider", provider)
         bs = policy_obj.decoders.get("batch_size", batch_size)
-        cand = o.decoder_from_spec(cand_spec, contract=contract or policy_obj.decoders.get("contract"),
+        cand = wiring.decoder_from_spec(cand_spec, contract=contract or policy_obj.decoders.get("contract"),
                                    provider=prov, threads=threads, batch_size=bs, workers=n_workers)
-        base = o.decoder_from_spec(base_spec, contract=policy_obj.decoders.get("baseline_contract"),
+        base = wiring.decoder_from_spec(base_spec, contract=policy_obj.decoders.get("baseline_contract"),
                                    provider=prov, threads=threads, batch_size=bs, workers=n_workers)
     store = o.store_for(db)
     with recorded_run(store, "accept") as rec:

@@ -9,6 +9,7 @@ from typing import Annotated, Any, List, Optional
 import typer
 
 from verifier.cli import options as o
+from verifier.cli import wiring
 from verifier.errors import UsageError
 
 HtmlOpt = Annotated[Optional[Path], typer.Option("--html", metavar="FILE", help="Write the self-contained HTML report.")]
@@ -89,7 +90,7 @@ def compare(
 
     n_workers = o.workers_or_default(workers)
     o.start_workers("local", n_workers)
-    cands = [Candidate(s, o.decoder_from_spec(s, provider=provider, threads=threads, batch_size=batch_size,
+    cands = [Candidate(s, wiring.decoder_from_spec(s, provider=provider, threads=threads, batch_size=batch_size,
                                               workers=n_workers), baseline=(s == base_spec)) for s in specs]
     calibration = _calibration(calib_model, experiment) if calib_model else None
 

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from verifier.cli import options as o
+from verifier.cli import wiring
 
 
 def demo(
@@ -34,7 +35,7 @@ def demo(
     results = []
     with recorded_run(store, "demo") as rec:
         for spec in specs:
-            dec = o.decoder_from_spec(spec, workers=n_workers)
+            dec = wiring.decoder_from_spec(spec, workers=n_workers)
             with shot_progress(spec, quiet=quiet) as progress:
                 results.append(run_task(dec, workload, run=rec, workers=n_workers, progress=progress))
         rec.summary = {r.decoder_name: {"errors": r.stats.errors, "shots": r.stats.shots} for r in results}

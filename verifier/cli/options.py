@@ -90,48 +90,11 @@ def executor_for(kind: str, scheduler: str | None, workers: int):
     return make_executor(kind, workers=workers, scheduler=scheduler)
 
 
-def qec_workload(*, distance: int | None, rounds: int | None, basis: str, noise: str, p: float | None,
-                 shots: int, seed: int, circuit: Path | None = None, dets: Path | None = None,
-                 obs: Path | None = None, data_format: str | None = None):
-    """The workload named by the shared workload flags."""
-    from verifier.qec.workload import CircuitWorkload, MemoryWorkload, RecordedWorkload
+def qec_workload(**flags):
+    """The workload named by the shared workload flags (``verifier.qec.workload.from_flags``)."""
+    from verifier.qec.workload import from_flags
 
-    if (dets is None) != (obs is None):
-        raise UsageError("--dets and --obs go together: give both, with --circuit")
-    if dets is not None:
-        if circuit is None:
-            raise UsageError("--dets/--obs need --circuit, the circuit the shots were recorded from")
-        return RecordedWorkload.from_files(circuit, dets, obs, data_format=data_format,
-                                           rounds=rounds)
-    if circuit is not None:
-        return CircuitWorkload.from_file(circuit, shots=shots, seed=seed, rounds=rounds)
-    if distance is None:
-        raise UsageError("give --distance (with --p), or --circuit FILE.stim")
-    if p is None:
-        raise UsageError("give --p, the physical error rate (e.g. --p 0.003)")
-    return MemoryWorkload(distance, rounds or distance, basis.lower(), noise.lower(), p, shots, seed)
-
-
-def decoder_from_spec(spec: str, *, contract: str | None = None, provider: str = "cpu",
-                      threads: int | None = None, batch_size: int = 8192, workers: int = 1):
-    """A baseline name (``pymatching``...), a built-in model name, or a path to an ONNX file."""
-    from baselines.pymatching_decoder import BASELINES, PyMatchingDecoder
-
-    if spec in BASELINES:
-        if contract:
-            raise UsageError(f"--contract applies to ONNX models, not to the baseline {spec!r}")
-        return PyMatchingDecoder.named(spec)
-    from adapters.builtin import builtin_path
-    from adapters.onnx_decoder import OnnxDecoder, RuntimeOptions
-
-    path = builtin_path(spec) or Path(spec)
-    if not path.exists() and not spec.endswith(".onnx"):
-        raise UsageError(f"unknown decoder {spec!r}: give a baseline ({', '.join(BASELINES)}), "
-                         "a built-in model (sov models list) or a path to an .onnx file")
-    if threads is None:
-        threads = max(1, (os.cpu_count() or 1) // max(1, workers))
-    opts = RuntimeOptions(provider=provider, threads=threads, batch_size=batch_size)
-    return OnnxDecoder.from_file(str(path), contract=contract, options=opts)
+    return from_flags(**flags)
 
 
 def _clean(obj: Any) -> Any:

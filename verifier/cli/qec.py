@@ -7,6 +7,7 @@ from typing import Annotated, Optional
 import typer
 
 from verifier.cli import options as o
+from verifier.cli import wiring
 from verifier.errors import UsageError
 
 app = typer.Typer(help="Replay QEC workloads through decoders (PyMatching, ONNX models).",
@@ -52,7 +53,7 @@ def run(
     from verifier.workflows.qec import run_task
     from verifier.store.runs import recorded_run
 
-    dec = o.decoder_from_spec(decoder, contract=contract, provider=provider, threads=threads,
+    dec = wiring.decoder_from_spec(decoder, contract=contract, provider=provider, threads=threads,
                               batch_size=batch_size, workers=n_workers)
     store = o.store_for(db)
     console = o.human_console(json_out)  # (rich's import overlaps the workers' start)
@@ -104,7 +105,7 @@ def latency(
 
     workload = o.qec_workload(distance=distance, rounds=rounds, basis=basis, noise=noise, p=p,
                               shots=(shots + warmup) * batch, seed=seed, circuit=circuit)
-    dec = o.decoder_from_spec(decoder, contract=contract, provider=provider, threads=threads,
+    dec = wiring.decoder_from_spec(decoder, contract=contract, provider=provider, threads=threads,
                               batch_size=max(batch, 1), workers=1)
     store = o.store_for(db)
     with recorded_run(store, "qec latency") as rec:
@@ -195,7 +196,7 @@ def crosscheck(
                               data_format=data_format)
     variants = []
     for prov in providers:
-        dec = o.decoder_from_spec(decoder, contract=contract, provider=prov, threads=threads,
+        dec = wiring.decoder_from_spec(decoder, contract=contract, provider=prov, threads=threads,
                                   batch_size=batch_size, workers=n_workers)
         if not isinstance(dec, OnnxDecoder):
             raise UsageError(f"crosscheck compares runtimes of an ONNX model; {decoder!r} is a baseline")

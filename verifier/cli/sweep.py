@@ -10,6 +10,7 @@ from typing import Annotated, Optional
 import typer
 
 from verifier.cli import options as o
+from verifier.cli import wiring
 from verifier.cli.qec import app
 
 DecoderOpt = Annotated[str, typer.Option("--decoder", help="pymatching, pymatching-correlated, a built-in model, or FILE.onnx.")]
@@ -29,7 +30,7 @@ BootstrapOpt = Annotated[int, typer.Option("--bootstrap", min=0, help="Parametri
 
 def _spec(distances: str, p: str | None, shots: int, seed: int, rounds: int | None, basis: str, noise: str):
     from verifier.errors import UsageError
-    from verifier.engine.sweep import SweepSpec, parse_float_list, parse_int_list
+    from verifier.qec.grid import SweepSpec, parse_float_list, parse_int_list
 
     if p is None:
         raise UsageError("give --p, the physical error rates (e.g. --p 0.004,0.006,0.008)")
@@ -52,7 +53,7 @@ def _prepare(*, decoder: str, spec, workers, contract, provider, threads, batch_
     n_workers = o.workers_or_default(workers)
     o.start_workers(executor, n_workers)
     spec.workloads()  # validates every point before anything is recorded
-    dec = o.decoder_from_spec(decoder, contract=contract, provider=provider, threads=threads,
+    dec = wiring.decoder_from_spec(decoder, contract=contract, provider=provider, threads=threads,
                               batch_size=batch_size, workers=n_workers)
     return dec, n_workers
 

@@ -8,6 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from verifier.cli import options as o
+from verifier.cli import wiring
 
 app = typer.Typer(help="Register models in service for scheduled drift checks.", no_args_is_help=True)
 
@@ -15,7 +16,7 @@ app = typer.Typer(help="Register models in service for scheduled drift checks.",
 def make_decoder_factory(workers: int, threads: int | None = None):
     """(path, stored decoder options) -> Decoder, for drift checks."""
     def make(path: str, opts: dict):
-        return o.decoder_from_spec(path, contract=opts.get("contract"), provider=opts.get("provider", "cpu"),
+        return wiring.decoder_from_spec(path, contract=opts.get("contract"), provider=opts.get("provider", "cpu"),
                                    threads=threads, batch_size=opts.get("batch_size", 8192), workers=workers)
     return make
 

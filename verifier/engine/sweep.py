@@ -27,97 +27,18 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable, Iterator, Protocol, Sequence
 
-import numpy as np
-
 from verifier.qec.decoder import Decoder, fingerprint
 from verifier.errors import UsageError
 from verifier.engine.replay import BlockOutcome, RecordPacer, TaskResult, _pool_init, run_block
 from verifier.stats.binomial import Stats
-from verifier.qec.workload import Block, MemoryWorkload, QecWorkload, sha256_bytes
+from verifier.qec.grid import SweepSpec
+from verifier.qec.workload import Block, QecWorkload, sha256_bytes
 
 if TYPE_CHECKING:
     from verifier.store.runs import Run
     from verifier.store.db import Store
 
 SweepProgressFn = Callable[[Stats, int, int, int], None]  # (all stats, total shots, tasks done, tasks)
-
-
-# -- the grid ---------------------------------------------------------------------------------
-
-def point_seed(seed: int, distance: int, rounds: int, p: float) -> int:
-    """The sampling seed of one sweep point: independent across points, fixed by ``seed``."""
-    words = [int(seed) & 0xFFFFFFFF, int(seed) >> 32, int(distance), int(rounds),
-             int(round(float(p) * 1e12)) & 0xFFFFFFFF, int(round(float(p) * 1e12)) >> 32]
-    return int(np.random.SeedSequence(words).generate_state(1, np.uint64)[0] >> np.uint64(1))
-
-
-@dataclass(frozen=True)
-class SweepSpec:
-    """A grid of rotated-memory workloads: every distance at every physical error rate."""
-
-    distances: tuple[int, ...]
-    ps: tuple[float, ...]
-    shots: int
-    seed: int = 0
-    rounds: int | None = None  # None: rounds = distance
-    basis: str = "z"
-    noise: str = "uniform"
-
-    def __post_init__(self) -> None:
-        if not self.distances:
-            raise UsageError("--distances is empty: give e.g. --distances 3,5,7")
-        if not self.ps:
-            raise UsageError("--p is empty: give e.g. --p 0.004,0.006,0.008")
-        if len(set(self.distances)) != len(self.distances):
-            raise UsageError(f"--distances lists a distance twice: {list(self.distances)}")
-        if len(set(self.ps)) != len(self.ps):
-            raise UsageError(f"--p lists a rate twice: {list(self.ps)}")
-
-    def workloads(self) -> list[MemoryWorkload]:
-        out = []
-        for d in self.distances:
-            r = self.rounds or d
-            for p in self.ps:
-                out.append(MemoryWorkload(d, r, self.basis, self.noise, float(p), self.shots,
-                                          point_seed(self.seed, d, r, p)))
-        return out
-
-    def to_json(self) -> dict:
-        return {"distances": list(self.distances), "p": list(self.ps), "shots": self.shots,
-                "seed": self.seed, "rounds": self.rounds or "distance", "basis": self.basis,
-                "noise": self.noise}
-
-
-def parse_int_list(text: str, *, flag: str) -> tuple[int, ...]:
-    try:
-        vals = tuple(int(x) for x in _items(text))
-    except ValueError:
-        raise UsageError(f"{flag} must be a comma-separated list of integers, got {text!r}") from None
-    if not vals:
-        raise UsageError(f"{flag} is empty")
-    return vals
-
-
-def parse_float_list(text: str, *, flag: str) -> tuple[float, ...]:
-    """``0.004,0.005`` or a range ``lo:hi:n`` (n rates, evenly spaced on a log scale)."""
-    items = _items(text)
-    try:
-        if len(items) == 1 and items[0].count(":") == 2:
-            lo, hi, n = items[0].split(":")
-            lo_f, hi_f, n_i = float(lo), float(hi), int(n)
-            if not (0 < lo_f < hi_f) or n_i < 2:
-                raise ValueError
-            return tuple(float(f"{x:.6g}") for x in np.geomspace(lo_f, hi_f, n_i))
-        vals = tuple(float(x) for x in items)
-    except ValueError:
-        raise UsageError(f"{flag} must be a comma-separated list of numbers or lo:hi:n, got {text!r}") from None
-    if not vals:
-        raise UsageError(f"{flag} is empty")
-    return vals
-
-
-def _items(text: str) -> list[str]:
-    return [x.strip() for x in str(text).split(",") if x.strip()]
 
 
 # -- executing blocks ---------------------------------------------------------------------------

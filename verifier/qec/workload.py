@@ -428,3 +428,24 @@ def iter_blocks(workload: QecWorkload, blocks: list[Block] | None = None) -> Ite
     for b in blocks if blocks is not None else workload.blocks():
         dets, obs = workload.sample_block(b)
         yield b, dets, obs
+
+
+def from_flags(*, distance: int | None, rounds: int | None, basis: str, noise: str, p: float | None,
+                 shots: int, seed: int, circuit: Path | None = None, dets: Path | None = None,
+                 obs: Path | None = None, data_format: str | None = None):
+    """The workload named by the shared workload flags of every command (``--distance``,
+    ``--circuit``, ``--dets``/``--obs``, ...), with the flags' names in its errors."""
+    if (dets is None) != (obs is None):
+        raise UsageError("--dets and --obs go together: give both, with --circuit")
+    if dets is not None:
+        if circuit is None:
+            raise UsageError("--dets/--obs need --circuit, the circuit the shots were recorded from")
+        return RecordedWorkload.from_files(circuit, dets, obs, data_format=data_format,
+                                           rounds=rounds)
+    if circuit is not None:
+        return CircuitWorkload.from_file(circuit, shots=shots, seed=seed, rounds=rounds)
+    if distance is None:
+        raise UsageError("give --distance (with --p), or --circuit FILE.stim")
+    if p is None:
+        raise UsageError("give --p, the physical error rate (e.g. --p 0.003)")
+    return MemoryWorkload(distance, rounds or distance, basis.lower(), noise.lower(), p, shots, seed)

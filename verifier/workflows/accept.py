@@ -31,9 +31,9 @@ CALIBRATION_HOOK = ("verifier.calib.accept", "accept_calibration")
 
 def build_workload(args: dict[str, Any]):
     """The workload of one policy entry (same rules as the workload flags of ``sov qec run``)."""
-    from verifier.cli.options import qec_workload
+    from verifier.qec.workload import from_flags
 
-    return qec_workload(**args)
+    return from_flags(**args)
 
 
 def calibration_hook() -> Callable[..., Any] | None:
