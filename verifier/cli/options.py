@@ -8,7 +8,6 @@ Heavy libraries are imported inside the helpers, never at module level, so that
 from __future__ import annotations
 
 import json
-import math
 import os
 import sys
 from pathlib import Path
@@ -97,21 +96,12 @@ def qec_workload(**flags):
     return from_flags(**flags)
 
 
-def _clean(obj: Any) -> Any:
-    """JSON has no NaN/Inf: write them as null."""
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    if isinstance(obj, dict):
-        return {k: _clean(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_clean(v) for v in obj]
-    return obj
-
-
 def write_json(target: str | None, payload: Any) -> None:
     if target is None:
         return
-    text = json.dumps(_clean(payload), indent=2, sort_keys=False, default=str) + "\n"
+    from verifier.jsonsafe import json_safe
+
+    text = json.dumps(json_safe(payload), indent=2, sort_keys=False) + "\n"
     if target == "-":
         sys.stdout.write(text)
         sys.stdout.flush()

@@ -10,6 +10,9 @@ import math
 from dataclasses import asdict, dataclass, fields
 from functools import lru_cache
 
+# The one confidence level of every interval sov reports (two-sided), and of its gates.
+CONFIDENCE = 0.95
+
 
 @dataclass(frozen=True)
 class Stats:
