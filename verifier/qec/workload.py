@@ -15,38 +15,24 @@ Bit layout of a block (as stim's ``b8`` and PyMatching's ``bit_packed_shots``):
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 
-from verifier.errors import UsageError
+from verifier.environment import package_version
+from verifier.errors import IntegrityError, UsageError
+from verifier.hashing import canonical_json, sha256_bytes, sha256_file, spec_digest
 from verifier.qec.noise import NOISE_MODELS
 from verifier.qec.sampling import SAMPLER
 
 BLOCK_SHOTS = 8192
 DATA_FORMATS = ("b8", "01", "dets")
 
-
-def sha256_bytes(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
-def sha256_file(path: str | os.PathLike[str]) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for piece in iter(lambda: f.read(1 << 20), b""):
-            h.update(piece)
-    return h.hexdigest()
-
-
-def canonical_json(obj: Any) -> str:
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"))
+_CIRCUIT_TEXT_SHA256: dict[str, str] = {}  # legacy stream id -> sha256 of the circuit's text
 
 
 def block_seed(seed: int, block: int) -> int:
@@ -77,22 +63,64 @@ class QecWorkload:
         raise NotImplementedError
 
     def stream_spec(self) -> dict[str, Any]:
-        """The canonical form minus ``shots``: workloads that differ only in shots share
-        their blocks, so a longer run reuses what a shorter one recorded."""
+        """What the blocks recorded for this workload depend on, and nothing more.
+
+        The canonical form minus ``shots`` (workloads that differ only in shots share their
+        blocks, so a longer run reuses what a shorter one recorded), the block size, and:
+
+        - ``circuit``: sha256 of the circuit's text as stim prints it, the circuit the
+          shots are drawn from and the decoders' detector error model is built from (a
+          changed generator or noise pass, or an edited file, is another stream);
+        - ``stim``: the stim version. For sampled workloads it fixes the shots a seed
+          gives. Recorded workloads name it too, although their shots are the files' bits:
+          stim parses the circuit and derives the detector error model every
+          DEM-based decoder decodes against, and not every decoder fingerprint names stim
+          (a pre-decoder's PyMatching finisher does not), so a stim upgrade re-decodes
+          recorded data rather than mixing blocks decoded against two models;
+        - ``sampler`` (sampled workloads): the same seed drawn another way gives other shots.
+
+        Stores of schema 4 and older keyed blocks by :attr:`legacy_stream_id`; the store
+        re-keys them to this id when it can tell they were drawn under this stim
+        (``verifier.store.schema``, migration 5)."""
+        s = self._legacy_stream_spec()
+        s["circuit"] = self.circuit_text_sha256
+        s["stim"] = package_version("stim")
+        return s
+
+    def _legacy_stream_spec(self) -> dict[str, Any]:
         s = self.spec()
         s.pop("shots", None)
         s["block_shots"] = BLOCK_SHOTS
-        if isinstance(self, _SampledMixin):  # the same seed drawn another way gives other shots
+        if isinstance(self, _SampledMixin):
             s["sampler"] = SAMPLER
         return s
 
     @cached_property
     def id(self) -> str:
-        return sha256_bytes(canonical_json(self.spec()).encode())
+        return spec_digest(self.spec())
 
     @cached_property
     def stream_id(self) -> str:
-        return sha256_bytes(canonical_json(self.stream_spec()).encode())
+        return spec_digest(self.stream_spec())
+
+    @cached_property
+    def legacy_stream_id(self) -> str:
+        """The stream id of sov's schema 4 and older (no circuit hash, no stim version):
+        what the store's older blocks are keyed by."""
+        return spec_digest(self._legacy_stream_spec())
+
+    @property
+    def circuit_text_sha256(self) -> str:
+        """sha256 of ``str(circuit)``. Remembered per process by :attr:`legacy_stream_id`
+        (the spec determines the circuit): workers get workloads without their circuit
+        and ask for the stream id of every job, which must not rebuild the circuit."""
+        key = self.legacy_stream_id
+        digest = _CIRCUIT_TEXT_SHA256.get(key)
+        if digest is None:
+            if len(_CIRCUIT_TEXT_SHA256) > 256:
+                _CIRCUIT_TEXT_SHA256.clear()
+            digest = _CIRCUIT_TEXT_SHA256[key] = sha256_bytes(str(self._circuit).encode())
+        return digest
 
     @cached_property
     def _circuit(self):
@@ -110,7 +138,7 @@ class QecWorkload:
         """sha256 of the circuit's text, as stim prints it (with and without a final
         newline) and, for a user's file, as the file holds it."""
         text = str(self._circuit)
-        hashes = {sha256_bytes(text.encode()), sha256_bytes((text + "\n").encode())}
+        hashes = {self.circuit_text_sha256, sha256_bytes((text + "\n").encode())}
         own = getattr(self, "circuit_sha256", None)
         if own:
             hashes.add(own)
@@ -223,6 +251,13 @@ def _read_circuit(path: Path):
     return circuit, text
 
 
+def _checked_circuit(path: str, sha256: str):
+    circuit, text = _read_circuit(Path(path))
+    if sha256_bytes(text.encode()) != sha256:
+        raise IntegrityError(f"{path} changed since the workload was defined")
+    return circuit
+
+
 @dataclass(frozen=True)
 class CircuitWorkload(_SampledMixin, QecWorkload):
     """A user's own ``.stim`` circuit, sampled by stim with a seed."""
@@ -249,12 +284,7 @@ class CircuitWorkload(_SampledMixin, QecWorkload):
                 "shots": self.shots, "seed": self.seed}
 
     def circuit(self):
-        circuit, text = _read_circuit(Path(self.circuit_path))
-        if sha256_bytes(text.encode()) != self.circuit_sha256:
-            from verifier.errors import IntegrityError
-
-            raise IntegrityError(f"{self.circuit_path} changed since the workload was defined")
-        return circuit
+        return _checked_circuit(self.circuit_path, self.circuit_sha256)
 
     def describe(self) -> str:
         return f"circuit {Path(self.circuit_path).name} (sha256 {self.circuit_sha256[:12]}), {self.shots} shots, seed {self.seed}"
@@ -315,12 +345,7 @@ class RecordedWorkload(QecWorkload):
                 "rounds": self.rounds, "shots": self.shots}
 
     def circuit(self):
-        circuit, text = _read_circuit(Path(self.circuit_path))
-        if sha256_bytes(text.encode()) != self.circuit_sha256:
-            from verifier.errors import IntegrityError
-
-            raise IntegrityError(f"{self.circuit_path} changed since the workload was defined")
-        return circuit
+        return _checked_circuit(self.circuit_path, self.circuit_sha256)
 
     def sample_block(self, block: Block) -> tuple[np.ndarray, np.ndarray]:
         dets = read_records(Path(self.dets_path), self.data_format, self.num_detectors,
@@ -422,12 +447,6 @@ def read_records(path: Path, fmt: str, width: int, start: int, count: int) -> np
         raise UsageError(f"{path}: lines {start + 1}..{start + count} hold {data.shape[0]} 'dets' records "
                          f"instead of {count}: every line must be one 'shot ...' record")
     return data
-
-
-def iter_blocks(workload: QecWorkload, blocks: list[Block] | None = None) -> Iterator[tuple[Block, np.ndarray, np.ndarray]]:
-    for b in blocks if blocks is not None else workload.blocks():
-        dets, obs = workload.sample_block(b)
-        yield b, dets, obs
 
 
 def from_flags(*, distance: int | None, rounds: int | None, basis: str, noise: str, p: float | None,
