@@ -6,7 +6,9 @@ from it. Its shots are cut into fixed *blocks* of :data:`BLOCK_SHOTS` shots; blo
 of a sampled workload is drawn by its own stim sampler seeded from ``(seed, i)``
 (``verifier.qec.sampling``), so the shots of a seed are the same whatever the chunk size, the
 number of worker processes, or the order in which blocks run. A block is the unit that is recorded in the store and
-resumed after an interruption.
+resumed after an interruption. Blocks are filed under the workload's ``stream_id``, which
+names everything a block depends on (the circuit's text, stim's version, the sampler: see
+:meth:`QecWorkload.stream_spec`).
 
 Bit layout of a block (as stim's ``b8`` and PyMatching's ``bit_packed_shots``):
 ``dets`` is ``uint8[n, ceil(num_detectors / 8)]`` with detector ``k`` at bit ``k % 8``
@@ -28,9 +30,9 @@ from verifier.errors import IntegrityError, UsageError
 from verifier.hashing import canonical_json, sha256_bytes, sha256_file, spec_digest
 from verifier.qec.noise import NOISE_MODELS
 from verifier.qec.sampling import SAMPLER
+from verifier.qec.shotdata import DATA_FORMATS, count_records, format_from_suffix, read_records
 
 BLOCK_SHOTS = 8192
-DATA_FORMATS = ("b8", "01", "dets")
 
 _CIRCUIT_TEXT_SHA256: dict[str, str] = {}  # legacy stream id -> sha256 of the circuit's text
 
@@ -316,16 +318,16 @@ class RecordedWorkload(QecWorkload):
                    rounds: int | None = None) -> "RecordedWorkload":
         cpath = Path(circuit)
         circ, text = _read_circuit(cpath)
-        fmt = data_format or _format_from_suffix(Path(dets))
-        ofmt = obs_format or data_format or _format_from_suffix(Path(obs))
+        fmt = data_format or format_from_suffix(Path(dets))
+        ofmt = obs_format or data_format or format_from_suffix(Path(obs))
         for f in (fmt, ofmt):
             if f not in DATA_FORMATS:
                 raise UsageError(f"data format must be one of {', '.join(DATA_FORMATS)}, got {f!r}")
         for p in (Path(dets), Path(obs)):
             if not p.is_file():
                 raise UsageError(f"data file not found: {p}")
-        nd = _count_records(Path(dets), fmt, circ.num_detectors)
-        no = _count_records(Path(obs), ofmt, circ.num_observables)
+        nd = count_records(Path(dets), fmt, circ.num_detectors)
+        no = count_records(Path(obs), ofmt, circ.num_observables)
         if nd != no:
             raise UsageError(f"{dets} holds {nd} shots but {obs} holds {no}")
         if nd == 0:
@@ -357,96 +359,6 @@ class RecordedWorkload(QecWorkload):
     def describe(self) -> str:
         return (f"recorded {Path(self.dets_path).name} + {Path(self.obs_path).name} "
                 f"({self.data_format}), {self.shots} shots")
-
-
-def _format_from_suffix(path: Path) -> str:
-    suffix = path.suffix.lstrip(".")
-    if suffix in DATA_FORMATS:
-        return suffix
-    raise UsageError(f"cannot tell the format of {path} from its name: give --data-format "
-                     f"({'|'.join(DATA_FORMATS)})")
-
-
-def _record_bytes(fmt: str, width: int) -> int:
-    return (width + 7) // 8 if fmt == "b8" else width + 1
-
-
-def _count_records(path: Path, fmt: str, width: int) -> int:
-    size = path.stat().st_size
-    if fmt == "dets":
-        return len(_dets_line_starts(path))
-    rec = _record_bytes(fmt, width)
-    if width == 0 and fmt == "b8":
-        raise UsageError(f"{path}: b8 data with zero-width records cannot be counted")
-    if size % rec:
-        raise UsageError(f"{path} is {size} bytes, not a whole number of {fmt} records of "
-                         f"{width} bits ({rec} bytes each): wrong circuit or format?")
-    return size // rec
-
-
-def _dets_line_starts(path: Path) -> np.ndarray:
-    mm = np.memmap(path, dtype=np.uint8, mode="r") if path.stat().st_size else np.zeros(0, np.uint8)
-    ends = np.flatnonzero(mm == ord("\n"))
-    if len(mm) and (len(ends) == 0 or ends[-1] != len(mm) - 1):
-        raise UsageError(f"{path}: the last 'dets' record does not end with a newline")
-    return np.concatenate([[0], ends[:-1] + 1]).astype(np.int64) if len(ends) else np.zeros(0, np.int64)
-
-
-def read_records(path: Path, fmt: str, width: int, start: int, count: int) -> np.ndarray:
-    """Records ``start .. start+count`` of a stim shot-data file, bit-packed little-endian."""
-    nbytes = (width + 7) // 8
-    if fmt == "b8":
-        with open(path, "rb") as f:
-            f.seek(start * nbytes)
-            raw = f.read(count * nbytes)
-        if len(raw) != count * nbytes:
-            raise UsageError(f"{path}: ends before record {start + count} (the file changed or is truncated)")
-        out = np.frombuffer(raw, dtype=np.uint8).reshape(count, nbytes).copy()
-        if width % 8 and count and np.any(out[:, -1] >> (width % 8)):
-            raise UsageError(f"{path}: a b8 record sets bits beyond its {width} bits: wrong circuit or "
-                             "format?")
-        return out
-    if fmt == "01":
-        rec = width + 1
-        with open(path, "rb") as f:
-            f.seek(start * rec)
-            raw = np.frombuffer(f.read(count * rec), dtype=np.uint8).reshape(count, rec)
-        if np.any(raw[:, width] != ord("\n")):
-            raise UsageError(f"{path}: a '01' record is not {width} characters and a newline")
-        bits = raw[:, :width] - ord("0")
-        if np.any(bits > 1):
-            raise UsageError(f"{path}: a '01' record holds a character other than 0 or 1")
-        return np.packbits(bits.astype(bool), axis=1, bitorder="little")
-    # dets: variable-length lines; let stim parse exactly this slice
-    import tempfile
-
-    import stim
-
-    starts = _dets_line_starts(path)
-    lo = int(starts[start])
-    hi = int(starts[start + count]) if start + count < len(starts) else path.stat().st_size
-    with open(path, "rb") as f:
-        f.seek(lo)
-        piece = f.read(hi - lo)
-    with tempfile.NamedTemporaryFile(suffix=".dets") as tmp:
-        tmp.write(piece)
-        tmp.flush()
-        # a 'dets' detector file writes D<k> tokens, an observable file L<k> tokens
-        data, err = None, ""
-        for nd, no in ((width, 0), (0, width)):
-            try:
-                data = stim.read_shot_data_file(path=tmp.name, format="dets", num_detectors=nd,
-                                                num_observables=no, bit_packed=True)
-                break
-            except Exception as e:  # stim raises ValueError/RuntimeError with long text
-                err = (str(e).strip().splitlines() or [type(e).__name__])[0]
-        if data is None:
-            raise UsageError(f"{path}: not valid 'dets' data for {width} bits: {err}")
-    data = np.asarray(data, dtype=np.uint8)
-    if data.shape != (count, nbytes):
-        raise UsageError(f"{path}: lines {start + 1}..{start + count} hold {data.shape[0]} 'dets' records "
-                         f"instead of {count}: every line must be one 'shot ...' record")
-    return data
 
 
 def from_flags(*, distance: int | None, rounds: int | None, basis: str, noise: str, p: float | None,
