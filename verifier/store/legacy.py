@@ -13,7 +13,9 @@ from typing import Any, Iterable
 
 
 def adopt_legacy_streams(con: Any, workloads: Iterable[Any]) -> None:
-    streams = {w.legacy_stream_id: w for w in workloads}
+    streams = {w.legacy_stream_id: w for w in workloads if getattr(w, "legacy_stream_id", None)}
+    if not streams:
+        return
     rows = con.execute("SELECT stream_id, stim FROM legacy_streams WHERE adopted_as IS NULL "
                        "AND list_contains(?, stream_id)", [list(streams)]).fetchall()
     for legacy, stim in rows:
