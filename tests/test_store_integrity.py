@@ -143,8 +143,8 @@ def _hooked(tmp_path: Path) -> Path:
 @pytest.mark.skipif(not Path("/proc").is_dir(), reason="needs /proc")
 def test_kill9_mid_run_leaves_store_readable_and_resumes_to_exact_shots(tmp_path):
     db = tmp_path / "k.duckdb"
-    # the run is held at its first write (after ~2 s of blocks: RecordPacer); enough shots
-    # that the first write is a paced one, not the last
+    # the run is held at its first write of blocks (RecordPacer's first); enough shots that
+    # this write comes long before the last one (which also records the result)
     shots = 1_000_000
     args = ["qec", "run", "--decoder", "identity-predecoder", "-d", "5", "--p", "0.01",
             "--shots", str(shots), "--seed", "11", "--workers", "1", "-q", "--db", str(db)]
