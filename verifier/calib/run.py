@@ -21,7 +21,7 @@ from verifier.calib.metrics import fit_figures, readout_figures
 from verifier.calib.simulator import (CalWorkload, FitData, ReadoutData, assignment_fidelity, default_shots,
                                       simulate, truth_threshold_fidelity)
 from verifier.errors import UsageError
-from verifier.hashing import fingerprint  # noqa: F401  (calibration models are named like decoders)
+from verifier.hashing import fingerprint
 
 BASELINE_NAMES = ("qibocal", "sov-reference")
 DEFAULT_REPEATS = {"readout": 20}
