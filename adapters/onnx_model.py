@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from verifier.errors import IntegrityError, UsageError
-from verifier.qec.workload import sha256_file
+from verifier.hashing import sha256_file
 
 STANDARD_DOMAINS = frozenset({"", "ai.onnx", "ai.onnx.ml"})
 DEFAULT_MAX_TENSOR_MB = 512.0

@@ -272,7 +272,7 @@ class SandboxedSession:
         info = inspect_model(self.path)  # the parent's checks (cached); raises exit 2/4
         model_bytes: bytes | None = None
         if not info.external_data and info.size_bytes <= INLINE_MODEL_MAX:
-            from verifier.qec.workload import sha256_bytes
+            from verifier.hashing import sha256_bytes
 
             try:
                 model_bytes = Path(self.path).read_bytes()

@@ -33,7 +33,8 @@ import numpy as np
 import sinter
 
 from verifier.errors import UsageError
-from verifier.qec.workload import QecWorkload, sha256_bytes
+from verifier.hashing import sha256_bytes
+from verifier.qec.workload import QecWorkload
 
 if TYPE_CHECKING:
     from verifier.engine.sweep import SweepResult

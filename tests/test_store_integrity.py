@@ -44,16 +44,19 @@ def _q(db: Path, sql: str, params=()):
 
 def test_lock_errors_of_this_duckdb_are_recognized_and_retried(tmp_path):
     """A second process holding the file: the real DuckDB message is a lock error, and
-    Store waits for it (bounded), then gives a clear error when it stays locked."""
+    Store waits for it (bounded), then gives a clear error when it stays locked. The holder
+    says when it holds the file and lets go when told (a line on its stdin), not on a clock."""
+    import threading
+
     from verifier.errors import StoreError
     from verifier.store.db import Store, _is_lock_error
 
     db = tmp_path / "l.duckdb"
     Store(db).migrate()
     hold = subprocess.Popen([sys.executable, "-c",
-                             "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); "
-                             "print('held', flush=True); time.sleep(float(sys.argv[2]))", str(db), "1.5"],
-                            stdout=subprocess.PIPE, text=True)
+                             "import duckdb, sys; c = duckdb.connect(sys.argv[1]); "
+                             "print('held', flush=True); sys.stdin.readline(); c.close()", str(db)],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:
         assert hold.stdout.readline().strip() == "held"
         import duckdb
@@ -63,10 +66,18 @@ def test_lock_errors_of_this_duckdb_are_recognized_and_retried(tmp_path):
         assert _is_lock_error(ei.value), str(ei.value)
         with pytest.raises(StoreError, match="stayed locked"):
             Store(db, lock_timeout=0.3).query("SELECT 1")
-        t0 = time.monotonic()
-        assert Store(db, lock_timeout=20).query("SELECT 1") == [(1,)]  # waits for the holder
-        assert time.monotonic() - t0 > 0.3
+        got: list = []
+        waiter = threading.Thread(target=lambda: got.append(Store(db, lock_timeout=60).query("SELECT 1")))
+        waiter.start()
+        waiter.join(0.5)
+        assert waiter.is_alive() and not got  # it cannot get in while the holder holds
+        hold.stdin.write("go\n")
+        hold.stdin.flush()
+        waiter.join(60)
+        assert got == [[(1,)]]  # it retried until the holder let go
     finally:
+        if hold.poll() is None:
+            hold.stdin.close()
         hold.wait(timeout=30)
 
 
@@ -112,27 +123,35 @@ def _alive(pid: int) -> bool:
     return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
+def _held_at_first_block_write(hooks: Path, p: subprocess.Popen, timeout: float = 120) -> None:
+    """Wait until run ``p`` has committed its first blocks and is held there by the store's
+    test hook (``SOV_TEST_HOOK_DIR``, with ``hold`` present): it cannot finish meanwhile."""
+    deadline = time.monotonic() + timeout
+    while not (hooks / "blocks-written").exists():
+        assert p.poll() is None, p.stderr.read().decode()[-2000:] if p.stderr else p.returncode
+        assert time.monotonic() < deadline, "no block was written"
+        time.sleep(0.05)
+
+
+def _hooked(tmp_path: Path) -> Path:
+    hooks = tmp_path / "hooks"
+    hooks.mkdir()
+    (hooks / "hold").touch()
+    return hooks
+
+
 @pytest.mark.skipif(not Path("/proc").is_dir(), reason="needs /proc")
 def test_kill9_mid_run_leaves_store_readable_and_resumes_to_exact_shots(tmp_path):
     db = tmp_path / "k.duckdb"
-    # long enough that the first paced write (~2 s in) comes well before the end on a fast,
-    # idle machine (200 k shots took 2.5 s in all there: the race was lost)
+    # the run is held at its first write of blocks (RecordPacer's first); enough shots that
+    # this write comes long before the last one (which also records the result)
     shots = 1_000_000
     args = ["qec", "run", "--decoder", "identity-predecoder", "-d", "5", "--p", "0.01",
             "--shots", str(shots), "--seed", "11", "--workers", "1", "-q", "--db", str(db)]
-    p = subprocess.Popen(_cmd(*args), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=_env())
-    deadline = time.monotonic() + 120
-    recorded = 0
-    while time.monotonic() < deadline and p.poll() is None:
-        time.sleep(0.3)
-        if db.exists():
-            try:
-                recorded = _q(db, "SELECT count(*) FROM blocks")[0][0]
-            except Exception:
-                continue
-            if recorded >= 1:
-                break
-    assert p.poll() is None, "the run finished before it could be killed: make it longer"
+    hooks = _hooked(tmp_path)
+    p = subprocess.Popen(_cmd(*args), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                         env=_env(SOV_TEST_HOOK_DIR=str(hooks)))
+    _held_at_first_block_write(hooks, p)
     sandbox_children = _children(p.pid)
     os.kill(p.pid, signal.SIGKILL)
     p.wait(timeout=30)
@@ -145,12 +164,14 @@ def test_kill9_mid_run_leaves_store_readable_and_resumes_to_exact_shots(tmp_path
     runs = _q(db, "SELECT run_id, status FROM runs")
     assert [s for _, s in runs] == ["running"]
     done = _q(db, "SELECT count(*), coalesce(sum(shots), 0) FROM blocks")[0]
-    assert 0 < done[1] < shots and _q(db, "SELECT count(*) FROM results")[0][0] == 0
+    written = sum(int(n) for n in (hooks / "blocks-written").read_text().split())
+    assert done[0] == written and 0 < done[1] < shots
+    assert _q(db, "SELECT count(*) FROM results")[0][0] == 0
     # the same command again: marks the dead run incomplete, resumes, counts every shot once
     r = subprocess.run(_cmd(*args, "--json", "-"), capture_output=True, text=True, env=_env(), timeout=240)
     assert r.returncode == 0, r.stderr
     out = json.loads(r.stdout)
-    assert out["shots"] == shots and out["reused_shots"] >= done[1]
+    assert out["shots"] == shots and out["reused_shots"] == done[1]
     statuses = dict(_q(db, "SELECT run_id, status FROM runs"))
     assert statuses[runs[0][0]] == "incomplete" and sorted(statuses.values()) == ["incomplete", "ok"]
     n, distinct, total, errors = _q(db, "SELECT count(*), count(DISTINCT block), sum(shots), sum(errors) "
@@ -301,16 +322,19 @@ def test_kill9_with_workers_leaves_no_orphans(tmp_path):
     db = tmp_path / "w.duckdb"
     args = ["qec", "run", "--decoder", "identity-predecoder", "-d", "5", "--p", "0.01",
             "--shots", "400000", "--seed", "12", "--workers", "2", "-q", "--db", str(db)]
-    p = subprocess.Popen(_cmd(*args), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=_env())
-    deadline = time.monotonic() + 120
+    hooks = _hooked(tmp_path)
+    p = subprocess.Popen(_cmd(*args), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                         env=_env(SOV_TEST_HOOK_DIR=str(hooks)))
+    _held_at_first_block_write(hooks, p)
+    # held: the workers have decoded blocks, so each has its sandbox (or is starting it)
+    deadline = time.monotonic() + 60
     family: list[int] = []
-    while time.monotonic() < deadline and p.poll() is None:
-        time.sleep(0.3)
+    while time.monotonic() < deadline:
         family = _descendants(p.pid)
-        sandboxes = [c for c in family if "_child_main" in _cmdline(c)]
-        if len(sandboxes) >= 2:
+        if len([c for c in family if "_child_main" in _cmdline(c)]) >= 2:
             break
-    assert p.poll() is None, "the run finished before it could be killed"
+        time.sleep(0.05)
+    assert p.poll() is None
     assert len(family) >= 4, family  # forkserver, 2 workers, their sandboxes
     os.kill(p.pid, signal.SIGKILL)
     p.wait(timeout=30)

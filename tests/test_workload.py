@@ -113,3 +113,21 @@ def test_blocks_come_from_stims_b8_writer_in_pymatchings_layout():
     assert np.array_equal(a1[0], a2[0]) and np.array_equal(a1[1], a2[1])
     assert w.stream_spec()["sampler"] == SAMPLER
     assert a1[0].shape == (8192, (w.num_detectors + 7) // 8)
+
+
+def test_stream_ids_name_the_circuit_and_the_stim_version(tmp_path, monkeypatch):
+    text = str(MemoryWorkload(3, 3, "z", "uniform", 0.02, 10, 3).circuit())
+    (tmp_path / "a.stim").write_text(text)
+    (tmp_path / "b.stim").write_text(text.replace("DEPOLARIZE1(0.02)", "DEPOLARIZE1(0.03)", 1))
+    a = CircuitWorkload.from_file(tmp_path / "a.stim", shots=100, seed=1)
+    b = CircuitWorkload.from_file(tmp_path / "b.stim", shots=100, seed=1)
+    assert a.stream_spec()["circuit"] != b.stream_spec()["circuit"] and a.stream_id != b.stream_id
+    m = MemoryWorkload(3, 3, "z", "uniform", 0.02, 10, 3)
+    assert m.stream_spec()["circuit"] == a.stream_spec()["circuit"]  # stim's text of one circuit
+    before = m.stream_id
+    import verifier.qec.workload as wl
+
+    monkeypatch.setattr(wl, "package_version", lambda name: "0.0.1" if name == "stim" else None)
+    again = MemoryWorkload(3, 3, "z", "uniform", 0.02, 10, 3)
+    assert again.stream_spec()["stim"] == "0.0.1"
+    assert again.stream_id != before and again.legacy_stream_id == m.legacy_stream_id

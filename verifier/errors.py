@@ -1,6 +1,6 @@
-"""The errors sov raises on purpose, each carrying the exit code of DESIGN.md.
+"""The errors sov raises on purpose, each carrying the exit code sov ends with.
 
-Exit codes: 0 pass, 1 gate failed, 2 usage or input error, 3 inconclusive,
+Exit codes (the one table of them): 0 pass, 1 gate failed, 2 usage or input error, 3 inconclusive,
 4 integrity failure (corrupt or unsafe model, NaN outputs, hash mismatch).
 """
 

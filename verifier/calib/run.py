@@ -8,7 +8,6 @@ store, records it (table ``cal_results``, with the per-repeat estimates).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import time
 from dataclasses import dataclass, field
@@ -22,6 +21,7 @@ from verifier.calib.metrics import fit_figures, readout_figures
 from verifier.calib.simulator import (CalWorkload, FitData, ReadoutData, assignment_fidelity, default_shots,
                                       simulate, truth_threshold_fidelity)
 from verifier.errors import UsageError
+from verifier.hashing import fingerprint
 
 BASELINE_NAMES = ("qibocal", "sov-reference")
 DEFAULT_REPEATS = {"readout": 20}
@@ -65,11 +65,6 @@ def resolve_model(spec: Any, experiment: str | None, *, contract: str | None = N
                          "model (sov models list) or a path to an .onnx file")
     return OnnxCalibrationModel.from_file(str(path), contract=contract, experiment=experiment,
                                           options=options)
-
-
-def fingerprint(model) -> str:
-    spec = model.fingerprint_spec()
-    return hashlib.sha256(json.dumps(spec, sort_keys=True, default=str).encode()).hexdigest()
 
 
 @dataclass

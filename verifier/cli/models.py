@@ -89,7 +89,7 @@ def bom(
     from adapters.onnx_model import inspect_model
     from reports.bom import build_bom, evaluations
     from verifier import __version__
-    from verifier.qec.workload import sha256_file
+    from verifier.hashing import sha256_file
 
     path = builtin_path(str(model)) or model
     info = inspect_model(path)

@@ -32,7 +32,8 @@ from verifier.errors import UsageError
 from verifier.engine.replay import BlockOutcome, RecordPacer, TaskResult, _pool_init, run_block
 from verifier.stats.binomial import Stats
 from verifier.qec.grid import SweepSpec
-from verifier.qec.workload import Block, QecWorkload, sha256_bytes
+from verifier.hashing import sha256_bytes
+from verifier.qec.workload import Block, QecWorkload
 
 if TYPE_CHECKING:
     from verifier.store.runs import Run

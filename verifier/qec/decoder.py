@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from verifier.qec.workload import canonical_json, sha256_bytes
+from verifier.hashing import fingerprint  # noqa: F401  (one encoding for decoders and calibration models)
 
 if TYPE_CHECKING:
     from verifier.qec.workload import QecWorkload
@@ -49,10 +49,6 @@ def transport_seconds(compiled: CompiledDecoder) -> float:
     (the model sandbox) rather than decoding. Compiled decoders report it through an
     optional ``transport_seconds`` attribute; 0 for those that run in-process."""
     return float(getattr(compiled, "transport_seconds", 0.0) or 0.0)
-
-
-def fingerprint(decoder: Decoder) -> str:
-    return sha256_bytes(canonical_json(decoder.fingerprint_spec()).encode())
 
 
 def unpack_bits(packed: np.ndarray, width: int) -> np.ndarray:

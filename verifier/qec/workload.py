@@ -6,7 +6,9 @@ from it. Its shots are cut into fixed *blocks* of :data:`BLOCK_SHOTS` shots; blo
 of a sampled workload is drawn by its own stim sampler seeded from ``(seed, i)``
 (``verifier.qec.sampling``), so the shots of a seed are the same whatever the chunk size, the
 number of worker processes, or the order in which blocks run. A block is the unit that is recorded in the store and
-resumed after an interruption.
+resumed after an interruption. Blocks are filed under the workload's ``stream_id``, which
+names everything a block depends on (the circuit's text, stim's version, the sampler: see
+:meth:`QecWorkload.stream_spec`).
 
 Bit layout of a block (as stim's ``b8`` and PyMatching's ``bit_packed_shots``):
 ``dets`` is ``uint8[n, ceil(num_detectors / 8)]`` with detector ``k`` at bit ``k % 8``
@@ -15,38 +17,24 @@ Bit layout of a block (as stim's ``b8`` and PyMatching's ``bit_packed_shots``):
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 
-from verifier.errors import UsageError
+from verifier.environment import package_version
+from verifier.errors import IntegrityError, UsageError
+from verifier.hashing import canonical_json, sha256_bytes, sha256_file, spec_digest
 from verifier.qec.noise import NOISE_MODELS
 from verifier.qec.sampling import SAMPLER
+from verifier.qec.shotdata import DATA_FORMATS, count_records, format_from_suffix, read_records
 
 BLOCK_SHOTS = 8192
-DATA_FORMATS = ("b8", "01", "dets")
 
-
-def sha256_bytes(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
-def sha256_file(path: str | os.PathLike[str]) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for piece in iter(lambda: f.read(1 << 20), b""):
-            h.update(piece)
-    return h.hexdigest()
-
-
-def canonical_json(obj: Any) -> str:
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"))
+_CIRCUIT_TEXT_SHA256: dict[str, str] = {}  # legacy stream id -> sha256 of the circuit's text
 
 
 def block_seed(seed: int, block: int) -> int:
@@ -77,22 +65,64 @@ class QecWorkload:
         raise NotImplementedError
 
     def stream_spec(self) -> dict[str, Any]:
-        """The canonical form minus ``shots``: workloads that differ only in shots share
-        their blocks, so a longer run reuses what a shorter one recorded."""
+        """What the blocks recorded for this workload depend on, and nothing more.
+
+        The canonical form minus ``shots`` (workloads that differ only in shots share their
+        blocks, so a longer run reuses what a shorter one recorded), the block size, and:
+
+        - ``circuit``: sha256 of the circuit's text as stim prints it, the circuit the
+          shots are drawn from and the decoders' detector error model is built from (a
+          changed generator or noise pass, or an edited file, is another stream);
+        - ``stim``: the stim version. For sampled workloads it fixes the shots a seed
+          gives. Recorded workloads name it too, although their shots are the files' bits:
+          stim parses the circuit and derives the detector error model every
+          DEM-based decoder decodes against, and not every decoder fingerprint names stim
+          (a pre-decoder's PyMatching finisher does not), so a stim upgrade re-decodes
+          recorded data rather than mixing blocks decoded against two models;
+        - ``sampler`` (sampled workloads): the same seed drawn another way gives other shots.
+
+        Stores of schema 4 and older keyed blocks by :attr:`legacy_stream_id`; the store
+        re-keys them to this id when it can tell they were drawn under this stim
+        (``verifier.store.schema``, migration 5)."""
+        s = self._legacy_stream_spec()
+        s["circuit"] = self.circuit_text_sha256
+        s["stim"] = package_version("stim")
+        return s
+
+    def _legacy_stream_spec(self) -> dict[str, Any]:
         s = self.spec()
         s.pop("shots", None)
         s["block_shots"] = BLOCK_SHOTS
-        if isinstance(self, _SampledMixin):  # the same seed drawn another way gives other shots
+        if isinstance(self, _SampledMixin):
             s["sampler"] = SAMPLER
         return s
 
     @cached_property
     def id(self) -> str:
-        return sha256_bytes(canonical_json(self.spec()).encode())
+        return spec_digest(self.spec())
 
     @cached_property
     def stream_id(self) -> str:
-        return sha256_bytes(canonical_json(self.stream_spec()).encode())
+        return spec_digest(self.stream_spec())
+
+    @cached_property
+    def legacy_stream_id(self) -> str:
+        """The stream id of sov's schema 4 and older (no circuit hash, no stim version):
+        what the store's older blocks are keyed by."""
+        return spec_digest(self._legacy_stream_spec())
+
+    @property
+    def circuit_text_sha256(self) -> str:
+        """sha256 of ``str(circuit)``. Remembered per process by :attr:`legacy_stream_id`
+        (the spec determines the circuit): workers get workloads without their circuit
+        and ask for the stream id of every job, which must not rebuild the circuit."""
+        key = self.legacy_stream_id
+        digest = _CIRCUIT_TEXT_SHA256.get(key)
+        if digest is None:
+            if len(_CIRCUIT_TEXT_SHA256) > 256:
+                _CIRCUIT_TEXT_SHA256.clear()
+            digest = _CIRCUIT_TEXT_SHA256[key] = sha256_bytes(str(self._circuit).encode())
+        return digest
 
     @cached_property
     def _circuit(self):
@@ -110,7 +140,7 @@ class QecWorkload:
         """sha256 of the circuit's text, as stim prints it (with and without a final
         newline) and, for a user's file, as the file holds it."""
         text = str(self._circuit)
-        hashes = {sha256_bytes(text.encode()), sha256_bytes((text + "\n").encode())}
+        hashes = {self.circuit_text_sha256, sha256_bytes((text + "\n").encode())}
         own = getattr(self, "circuit_sha256", None)
         if own:
             hashes.add(own)
@@ -223,6 +253,13 @@ def _read_circuit(path: Path):
     return circuit, text
 
 
+def _checked_circuit(path: str, sha256: str):
+    circuit, text = _read_circuit(Path(path))
+    if sha256_bytes(text.encode()) != sha256:
+        raise IntegrityError(f"{path} changed since the workload was defined")
+    return circuit
+
+
 @dataclass(frozen=True)
 class CircuitWorkload(_SampledMixin, QecWorkload):
     """A user's own ``.stim`` circuit, sampled by stim with a seed."""
@@ -249,12 +286,7 @@ class CircuitWorkload(_SampledMixin, QecWorkload):
                 "shots": self.shots, "seed": self.seed}
 
     def circuit(self):
-        circuit, text = _read_circuit(Path(self.circuit_path))
-        if sha256_bytes(text.encode()) != self.circuit_sha256:
-            from verifier.errors import IntegrityError
-
-            raise IntegrityError(f"{self.circuit_path} changed since the workload was defined")
-        return circuit
+        return _checked_circuit(self.circuit_path, self.circuit_sha256)
 
     def describe(self) -> str:
         return f"circuit {Path(self.circuit_path).name} (sha256 {self.circuit_sha256[:12]}), {self.shots} shots, seed {self.seed}"
@@ -286,16 +318,16 @@ class RecordedWorkload(QecWorkload):
                    rounds: int | None = None) -> "RecordedWorkload":
         cpath = Path(circuit)
         circ, text = _read_circuit(cpath)
-        fmt = data_format or _format_from_suffix(Path(dets))
-        ofmt = obs_format or data_format or _format_from_suffix(Path(obs))
+        fmt = data_format or format_from_suffix(Path(dets))
+        ofmt = obs_format or data_format or format_from_suffix(Path(obs))
         for f in (fmt, ofmt):
             if f not in DATA_FORMATS:
                 raise UsageError(f"data format must be one of {', '.join(DATA_FORMATS)}, got {f!r}")
         for p in (Path(dets), Path(obs)):
             if not p.is_file():
                 raise UsageError(f"data file not found: {p}")
-        nd = _count_records(Path(dets), fmt, circ.num_detectors)
-        no = _count_records(Path(obs), ofmt, circ.num_observables)
+        nd = count_records(Path(dets), fmt, circ.num_detectors)
+        no = count_records(Path(obs), ofmt, circ.num_observables)
         if nd != no:
             raise UsageError(f"{dets} holds {nd} shots but {obs} holds {no}")
         if nd == 0:
@@ -315,12 +347,7 @@ class RecordedWorkload(QecWorkload):
                 "rounds": self.rounds, "shots": self.shots}
 
     def circuit(self):
-        circuit, text = _read_circuit(Path(self.circuit_path))
-        if sha256_bytes(text.encode()) != self.circuit_sha256:
-            from verifier.errors import IntegrityError
-
-            raise IntegrityError(f"{self.circuit_path} changed since the workload was defined")
-        return circuit
+        return _checked_circuit(self.circuit_path, self.circuit_sha256)
 
     def sample_block(self, block: Block) -> tuple[np.ndarray, np.ndarray]:
         dets = read_records(Path(self.dets_path), self.data_format, self.num_detectors,
@@ -332,102 +359,6 @@ class RecordedWorkload(QecWorkload):
     def describe(self) -> str:
         return (f"recorded {Path(self.dets_path).name} + {Path(self.obs_path).name} "
                 f"({self.data_format}), {self.shots} shots")
-
-
-def _format_from_suffix(path: Path) -> str:
-    suffix = path.suffix.lstrip(".")
-    if suffix in DATA_FORMATS:
-        return suffix
-    raise UsageError(f"cannot tell the format of {path} from its name: give --data-format "
-                     f"({'|'.join(DATA_FORMATS)})")
-
-
-def _record_bytes(fmt: str, width: int) -> int:
-    return (width + 7) // 8 if fmt == "b8" else width + 1
-
-
-def _count_records(path: Path, fmt: str, width: int) -> int:
-    size = path.stat().st_size
-    if fmt == "dets":
-        return len(_dets_line_starts(path))
-    rec = _record_bytes(fmt, width)
-    if width == 0 and fmt == "b8":
-        raise UsageError(f"{path}: b8 data with zero-width records cannot be counted")
-    if size % rec:
-        raise UsageError(f"{path} is {size} bytes, not a whole number of {fmt} records of "
-                         f"{width} bits ({rec} bytes each): wrong circuit or format?")
-    return size // rec
-
-
-def _dets_line_starts(path: Path) -> np.ndarray:
-    mm = np.memmap(path, dtype=np.uint8, mode="r") if path.stat().st_size else np.zeros(0, np.uint8)
-    ends = np.flatnonzero(mm == ord("\n"))
-    if len(mm) and (len(ends) == 0 or ends[-1] != len(mm) - 1):
-        raise UsageError(f"{path}: the last 'dets' record does not end with a newline")
-    return np.concatenate([[0], ends[:-1] + 1]).astype(np.int64) if len(ends) else np.zeros(0, np.int64)
-
-
-def read_records(path: Path, fmt: str, width: int, start: int, count: int) -> np.ndarray:
-    """Records ``start .. start+count`` of a stim shot-data file, bit-packed little-endian."""
-    nbytes = (width + 7) // 8
-    if fmt == "b8":
-        with open(path, "rb") as f:
-            f.seek(start * nbytes)
-            raw = f.read(count * nbytes)
-        if len(raw) != count * nbytes:
-            raise UsageError(f"{path}: ends before record {start + count} (the file changed or is truncated)")
-        out = np.frombuffer(raw, dtype=np.uint8).reshape(count, nbytes).copy()
-        if width % 8 and count and np.any(out[:, -1] >> (width % 8)):
-            raise UsageError(f"{path}: a b8 record sets bits beyond its {width} bits: wrong circuit or "
-                             "format?")
-        return out
-    if fmt == "01":
-        rec = width + 1
-        with open(path, "rb") as f:
-            f.seek(start * rec)
-            raw = np.frombuffer(f.read(count * rec), dtype=np.uint8).reshape(count, rec)
-        if np.any(raw[:, width] != ord("\n")):
-            raise UsageError(f"{path}: a '01' record is not {width} characters and a newline")
-        bits = raw[:, :width] - ord("0")
-        if np.any(bits > 1):
-            raise UsageError(f"{path}: a '01' record holds a character other than 0 or 1")
-        return np.packbits(bits.astype(bool), axis=1, bitorder="little")
-    # dets: variable-length lines; let stim parse exactly this slice
-    import tempfile
-
-    import stim
-
-    starts = _dets_line_starts(path)
-    lo = int(starts[start])
-    hi = int(starts[start + count]) if start + count < len(starts) else path.stat().st_size
-    with open(path, "rb") as f:
-        f.seek(lo)
-        piece = f.read(hi - lo)
-    with tempfile.NamedTemporaryFile(suffix=".dets") as tmp:
-        tmp.write(piece)
-        tmp.flush()
-        # a 'dets' detector file writes D<k> tokens, an observable file L<k> tokens
-        data, err = None, ""
-        for nd, no in ((width, 0), (0, width)):
-            try:
-                data = stim.read_shot_data_file(path=tmp.name, format="dets", num_detectors=nd,
-                                                num_observables=no, bit_packed=True)
-                break
-            except Exception as e:  # stim raises ValueError/RuntimeError with long text
-                err = (str(e).strip().splitlines() or [type(e).__name__])[0]
-        if data is None:
-            raise UsageError(f"{path}: not valid 'dets' data for {width} bits: {err}")
-    data = np.asarray(data, dtype=np.uint8)
-    if data.shape != (count, nbytes):
-        raise UsageError(f"{path}: lines {start + 1}..{start + count} hold {data.shape[0]} 'dets' records "
-                         f"instead of {count}: every line must be one 'shot ...' record")
-    return data
-
-
-def iter_blocks(workload: QecWorkload, blocks: list[Block] | None = None) -> Iterator[tuple[Block, np.ndarray, np.ndarray]]:
-    for b in blocks if blocks is not None else workload.blocks():
-        dets, obs = workload.sample_block(b)
-        yield b, dets, obs
 
 
 def from_flags(*, distance: int | None, rounds: int | None, basis: str, noise: str, p: float | None,

@@ -8,6 +8,9 @@ costs nothing and an interrupted run resumes from the blocks it recorded.
 Concurrency: DuckDB lets one process hold a file open for writing. sov therefore opens
 the file only for short transactions and retries with bounded back-off while another
 process holds it, so several ``sov`` processes can record into one file.
+
+Every INSERT names its columns (``verifier.store.rows``), so a migration that adds a
+column cannot shift a value into another.
 """
 
 from __future__ import annotations
@@ -24,11 +27,13 @@ from pathlib import Path
 from typing import Any, Iterator, Sequence
 
 from verifier.errors import StoreError
-from verifier.store.schema import MIGRATIONS
+from verifier.store.legacy import adopt_legacy_streams
+from verifier.store.rows import insert, insert_many
+from verifier.store.schema import MIGRATIONS, migration_variables
 
 DEFAULT_DB = "sov.duckdb"
 LOCK_TIMEOUT_S = 120.0
-
+TEST_HOOK_ENV = "SOV_TEST_HOOK_DIR"
 
 
 def default_db_path() -> str:
@@ -58,12 +63,24 @@ class RecordedBlock:
 
 
 class Store:
-    """A DuckDB file opened for short transactions only."""
+    """A DuckDB file opened for short transactions only.
+
+    Blocks recorded by sov up to schema 4 are keyed by legacy stream ids; recording a
+    workload (:meth:`open_task`, :meth:`record_workloads`) re-keys its legacy stream's
+    blocks when they can be reused (``verifier.store.legacy``), so a caller records the
+    workloads before it asks for their blocks (:meth:`recorded_blocks_many`).
+
+    Test hook: with ``SOV_TEST_HOOK_DIR=FOLDER`` in the environment (read once, here),
+    every committed write of blocks appends a line (the number of blocks) to
+    ``FOLDER/blocks-written`` once the file is closed again, then waits while
+    ``FOLDER/hold`` exists; so a test can kill a run at a known point instead of guessing
+    a time. Unset, it costs one attribute test per write."""
 
     def __init__(self, path: str | os.PathLike[str] | None = None, *, lock_timeout: float = LOCK_TIMEOUT_S):
         self.path = str(path if path is not None else default_db_path())
         self.lock_timeout = lock_timeout
         self._migrated = False
+        self._hook_dir = os.environ.get(TEST_HOOK_ENV) or None
 
     # -- connections ----------------------------------------------------------------
 
@@ -151,12 +168,15 @@ class Store:
             if current > len(MIGRATIONS):
                 raise StoreError(f"store {self.path} has schema version {current}, newer than this "
                                  f"sov knows ({len(MIGRATIONS)}): upgrade sov")
+            if current < len(MIGRATIONS):
+                for var, value in migration_variables().items():
+                    con.execute(f"SET VARIABLE {var} = ?", [value])
             for version in range(current + 1, len(MIGRATIONS) + 1):
                 name, sql = MIGRATIONS[version - 1]
                 con.execute("BEGIN TRANSACTION")
                 try:
                     con.execute(sql)
-                    con.execute("INSERT INTO schema_version VALUES (?, ?, ?)", [version, name, now()])
+                    insert(con, "schema_version", {"version": version, "name": name, "applied_at": now()})
                     con.execute("COMMIT")
                 except duckdb.Error:
                     con.execute("ROLLBACK")
@@ -180,10 +200,10 @@ class Store:
         run_id = new_run_id()
         with self.connect() as con:
             _mark_stale(con)
-            con.execute("INSERT INTO runs (run_id, command, argv, sov_version, started_at, status, summary) "
-                        "VALUES (?, ?, ?, ?, ?, 'running', ?)",
-                        [run_id, command, json.dumps(list(argv or [])), __version__, now(),
-                         json.dumps({"pid": os.getpid()})])
+            insert(con, "runs", {"run_id": run_id, "command": command,
+                                 "argv": json.dumps(list(argv or [])), "sov_version": __version__,
+                                 "started_at": now(), "status": "running",
+                                 "summary": json.dumps({"pid": os.getpid()})})
         return run_id
 
     def finish_run(self, run_id: str, status: str, *, exit_code: int, message: str | None = None,
@@ -199,9 +219,11 @@ class Store:
     def record_model(self, *, sha256: str, path: str, contract: str | None, metadata: dict,
                      size_bytes: int, opset: int | None, operators: list[str]) -> None:
         with self.connect() as con:
-            con.execute("INSERT INTO models VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-                        [sha256, str(path), Path(path).name, contract, json.dumps(metadata),
-                         size_bytes, opset, json.dumps(operators), now()])
+            insert(con, "models", {"sha256": sha256, "path": str(path), "file_name": Path(path).name,
+                                   "contract": contract, "metadata": json.dumps(metadata),
+                                   "size_bytes": size_bytes, "opset": opset,
+                                   "operators": json.dumps(operators), "first_seen": now()},
+                   on_conflict="DO NOTHING")
 
     def record_decoder(self, fingerprint: str, name: str, model_sha256: str | None, spec: dict) -> None:
         with self.connect() as con:
@@ -212,11 +234,10 @@ class Store:
 
     def record_workloads(self, workloads) -> None:
         """Several workloads in one transaction (a sweep's grid)."""
-        t = now()
-        rows = [_workload_row(w, t) for w in workloads]
-        if rows:
+        workloads = list(workloads)
+        if workloads:
             with self.connect() as con:
-                con.executemany(_WORKLOAD_INSERT, rows)
+                _insert_workloads(con, workloads, now())
 
     def open_task(self, fingerprint: str, name: str, model_sha256: str | None, spec: dict,
                   workload) -> dict[tuple[int, int], RecordedBlock]:
@@ -225,7 +246,7 @@ class Store:
         t = now()
         with self.connect() as con:
             _insert_decoder(con, fingerprint, name, model_sha256, spec, t)
-            con.execute(_WORKLOAD_INSERT, _workload_row(workload, t))
+            _insert_workloads(con, [workload], t)
             return _select_blocks(con, fingerprint, [workload.stream_id])[workload.stream_id]
 
     # -- blocks (per-shot predictions) and results ----------------------------------
@@ -251,6 +272,8 @@ class Store:
                 if rows:
                     _insert_blocks(con, rows)
                 _insert_results(con, run_id, results, t)
+            if self._hook_dir is not None and rows:
+                _blocks_written_hook(self._hook_dir, len(rows))
 
     def record_blocks(self, fingerprint: str, stream_id: str, run_id: str | None, outcomes, *,
                       results: Sequence[dict] = ()) -> None:
@@ -278,37 +301,33 @@ class Store:
     def _writable(self) -> bool:
         return os.access(self.path, os.W_OK)
 
-    def record_result(self, run_id: str, fingerprint: str, workload_id: str, *, shots: int,
-                      errors: int, seconds: float, ler: float, ler_ci: tuple[float, float],
-                      ler_per_round: float | None, shots_per_second: float, figures: dict) -> None:
-        self.record_results(run_id, [{
-            "fingerprint": fingerprint, "workload_id": workload_id, "shots": shots, "errors": errors,
-            "seconds": seconds, "ler": ler, "ler_ci": ler_ci, "ler_per_round": ler_per_round,
-            "shots_per_second": shots_per_second, "figures": figures}])
-
     def record_results(self, run_id: str, rows) -> None:
-        """Several :meth:`record_result` rows (dicts of its arguments) in one transaction."""
+        """``results`` rows of run ``run_id`` in one transaction: dicts of fingerprint,
+        workload_id, shots, errors, seconds, ler, ler_ci (lo, hi), ler_per_round,
+        shots_per_second and figures (``TaskResult.result_row``)."""
         rows = list(rows)
         if rows:
             with self.connect() as con:
                 _insert_results(con, run_id, rows, now())
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
+        """Read-only SQL, for tests and ad-hoc inspection (library code asks a method)."""
         with self.connect(read_only=True) as con:
             return con.execute(sql, list(params)).fetchall()
 
 
-_WORKLOAD_INSERT = "INSERT INTO workloads VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"
-
-
-def _workload_row(workload, t) -> list:
-    return [workload.id, workload.stream_id, workload.kind,
-            json.dumps(workload.spec(), sort_keys=True), workload.describe(), t]
+def _insert_workloads(con, workloads: list, t) -> None:
+    insert_many(con, "workloads", [
+        {"workload_id": w.id, "stream_id": w.stream_id, "kind": w.kind,
+         "spec": json.dumps(w.spec(), sort_keys=True), "description": w.describe(), "first_seen": t}
+        for w in workloads], on_conflict="DO NOTHING")
+    adopt_legacy_streams(con, workloads)
 
 
 def _insert_decoder(con, fingerprint: str, name: str, model_sha256: str | None, spec: dict, t) -> None:
-    con.execute("INSERT INTO decoders VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-                [fingerprint, name, model_sha256, json.dumps(spec, sort_keys=True), t])
+    insert(con, "decoders", {"fingerprint": fingerprint, "name": name, "model_sha256": model_sha256,
+                             "spec": json.dumps(spec, sort_keys=True), "first_seen": t},
+           on_conflict="DO NOTHING")
 
 
 def _select_blocks(con, fingerprint: str, stream_ids: list[str]) -> dict[str, dict[tuple[int, int], RecordedBlock]]:
@@ -336,22 +355,35 @@ def _mark_stale(con) -> int:
     return len(stale)
 
 
-_BLOCK_INSERT = ("INSERT INTO blocks SELECT * FROM (SELECT " +
-                 ", ".join(f"unnest(${i})" for i in range(1, 13)) + ") ON CONFLICT DO NOTHING")
+_BLOCK_COLUMNS = ("fingerprint", "stream_id", "block", "shots", "errors", "seconds", "sample_seconds",
+                  "predictions", "failures", "run_id", "recorded_at", "prediction_bits")
+_BLOCK_INSERT = (f"INSERT INTO blocks ({', '.join(_BLOCK_COLUMNS)}) SELECT * FROM (SELECT "
+                 + ", ".join(f"unnest(${i})" for i in range(1, len(_BLOCK_COLUMNS) + 1))
+                 + ") ON CONFLICT DO NOTHING")
 
 
 def _insert_blocks(con, rows: list[list]) -> None:
-    """Insert rows of ``blocks`` in one statement: twelve column lists, unnested by DuckDB
-    (several times cheaper than ``executemany``'s statement per row)."""
+    """Insert rows of ``blocks`` (values in :data:`_BLOCK_COLUMNS` order) in one statement:
+    one list per column, unnested by DuckDB (several times cheaper than ``executemany``'s
+    statement per row)."""
     con.execute(_BLOCK_INSERT, [list(col) for col in zip(*rows)])
 
 
 def _insert_results(con, run_id: str | None, rows: Sequence[dict], t) -> None:
-    vals = [[run_id, r["fingerprint"], r["workload_id"], r["shots"], r["errors"], r["seconds"],
-             r["ler"], r["ler_ci"][0], r["ler_ci"][1], r["ler_per_round"], r["shots_per_second"],
-             json.dumps(r["figures"], default=str), t] for r in rows]
-    if vals:
-        con.executemany("INSERT INTO results VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", vals)
+    insert_many(con, "results", [
+        {"run_id": run_id, "fingerprint": r["fingerprint"], "workload_id": r["workload_id"],
+         "shots": r["shots"], "errors": r["errors"], "seconds": r["seconds"], "ler": r["ler"],
+         "ler_lo": r["ler_ci"][0], "ler_hi": r["ler_ci"][1], "ler_per_round": r["ler_per_round"],
+         "shots_per_second": r["shots_per_second"], "figures": json.dumps(r["figures"], default=str),
+         "recorded_at": t} for r in rows])
+
+
+def _blocks_written_hook(folder: str, blocks: int) -> None:
+    """The test hook of :class:`Store` (``SOV_TEST_HOOK_DIR``)."""
+    with open(os.path.join(folder, "blocks-written"), "a") as f:
+        f.write(f"{blocks}\n")
+    while os.path.exists(os.path.join(folder, "hold")):
+        time.sleep(0.01)
 
 
 def _pid_alive(pid: int) -> bool:

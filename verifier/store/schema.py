@@ -1,7 +1,8 @@
 """The store's schema: append-only migrations, one per version.
 
 Entry ``i`` upgrades a file from version ``i`` to ``i + 1``; ``Store`` applies the missing
-ones when it first writes. Never edit a released entry: append a new one.
+ones when it first writes, with :func:`migration_variables` set. Never edit a released
+entry: append a new one.
 """
 
 from __future__ import annotations
@@ -160,4 +161,35 @@ MIGRATIONS: list[tuple[str, str]] = [
     ALTER TABLE blocks ADD COLUMN prediction_bits INTEGER;
     UPDATE blocks SET prediction_bits = CAST(8 * octet_length(predictions) // shots AS INTEGER);
     """),
+    # Stream ids up to schema 4 named neither the circuit nor stim (QecWorkload.legacy_stream_id),
+    # so blocks drawn under two stims could share one. The blocks stay as they are; this
+    # notes, per legacy stream, the stim they were drawn under, so that recording the
+    # stream's workload re-keys them to its new stream id if that stim is the one installed
+    # (verifier.store.legacy). The stim: the one installed at this migration (the previous
+    # sov ran with it), unless a decoder of the stream's blocks names another in its
+    # fingerprint (PyMatching's does): then NULL, unknown, and they are never reused.
+    ("legacy_streams: stream ids without circuit hash and stim version, and their stim", """
+    CREATE TABLE legacy_streams (
+        stream_id VARCHAR PRIMARY KEY,
+        stim VARCHAR,                     -- NULL: drawn under another or an unknown stim
+        blocks BIGINT NOT NULL,
+        noted_at TIMESTAMPTZ NOT NULL,
+        adopted_as VARCHAR                -- the stream id its blocks were re-keyed to
+    );
+    INSERT INTO legacy_streams (stream_id, stim, blocks, noted_at)
+    SELECT b.stream_id,
+           CASE WHEN bool_and(coalesce(json_extract_string(d.spec, '$.stim'), getvariable('sov_stim_version'))
+                              = getvariable('sov_stim_version'))
+                THEN getvariable('sov_stim_version') END,
+           count(*), now()
+    FROM blocks b LEFT JOIN decoders d ON d.fingerprint = b.fingerprint
+    GROUP BY b.stream_id;
+    """),
 ]
+
+
+def migration_variables() -> dict[str, str | None]:
+    """The values migrations read with ``getvariable``: facts about this installation."""
+    from verifier.environment import package_version
+
+    return {"sov_stim_version": package_version("stim")}

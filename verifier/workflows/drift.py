@@ -88,7 +88,7 @@ def add(store: "Store", path: str | Path, name: str, workloads: "list[WorkloadSp
     model gives ``experiment`` instead of workloads: its series is the parameters it
     returns on sov's fixed reference data set (``verifier.calib.accept.drift_signature``)."""
     from verifier.store.db import now
-    from verifier.qec.workload import sha256_file
+    from verifier.hashing import sha256_file
 
     if not name or any(c.isspace() for c in name):
         raise UsageError(f"--name must be a non-empty word, got {name!r}")
@@ -363,7 +363,7 @@ def check(store: "Store", names: list[str] | None, *, run: "Run", make_decoder: 
           latency_tolerance: float = DEFAULT_LATENCY_TOLERANCE,
           keys: "list[Key] | None" = None) -> DriftReport:
     """Check the named watched models (all when ``names`` is None) and record the outcome."""
-    from verifier.qec.workload import sha256_file
+    from verifier.hashing import sha256_file
 
     if not (0 < alpha < 1):
         raise UsageError(f"--alpha must lie in (0, 1), got {alpha}")
