@@ -36,7 +36,7 @@ from verifier.errors import UsageError
 from verifier.qec.workload import QecWorkload, sha256_bytes
 
 if TYPE_CHECKING:
-    from verifier.engine.sweep import SweepResult
+    from verifier.engine.results import SweepResult
     from verifier.stats.threshold import LerPoint
 
 
@@ -44,7 +44,7 @@ if TYPE_CHECKING:
 
 def task_stats(result: "SweepResult") -> list[sinter.TaskStats]:
     """One ``sinter.TaskStats`` per sweep point (seconds = decode + sample seconds)."""
-    from verifier.engine.sweep import task_id
+    from verifier.engine.results import task_id
 
     out = []
     for r in result.points:

@@ -198,7 +198,7 @@ def bench_onnx(distance: int, shots: int, workers: int, repeats: int) -> dict:
 def bench_duckdb(shots: int) -> dict:
     import numpy as np
 
-    from verifier.engine.replay import BlockOutcome, pack_predictions
+    from verifier.engine.blocks import BlockOutcome, pack_predictions
     from verifier.stats.binomial import Stats
     from verifier.store.db import Store
     from verifier.qec.workload import BLOCK_SHOTS, Block

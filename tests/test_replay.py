@@ -101,7 +101,7 @@ def test_pymatching_correlated_is_a_distinct_decoder():
 
 
 def test_record_pacer_keeps_the_writer_under_its_share(monkeypatch):
-    from verifier.engine import replay as rp
+    from verifier.engine import loop as rp
 
     clock = [100.0]
     monkeypatch.setattr(rp.time, "monotonic", lambda: clock[0])

@@ -60,7 +60,8 @@ def test_blocks_of_an_older_store_keep_their_predictions_after_migration_4(tmp_p
     from baselines.pymatching_decoder import PyMatchingDecoder
     from verifier.workflows.crosscheck import crosscheck
     from verifier.qec.decoder import fingerprint
-    from verifier.engine.replay import replay, unpack_predictions
+    from verifier.engine.blocks import unpack_predictions
+    from verifier.engine.replay import replay
     from verifier.qec.workload import MemoryWorkload
 
     w = MemoryWorkload(3, 3, "z", "uniform", 0.02, 10_000, 4)

@@ -93,7 +93,7 @@ def _widen(x: np.ndarray, width: int) -> np.ndarray:
 
 def compare_pair(store: "Store", reference: str, other: str, stream_ids: Sequence[str], *,
                  max_listed: int = 20, num_observables: int | None = None) -> PairReport:
-    from verifier.engine.replay import unpack_predictions
+    from verifier.engine.blocks import unpack_predictions
 
     rep = PairReport(reference, other, decoder_spec(store, reference), decoder_spec(store, other))
     for sid in stream_ids:

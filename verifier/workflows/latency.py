@@ -171,9 +171,9 @@ def measure_shot_latency(decoder: Decoder, workload: QecWorkload, *, shots: int 
                          warmup: int = 20) -> np.ndarray:
     """Per-shot decode seconds (batch 1, same method as :func:`measure_latency`) of the
     workload's first shots, for distribution plots."""
-    from verifier.engine.replay import _compiled  # the per-process cache: no second sandbox start
+    from verifier.engine.blocks import compiled_decoder  # the per-process cache: no second sandbox start
 
-    compiled = _compiled(decoder, workload)
+    compiled = compiled_decoder(decoder, workload)
     dets, _ = workload.sample_block(workload.blocks()[0])
     n = min(shots + warmup, dets.shape[0])
     calls = [dets[i:i + 1] for i in range(n)]
