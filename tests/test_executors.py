@@ -253,3 +253,25 @@ def test_the_forkserver_ends_without_interpreter_teardown(tmp_path):
 
     assert PRELOAD[-1] == "verifier.engine.forkserver_exit"
     assert not _in_forkserver()  # imported anywhere else, it does nothing
+
+
+def test_every_preloaded_module_imports():
+    import importlib
+
+    from verifier.engine.pool import PRELOAD
+
+    for name in PRELOAD:
+        importlib.import_module(name)
+    assert "verifier.engine.blocks" in PRELOAD  # what the workers run (run_blocks)
+
+
+def test_sweep_jobs_stay_in_their_task_and_end_one_block_each():
+    ws = SweepSpec((3,), (0.004, 0.008), 12 * BLOCK_SHOTS, seed=2).workloads()
+    tasks = [(w, w.blocks()) for w in ws]
+    jobs = list(block_jobs(PyMatchingDecoder(), tasks, workers=1))
+    assert blocks_per_job(24, 1) == 4
+    assert [len(j.args[2]) for j in jobs] == [4, 4, 4, 4, 4, 2, 1, 1]  # the last 2 x workers alone
+    for j in jobs:
+        assert all(b in tasks[j.tag][1] for b in j.args[2])  # a job's blocks are all of its task
+    skipped = list(block_jobs(PyMatchingDecoder(), tasks, workers=1, stopped=lambda tag: tag == 0))
+    assert {j.tag for j in skipped} == {1}
