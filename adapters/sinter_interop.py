@@ -37,7 +37,7 @@ from verifier.hashing import sha256_bytes
 from verifier.qec.workload import QecWorkload
 
 if TYPE_CHECKING:
-    from verifier.engine.sweep import SweepResult
+    from verifier.engine.results import SweepResult
     from verifier.stats.threshold import LerPoint
 
 
@@ -45,7 +45,7 @@ if TYPE_CHECKING:
 
 def task_stats(result: "SweepResult") -> list[sinter.TaskStats]:
     """One ``sinter.TaskStats`` per sweep point (seconds = decode + sample seconds)."""
-    from verifier.engine.sweep import task_id
+    from verifier.engine.results import task_id
 
     out = []
     for r in result.points:

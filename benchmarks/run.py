@@ -198,7 +198,7 @@ def bench_onnx(distance: int, shots: int, workers: int, repeats: int) -> dict:
 def bench_duckdb(shots: int) -> dict:
     import numpy as np
 
-    from verifier.engine.replay import BlockOutcome, pack_predictions
+    from verifier.engine.blocks import BlockOutcome, pack_predictions
     from verifier.stats.binomial import Stats
     from verifier.store.db import Store
     from verifier.qec.workload import BLOCK_SHOTS, Block
@@ -300,16 +300,10 @@ def bench_ort(distance: int) -> dict:
 # -- main ------------------------------------------------------------------------------------
 
 def machine() -> dict:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return {"cpu": cpu, "cores": cores, "python": platform.python_version(),
+    """The keys this report has always had, from ``verifier.environment``."""
+    from verifier.environment import cores, cpu_model
+
+    return {"cpu": cpu_model(), "cores": cores(), "python": platform.python_version(),
             "load_average_at_start": os.getloadavg()}
 
 

@@ -17,7 +17,8 @@ def main() -> None:
     repeats = int(sys.argv[2]) if len(sys.argv) > 2 else 3
     from adapters.builtin import builtin_path
     from adapters.onnx_decoder import OnnxDecoder, RuntimeOptions
-    from verifier.engine.replay import _COMPILED, replay
+    from verifier.engine.blocks import COMPILED
+    from verifier.engine.replay import replay
     from verifier.qec.workload import MemoryWorkload
 
     w = MemoryWorkload(5, 5, "z", "uniform", 0.003, shots, 7)
@@ -28,7 +29,7 @@ def main() -> None:
     for _ in range(repeats):
         for mode, env in (("sandbox", "1"), ("in-process", "0")):
             os.environ["SOV_SANDBOX"] = env
-            _COMPILED.clear()
+            COMPILED.clear()
             t0 = time.perf_counter()
             r = replay(dec, w, workers=1)
             wall[mode].append(time.perf_counter() - t0)

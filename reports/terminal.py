@@ -57,6 +57,58 @@ def shot_progress(label: str, *, quiet: bool = False) -> Iterator:
 
 # -- qec: runs, sweeps, latency, crosscheck -------------------------------------------------
 
+_LATENCY_KEYS = ("p50", "p99", "p99.9", "mean", "max")
+
+
+def latency_table(res, title: str):
+    """``sov qec latency``: per-shot and per-round percentiles of a LatencyResult."""
+    from rich.table import Table
+
+    t = Table(title=title, title_justify="left")
+    for col in ("", *_LATENCY_KEYS):
+        t.add_column(col, justify="right")
+    t.add_row("per shot (µs)", *(f"{res.per_shot_us[k]:,.2f}" for k in _LATENCY_KEYS))
+    if res.per_round_us:
+        t.add_row("per round (µs)", *(f"{res.per_round_us[k]:,.3f}" for k in _LATENCY_KEYS))
+    if res.sandbox_transport_us:
+        t.add_row("sandbox transport, not counted (µs)",
+                  *(f"{res.sandbox_transport_us[k]:,.2f}" for k in _LATENCY_KEYS))
+    return t
+
+
+def latency_verdict(res) -> str | None:
+    """The line under the latency table: the budget and whether p99 meets it."""
+    if res.budget_us_per_shot is None:
+        return None
+    verdict = "meets" if res.meets_budget else "misses"
+    return (f"budget {res.budget_us_per_round:g} µs/round x {res.rounds} rounds = {res.budget_us_per_shot:g} µs/shot: "
+            f"{res.within_budget:.1%} of shots within it; p99 {verdict} the budget")
+
+
+def _runtime(spec: dict) -> str:
+    return f"{spec.get('provider')}/{spec.get('graph_optimization')}"
+
+
+def crosscheck_table(check):
+    """``sov qec crosscheck``: one row per pair of runtimes (a RuntimeCrosscheck)."""
+    from rich.table import Table
+
+    t = Table(title=f"{check.variants[0].name}: per-shot predictions across runtimes ({check.workload.describe()})",
+              title_justify="left")
+    for col in ("reference", "other", "compared shots", "differing shots", "agree"):
+        t.add_column(col, justify="right" if "shots" in col else "left")
+    for r in check.pairs:
+        t.add_row(_runtime(r.reference_spec), _runtime(r.other_spec), f"{r.compared_shots:,}",
+                  f"{r.differing_shots:,}", "yes" if r.agree else "NO")
+    return t
+
+
+def crosscheck_differences(check) -> list[str]:
+    """One line per listed differing shot, under the crosscheck table."""
+    return [f"  differs at shot {d.shot}: {_runtime(r.reference_spec)} predicts {d.reference}, "
+            f"{_runtime(r.other_spec)} predicts {d.other}" for r in check.pairs for d in r.differences]
+
+
 
 # -- compare and reports --------------------------------------------------------------------
 

@@ -8,11 +8,13 @@ import pytest
 
 from baselines.pymatching_decoder import PyMatchingDecoder
 from verifier.errors import UsageError
-from verifier.engine.executors import (InlineExecutor, Job, LocalExecutor, SweepExecutor, make_executor,
-                                shared_pool)
-from verifier.engine.replay import _lean, block_jobs, blocks_per_job, replay
+from verifier.engine.blocks import lean
+from verifier.engine.executors import InlineExecutor, Job, LocalExecutor, make_executor
+from verifier.engine.loop import block_jobs, blocks_per_job
+from verifier.engine.pool import shared_pool
+from verifier.engine.replay import replay
+from verifier.engine.sweep import sweep
 from verifier.qec.grid import SweepSpec
-from verifier.engine.sweep import run_sweep
 from verifier.qec.workload import BLOCK_SHOTS, MemoryWorkload
 
 
@@ -71,10 +73,10 @@ def test_the_pool_lives_as_long_as_the_process():
 def test_jobs_group_blocks_and_ship_a_lean_workload():
     w = MemoryWorkload(5, 5, "z", "uniform", 0.003, 40 * BLOCK_SHOTS, 1)
     assert w.num_detectors > 0  # caches the stim circuit on the workload
-    lean = _lean(w)
-    assert lean == w and lean.id == w.id
-    assert len(pickle.dumps(lean)) < len(pickle.dumps(w)) / 5
-    jobs = block_jobs(PyMatchingDecoder(), w, w.blocks(), workers=2)
+    shipped = lean(w)
+    assert shipped == w and shipped.id == w.id
+    assert len(pickle.dumps(shipped)) < len(pickle.dumps(w)) / 5
+    jobs = list(block_jobs(PyMatchingDecoder(), [(w, w.blocks())], workers=2))
     per = blocks_per_job(40, 2)
     tail = 2 * 2  # the last 2 x workers blocks run one per job (no idle core at the end)
     assert per > 1 and len(jobs) == -(-(40 - tail) // per) + tail
@@ -89,8 +91,8 @@ def test_inline_local_and_sweep_executors_agree(store):
     two = replay(PyMatchingDecoder(), w, executor=LocalExecutor(2), store=store)
     assert (one.stats.shots, one.stats.errors) == (two.stats.shots, two.stats.errors)
     spec = SweepSpec((3,), (0.01, 0.02), 2 * BLOCK_SHOTS, seed=3)
-    a = run_sweep(PyMatchingDecoder(), spec.workloads(), workers=1)
-    b = run_sweep(PyMatchingDecoder(), spec.workloads(), executor=SweepExecutor(LocalExecutor(2)))
+    a = sweep(PyMatchingDecoder(), spec.workloads(), workers=1)
+    b = sweep(PyMatchingDecoder(), spec.workloads(), executor=LocalExecutor(2))
     assert [(p.stats.shots, p.stats.errors) for p in a.points] == \
         [(p.stats.shots, p.stats.errors) for p in b.points]
 
@@ -124,15 +126,13 @@ def dask_cluster():
 def test_dask_local_cluster_sweep_gives_the_local_counts(dask_cluster, store):
     assert dask_cluster.workers == 2
     spec = SweepSpec((3, 5), (0.006, 0.012), 2 * BLOCK_SHOTS + 100, seed=21)
-    local = run_sweep(PyMatchingDecoder(), spec.workloads(), executor=SweepExecutor(LocalExecutor(2)))
-    dask = run_sweep(PyMatchingDecoder(), spec.workloads(), store=store,
-                     executor=SweepExecutor(dask_cluster))
+    local = sweep(PyMatchingDecoder(), spec.workloads(), executor=LocalExecutor(2))
+    dask = sweep(PyMatchingDecoder(), spec.workloads(), store=store, executor=dask_cluster)
     counts = lambda r: [(p.workload.id, p.stats.shots, p.stats.errors) for p in r.points]  # noqa: E731
     assert counts(local) == counts(dask)
     assert sum(p.stats.errors for p in dask.points) > 0
     # the one writer recorded every block; a rerun on the cluster reuses them all
-    again = run_sweep(PyMatchingDecoder(), spec.workloads(), store=store,
-                      executor=SweepExecutor(dask_cluster))
+    again = sweep(PyMatchingDecoder(), spec.workloads(), store=store, executor=dask_cluster)
     assert again.ran_shots == 0 and counts(again) == counts(dask)
 
 
@@ -248,8 +248,30 @@ def test_the_forkserver_ends_without_interpreter_teardown(tmp_path):
 
     assert forkserver_teardown_ran("_teardown_marker")  # the check can see a teardown
     assert not forkserver_teardown_ran("_teardown_marker", "verifier.engine.forkserver_exit")
-    from verifier.engine.executors import PRELOAD
     from verifier.engine.forkserver_exit import _in_forkserver
+    from verifier.engine.pool import PRELOAD
 
     assert PRELOAD[-1] == "verifier.engine.forkserver_exit"
     assert not _in_forkserver()  # imported anywhere else, it does nothing
+
+
+def test_every_preloaded_module_imports():
+    import importlib
+
+    from verifier.engine.pool import PRELOAD
+
+    for name in PRELOAD:
+        importlib.import_module(name)
+    assert "verifier.engine.blocks" in PRELOAD  # what the workers run (run_blocks)
+
+
+def test_sweep_jobs_stay_in_their_task_and_end_one_block_each():
+    ws = SweepSpec((3,), (0.004, 0.008), 12 * BLOCK_SHOTS, seed=2).workloads()
+    tasks = [(w, w.blocks()) for w in ws]
+    jobs = list(block_jobs(PyMatchingDecoder(), tasks, workers=1))
+    assert blocks_per_job(24, 1) == 4
+    assert [len(j.args[2]) for j in jobs] == [4, 4, 4, 4, 4, 2, 1, 1]  # the last 2 x workers alone
+    for j in jobs:
+        assert all(b in tasks[j.tag][1] for b in j.args[2])  # a job's blocks are all of its task
+    skipped = list(block_jobs(PyMatchingDecoder(), tasks, workers=1, stopped=lambda tag: tag == 0))
+    assert {j.tag for j in skipped} == {1}

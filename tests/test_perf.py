@@ -15,7 +15,8 @@ from verifier.workflows.crosscheck import crosscheck, runtime_variants
 from verifier.qec.decoder import fingerprint
 from verifier.errors import UsageError
 from verifier.workflows.latency import measure_latency, percentiles
-from verifier.engine.replay import replay, unpack_predictions
+from verifier.engine.blocks import unpack_predictions
+from verifier.engine.replay import replay
 from verifier.qec.workload import BLOCK_SHOTS, MemoryWorkload
 
 

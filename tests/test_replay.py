@@ -101,7 +101,7 @@ def test_pymatching_correlated_is_a_distinct_decoder():
 
 
 def test_record_pacer_keeps_the_writer_under_its_share(monkeypatch):
-    from verifier.engine import replay as rp
+    from verifier.engine import loop as rp
 
     clock = [100.0]
     monkeypatch.setattr(rp.time, "monotonic", lambda: clock[0])
@@ -124,3 +124,22 @@ def test_record_pacer_keeps_the_writer_under_its_share(monkeypatch):
     started = clock[0]
     pacer.wrote(started)  # an instant one: never more often than `first`
     assert pacer.every == 2.0
+
+
+def test_an_interrupt_keeps_the_finished_blocks_and_records_no_result(store):
+    """What finished before a Ctrl-C is written; the task's result row is not (it is
+    incomplete), and the same command then resumes from the recorded blocks."""
+    w = MemoryWorkload(3, 3, "z", "uniform", 0.01, 4 * 8192, 6)
+    seen = []
+
+    def progress(stats, total):
+        seen.append(stats.shots)
+        if stats.shots >= 2 * 8192:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        replay(PyMatchingDecoder(), w, store=store, run_id="r1", record_result=True, progress=progress)
+    assert store.query("SELECT count(*) FROM results")[0][0] == 0
+    again = replay(PyMatchingDecoder(), w, store=store)
+    assert again.reused_shots == 2 * 8192 and again.stats.shots == w.shots
+    assert again.stats.errors == replay(PyMatchingDecoder(), w).stats.errors

@@ -61,7 +61,8 @@ def test_blocks_of_an_older_store_keep_their_predictions_after_migration_4(tmp_p
     from baselines.pymatching_decoder import PyMatchingDecoder
     from verifier.workflows.crosscheck import crosscheck
     from verifier.qec.decoder import fingerprint
-    from verifier.engine.replay import replay, unpack_predictions
+    from verifier.engine.blocks import unpack_predictions
+    from verifier.engine.replay import replay
     from verifier.qec.workload import MemoryWorkload
 
     w = MemoryWorkload(3, 3, "z", "uniform", 0.02, 10_000, 4)
@@ -152,9 +153,9 @@ def test_blocks_of_a_schema_4_store_are_reused_under_the_new_stream_id(tmp_path)
     assert old.query("SELECT adopted_as FROM legacy_streams") == [(w.stream_id,)]
     # a longer run of the same stream (a sweep records its workloads first) reuses them too
     longer = MemoryWorkload(3, 3, "z", "uniform", 0.02, 30_000, 4)
-    from verifier.engine.sweep import run_sweep
+    from verifier.engine.sweep import sweep
 
-    res = run_sweep(PyMatchingDecoder(), [longer], store=old, workers=1)
+    res = sweep(PyMatchingDecoder(), [longer], store=old, workers=1)
     assert res.points[0].reused_shots == sum(b.shots for b in w.blocks() if b.shots == 8192)
 
 

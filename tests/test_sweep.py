@@ -11,7 +11,8 @@ from verifier.errors import UsageError
 from verifier.engine.replay import replay
 from verifier.store.runs import recorded_run
 from verifier.qec.grid import SweepSpec, parse_float_list, parse_int_list, point_seed
-from verifier.engine.sweep import InlineExecutor, run_sweep, sweep
+from verifier.engine.executors import Executor
+from verifier.engine.sweep import sweep
 from verifier.qec.workload import BLOCK_SHOTS
 
 
@@ -83,20 +84,38 @@ def test_one_pool_for_all_tasks_gives_the_same_counts(store, tmp_path):
     assert pooled.ran_shots == 4 * (BLOCK_SHOTS + 100)
 
 
-class _ReversedExecutor(InlineExecutor):
-    """A stand-in for another executor (e.g. Dask): blocks complete in another order."""
+class _Done:
+    def __init__(self, value):
+        self.value = value
 
-    def run(self, jobs, skip):
-        for job in reversed(list(jobs)):
-            if not skip(job):
-                yield from super().run([job], skip)
+    def result(self):
+        return self.value
+
+
+class _ReversedExecutor(Executor):
+    """A stand-in for another executor (e.g. Dask): jobs complete in another order (the
+    last submitted first)."""
+
+    workers = 2
+
+    def __init__(self):
+        self.order: list[_Done] = []
+
+    def submit(self, job):
+        self.order.append(_Done(job.fn(*job.args)))
+        return self.order[-1]
+
+    def wait_first(self, handles):
+        last = next(h for h in reversed(self.order) if h in handles)
+        return {last}, set(handles) - {last}
 
 
 def test_the_executor_is_swappable():
-    spec = SweepSpec((3,), (0.007,), 2 * BLOCK_SHOTS + 5, seed=4)
+    spec = SweepSpec((3, 5), (0.007,), 2 * BLOCK_SHOTS + 5, seed=4)
     a = sweep(PyMatchingDecoder(), spec)
-    b = run_sweep(PyMatchingDecoder(), spec.workloads(), executor=_ReversedExecutor())
-    assert _counts(a) == _counts(b)
+    ex = _ReversedExecutor()
+    b = sweep(PyMatchingDecoder(), spec.workloads(), executor=ex)
+    assert _counts(a) == _counts(b) and len(ex.order) > 2
 
 
 def test_cli_sweep_json_and_rerun(run_sov, tmp_path):

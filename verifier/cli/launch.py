@@ -49,7 +49,7 @@ def will_use_local_workers(args: list[str]) -> bool:
 
 def entry() -> None:  # pragma: no cover - exercised through the console script in tests
     if will_use_local_workers(sys.argv[1:]):
-        from verifier.engine.executors import start_forkserver
+        from verifier.engine.pool import start_forkserver
 
         start_forkserver()
     from verifier.cli.app import main

@@ -77,7 +77,7 @@ def start_workers(kind: str | None, workers: int) -> None:
     no semaphores): when the command then stops on bad input, the forkserver ends with
     this process."""
     if (kind or "local").lower() == "local" and workers > 1:
-        from verifier.engine.executors import start_forkserver
+        from verifier.engine.pool import start_forkserver
 
         start_forkserver()
 

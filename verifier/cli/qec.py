@@ -8,7 +8,6 @@ import typer
 
 from verifier.cli import options as o
 from verifier.cli import wiring
-from verifier.errors import UsageError
 
 app = typer.Typer(help="Replay QEC workloads through decoders (PyMatching, ONNX models).",
                   no_args_is_help=True)
@@ -50,21 +49,15 @@ def run(
                               shots=shots, seed=seed, circuit=circuit, dets=dets, obs=obs,
                               data_format=data_format)
     from reports.terminal import shot_progress, task_table
-    from verifier.workflows.qec import run_task
-    from verifier.store.runs import recorded_run
+    from verifier.workflows.qec import record_task
 
     dec = wiring.decoder_from_spec(decoder, contract=contract, provider=provider, threads=threads,
-                              batch_size=batch_size, workers=n_workers)
+                                   batch_size=batch_size, workers=n_workers)
     store = o.store_for(db)
     console = o.human_console(json_out)  # (rich's import overlaps the workers' start)
-    with o.executor_for(executor, scheduler, n_workers) as ex, recorded_run(store, "qec run") as rec:
-        with shot_progress(f"{dec.name}", quiet=quiet) as progress:
-            result = run_task(dec, workload, run=rec, workers=n_workers, max_errors=max_errors,
-                              progress=progress, executor=ex)
-        payload = result.to_json()
-        payload["db"] = store.path
-        rec.summary = {"decoder": dec.name, "workload_id": workload.id, "shots": result.stats.shots,
-                       "errors": result.stats.errors}
+    with o.executor_for(executor, scheduler, n_workers) as ex, shot_progress(f"{dec.name}", quiet=quiet) as progress:
+        result, payload = record_task(dec, workload, store=store, workers=n_workers, max_errors=max_errors,
+                                      progress=progress, executor=ex)
     console.print(task_table([result], title=f"{workload.describe()}  (workload {workload.id[:12]})"))
     if result.reused_shots:
         console.print(f"{result.reused_shots:,} shots reused from the store {store.path}")
@@ -98,50 +91,22 @@ def latency(
     (in this process, as a worker runs it) and compares the per-round latency with
     --budget-us (about 1 µs per round for superconducting qubits). Records the numbers
     with the run in the store."""
-    from rich.table import Table
-
-    from verifier.workflows.latency import measure_latency
-    from verifier.store.runs import recorded_run
+    from reports.terminal import latency_table, latency_verdict
+    from verifier.workflows.latency import record_latency
 
     workload = o.qec_workload(distance=distance, rounds=rounds, basis=basis, noise=noise, p=p,
                               shots=(shots + warmup) * batch, seed=seed, circuit=circuit)
     dec = wiring.decoder_from_spec(decoder, contract=contract, provider=provider, threads=threads,
-                              batch_size=max(batch, 1), workers=1)
-    store = o.store_for(db)
-    with recorded_run(store, "qec latency") as rec:
-        store.record_decoder(_fp(dec), dec.name, dec.model_sha256, dec.fingerprint_spec())
-        store.record_workload(workload)
-        res = measure_latency(dec, workload, shots=shots, warmup=warmup, batch=batch,
-                              budget_us_per_round=budget_us)
-        payload = res.to_json()
-        payload["db"] = store.path
-        payload["run_id"] = rec.run_id
-        rec.summary = {"latency": payload}
+                                   batch_size=max(batch, 1), workers=1)
+    res, payload = record_latency(dec, workload, store=o.store_for(db), shots=shots, warmup=warmup,
+                                  batch=batch, budget_us_per_round=budget_us)
     console = o.human_console(json_out)
-    t = Table(title=f"{dec.name} latency, batch {batch}, {shots:,} timed shots after {warmup:,} warm-up  "
-                    f"({workload.describe()})", title_justify="left")
-    for col in ("", "p50", "p99", "p99.9", "mean", "max"):
-        t.add_column(col, justify="right")
-    keys = ("p50", "p99", "p99.9", "mean", "max")
-    t.add_row("per shot (µs)", *(f"{res.per_shot_us[k]:,.2f}" for k in keys))
-    if res.per_round_us:
-        t.add_row("per round (µs)", *(f"{res.per_round_us[k]:,.3f}" for k in keys))
-    if res.sandbox_transport_us:
-        t.add_row("sandbox transport, not counted (µs)",
-                  *(f"{res.sandbox_transport_us[k]:,.2f}" for k in keys))
-    console.print(t)
-    if res.budget_us_per_shot is not None:
-        verdict = "meets" if res.meets_budget else "misses"
-        console.print(f"budget {budget_us:g} µs/round x {res.rounds} rounds = {res.budget_us_per_shot:g} µs/shot: "
-                      f"{res.within_budget:.1%} of shots within it; p99 {verdict} the budget")
+    console.print(latency_table(res, f"{dec.name} latency, batch {batch}, {shots:,} timed shots after "
+                                     f"{warmup:,} warm-up  ({workload.describe()})"))
+    if (verdict := latency_verdict(res)) is not None:
+        console.print(verdict)
     o.write_json(json_out, payload)
     return 0
-
-
-def _fp(dec) -> str:
-    from verifier.qec.decoder import fingerprint
-
-    return fingerprint(dec)
 
 
 @app.command("crosscheck")
@@ -175,83 +140,20 @@ def crosscheck(
     Replays the workload once per runtime variant (reusing what the store holds), then
     compares the per-shot predictions of every variant with the first, shot for shot.
     Exit 0 when all agree, 1 when some prediction differs (the differing shots are listed)."""
-    import dataclasses
+    from reports.terminal import crosscheck_differences, crosscheck_table, shot_progress
+    from verifier.workflows.crosscheck import crosscheck_runtimes
 
-    from rich.table import Table
-
-    from adapters.onnx_decoder import OnnxDecoder
-    from reports.terminal import shot_progress
-    from verifier.workflows.crosscheck import crosscheck as compare
-    from verifier.workflows.qec import run_task
-    from verifier.store.runs import recorded_run
-
-    providers = list(dict.fromkeys(provider or ["cpu"]))
-    levels = list(dict.fromkeys(graph_optimization or ["all"]))
-    if len(providers) * len(levels) < 2:
-        raise UsageError("give two runtimes to compare: --provider cpu --provider cuda "
-                         "(or two --graph-optimization levels)")
     n_workers = o.workers_or_default(workers)
-    workload = o.qec_workload(distance=distance, rounds=rounds, basis=basis, noise=noise, p=p,
-                              shots=shots, seed=seed, circuit=circuit, dets=dets, obs=obs,
-                              data_format=data_format)
-    variants = []
-    for prov in providers:
-        dec = wiring.decoder_from_spec(decoder, contract=contract, provider=prov, threads=threads,
-                                  batch_size=batch_size, workers=n_workers)
-        if not isinstance(dec, OnnxDecoder):
-            raise UsageError(f"crosscheck compares runtimes of an ONNX model; {decoder!r} is a baseline")
-        for level in levels:
-            variants.append(dataclasses.replace(dec, options=dataclasses.replace(dec.options, graph_optimization=level)))
-    _check_providers(variants)
-    store = o.store_for(db)
-    with recorded_run(store, "qec crosscheck") as rec:
-        results = []
-        for dec in variants:
-            label = f"{dec.name} [{dec.options.provider}, {dec.options.graph_optimization}]"
-            with shot_progress(label, quiet=quiet) as progress:
-                results.append(run_task(dec, workload, run=rec, workers=n_workers, progress=progress))
-        reports = compare(store, [r.fingerprint for r in results], [workload.stream_id],
-                          max_listed=max_listed, num_observables=workload.num_observables)
-        agree = all(r.agree for r in reports)
-        rec.exit_code = 0 if agree else 1
-        payload = {"decoder": variants[0].name, "workload_id": workload.id,
-                   "workload": workload.spec(), "agree": agree, "db": store.path, "run_id": rec.run_id,
-                   "variants": [{"provider": d.options.provider, "graph_optimization": d.options.graph_optimization,
-                                 "fingerprint": r.fingerprint, "shots": r.stats.shots, "errors": r.stats.errors,
-                                 "shots_per_second": r.stats.shots_per_second}
-                                for d, r in zip(variants, results)],
-                   "pairs": [r.to_json() for r in reports]}
-        rec.summary = {"agree": agree, "pairs": [{k: v for k, v in r.to_json().items() if k != "differences"}
-                                                 for r in reports]}
+    make = wiring.onnx_runtime_variant(decoder, contract=contract, threads=threads,
+                                       batch_size=batch_size, workers=n_workers)
+    flags = dict(distance=distance, rounds=rounds, basis=basis, noise=noise, p=p, shots=shots,
+                 seed=seed, circuit=circuit, dets=dets, obs=obs, data_format=data_format)
+    check = crosscheck_runtimes(make, flags, providers=provider, levels=graph_optimization,
+                                store=o.store_for(db), workers=n_workers, max_listed=max_listed,
+                                progress=lambda label: shot_progress(label, quiet=quiet))
     console = o.human_console(json_out)
-    t = Table(title=f"{variants[0].name}: per-shot predictions across runtimes ({workload.describe()})",
-              title_justify="left")
-    for col in ("reference", "other", "compared shots", "differing shots", "agree"):
-        t.add_column(col, justify="right" if "shots" in col else "left")
-    for r in reports:
-        t.add_row(_variant(r.reference_spec), _variant(r.other_spec), f"{r.compared_shots:,}",
-                  f"{r.differing_shots:,}", "yes" if r.agree else "NO")
-    console.print(t)
-    for r in reports:
-        for d in r.differences:
-            console.print(f"  differs at shot {d.shot}: {_variant(r.reference_spec)} predicts {d.reference}, "
-                          f"{_variant(r.other_spec)} predicts {d.other}")
-    o.write_json(json_out, payload)
-    return 0 if agree else 1
-
-
-def _variant(spec: dict) -> str:
-    return f"{spec.get('provider')}/{spec.get('graph_optimization')}"
-
-
-def _check_providers(variants) -> None:
-    """Refuse before any shot a provider this onnxruntime does not have (exit 2)."""
-    import onnxruntime as ort
-
-    from adapters.onnx_decoder import PROVIDERS
-
-    have = ort.get_available_providers()
-    for d in variants:
-        if PROVIDERS[d.options.provider] not in have:
-            raise UsageError(f"execution provider {d.options.provider!r} is not available in this "
-                             f"onnxruntime ({', '.join(have)}); install onnxruntime-gpu for cuda")
+    console.print(crosscheck_table(check))
+    for line in crosscheck_differences(check):
+        console.print(line)
+    o.write_json(json_out, check.to_json())
+    return 0 if check.agree else 1

@@ -121,10 +121,8 @@ def sweep_cmd(
                               executor=executor)
     store = o.store_for(db)
     with o.executor_for(executor, scheduler, n_workers) as ex, recorded_run(store, "qec sweep") as rec:
-        from verifier.engine.executors import SweepExecutor
-
         result = _run(rec, dec, spec, n_workers=n_workers, max_errors=max_errors, quiet=quiet,
-                      executor=SweepExecutor(ex))
+                      executor=ex)
         payload = result.to_json()
         payload["db"] = store.path
         if sinter_csv is not None:
@@ -191,17 +189,15 @@ def threshold_cmd(
                               executor=executor)
     store = o.store_for(db)
     with o.executor_for(executor, scheduler, n_workers) as ex, recorded_run(store, "qec threshold") as rec:
-        from verifier.engine.executors import SweepExecutor
-
         result = _run(rec, dec, spec, n_workers=n_workers, max_errors=max_errors, quiet=quiet,
-                      executor=SweepExecutor(ex))
+                      executor=ex)
         fit = fit_threshold(points_from_results(result.points), bootstrap=bootstrap, seed=spec.seed,
                             window=fit_window or None)
         payload = {**fit.to_json(), "decoder": result.decoder_name, "fingerprint": result.fingerprint,
                    "sweep": spec.to_json(), "run_id": result.run_id, "db": store.path,
                    "wall_seconds": result.seconds, "ran_shots": result.ran_shots,
                    "reused_shots": result.reused_shots}
-        from verifier.engine.sweep import point_json
+        from verifier.engine.results import point_json
 
         payload["points"] = [point_json(r) for r in sorted(result.points, key=lambda r: (r.workload.distance, r.workload.p))]
         base_fits, base_objs = {}, {}
@@ -323,10 +319,8 @@ def lambda_cmd(
                               executor=executor)
     store = o.store_for(db)
     with o.executor_for(executor, scheduler, n_workers) as ex, recorded_run(store, "qec lambda") as rec:
-        from verifier.engine.executors import SweepExecutor
-
         result = _run(rec, dec, spec, n_workers=n_workers, max_errors=max_errors, quiet=quiet,
-                      executor=SweepExecutor(ex))
+                      executor=ex)
         fit = fit_lambda(points_from_results(result.points), bootstrap=bootstrap, seed=spec.seed)
         payload = {**fit.to_json(), "p": spec.ps[0], "decoder": result.decoder_name,
                    "fingerprint": result.fingerprint, "sweep": spec.to_json(),

@@ -18,6 +18,37 @@ def decoder_from_spec(spec: str, **kwargs: Any):
     return resolve(spec, **kwargs)
 
 
+
+def onnx_runtime_variant(spec: str, **kwargs: Any):
+    """``sov qec crosscheck``'s decoders: ``make(provider, level)`` is the ONNX model
+    ``spec`` on that execution provider at that graph-optimization level (one model load
+    per provider). Refuses, before any shot, a baseline and a provider this onnxruntime
+    does not have (exit 2)."""
+    import dataclasses
+
+    from verifier.errors import UsageError
+
+    loaded: dict[str, Any] = {}
+
+    def make(provider: str, level: str):
+        from adapters.onnx_decoder import PROVIDERS, OnnxDecoder
+
+        if provider not in loaded:
+            dec = decoder_from_spec(spec, provider=provider, **kwargs)
+            if not isinstance(dec, OnnxDecoder):
+                raise UsageError(f"crosscheck compares runtimes of an ONNX model; {spec!r} is a baseline")
+            import onnxruntime as ort
+
+            have = ort.get_available_providers()
+            if PROVIDERS[dec.options.provider] not in have:
+                raise UsageError(f"execution provider {dec.options.provider!r} is not available in this "
+                                 f"onnxruntime ({', '.join(have)}); install onnxruntime-gpu for cuda")
+            loaded[provider] = dec
+        dec = loaded[provider]
+        return dataclasses.replace(dec, options=dataclasses.replace(dec.options, graph_optimization=level))
+
+    return make
+
 # -- calibration ----------------------------------------------------------------------------
 
 

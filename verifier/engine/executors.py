@@ -5,11 +5,9 @@ named by a key) and hands their results back, in completion order, to the one pr
 that records them: the parent. Workers never write to the store.
 
 - ``inline``: in this process, one job after another (``--workers 1``).
-- ``local``: a process pool that lives as long as this process, so a sweep of many
-  tasks (or a test session) pays worker start-up once. Workers are forked from a
-  *forkserver* that has already imported numpy, stim and PyMatching, which is cheap,
-  safe next to onnxruntime's and DuckDB's threads, and works when the main script is
-  read from standard input.
+- ``local``: the process pool of :mod:`verifier.engine.pool`, which lives as long as
+  this process (workers forked from a forkserver that has imported numpy, stim and
+  PyMatching).
 - ``dask``: a Dask distributed cluster (``--executor dask --scheduler ADDR``), or a
   ``LocalCluster`` on this machine when no scheduler is given. Jobs are submitted under
   their key, so Dask itself runs a job that two tasks ask for only once.
@@ -21,18 +19,15 @@ grow with the number of shots), de-duplicates jobs by key, stops submitting when
 
 from __future__ import annotations
 
-import atexit
 import os
-import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Iterator
 
+from verifier.engine.pool import shared_pool, shutdown_pool, warm_pool
 from verifier.errors import UsageError
 
 EXECUTORS = ("local", "dask")
-PRELOAD = ["numpy", "stim", "pymatching", "verifier.engine.replay", "verifier.qec.workload", "verifier.stats.binomial",
-           "verifier.engine.forkserver_exit"]  # the last: it makes the forkserver end without teardown
 
 
 @dataclass(frozen=True)
@@ -40,6 +35,7 @@ class Job:
     key: str  # the same key means the same work: run once, delivered to every asker
     fn: Callable[..., Any]
     args: tuple
+    tag: Any = None  # the caller's: which of its tasks the result belongs to
 
 
 class Executor:
@@ -142,124 +138,6 @@ class InlineExecutor(Executor):
             yield job, done[job.key]
 
 
-# -- local process pool ----------------------------------------------------------------------
-
-def _pool_init(owner: int | None = None) -> None:  # keep each worker to one core's worth of threads
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
-    if owner:
-        _exit_with(owner)
-
-
-def _exit_with(owner: int) -> None:
-    """End this worker as soon as the sov process that owns the pool is gone, ``kill -9``
-    included (a pool worker otherwise waits for work forever, and keeps its model sandbox)."""
-    import select
-    import time
-
-    def watch() -> None:
-        try:
-            fd = os.pidfd_open(owner)
-        except ProcessLookupError:
-            os._exit(1)
-        except (AttributeError, OSError):
-            fd = None
-        if fd is not None:
-            select.select([fd], [], [])  # readable once the owner has exited
-            os._exit(1)
-        while True:
-            time.sleep(1.0)
-            try:
-                os.kill(owner, 0)
-            except ProcessLookupError:
-                os._exit(1)
-            except PermissionError:
-                pass
-
-    threading.Thread(target=watch, name="sov-owner-watch", daemon=True).start()
-
-
-_POOL_LOCK = threading.Lock()
-_POOL: dict[str, Any] = {}
-
-
-def _mp_context(start_method: str | None = None):
-    import multiprocessing as mp
-
-    method = start_method or os.environ.get("SOV_START_METHOD") or (
-        "forkserver" if "forkserver" in mp.get_all_start_methods() else "spawn")
-    if method in ("forkserver", "spawn") and not start_method and _main_not_importable() \
-            and "fork" in mp.get_all_start_methods():
-        # a script read from standard input (python -) cannot be re-imported by a spawned
-        # or forkserver worker (FACTS.md); fork needs no re-import
-        method = "fork"
-    ctx = mp.get_context(method)
-    if method == "forkserver":
-        # never '__main__': a script read from stdin (python -) cannot be re-imported
-        ctx.set_forkserver_preload(PRELOAD)
-    return ctx
-
-
-def start_forkserver(start_method: str | None = None) -> None:
-    """Start the forkserver that local workers are forked from, without waiting for it:
-    it imports numpy, stim and PyMatching (~0.9 s of one core) while this process goes
-    on. Nothing else is created (no pool, no semaphores), so an early exit leaves nothing
-    behind; the forkserver ends with this process."""
-    ctx = _mp_context(start_method)
-    if ctx.get_start_method() == "forkserver":
-        from multiprocessing import forkserver
-
-        os.environ.setdefault("OMP_NUM_THREADS", "1")  # inherited by the forkserver's workers
-        forkserver.ensure_running()
-
-
-def _main_not_importable() -> bool:
-    import sys
-
-    main_file = getattr(sys.modules.get("__main__"), "__file__", None)
-    return isinstance(main_file, str) and (main_file.startswith("<") or not os.path.exists(main_file))
-
-
-def shared_pool(workers: int, *, start_method: str | None = None):
-    """The process pool of this process (created on first use, resized on demand)."""
-    from concurrent.futures import ProcessPoolExecutor
-
-    with _POOL_LOCK:
-        pool = _POOL.get("pool")
-        if pool is not None and (_POOL.get("workers") != workers or getattr(pool, "_broken", False)
-                                 or _POOL.get("start_method") != start_method):
-            pool.shutdown(wait=False, cancel_futures=True)
-            pool = None
-        if pool is None:
-            os.environ.setdefault("OMP_NUM_THREADS", "1")  # inherited by the forkserver
-            pool = ProcessPoolExecutor(max_workers=workers, mp_context=_mp_context(start_method),
-                                       initializer=_pool_init, initargs=(os.getpid(),))
-            _shutdown_at_exit()
-            _POOL.update(pool=pool, workers=workers, start_method=start_method, warmed=False)
-        return pool
-
-
-def shutdown_pool() -> None:
-    with _POOL_LOCK:
-        pool = _POOL.pop("pool", None)
-        warming = _POOL.pop("warming", None)
-        _POOL.clear()
-    if warming is not None:
-        # a worker still being started when this process exits (an error right after the
-        # warm-up began) would find the pool's semaphores gone and print a traceback
-        warming.join(timeout=30.0)
-    if pool is not None:
-        pool.shutdown(wait=True, cancel_futures=True)
-
-
-def _shutdown_at_exit() -> None:
-    """(Re-)register :func:`shutdown_pool` at exit, after multiprocessing's own exit hook
-    (exit hooks run last-registered first): the pool must be shut down, and a worker
-    still starting waited for, before multiprocessing unlinks the semaphores a starting
-    worker reads (else that worker prints a traceback as this process exits)."""
-    atexit.unregister(shutdown_pool)
-    atexit.register(shutdown_pool)
-
-
 class LocalExecutor(Executor):
     """Worker processes on this machine (one shared pool per process lifetime)."""
 
@@ -275,21 +153,7 @@ class LocalExecutor(Executor):
     def warm(self) -> None:
         """Start the worker processes now (they import numpy, stim, PyMatching), so that
         their start overlaps the parent's own set-up (store transactions, model checks)."""
-        if _POOL.get("warmed"):
-            return
-        _POOL["warmed"] = True
-        pool = self._pool
-
-        def start() -> None:  # in a thread: starting the forkserver blocks until it imported
-            try:
-                for _ in range(self.workers):
-                    pool.submit(os.getpid)
-            except RuntimeError:  # the pool was shut down meanwhile
-                pass
-
-        thread = threading.Thread(target=start, name="sov-pool-warm", daemon=True)
-        _POOL["warming"] = thread
-        thread.start()
+        warm_pool(self._pool, self.workers)
 
     def submit(self, job: Job) -> Any:
         try:
@@ -393,9 +257,9 @@ class DaskExecutor(Executor):
 
 def default_workers() -> int:
     """The cores this process may use (its CPU affinity), at least 1."""
-    if hasattr(os, "sched_getaffinity"):
-        return max(1, len(os.sched_getaffinity(0)))
-    return max(1, os.cpu_count() or 1)
+    from verifier.environment import cores
+
+    return max(1, cores())
 
 
 def make_executor(kind: str = "local", *, workers: int = 1, scheduler: str | None = None) -> Executor:
@@ -408,65 +272,3 @@ def make_executor(kind: str = "local", *, workers: int = 1, scheduler: str | Non
     if scheduler:
         raise UsageError("--scheduler applies to --executor dask")
     return InlineExecutor() if workers <= 1 else LocalExecutor(workers, warm=True)
-
-
-# -- adapter for verifier.engine.sweep (its BlockExecutor protocol: run(jobs, skip)) ----------------
-
-def _run_sweep_group(decoder: Any, workload: Any, blocks: tuple, env: dict | None = None) -> list:
-    from verifier.engine.replay import run_blocks
-
-    return run_blocks(decoder, workload, blocks, env)
-
-
-class SweepExecutor:
-    """Runs the block jobs of ``verifier.engine.sweep`` (``BlockJob``: task, decoder, workload,
-    block) on any :class:`Executor`: consecutive blocks of one task travel as one job,
-    the workload without its cached circuit, keyed by decoder fingerprint and stream so
-    identical work is run once; ``skip`` is asked as late as the window allows."""
-
-    def __init__(self, executor: Executor):
-        self.executor = executor
-        self.workers = executor.workers
-
-    def run(self, jobs, skip):
-        from verifier.qec.decoder import fingerprint
-        from verifier.engine.replay import _lean, blocks_per_job, sov_env
-
-        jobs = list(jobs)
-        per = blocks_per_job(len(jobs), self.executor.workers)
-        fps: dict[int, str] = {}
-        leans: dict[int, Any] = {}
-        env = sov_env()
-
-        def groups() -> Iterator[Job]:
-            group: list = []
-            for j in jobs:
-                if skip(j):
-                    continue
-                if group and (group[-1].task != j.task or len(group) >= per):
-                    yield make(group)
-                    group = []
-                group.append(j)
-            if group:
-                yield make(group)
-
-        def make(group: list) -> Job:
-            first = group[0]
-            fp = fps.get(id(first.decoder)) or fps.setdefault(id(first.decoder), fingerprint(first.decoder))
-            lean = leans.get(first.task) or leans.setdefault(first.task, _lean(first.workload))
-            blocks = tuple(g.block for g in group)
-            key = (f"{fp[:16]}-{first.workload.stream_id[:16]}-{blocks[0].index}-"
-                   f"{blocks[-1].index}-{blocks[-1].shots}")
-            return _GroupJob(key, _run_sweep_group, (first.decoder, lean, blocks, env), tuple(group))
-
-        for job, outcomes in self.executor.map_unordered(groups()):
-            for bj, outcome in zip(job.block_jobs, outcomes):
-                yield bj, outcome
-
-    def close(self) -> None:
-        self.executor.close()
-
-
-@dataclass(frozen=True)
-class _GroupJob(Job):
-    block_jobs: tuple = ()

@@ -1,5 +1,5 @@
 """Imported by the local workers' forkserver only (it is the last module of
-``verifier.engine.executors.PRELOAD``): lets the forkserver end at once when the sov process that
+``verifier.engine.pool.PRELOAD``): lets the forkserver end at once when the sov process that
 started it exits.
 
 The forkserver leaves its loop by raising SystemExit once its last client is gone; the

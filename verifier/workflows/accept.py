@@ -22,7 +22,7 @@ from verifier.gates.policy import GateSpec, Policy, WorkloadSpec
 if TYPE_CHECKING:
     from verifier.qec.decoder import Decoder
     from verifier.evidence.keys import Key
-    from verifier.engine.replay import TaskResult
+    from verifier.engine.results import TaskResult
     from verifier.store.runs import Run
     from verifier.store.db import Store
 

@@ -37,7 +37,7 @@ from verifier.stats.binomial import clopper_pearson, per_round
 from verifier.qec.workload import MemoryWorkload, QecWorkload
 
 if TYPE_CHECKING:
-    from verifier.engine.replay import ProgressFn
+    from verifier.engine.results import ProgressFn
     from verifier.store.runs import Run
     from verifier.store.db import Store
 

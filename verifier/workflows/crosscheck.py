@@ -10,16 +10,21 @@ and where (workload stream, shot index, both predictions) for the first few.
 
 from __future__ import annotations
 
-import json
+from contextlib import nullcontext
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import numpy as np
 
+from verifier.engine.blocks import unpack_predictions
 from verifier.errors import UsageError
-from verifier.qec.workload import BLOCK_SHOTS
+from verifier.qec.workload import BLOCK_SHOTS, QecWorkload, from_flags
+from verifier.store import decoders
+from verifier.store.runs import recorded_run
+from verifier.workflows.qec import run_task
 
 if TYPE_CHECKING:
+    from verifier.engine.results import TaskResult
     from verifier.store.db import Store
 
 RUNTIME_FIELDS = ("provider", "graph_optimization")
@@ -63,11 +68,10 @@ class PairReport:
 
 
 def decoder_spec(store: "Store", fp: str) -> dict:
-    rows = store.query("SELECT spec FROM decoders WHERE fingerprint = ?", [fp])
-    if not rows:
+    spec = decoders.decoder_spec(store, fp)
+    if spec is None:
         raise UsageError(f"no decoder with fingerprint {fp[:12]} in the store {store.path}")
-    spec = rows[0][0]
-    return json.loads(spec) if isinstance(spec, str) else dict(spec)
+    return spec
 
 
 def runtime_variants(store: "Store", fp: str, *, fields: Sequence[str] = RUNTIME_FIELDS) -> list[str]:
@@ -75,12 +79,8 @@ def runtime_variants(store: "Store", fp: str, *, fields: Sequence[str] = RUNTIME
     (the same model and runtime version on another provider or optimization level)."""
     base = decoder_spec(store, fp)
     strip = lambda s: {k: v for k, v in s.items() if k not in fields}  # noqa: E731
-    out = []
-    for other, spec in store.query("SELECT fingerprint, spec FROM decoders ORDER BY first_seen"):
-        spec = json.loads(spec) if isinstance(spec, str) else dict(spec)
-        if other != fp and strip(spec) == strip(base):
-            out.append(other)
-    return out
+    return [other for other, spec in decoders.decoder_specs(store)
+            if other != fp and strip(spec) == strip(base)]
 
 
 def _widen(x: np.ndarray, width: int) -> np.ndarray:
@@ -93,8 +93,6 @@ def _widen(x: np.ndarray, width: int) -> np.ndarray:
 
 def compare_pair(store: "Store", reference: str, other: str, stream_ids: Sequence[str], *,
                  max_listed: int = 20, num_observables: int | None = None) -> PairReport:
-    from verifier.engine.replay import unpack_predictions
-
     rep = PairReport(reference, other, decoder_spec(store, reference), decoder_spec(store, other))
     for sid in stream_ids:
         a = store.block_predictions(reference, sid)
@@ -128,3 +126,72 @@ def crosscheck(store: "Store", fingerprints: Sequence[str], stream_ids: Sequence
         raise UsageError("crosscheck needs two decoders that differ (e.g. --provider cpu --provider cuda)")
     return [compare_pair(store, fps[0], fp, stream_ids, max_listed=max_listed,
                          num_observables=num_observables) for fp in fps[1:]]
+
+
+# -- sov qec crosscheck: replay every runtime variant, then compare -------------------------
+
+VariantFactory = Callable[[str, str], Any]  # (provider, graph optimization) -> Decoder
+ProgressFactory = Callable[[str], Any]  # label -> context manager yielding a ProgressFn or None
+
+
+@dataclass
+class RuntimeCrosscheck:
+    workload: QecWorkload
+    variants: list  # the decoders, one per provider x optimization level
+    results: list["TaskResult"]
+    pairs: list[PairReport]
+    run_id: str
+    db: str
+
+    @property
+    def agree(self) -> bool:
+        return all(r.agree for r in self.pairs)
+
+    def to_json(self) -> dict[str, Any]:
+        w = self.workload
+        return {"decoder": self.variants[0].name, "workload_id": w.id, "workload": w.spec(),
+                "agree": self.agree, "db": self.db, "run_id": self.run_id,
+                "variants": [{**runtime_of(d), "fingerprint": r.fingerprint, "shots": r.stats.shots,
+                              "errors": r.stats.errors, "shots_per_second": r.stats.shots_per_second}
+                             for d, r in zip(self.variants, self.results)],
+                "pairs": [r.to_json() for r in self.pairs]}
+
+    def summary(self) -> dict[str, Any]:
+        return {"agree": self.agree, "pairs": [{k: v for k, v in r.to_json().items() if k != "differences"}
+                                               for r in self.pairs]}
+
+
+def runtime_of(decoder) -> dict[str, Any]:
+    """The runtime fields of a decoder's fingerprint spec (provider, optimization level)."""
+    spec = decoder.fingerprint_spec()
+    return {k: spec.get(k) for k in RUNTIME_FIELDS}
+
+
+def crosscheck_runtimes(make_variant: VariantFactory, workload_flags: dict[str, Any], *,
+                        providers: Sequence[str] | None, levels: Sequence[str] | None, store: "Store",
+                        workers: int = 1, max_listed: int = 20,
+                        progress: ProgressFactory | None = None) -> RuntimeCrosscheck:
+    """Replay the workload named by ``workload_flags`` (``verifier.qec.workload.from_flags``)
+    once per runtime variant ``make_variant(provider, level)``, reusing what the store
+    holds, in one recorded run, then compare every variant's per-shot predictions with
+    the first one's. The run's exit code is 1 when some prediction differs."""
+    providers = list(dict.fromkeys(providers or ["cpu"]))
+    levels = list(dict.fromkeys(levels or ["all"]))
+    if len(providers) * len(levels) < 2:
+        raise UsageError("give two runtimes to compare: --provider cpu --provider cuda "
+                         "(or two --graph-optimization levels)")
+    workload = from_flags(**workload_flags)
+    variants = [make_variant(prov, level) for prov in providers for level in levels]
+    with recorded_run(store, "qec crosscheck") as rec:
+        results = []
+        for dec in variants:
+            rt = runtime_of(dec)
+            label = f"{dec.name} [{rt['provider']}, {rt['graph_optimization']}]"
+            with (progress(label) if progress else nullcontext(None)) as prog:
+                results.append(run_task(dec, workload, run=rec, workers=workers, progress=prog))
+        pairs = crosscheck(store, [r.fingerprint for r in results], [workload.stream_id],
+                           max_listed=max_listed, num_observables=workload.num_observables)
+        out = RuntimeCrosscheck(workload, variants, results, pairs, rec.run_id, store.path)
+        rec.exit_code = 0 if out.agree else 1
+        rec.summary = out.summary()
+    return out

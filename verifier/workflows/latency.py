@@ -33,6 +33,10 @@ from verifier.qec.workload import QecWorkload
 
 DEFAULT_BUDGET_US_PER_ROUND = 1.0
 PERCENTILES = (50.0, 99.0, 99.9)
+DISTRIBUTION_SHOTS = 2000
+# tail probabilities at which a latency survival curve is kept (for a report's plot)
+TAIL_PROBS = tuple(float(x) for x in np.concatenate([np.linspace(0.99, 0.02, 50),
+                                                     np.geomspace(0.019, 0.0005, 30)]))
 
 
 @dataclass(frozen=True)
@@ -79,9 +83,10 @@ def _environment() -> dict[str, Any]:
     import os
     import platform
 
+    from verifier.environment import cores
+
     return {"python": platform.python_version(), "machine": platform.machine(),
-            "processor": platform.processor() or platform.machine(),
-            "cores": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
+            "processor": platform.processor() or platform.machine(), "cores": cores(),
             "sandbox": os.environ.get("SOV_SANDBOX", "1") != "0"}
 
 
@@ -171,11 +176,45 @@ def measure_shot_latency(decoder: Decoder, workload: QecWorkload, *, shots: int 
                          warmup: int = 20) -> np.ndarray:
     """Per-shot decode seconds (batch 1, same method as :func:`measure_latency`) of the
     workload's first shots, for distribution plots."""
-    from verifier.engine.replay import _compiled  # the per-process cache: no second sandbox start
+    from verifier.engine.blocks import compiled_decoder  # the per-process cache: no second sandbox start
 
-    compiled = _compiled(decoder, workload)
+    compiled = compiled_decoder(decoder, workload)
     dets, _ = workload.sample_block(workload.blocks()[0])
     n = min(shots + warmup, dets.shape[0])
     calls = [dets[i:i + 1] for i in range(n)]
     samples, _, _ = time_calls(compiled, calls, min(warmup, n - 1))
     return samples * 1e-9
+
+
+def latency_distribution(decoder: Decoder, workload: QecWorkload, *, shots: int = DISTRIBUTION_SHOTS,
+                         warmup: int = 20) -> dict[str, Any]:
+    """Per-round latency of ``shots`` single-shot calls (:func:`measure_shot_latency`) as
+    quantiles (µs per round: the time to decode one shot, all its rounds, / rounds, what a
+    real-time decoder must keep up with) and the survival curve at :data:`TAIL_PROBS`,
+    for a report's distribution plot."""
+    rounds = max(1, int(workload.rounds or 1))
+    seconds = np.asarray(measure_shot_latency(decoder, workload, shots=shots, warmup=warmup), dtype=float)
+    us = np.sort(seconds) * 1e6 / rounds
+    if us.size == 0:
+        return {"shots": 0}
+    q = lambda x: float(np.quantile(us, x))  # noqa: E731
+    return {"shots": int(us.size), "rounds": rounds, "unit": "us_per_round",
+            "mean": float(us.mean()), "p50": q(0.5), "p90": q(0.9), "p99": q(0.99), "p999": q(0.999),
+            "max": float(us[-1]),
+            "tail": [[p, float(np.quantile(us, 1.0 - p))] for p in TAIL_PROBS if p * us.size >= 1]}
+
+
+def record_latency(decoder: Decoder, workload: QecWorkload, *, store, **options: Any) -> tuple[LatencyResult, dict]:
+    """:func:`measure_latency` (``options``: its keywords) in a recorded ``qec latency``
+    run; the JSON payload (with the store's path and the run id) is the run's summary."""
+    from verifier.store.runs import recorded_run
+
+    with recorded_run(store, "qec latency") as rec:
+        store.record_decoder(fingerprint(decoder), decoder.name, decoder.model_sha256, decoder.fingerprint_spec())
+        store.record_workload(workload)
+        res = measure_latency(decoder, workload, **options)
+        payload = res.to_json()
+        payload["db"] = store.path
+        payload["run_id"] = rec.run_id
+        rec.summary = {"latency": payload}
+    return res, payload

@@ -2,23 +2,35 @@
 
 from __future__ import annotations
 
+from verifier.engine.replay import replay
+from verifier.engine.results import ProgressFn, TaskResult
 from verifier.qec.decoder import Decoder
-from verifier.engine.replay import ProgressFn, TaskResult, replay
-from verifier.store.runs import Run
 from verifier.qec.workload import QecWorkload
+from verifier.store.db import Store
+from verifier.store.runs import Run, recorded_run
 
 
 def run_task(decoder: Decoder, workload: QecWorkload, *, run: Run | None = None, workers: int = 1,
              max_errors: int | None = None, progress: ProgressFn | None = None,
              executor=None) -> TaskResult:
-    """Check the decoder against the workload, replay every shot, record the result."""
+    """Check the decoder against the workload, replay every shot, record the result (the
+    run loop records the model and decoder, and the result row with the last blocks)."""
     decoder.check(workload)
-    store = run.store if run is not None else None
-    if store is not None:
-        record = getattr(decoder, "model_record", None)
-        if callable(record) and (rec := record()) is not None:
-            store.record_model(**rec)
-    # the result row goes in with the last blocks, in one transaction
-    return replay(decoder, workload, store=store, run_id=run.run_id if run else None,
-                  workers=workers, max_errors=max_errors, progress=progress, executor=executor,
-                  record_result=store is not None)
+    return replay(decoder, workload, store=run.store if run is not None else None,
+                  run_id=run.run_id if run is not None else None, workers=workers,
+                  max_errors=max_errors, progress=progress, executor=executor,
+                  record_result=run is not None)
+
+
+def record_task(decoder: Decoder, workload: QecWorkload, *, store: Store, workers: int = 1,
+                max_errors: int | None = None, progress: ProgressFn | None = None,
+                executor=None) -> tuple[TaskResult, dict]:
+    """:func:`run_task` in a recorded ``qec run`` run: the result and its JSON payload."""
+    with recorded_run(store, "qec run") as rec:
+        result = run_task(decoder, workload, run=rec, workers=workers, max_errors=max_errors,
+                          progress=progress, executor=executor)
+        payload = result.to_json()
+        payload["db"] = store.path
+        rec.summary = {"decoder": decoder.name, "workload_id": workload.id, "shots": result.stats.shots,
+                       "errors": result.stats.errors}
+    return result, payload
