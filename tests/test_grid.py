@@ -7,10 +7,12 @@ import json
 import numpy as np
 import pytest
 
-from adapters.grid import analyse, constant_grid_model, geometry_for
+from adapters.grid_geometry import analyse, geometry_for
 from adapters.reference_models import save
 from verifier.errors import IntegrityError, UsageError
 from verifier.qec.workload import MemoryWorkload
+
+from tests.fixtures.onnx_models import constant_grid_model
 
 
 def _model(tmp_path, name="neg.onnx", **kw):

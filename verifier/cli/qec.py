@@ -248,7 +248,7 @@ def _check_providers(variants) -> None:
     """Refuse before any shot a provider this onnxruntime does not have (exit 2)."""
     import onnxruntime as ort
 
-    from adapters.onnx_decoder import PROVIDERS
+    from adapters.runtime import PROVIDERS
 
     have = ort.get_available_providers()
     for d in variants:
