@@ -223,3 +223,18 @@ def test_threads_share_one_session_safely(tmp_path):
             outs = list(pool.map(lambda x: s.run(None, {"dets": x})[0], xs))
     for x, y in zip(xs, outs):
         assert np.array_equal(y[:, 1:], x) and not y[:, 0].any()
+
+
+def test_sandbox_child_loads_only_the_runtime_and_the_wire_format():
+    """What a hostile model's process holds of sov: no decoders, contracts or store."""
+    import subprocess
+    import sys
+
+    code = ("import sys, adapters.sandbox_child; "
+            "print(' '.join(sorted(m for m in sys.modules if m.split('.')[0] in "
+            "('adapters', 'verifier', 'baselines', 'reports'))))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=ROOT).stdout.split()
+    assert {"adapters.sandbox_child", "adapters.runtime", "adapters.sandbox_protocol"} <= set(out)
+    assert not [m for m in out if m.split(".")[0] in ("baselines", "reports")
+                or m in ("adapters.onnx_decoder", "adapters.sandbox", "adapters.grid", "verifier.store")]
