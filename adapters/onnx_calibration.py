@@ -18,6 +18,7 @@ import numpy as np
 
 from adapters.contracts import CAL_CONTRACTS, batch_size_of, check_tensor, resolve_contract
 from adapters.onnx_model import CheckedModelFile, ModelInfo, inspect_model
+from adapters.runner import infer
 from adapters.runtime import RuntimeOptions, runtime_version
 from adapters.sandbox import open_session
 from verifier.errors import IntegrityError, UsageError
@@ -123,16 +124,8 @@ class OnnxCalibrationModel(CheckedModelFile):
             m = next(iter(piece.values())).shape[0]
             if fixed and m < fixed:
                 piece = {k: np.concatenate([v, np.repeat(v[-1:], fixed - m, axis=0)]) for k, v in piece.items()}
-            try:
-                y = sess.run([out_name], piece)[0]
-            except IntegrityError:
-                raise
-            except Exception as e:
-                first = (str(e).strip().splitlines() or [type(e).__name__])[0]
-                raise IntegrityError(f"{self.name} failed during inference: {first[:300]}") from None
-            y = np.asarray(y)
-            if y.dtype.kind == "f" and not np.isfinite(y).all():
-                raise IntegrityError(f"{self.name} returned NaN or Inf outputs")
+            # the sandbox's own failures already say what happened
+            y = infer(sess, [out_name], piece, self.name, as_is=(IntegrityError,))
             if y.ndim != 2 or y.shape[0] != next(iter(piece.values())).shape[0]:
                 raise UsageError(f"{self.name}: output shape {list(y.shape)} for a batch of "
                                  f"{next(iter(piece.values())).shape[0]}")

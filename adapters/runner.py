@@ -15,6 +15,24 @@ from adapters.runtime import RuntimeOptions
 from verifier.errors import IntegrityError, UsageError
 
 
+def infer(session, output_names: list[str], feeds: dict[str, np.ndarray], name: str, *,
+          as_is: tuple[type[BaseException], ...] = ()) -> np.ndarray:
+    """The first output of one ``session.run``. A failure is exit 4 with the runtime's first
+    line (exceptions of the types in ``as_is`` pass unchanged), and so is NaN or Inf in
+    the output."""
+    try:
+        y = session.run(output_names, feeds)[0]
+    except as_is:
+        raise
+    except Exception as e:
+        first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+        raise IntegrityError(f"{name} failed during inference: {first[:300]}") from None
+    y = np.asarray(y)
+    if y.dtype.kind == "f" and not np.isfinite(y).all():
+        raise IntegrityError(f"{name} returned NaN or Inf outputs")
+    return y
+
+
 class BatchedRunner:
     """Feeds a one-input session in batches (padding to a fixed batch size) and checks
     every output for NaN/Inf."""
@@ -41,14 +59,7 @@ class BatchedRunner:
             if self.fixed and m < self.fixed:
                 pad = np.zeros((self.fixed - m,) + piece.shape[1:], dtype=piece.dtype)
                 piece = np.concatenate([piece, pad])
-            try:
-                y = self.session.run(self.output_names[:1], {self.input_name: piece})[0]
-            except Exception as e:
-                first = (str(e).strip().splitlines() or [type(e).__name__])[0]
-                raise IntegrityError(f"{self.name} failed during inference: {first[:300]}") from None
-            y = np.asarray(y)
-            if y.dtype.kind == "f" and not np.isfinite(y).all():
-                raise IntegrityError(f"{self.name} returned NaN or Inf outputs")
+            y = infer(self.session, self.output_names[:1], {self.input_name: piece}, self.name)
             if y.shape[0] != piece.shape[0]:
                 raise UsageError(f"{self.name}: returned {y.shape[0]} rows for a batch of {piece.shape[0]}")
             outs.append(y[:m])
