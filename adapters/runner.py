@@ -1,8 +1,9 @@
-"""Feeding a one-input session (in this process or in the sandbox) in batches.
+"""Feeding a session (in this process or in the sandbox) and checking what comes back.
 
-Shared by every QEC contract runtime (``adapters.flat``, ``adapters.grid``): it pads a
-last short batch to a model's fixed batch size, and treats NaN/Inf in any output as an
-integrity failure (exit 4) before a prediction is made from it.
+``infer`` is every model's one inference call (QEC and calibration alike): NaN/Inf in an
+output is an integrity failure (exit 4) before anything is made of it. ``BatchedRunner``,
+shared by the QEC contract runtimes (``adapters.flat``, ``adapters.grid``), feeds a
+one-input session in batches and pads a last short batch to a model's fixed batch size.
 """
 
 from __future__ import annotations
