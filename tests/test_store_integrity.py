@@ -307,7 +307,7 @@ def test_kill9_with_workers_leaves_no_orphans(tmp_path):
     while time.monotonic() < deadline and p.poll() is None:
         time.sleep(0.3)
         family = _descendants(p.pid)
-        sandboxes = [c for c in family if "_child_main" in _cmdline(c)]
+        sandboxes = [c for c in family if "adapters.sandbox_child" in _cmdline(c)]
         if len(sandboxes) >= 2:
             break
     assert p.poll() is None, "the run finished before it could be killed"
