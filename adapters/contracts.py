@@ -31,6 +31,13 @@ def contract_list() -> str:
     return ", ".join(CONTRACTS)
 
 
+def inspection(info: "ModelInfo", flag: str | None) -> dict:
+    """What ``sov models inspect`` reports of a file that passed the integrity checks: its
+    description, the contract it names (``flag`` wins), and whether sov knows that contract."""
+    name = flag or info.metadata.get("sov.contract")
+    return info.to_json() | {"contract": name, "contract_known": name in CONTRACTS, "integrity": "ok"}
+
+
 def resolve_contract(info: "ModelInfo", flag: str | None, *, family: tuple[str, ...] | None = None) -> str:
     name = flag or info.metadata.get("sov.contract")
     if not name:

@@ -4,7 +4,7 @@ calibration models: ``estimate(x, y) -> params`` and ``classify(iq) -> state``.
 The file is checked by ``adapters.onnx_model.inspect_model`` (integrity: exit 4), the
 contract and the experiment are resolved and the tensors are checked against the
 contract before any inference (exit 2 with expected vs found). Inference goes through
-``adapters.onnx_decoder.open_session``, so the model runs in the sandboxed child process
+``adapters.sandbox.open_session``, so the model runs in the sandboxed child process
 unless the user opts out. NaN or Inf in any output is an IntegrityError (exit 4).
 """
 
@@ -17,8 +17,10 @@ from typing import Any
 import numpy as np
 
 from adapters.contracts import CAL_CONTRACTS, batch_size_of, check_tensor, resolve_contract
-from adapters.onnx_decoder import RuntimeOptions, open_session
-from adapters.onnx_model import ModelInfo, inspect_model
+from adapters.onnx_model import CheckedModelFile, ModelInfo, inspect_model
+from adapters.runner import infer
+from adapters.runtime import RuntimeOptions, runtime_version
+from adapters.sandbox import open_session
 from verifier.errors import IntegrityError, UsageError
 
 
@@ -55,7 +57,7 @@ def _check_disc_io(info: ModelInfo) -> None:
 
 
 @dataclass
-class OnnxCalibrationModel:
+class OnnxCalibrationModel(CheckedModelFile):
     """An ONNX file under ``cal.fit`` (one experiment) or ``cal.discriminator``."""
 
     path: str
@@ -94,24 +96,14 @@ class OnnxCalibrationModel:
             _check_fit_io(info, exp)
         return cls(info.path, info.sha256, c, exp, info.file_name, options or RuntimeOptions(threads=1))
 
-    @property
-    def info(self) -> ModelInfo:
-        return inspect_model(self.path)
-
-    def model_record(self) -> dict[str, Any]:
-        return self.info.store_record(self.contract)
-
     def fingerprint_spec(self) -> dict[str, Any]:
-        from baselines.pymatching_decoder import package_version
-
         return {"model": "onnx", "contract": self.contract, "experiment": self.experiment,
-                "model_sha256": self.sha256, "onnxruntime": package_version("onnxruntime"),
+                "model_sha256": self.sha256, "onnxruntime": runtime_version(),
                 "provider": self.options.provider}
 
     def _sess(self):
         if self._session is None:
-            if self.info.sha256 != self.sha256:
-                raise IntegrityError(f"{self.name} changed on disk since it was loaded (sha256 mismatch)")
+            self.verified_info()
             self._session = open_session(self.path, self.options)
         return self._session
 
@@ -132,16 +124,8 @@ class OnnxCalibrationModel:
             m = next(iter(piece.values())).shape[0]
             if fixed and m < fixed:
                 piece = {k: np.concatenate([v, np.repeat(v[-1:], fixed - m, axis=0)]) for k, v in piece.items()}
-            try:
-                y = sess.run([out_name], piece)[0]
-            except IntegrityError:
-                raise
-            except Exception as e:
-                first = (str(e).strip().splitlines() or [type(e).__name__])[0]
-                raise IntegrityError(f"{self.name} failed during inference: {first[:300]}") from None
-            y = np.asarray(y)
-            if y.dtype.kind == "f" and not np.isfinite(y).all():
-                raise IntegrityError(f"{self.name} returned NaN or Inf outputs")
+            # the sandbox's own failures already say what happened
+            y = infer(sess, [out_name], piece, self.name, as_is=(IntegrityError,))
             if y.ndim != 2 or y.shape[0] != next(iter(piece.values())).shape[0]:
                 raise UsageError(f"{self.name}: output shape {list(y.shape)} for a batch of "
                                  f"{next(iter(piece.values())).shape[0]}")

@@ -246,3 +246,27 @@ def inspect_model(path: str | os.PathLike[str]) -> ModelInfo:
     if st.st_size == 0:
         raise IntegrityError(f"{p.name} is empty (0 bytes), not an ONNX model")
     return _inspect_cached(str(p.resolve()), st.st_mtime_ns, st.st_size, max_tensor_bytes())
+
+
+class CheckedModelFile:
+    """What every ONNX-backed model shares: a file checked when it was loaded and checked
+    again, by hash, before each use (it may change on disk in between)."""
+
+    path: str
+    sha256: str
+    contract: str
+    name: str
+
+    @property
+    def info(self) -> ModelInfo:
+        return inspect_model(self.path)
+
+    def model_record(self) -> dict[str, Any]:
+        """The row for the store's ``models`` table."""
+        return self.info.store_record(self.contract)
+
+    def verified_info(self) -> ModelInfo:
+        info = self.info
+        if info.sha256 != self.sha256:
+            raise IntegrityError(f"{self.name} changed on disk since it was loaded (sha256 mismatch)")
+        return info

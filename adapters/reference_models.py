@@ -1,10 +1,8 @@
-"""Small reference ONNX models built with ``onnx.helper``: the shipped identity
-pre-decoder (used by ``sov demo`` and as the control in tests) and helpers to build
-models that obey or break a contract."""
+"""Reference ONNX models built with ``onnx.helper``: the shipped identity pre-decoder
+(used by ``sov demo`` and as the control in tests) and the checked-model helper the
+other builders (``adapters.calibration_models``, the tests' fixtures) finish with."""
 
 from __future__ import annotations
-
-
 
 OPSET = 18
 
@@ -53,34 +51,6 @@ def identity_predecoder_flat(num_observables: int = 1, *, metadata: dict[str, st
     return _finish(graph, md)
 
 
-def constant_decoder(num_detectors: int | str, num_observables: int, *, flip: bool,
-                     dtype: int | None = None, metadata: dict[str, str] | None = None,
-                     batch: int | str = "batch"):
-    """``qec.decoder`` that ignores its input and always predicts ``flip`` for every observable."""
-    import numpy as np
-    from onnx import TensorProto, helper, numpy_helper
-
-    out_type = dtype if dtype is not None else TensorProto.UINT8
-    nodes = [
-        helper.make_node("Shape", ["dets"], ["shape"], start=0, end=1),
-        helper.make_node("Concat", ["shape", "o"], ["oshape"], axis=0),
-        helper.make_node("ConstantOfShape", ["oshape"], ["out"],
-                         value=numpy_helper.from_array(np.array([1 if flip else 0], dtype=np.uint8))),
-    ]
-    out_name = "out"
-    if out_type != TensorProto.UINT8:
-        nodes.append(helper.make_node("Cast", ["out"], ["flips"], to=out_type))
-        out_name = "flips"
-    graph = helper.make_graph(
-        nodes, "constant_decoder",
-        [helper.make_tensor_value_info("dets", TensorProto.UINT8, [batch, num_detectors])],
-        [helper.make_tensor_value_info(out_name, out_type, [batch, num_observables])],
-        initializer=[helper.make_tensor("o", TensorProto.INT64, [1], [num_observables])])
-    md = {"sov.contract": "qec.decoder"}
-    md.update(metadata or {})
-    return _finish(graph, md)
-
-
 def save(model, path) -> str:
     import onnx
 
@@ -95,5 +65,3 @@ def write_builtin_models(folder) -> list[str]:
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     return [save(identity_predecoder_flat(1), folder / "identity-predecoder.onnx")]
-
-

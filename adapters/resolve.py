@@ -19,7 +19,8 @@ def decoder_from_spec(spec: str, *, contract: str | None = None, provider: str =
             raise UsageError(f"--contract applies to ONNX models, not to the baseline {spec!r}")
         return PyMatchingDecoder.named(spec)
     from adapters.builtin import builtin_path
-    from adapters.onnx_decoder import OnnxDecoder, RuntimeOptions
+    from adapters.onnx_decoder import OnnxDecoder
+    from adapters.runtime import RuntimeOptions
 
     path = builtin_path(spec) or Path(spec)
     if not path.exists() and not spec.endswith(".onnx"):

@@ -2,7 +2,7 @@
 
 :class:`SandboxedSession` is a drop-in for an ``onnxruntime.InferenceSession``
 (``run(output_names, feeds)``, ``get_inputs()``, ``get_outputs()``, ``get_providers()``):
-``adapters.onnx_decoder.open_session`` returns one unless ``SOV_SANDBOX=0``, so every
+``open_session`` returns one unless ``SOV_SANDBOX=0``, so every
 contract runtime (flat, full, grid, calibration) runs its model in the sandbox without
 knowing it.
 
@@ -21,18 +21,15 @@ The child process
 The parent enforces a wall-time limit on loading (``SOV_LOAD_TIMEOUT_S``) and on every
 batch (``SOV_BATCH_TIMEOUT_S``), kills the child when one is exceeded, and turns every
 failure (timeout, memory, crash, malformed reply) into an :class:`IntegrityError`
-(exit 4). Data travels over pipes as raw numpy buffers behind a small JSON header --
-never pickle, so even a child taken over by a hostile model cannot make the parent run
-code; the parent checks every reply's dtypes, shapes and sizes before using it.
+(exit 4). Data travels over pipes in ``adapters.sandbox_protocol``'s format (never
+pickle); the parent checks every reply's dtypes, shapes and sizes before using it. The
+child's side is ``adapters.sandbox_child``.
 """
 
 from __future__ import annotations
 
-import json
 import os
-import select
 import signal
-import struct
 import subprocess
 import sys
 import tempfile
@@ -45,16 +42,15 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from verifier.errors import IntegrityError, SovError, UsageError
+from adapters.onnx_model import inspect_model, max_tensor_bytes
+from adapters.runtime import RuntimeOptions, create_session
+from adapters.sandbox_protocol import ALLOWED_DTYPES, Broken, pack, read_message, write_all
+from verifier.errors import IntegrityError, UsageError
+from verifier.hashing import sha256_bytes
 
 DEFAULT_BATCH_TIMEOUT_S = 300.0
 DEFAULT_LOAD_TIMEOUT_S = 300.0
-MAX_HEADER = 1 << 20
 INLINE_MODEL_MAX = 1 << 30  # models up to 1 GiB travel as bytes; larger ones by path
-# dtypes that may cross the pipe: plain numbers and bools, never objects
-ALLOWED_DTYPES = frozenset({"bool", "uint8", "int8", "uint16", "int16", "uint32", "int32", "uint64",
-                            "int64", "float16", "float32", "float64"})
-_HDR = struct.Struct("<Q")
 PIPE_BYTES = 1 << 20
 
 
@@ -115,113 +111,7 @@ def _node_arg(a: dict) -> NodeArg:
                    [d if d is None or isinstance(d, (int, str)) else str(d) for d in (shape or [])])
 
 
-# -- framing (both sides) ---------------------------------------------------------------------
-
-def _pack(header: dict, arrays: Sequence[np.ndarray] = (), names: Sequence[str] = ()) -> list[bytes | memoryview]:
-    header = dict(header)
-    arrays = [np.ascontiguousarray(a) for a in arrays]
-    if arrays:
-        names = list(names) or [""] * len(arrays)
-        header["arrays"] = [{"name": n, "dtype": a.dtype.name, "shape": list(a.shape),
-                             "nbytes": int(a.nbytes)} for n, a in zip(names, arrays)]
-    text = json.dumps(header).encode()
-    parts: list[bytes | memoryview] = [_HDR.pack(len(text)), text]
-    for a in arrays:
-        if a.nbytes:
-            parts.append(memoryview(a.reshape(-1)).cast("B"))
-    return parts
-
-
-class _Broken(Exception):
-    """The other side closed the pipe, sent junk, or ran out of time."""
-
-
-def _read_exact(fd: int, n: int, deadline: float | None, buf: bytearray | None = None) -> bytearray:
-    out = buf if buf is not None else bytearray(n)
-    view = memoryview(out)
-    pos = 0
-    while pos < n:
-        if deadline is not None:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise TimeoutError
-            r, _, _ = select.select([fd], [], [], left)
-            if not r:
-                raise TimeoutError
-        try:
-            got = os.readv(fd, [view[pos:n]])
-        except BlockingIOError:
-            continue
-        except InterruptedError:
-            continue
-        if got == 0:
-            raise _Broken("closed")
-        pos += got
-    return out
-
-
-def _write_all(fd: int, parts: Sequence[bytes | memoryview], deadline: float | None) -> None:
-    for part in parts:
-        view = memoryview(part).cast("B") if not isinstance(part, bytes) else memoryview(part)
-        pos = 0
-        while pos < len(view):
-            if deadline is not None:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise TimeoutError
-                _, w, _ = select.select([], [fd], [], left)
-                if not w:
-                    raise TimeoutError
-            try:
-                pos += os.write(fd, view[pos:pos + (1 << 20)])
-            except BlockingIOError:
-                continue
-            except InterruptedError:
-                continue
-            except BrokenPipeError:
-                raise _Broken("closed") from None
-
-
-def _read_message(fd: int, deadline: float | None, *, max_payload: int) -> tuple[dict, list[np.ndarray]]:
-    (size,) = _HDR.unpack(bytes(_read_exact(fd, _HDR.size, deadline)))
-    if size > MAX_HEADER:
-        raise _Broken(f"header of {size} bytes")
-    try:
-        header = json.loads(bytes(_read_exact(fd, size, deadline)))
-    except ValueError:
-        raise _Broken("unreadable header") from None
-    if not isinstance(header, dict):
-        raise _Broken("header is not an object")
-    specs = header.get("arrays") or []
-    if not isinstance(specs, list):
-        raise _Broken("bad array list")
-    arrays: list[np.ndarray] = []
-    total = 0
-    for spec in specs:
-        try:
-            dtype = str(spec["dtype"])
-            shape = tuple(int(d) for d in spec["shape"])
-            nbytes = int(spec["nbytes"])
-        except (KeyError, TypeError, ValueError):
-            raise _Broken("bad array header") from None
-        if dtype not in ALLOWED_DTYPES:
-            raise _Broken(f"array of dtype {dtype!r}")
-        if any(d < 0 for d in shape) or nbytes < 0:
-            raise _Broken("negative size")
-        count = 1
-        for d in shape:
-            count *= d
-        if count * np.dtype(dtype).itemsize != nbytes:
-            raise _Broken("array size does not match its shape")
-        total += nbytes
-        if total > max_payload:
-            raise _Broken(f"{total} bytes of output, above the limit of {max_payload}")
-        data = _read_exact(fd, nbytes, deadline)
-        arrays.append(np.frombuffer(data, dtype=dtype).reshape(shape))
-    return header, arrays
-
-
-# -- parent side ------------------------------------------------------------------------------
+# -- the child process ----------------------------------------------------------------------
 
 def _kill(proc: subprocess.Popen) -> None:
     if proc.poll() is None:
@@ -259,8 +149,6 @@ class SandboxedSession:
 
     def __init__(self, path: str, options: Any, *, batch_timeout: float | None = None,
                  load_timeout: float | None = None, memory_bytes: int | None = -1):
-        from adapters.onnx_model import inspect_model, max_tensor_bytes
-
         self.path = str(path)
         self.name = Path(path).name
         self.batch_timeout = batch_timeout if batch_timeout is not None else batch_timeout_s()
@@ -272,8 +160,6 @@ class SandboxedSession:
         info = inspect_model(self.path)  # the parent's checks (cached); raises exit 2/4
         model_bytes: bytes | None = None
         if not info.external_data and info.size_bytes <= INLINE_MODEL_MAX:
-            from verifier.hashing import sha256_bytes
-
             try:
                 model_bytes = Path(self.path).read_bytes()
             except OSError as e:
@@ -286,7 +172,7 @@ class SandboxedSession:
                 if hasattr(options, k)}
         header = {"op": "open", "path": self.path, "options": opts, "inline": model_bytes is not None,
                   "model_nbytes": len(model_bytes) if model_bytes is not None else 0}
-        parts = _pack(header) + ([model_bytes] if model_bytes else [])
+        parts = pack(header) + ([model_bytes] if model_bytes else [])
         reply, _ = self._call(parts, load_timeout, what="loading")
         try:
             self._inputs = [_node_arg(a) for a in reply.get("inputs", [])]
@@ -316,7 +202,7 @@ class SandboxedSession:
         env = dict(os.environ)
         env.setdefault("OMP_NUM_THREADS", "1")
         env.pop("ORT_LOAD_CONFIG_FROM_MODEL", None)  # never let a model's metadata configure the runtime
-        code = "from adapters.sandbox import _child_main; _child_main()"
+        code = "from adapters.sandbox_child import main; main()"
         cmd = [sys.executable, "-s", "-c", code, str(p2c_r), str(c2p_w), str(os.getpid())]
         if self.memory_bytes:
             cmd.append(str(self.memory_bytes))
@@ -344,8 +230,8 @@ class SandboxedSession:
         fin = getattr(self, "_finalizer", None)
         if fin is not None and fin.alive:
             try:
-                _write_all(self._to, _pack({"op": "close"}), time.monotonic() + 0.5)
-            except (TimeoutError, _Broken, OSError):
+                write_all(self._to, pack({"op": "close"}), time.monotonic() + 0.5)
+            except (TimeoutError, Broken, OSError):
                 pass
             try:
                 self._proc.wait(timeout=2)
@@ -400,15 +286,15 @@ class SandboxedSession:
             raise IntegrityError(f"{self.name}: the model sandbox was stopped after an earlier failure")
         deadline = time.monotonic() + timeout
         try:
-            _write_all(self._to, parts, deadline)
-            reply, arrays = _read_message(self._from, deadline, max_payload=self.max_output_bytes)
+            write_all(self._to, parts, deadline)
+            reply, arrays = read_message(self._from, deadline, max_payload=self.max_output_bytes)
         except TimeoutError:
             self._finalizer()
             env = "SOV_LOAD_TIMEOUT_S" if what == "loading" else "SOV_BATCH_TIMEOUT_S"
             who = f"{self.name}: " if what == "loading" else ""
             raise IntegrityError(f"{who}{what} took longer than the limit of {timeout:g} s "
                                  f"({env}); the model sandbox was stopped") from None
-        except _Broken as e:
+        except Broken as e:
             if self._proc.poll() is None and str(e) != "closed":
                 self._finalizer()
                 raise IntegrityError(f"{self.name}: the model sandbox sent a malformed reply "
@@ -443,7 +329,7 @@ class SandboxedSession:
             arrays.append(np.ascontiguousarray(a))
         header = {"op": "run", "outputs": list(output_names) if output_names else None}
         t0 = time.perf_counter()
-        reply, out = self._call(_pack(header, arrays, names), self.batch_timeout, what="running a batch")
+        reply, out = self._call(pack(header, arrays, names), self.batch_timeout, what="running a batch")
         wall = time.perf_counter() - t0
         try:
             self.last_inference_s = float(reply.get("seconds", float("nan")))
@@ -454,120 +340,12 @@ class SandboxedSession:
         return out
 
 
-# -- child side -------------------------------------------------------------------------------
+def open_session(path: str, options: RuntimeOptions, *, sandbox: bool | None = None):
+    """An onnxruntime session with only the requested provider; refusals are exit 4.
 
-def _child_limits(memory: int | None, parent: int) -> None:
-    import resource
-
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    try:
-        import ctypes
-
-        ctypes.CDLL(None).prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
-    except Exception:
-        pass
-    if os.getppid() != parent:  # the parent died before we got here
-        os._exit(0)
-    try:
-        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    except (ValueError, OSError):
-        pass
-    if memory:
-        soft, hard = resource.getrlimit(resource.RLIMIT_AS)
-        want = memory if hard == resource.RLIM_INFINITY else min(memory, hard)
-        resource.setrlimit(resource.RLIMIT_AS, (want, hard))
-
-
-def _first_line(e: BaseException) -> str:
-    lines = [ln.strip() for ln in str(e).strip().splitlines() if ln.strip()]
-    return (lines[0] if lines else type(e).__name__)[:300]
-
-
-def _child_main() -> None:
-    r_fd, w_fd, parent = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
-    memory = int(sys.argv[4]) if len(sys.argv) > 4 else None
-    _child_limits(memory, parent)
-
-    def send(header: dict, arrays: Sequence[np.ndarray] = (), names: Sequence[str] = ()) -> None:
-        _write_all(w_fd, _pack(header, arrays, names), None)
-
-    def fail(kind: str, message: str) -> None:
-        send({"ok": False, "kind": kind, "message": message})
-
-    def mem_note(text: str) -> str:
-        import re
-
-        low = text.lower()
-        if "failed to allocate" in low or "bad_alloc" in low or "out of memory" in low:
-            size = re.search(r"size\s+(\d+)", text)
-            what = f"allocating {int(size.group(1)):,} bytes failed" if size else "an allocation failed"
-            limit = (f"the sandbox memory limit of {memory / 2**20:.0f} MiB (SOV_SANDBOX_MEMORY_MB)"
-                     if memory else "the machine's memory")
-            return f"ran out of memory: {what} under {limit}"
-        return text
-
-    session = None
-    name = "model"
-    while True:
-        try:
-            header, arrays = _read_message(r_fd, None, max_payload=1 << 62)
-        except (_Broken, OSError):
-            os._exit(0)
-        op = header.get("op")
-        try:
-            if op == "close":
-                os._exit(0)
-            if op == "open":
-                from adapters.onnx_decoder import RuntimeOptions, open_session
-
-                path = str(header["path"])
-                name = Path(path).name
-                model: Any = None
-                if header.get("inline"):
-                    model = bytes(_read_exact(r_fd, int(header["model_nbytes"]), None))
-                opts = RuntimeOptions(**header.get("options", {}))
-                try:
-                    session = open_session(path, opts, sandbox=False, model_bytes=model)
-                except MemoryError:
-                    raise IntegrityError(f"{name}: " + mem_note("out of memory while loading")) from None
-                except IntegrityError as e:
-                    msg = mem_note(str(e))
-                    raise IntegrityError(msg if msg == str(e) else f"{name}: {msg}") from None
-                send({"ok": True, "op": "open",
-                      "inputs": [{"name": a.name, "type": a.type, "shape": list(a.shape)}
-                                 for a in session.get_inputs()],
-                      "outputs": [{"name": a.name, "type": a.type, "shape": list(a.shape)}
-                                  for a in session.get_outputs()],
-                      "providers": list(session.get_providers())})
-            elif op == "run":
-                if session is None:
-                    raise IntegrityError("no model loaded")
-                feed_names = [str(s.get("name", "")) for s in header.get("arrays", [])]
-                feeds = dict(zip(feed_names, arrays))
-                t0 = time.perf_counter()
-                try:
-                    outs = session.run(header.get("outputs"), feeds)
-                except MemoryError:
-                    raise IntegrityError(mem_note("out of memory")) from None
-                except Exception as e:
-                    msg = mem_note(str(e))
-                    raise IntegrityError(msg if msg != str(e) else _first_line(e)) from None
-                result = []
-                for i, y in enumerate(outs):
-                    if not isinstance(y, np.ndarray) or y.dtype.name not in ALLOWED_DTYPES:
-                        raise IntegrityError(f"output {i} is not a numeric tensor ({type(y).__name__})")
-                    result.append(np.ascontiguousarray(y))
-                send({"ok": True, "op": "run", "seconds": time.perf_counter() - t0}, result,
-                     [f"out{i}" for i in range(len(result))])
-            else:
-                raise IntegrityError(f"unknown sandbox request {op!r}")
-        except UsageError as e:
-            fail("usage", str(e))
-        except SovError as e:
-            fail("integrity", str(e))
-        except MemoryError:
-            fail("integrity", mem_note("out of memory"))
-        except (_Broken, OSError):
-            os._exit(0)
-        except Exception as e:
-            fail("integrity", mem_note(f"{type(e).__name__}: {_first_line(e)}"))
+    By default the session lives in a child process with time and memory limits
+    (:class:`SandboxedSession`, same interface); ``SOV_SANDBOX=0`` (or ``sandbox=False``)
+    runs it in this process, for trusted models only."""
+    if sandbox if sandbox is not None else sandbox_enabled():
+        return SandboxedSession(path, options)
+    return create_session(path, options)

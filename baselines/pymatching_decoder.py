@@ -8,26 +8,12 @@ from typing import Any
 
 import numpy as np
 
+from verifier.environment import package_version
+
 BASELINES = {
     "pymatching": "PyMatching (MWPM) on the circuit's detector error model",
     "pymatching-correlated": "PyMatching with correlated matching (enable_correlations=True)",
 }
-
-
-def package_version(name: str) -> str:
-    """``module.__version__`` without importing the module when it is not loaded yet
-    (importing pymatching costs ~0.5 s, which the parent process needs only for this)."""
-    import sys
-
-    mod = sys.modules.get(name)
-    if mod is not None and getattr(mod, "__version__", None):
-        return mod.__version__
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version(name)
-    except PackageNotFoundError:
-        return __import__(name).__version__
 
 
 def detector_error_model(circuit):

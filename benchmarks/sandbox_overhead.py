@@ -16,7 +16,8 @@ def main() -> None:
     shots = int(sys.argv[1]) if len(sys.argv) > 1 else 200_000
     repeats = int(sys.argv[2]) if len(sys.argv) > 2 else 3
     from adapters.builtin import builtin_path
-    from adapters.onnx_decoder import OnnxDecoder, RuntimeOptions
+    from adapters.onnx_decoder import OnnxDecoder
+    from adapters.runtime import RuntimeOptions
     from verifier.engine.blocks import COMPILED
     from verifier.engine.replay import replay
     from verifier.qec.workload import MemoryWorkload

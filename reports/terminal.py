@@ -120,3 +120,39 @@ def crosscheck_differences(check) -> list[str]:
 
 
 # -- models ---------------------------------------------------------------------------------
+
+
+def model_table(info, contract: str | None, *, known: bool):
+    """``sov models inspect``: one checked file, the contract it names and whether sov
+    knows that contract (as ``adapters.contracts.inspection`` resolved them)."""
+    from rich.table import Table
+
+    t = Table(title=f"{info.file_name}", show_header=False, title_justify="left")
+    t.add_column(style="bold")
+    t.add_column()
+    t.add_row("sha256", info.sha256)
+    t.add_row("size", f"{info.size_bytes:,} bytes, {info.parameters:,} parameters")
+    t.add_row("contract", f"{contract or '(none: give --contract)'}"
+              + ("" if known or not contract else "  (unknown)"))
+    t.add_row("opset", ", ".join(f"{k} {v}" for k, v in info.opsets.items()))
+    t.add_row("producer", info.producer or "-")
+    t.add_row("inputs", "\n".join(x.show() for x in info.inputs))
+    t.add_row("outputs", "\n".join(x.show() for x in info.outputs))
+    t.add_row("operators", ", ".join(info.operators))
+    t.add_row("metadata", "\n".join(f"{k} = {v if len(v) < 80 else v[:77] + '...'}"
+                                    for k, v in info.metadata.items()) or "-")
+    t.add_row("integrity", "ok: parses, passes onnx.checker, standard operators only, no external "
+                           "data outside its folder")
+    return t
+
+
+def builtin_models_table(models: list[dict[str, str]]):
+    """``sov models list``: the shipped models."""
+    from rich.table import Table
+
+    t = Table(title="built-in models", title_justify="left")
+    for c in ("name", "contract", "description"):
+        t.add_column(c)
+    for m in models:
+        t.add_row(m["name"], m["contract"], m["description"])
+    return t

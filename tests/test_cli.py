@@ -7,7 +7,8 @@ import onnx
 import pytest
 from onnx import TensorProto, helper
 
-from adapters.reference_models import constant_decoder, identity_predecoder_flat, save
+from adapters.reference_models import identity_predecoder_flat, save
+from tests.fixtures.onnx_models import constant_decoder
 
 W = ["--distance", "3", "--rounds", "3", "--basis", "z", "--noise", "uniform", "--p", "0.01",
      "--shots", "2000", "--seed", "1", "--workers", "1"]

@@ -9,7 +9,8 @@ import shutil
 import numpy as np
 import pytest
 
-from adapters.reference_models import constant_decoder, identity_predecoder_flat, save
+from adapters.reference_models import identity_predecoder_flat, save
+from tests.fixtures.onnx_models import constant_decoder
 from verifier.workflows.drift import holm, latency_p_value, ler_p_value, parse_every, schedule
 from verifier.errors import UsageError
 

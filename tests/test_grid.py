@@ -7,10 +7,12 @@ import json
 import numpy as np
 import pytest
 
-from adapters.grid import analyse, constant_grid_model, geometry_for
+from adapters.grid_geometry import analyse, geometry_for
 from adapters.reference_models import save
 from verifier.errors import IntegrityError, UsageError
 from verifier.qec.workload import MemoryWorkload
+
+from tests.fixtures.onnx_models import constant_grid_model
 
 
 def _model(tmp_path, name="neg.onnx", **kw):
@@ -278,3 +280,12 @@ def test_shipped_grid_model_meets_the_d5_target():
     assert cnn_err <= 1.5 * pm_err + 2 * np.sqrt(1.5 * pm_err)
     c = grid.counters
     assert c.residual_events < 0.85 * c.raw_events
+
+
+def test_registry_implements_every_qec_contract_and_only_those():
+    from adapters.contracts import QEC_CONTRACTS
+    from adapters.registry import QEC_RUNTIMES, qec_runtime
+
+    assert set(QEC_RUNTIMES) == set(QEC_CONTRACTS)
+    with pytest.raises(UsageError, match="is not a QEC decoder contract"):
+        qec_runtime("cal.fit")

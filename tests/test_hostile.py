@@ -16,7 +16,8 @@ import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-from adapters.reference_models import constant_decoder, identity_predecoder_flat, save
+from adapters.reference_models import identity_predecoder_flat, save
+from tests.fixtures.onnx_models import constant_decoder
 
 D, O = 24, 1  # rotated memory z, d = 3, rounds = 3
 W = ["--distance", "3", "--rounds", "3", "--basis", "z", "--p", "0.01", "--shots", "300",
@@ -379,7 +380,7 @@ def test_hostile_models_refused_by_models_inspect(run_sov, tmp_path):
 def test_memory_bomb_is_the_sandbox_limit(tmp_path):
     """Without the address-space limit the same model runs to the end (1.2 GB fits this
     machine); with it, the allocation fails inside the child and the parent raises exit 4."""
-    from adapters.onnx_decoder import RuntimeOptions
+    from adapters.runtime import RuntimeOptions
     from adapters.sandbox import SandboxedSession
     from verifier.errors import IntegrityError
 

@@ -15,8 +15,10 @@ import onnx
 import pytest
 from onnx import TensorProto, helper
 
-from adapters.onnx_decoder import RuntimeOptions, open_session
-from adapters.reference_models import constant_decoder, identity_predecoder_flat, save
+from adapters.reference_models import identity_predecoder_flat, save
+from adapters.runtime import RuntimeOptions
+from adapters.sandbox import open_session
+from tests.fixtures.onnx_models import constant_decoder
 from verifier.errors import IntegrityError, UsageError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -136,7 +138,7 @@ def test_model_swapped_after_checks_is_refused(tmp_path):
 
 def test_parent_rejects_malformed_replies():
     """What a compromised child could send: object dtypes, sizes that lie, endless output."""
-    from adapters.sandbox import _Broken, _read_message
+    from adapters.sandbox_protocol import Broken, read_message
 
     def reply(header: dict, payload: bytes = b"") -> tuple[int, int]:
         r, w = os.pipe()
@@ -155,19 +157,19 @@ def test_parent_rejects_malformed_replies():
     ]
     for h in cases:
         fd = reply(h, b"\0" * 16)
-        with pytest.raises(_Broken):
-            _read_message(fd, time.monotonic() + 5, max_payload=1 << 20)
+        with pytest.raises(Broken):
+            read_message(fd, time.monotonic() + 5, max_payload=1 << 20)
         os.close(fd)
     r, w = os.pipe()
     os.write(w, struct.pack("<Q", 1 << 40))
     os.close(w)
-    with pytest.raises(_Broken):
-        _read_message(r, time.monotonic() + 5, max_payload=1 << 20)
+    with pytest.raises(Broken):
+        read_message(r, time.monotonic() + 5, max_payload=1 << 20)
     os.close(r)
     # a well-formed reply round-trips
     fd = reply({"ok": True, "arrays": [{"name": "a", "dtype": "uint8", "shape": [2, 2], "nbytes": 4}]},
                bytes([1, 2, 3, 4]))
-    _, arrays = _read_message(fd, time.monotonic() + 5, max_payload=1 << 20)
+    _, arrays = read_message(fd, time.monotonic() + 5, max_payload=1 << 20)
     os.close(fd)
     assert arrays[0].tolist() == [[1, 2], [3, 4]]
 
@@ -221,3 +223,18 @@ def test_threads_share_one_session_safely(tmp_path):
             outs = list(pool.map(lambda x: s.run(None, {"dets": x})[0], xs))
     for x, y in zip(xs, outs):
         assert np.array_equal(y[:, 1:], x) and not y[:, 0].any()
+
+
+def test_sandbox_child_loads_only_the_runtime_and_the_wire_format():
+    """What a hostile model's process holds of sov: no decoders, contracts or store."""
+    import subprocess
+    import sys
+
+    code = ("import sys, adapters.sandbox_child; "
+            "print(' '.join(sorted(m for m in sys.modules if m.split('.')[0] in "
+            "('adapters', 'verifier', 'baselines', 'reports'))))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=ROOT).stdout.split()
+    assert {"adapters.sandbox_child", "adapters.runtime", "adapters.sandbox_protocol"} <= set(out)
+    assert not [m for m in out if m.split(".")[0] in ("baselines", "reports")
+                or m in ("adapters.onnx_decoder", "adapters.sandbox", "adapters.grid", "verifier.store")]

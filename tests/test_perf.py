@@ -8,8 +8,10 @@ import json
 import numpy as np
 import pytest
 
-from adapters.onnx_decoder import OnnxDecoder, RuntimeOptions
-from adapters.reference_models import constant_decoder, identity_predecoder_flat, save
+from adapters.onnx_decoder import OnnxDecoder
+from adapters.reference_models import identity_predecoder_flat, save
+from adapters.runtime import RuntimeOptions
+from tests.fixtures.onnx_models import constant_decoder
 from baselines.pymatching_decoder import PyMatchingDecoder
 from verifier.workflows.crosscheck import crosscheck, runtime_variants
 from verifier.qec.decoder import fingerprint

@@ -143,7 +143,7 @@ def test_grid_predecoder_inside_sinter_needs_and_uses_the_circuit(tmp_path):
     """The grid contract reads the circuit's geometry: with the tasks' circuits given, an
     all-negative grid model (the identity) reproduces PyMatching; with the DEM alone it is
     refused with a clear usage error."""
-    from adapters.grid import constant_grid_model
+    from tests.fixtures.onnx_models import constant_grid_model
     from adapters.onnx_decoder import OnnxDecoder
     from adapters.reference_models import save
     from verifier.errors import UsageError

@@ -331,7 +331,8 @@ def test_kill9_with_workers_leaves_no_orphans(tmp_path):
     family: list[int] = []
     while time.monotonic() < deadline:
         family = _descendants(p.pid)
-        if len([c for c in family if "_child_main" in _cmdline(c)]) >= 2:
+        sandboxes = [c for c in family if "adapters.sandbox_child" in _cmdline(c)]
+        if len(sandboxes) >= 2:
             break
         time.sleep(0.05)
     assert p.poll() is None

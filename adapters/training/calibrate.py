@@ -24,7 +24,8 @@ OFFSETS = tuple(np.round(np.arange(0.0, 6.01, 0.25), 2))
 
 
 def _logits_and_truth(model_path: str, noise: str, d: int, p: float, shots: int, seed: int, basis: str):
-    from adapters.onnx_decoder import OnnxDecoder, RuntimeOptions
+    from adapters.onnx_decoder import OnnxDecoder
+    from adapters.runtime import RuntimeOptions
     from baselines.pymatching_decoder import PyMatchingDecoder
     from verifier.qec.decoder import unpack_bits
     from verifier.qec.workload import MemoryWorkload

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from adapters.grid import GridGeometry, geometry_for
+from adapters.grid_geometry import GridGeometry, geometry_for
 
 
 @dataclass(frozen=True)

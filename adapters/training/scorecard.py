@@ -68,7 +68,8 @@ def _paired(store, fp_a: str, fp_b: str, stream_id: str) -> tuple[int, int]:
 
 def measure_point(model_path: str, distance: int, p: float, *, noise: str, basis: str, shots: int,
                   seed: int, store, run, workers: int, threads: int) -> Point:
-    from adapters.onnx_decoder import OnnxDecoder, RuntimeOptions
+    from adapters.onnx_decoder import OnnxDecoder
+    from adapters.runtime import RuntimeOptions
     from baselines.pymatching_decoder import PyMatchingDecoder
     from verifier.qec.decoder import unpack_bits
     from verifier.workflows.qec import run_task
@@ -109,7 +110,8 @@ def throughput(model_path: str, distance: int, p: float, *, noise: str = "unifor
                seed: int = 7) -> list[dict]:
     """Shots/s of model inference alone, of the whole pipeline, and of PyMatching alone,
     on the same shots in this process (best of 3)."""
-    from adapters.onnx_decoder import OnnxDecoder, RuntimeOptions
+    from adapters.onnx_decoder import OnnxDecoder
+    from adapters.runtime import RuntimeOptions
     from baselines.pymatching_decoder import PyMatchingDecoder
     from verifier.qec.workload import MemoryWorkload
 

@@ -21,8 +21,9 @@ def inspect(
     """Contract, sha256, opset, operators, inputs/outputs, metadata and integrity verdict.
 
     Exit 4 when the file fails an integrity check, 2 when it is missing."""
-    from adapters.contracts import CONTRACTS
+    from adapters.contracts import inspection
     from adapters.onnx_model import inspect_model
+    from reports.terminal import model_table
     from verifier.errors import IntegrityError
 
     try:
@@ -30,26 +31,8 @@ def inspect(
     except IntegrityError as e:
         o.write_json(json_out, {"path": str(model), "integrity": "failed", "reason": str(e)})
         raise
-    name = contract or info.metadata.get("sov.contract")
-    payload = info.to_json() | {"contract": name, "contract_known": name in CONTRACTS,
-                                "integrity": "ok"}
-    console = o.human_console(json_out)
-    from rich.table import Table
-
-    t = Table(title=f"{info.file_name}", show_header=False, title_justify="left")
-    t.add_column(style="bold")
-    t.add_column()
-    t.add_row("sha256", info.sha256)
-    t.add_row("size", f"{info.size_bytes:,} bytes, {info.parameters:,} parameters")
-    t.add_row("contract", f"{name or '(none: give --contract)'}" + ("" if name in CONTRACTS or not name else "  (unknown)"))
-    t.add_row("opset", ", ".join(f"{k} {v}" for k, v in info.opsets.items()))
-    t.add_row("producer", info.producer or "-")
-    t.add_row("inputs", "\n".join(x.show() for x in info.inputs))
-    t.add_row("outputs", "\n".join(x.show() for x in info.outputs))
-    t.add_row("operators", ", ".join(info.operators))
-    t.add_row("metadata", "\n".join(f"{k} = {v if len(v) < 80 else v[:77] + '...'}" for k, v in info.metadata.items()) or "-")
-    t.add_row("integrity", "ok: parses, passes onnx.checker, standard operators only, no external data outside its folder")
-    console.print(t)
+    payload = inspection(info, contract)
+    o.human_console(json_out).print(model_table(info, payload["contract"], known=payload["contract_known"]))
     o.write_json(json_out, payload)
     return 0
 
@@ -58,17 +41,10 @@ def inspect(
 def list_models(json_out: o.JsonOpt = None) -> int:
     """The models that ship with sov."""
     from adapters.builtin import builtin_models
+    from reports.terminal import builtin_models_table
 
     models = builtin_models()
-    console = o.human_console(json_out)
-    from rich.table import Table
-
-    t = Table(title="built-in models", title_justify="left")
-    for c in ("name", "contract", "description"):
-        t.add_column(c)
-    for m in models:
-        t.add_row(m["name"], m["contract"], m["description"])
-    console.print(t)
+    o.human_console(json_out).print(builtin_models_table(models))
     o.write_json(json_out, [{k: m[k] for k in ("name", "path", "contract")} for m in models])
     return 0
 
@@ -87,15 +63,9 @@ def bom(
     Exit 4 when the file fails an integrity check, 2 when it is missing."""
     from adapters.builtin import builtin_path
     from adapters.onnx_model import inspect_model
-    from reports.bom import build_bom, evaluations
+    from reports.bom import model_bom
     from verifier import __version__
-    from verifier.hashing import sha256_file
 
-    path = builtin_path(str(model)) or model
-    info = inspect_model(path)
-    name = contract or info.metadata.get("sov.contract")
-    ext = {loc: sha256_file(Path(info.path).parent / loc) for loc in info.external_data}
-    payload = build_bom(info, contract=name, evals=evaluations(o.store_for(db), info.sha256),
-                        sov_version=__version__, external_hashes=ext)
-    o.write_json(output, payload)
+    info = inspect_model(builtin_path(str(model)) or model)
+    o.write_json(output, model_bom(info, contract=contract, store=o.store_for(db), sov_version=__version__))
     return 0

@@ -31,23 +31,20 @@ def onnx_runtime_variant(spec: str, **kwargs: Any):
     loaded: dict[str, Any] = {}
 
     def make(provider: str, level: str):
-        from adapters.onnx_decoder import PROVIDERS, OnnxDecoder
+        from adapters.onnx_decoder import OnnxDecoder
+        from adapters.runtime import require_provider
 
         if provider not in loaded:
             dec = decoder_from_spec(spec, provider=provider, **kwargs)
             if not isinstance(dec, OnnxDecoder):
                 raise UsageError(f"crosscheck compares runtimes of an ONNX model; {spec!r} is a baseline")
-            import onnxruntime as ort
-
-            have = ort.get_available_providers()
-            if PROVIDERS[dec.options.provider] not in have:
-                raise UsageError(f"execution provider {dec.options.provider!r} is not available in this "
-                                 f"onnxruntime ({', '.join(have)}); install onnxruntime-gpu for cuda")
+            require_provider(dec.options.provider, hint="; install onnxruntime-gpu for cuda")
             loaded[provider] = dec
         dec = loaded[provider]
         return dataclasses.replace(dec, options=dataclasses.replace(dec.options, graph_optimization=level))
 
     return make
+
 
 # -- calibration ----------------------------------------------------------------------------
 
