@@ -61,6 +61,23 @@ def shot_progress(label: str, *, quiet: bool = False) -> Iterator:
 # -- compare and reports --------------------------------------------------------------------
 
 
+def compare_tables(payload: dict, *, reused_from: str | None = None) -> list:
+    """What the terminal shows of a comparison payload; with ``reused_from`` (a fresh run,
+    not a re-render) also how many shots came from that store."""
+    from reports.compare_fmt import calibration_table, terminal_table
+
+    out: list = []
+    if payload.get("decoders"):
+        out.append(terminal_table(payload))
+    if payload.get("calibration"):
+        out.append(calibration_table(payload["calibration"]))
+    reused = sum(r["reused_shots"] for r in payload.get("results") or [])
+    if reused_from is not None and reused:
+        out.append(f"{reused:,} shots reused from the store {reused_from}")
+    return out
+
+
+
 # -- accept, drift, history, evidence -------------------------------------------------------
 
 
