@@ -62,28 +62,26 @@ def pvalue(p: float | None) -> str:
     return f"{sci(p, 1)}" if p > 0 else "< 10⁻³⁰⁰"
 
 
-def micro(x: float | None) -> str:
+def _by_size(x: float | None, rungs: tuple, last: str) -> str:
+    """``x`` in the format of the first rung (lower bound, divisor, format) it reaches."""
     if not _finite(x):
         return "n/a"
-    if x >= 1000:
-        return f"{x:,.0f}"
-    if x >= 100:
-        return f"{x:.0f}"
-    if x >= 10:
-        return f"{x:.1f}"
-    return f"{x:.2f}"
+    for bound, divisor, fmt in rungs:
+        if x >= bound:
+            return fmt.format(x / divisor)
+    return last.format(x)
+
+
+_MICRO = ((1000, 1, "{:,.0f}"), (100, 1, "{:.0f}"), (10, 1, "{:.1f}"))
+_RATE = ((1e6, 1e6, "{:.2f} M"), (1e4, 1e3, "{:.0f} k"), (1e3, 1e3, "{:.1f} k"))
+
+
+def micro(x: float | None) -> str:
+    return _by_size(x, _MICRO, "{:.2f}")
 
 
 def rate(x: float | None) -> str:
-    if not _finite(x):
-        return "n/a"
-    if x >= 1e6:
-        return f"{x / 1e6:.2f} M"
-    if x >= 1e4:
-        return f"{x / 1e3:.0f} k"
-    if x >= 1e3:
-        return f"{x / 1e3:.1f} k"
-    return f"{x:.0f}"
+    return _by_size(x, _RATE, "{:.0f}")
 
 
 def size(n: int | None) -> str:
