@@ -94,26 +94,24 @@ def size(n: int | None) -> str:
     return str(n)
 
 
-def threshold(row: dict[str, Any]) -> str:
-    t = row.get("threshold")
-    if not _finite(t):
+def _with_ci(row: dict[str, Any], key: str, fmt: str) -> str:
+    """``row[key]`` and, when finite, its interval ``row[key + "_ci"]``, both in ``fmt``."""
+    v = row.get(key)
+    if not _finite(v):
         return "n/a"
-    ci = row.get("threshold_ci")
-    s = f"{t * 100:.2f} %"
-    if isinstance(ci, (list, tuple)) and len(ci) == 2 and all(_finite(v) for v in ci):
-        s += f" [{ci[0] * 100:.2f} %, {ci[1] * 100:.2f} %]"
+    ci = row.get(f"{key}_ci")
+    s = fmt.format(v)
+    if isinstance(ci, (list, tuple)) and len(ci) == 2 and all(_finite(x) for x in ci):
+        s += f" [{fmt.format(ci[0])}, {fmt.format(ci[1])}]"
     return s
+
+
+def threshold(row: dict[str, Any]) -> str:
+    return _with_ci(row, "threshold", "{:.2%}").replace("%", " %")
 
 
 def lam(row: dict[str, Any]) -> str:
-    v = row.get("lambda")
-    if not _finite(v):
-        return "n/a"
-    ci = row.get("lambda_ci")
-    s = f"{v:.2f}"
-    if isinstance(ci, (list, tuple)) and len(ci) == 2 and all(_finite(x) for x in ci):
-        s += f" [{ci[0]:.2f}, {ci[1]:.2f}]"
-    return s
+    return _with_ci(row, "lambda", "{:.2f}")
 
 
 VERDICT_TEXT = {"identical": "identical", "no significant difference": "no sig. difference",
