@@ -30,6 +30,7 @@ from verifier.workflows.compare.request import (ComparePlan, CompareResult, comp
                                                 run_comparison)
 from verifier.workflows.compare.run import Candidate, run_compare
 
-__all__ = ["ALPHA", "CAL_BASELINES", "Candidate", "ComparePlan", "CompareResult", "LATENCY_SHOTS", "PAYLOAD_SCHEMA", "calibration_only_payload",
-           "calibration_section", "compare_plan", "environment", "find_verdicts", "latency_figures", "load_payload",
-           "mcnemar_exact", "paired_test", "policy_config", "run_comparison", "run_compare", "summarize"]
+__all__ = ["ALPHA", "CAL_BASELINES", "Candidate", "ComparePlan", "CompareResult", "LATENCY_SHOTS",
+           "PAYLOAD_SCHEMA", "calibration_only_payload", "calibration_section", "compare_plan", "environment",
+           "find_verdicts", "latency_figures", "load_payload", "mcnemar_exact", "paired_test", "policy_config",
+           "run_comparison", "run_compare", "summarize"]
