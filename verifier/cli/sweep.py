@@ -102,12 +102,11 @@ class GridFlags:
 
 def _execute(f: GridFlags, spec, command: str, analyse: Callable, render: Callable,
              draw: Callable | None = None) -> int:
-    """Start the workers, resolve the decoder, run (or reuse) the grid inside a recorded run,
-    ``analyse`` its result, draw and write the extras, then print and write the JSON."""
+    """Start the workers, resolve the decoder, run the library's grid with this command's
+    analysis, then print and write the JSON."""
     from reports.terminal import shot_progress
     from verifier.engine.executors import SweepExecutor
-    from verifier.engine.sweep import sweep
-    from verifier.store.runs import recorded_run
+    from verifier.workflows.sweep import run_grid
 
     n_workers = o.workers_or_default(f.workers)
     o.start_workers(f.executor, n_workers)
@@ -115,26 +114,28 @@ def _execute(f: GridFlags, spec, command: str, analyse: Callable, render: Callab
     dec = wiring.decoder_from_spec(f.decoder, contract=f.contract, provider=f.provider, threads=f.threads,
                                    batch_size=f.batch_size, workers=n_workers)
     store = o.store_for(f.db)
-    with o.executor_for(f.executor, f.scheduler, n_workers) as ex, recorded_run(store, command) as rec:
-        with shot_progress(f"{dec.name} sweep ({len(spec.distances) * len(spec.ps)} points)", quiet=f.quiet) as cb:
-            progress = (lambda s, total, done, n: cb(s, total)) if cb else None
-            points = sweep(dec, spec, run=rec, workers=n_workers, max_errors=f.max_errors, progress=progress,
-                           executor=SweepExecutor(ex))
-        result = analyse(points)
-        payload = result.to_json(store.path)
-        if draw is not None and f.plot is not None:
-            draw(result, f)
-            payload["plot"] = str(f.plot)
-        if f.sinter_csv is not None:
-            wiring.write_sinter_csv(points, f.sinter_csv)
-            payload["sinter_csv"] = str(f.sinter_csv)
-        rec.exit_code = result.exit_code
-        rec.summary = result.summary()
+    with o.executor_for(f.executor, f.scheduler, n_workers) as ex:
+        result, payload = run_grid(dec, spec, analyse, store=store, command=command, workers=n_workers,
+                                   max_errors=f.max_errors, executor=SweepExecutor(ex),
+                                   progress=lambda label: shot_progress(label, quiet=f.quiet),
+                                   extras=lambda res: _extras(res, f, draw))
     console = o.human_console(f.json_out)
     for line in render(result, noise=f.noise, basis=f.basis, store_path=store.path):
         console.print(line)
     o.write_json(f.json_out, payload)
     return result.exit_code
+
+
+def _extras(res, f: GridFlags, draw: Callable | None) -> dict[str, str]:
+    """The plot and the sinter CSV, written inside the recorded run."""
+    out = {}
+    if draw is not None and f.plot is not None:
+        draw(res, f)
+        out["plot"] = str(f.plot)
+    if f.sinter_csv is not None:
+        wiring.write_sinter_csv(res.sweep, f.sinter_csv)
+        out["sinter_csv"] = str(f.sinter_csv)
+    return out
 
 
 @_grid_command("sweep", shots=10_000)

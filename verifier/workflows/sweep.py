@@ -8,12 +8,17 @@ runs nothing."""
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, Callable
 
 from verifier.engine.sweep import SweepResult, point_json
 from verifier.errors import UsageError
+from verifier.qec.decoder import Decoder
 from verifier.qec.grid import SweepSpec, parse_float_list, parse_int_list
+
+if TYPE_CHECKING:
+    from verifier.store.db import Store
 
 
 def grid(distances: str, p: str | None, *, shots: int, seed: int, rounds: int | None, basis: str,
@@ -143,3 +148,30 @@ def lambda_(result: SweepResult, *, bootstrap: int, baselines: dict[str, list] |
     base = {label: fit_lambda(pts, bootstrap=bootstrap, seed=seed) for label, pts in (baselines or {}).items()}
     return LambdaResult(result, fit, result.spec.ps[0] if result.spec else float("nan"), base)
 
+
+
+def run_grid(decoder: Decoder, spec: SweepSpec, analyse: Callable[[SweepResult], Any], *, store: "Store",
+             command: str, workers: int, max_errors: int | None = None, executor=None,
+             progress: Callable[[str], Any] | None = None,
+             extras: Callable[[Any], dict[str, Any]] | None = None) -> tuple[Any, dict[str, Any]]:
+    """Run (or reuse) the grid inside a recorded run, then ``analyse`` its result
+    (:class:`GridResult`, :func:`threshold` or :func:`lambda_`). ``progress(label)`` is a
+    context manager yielding a ``(stats, total)`` callback or None; ``extras(result)``
+    writes the caller's files (plot, sinter CSV) inside the run and names them for the
+    JSON. Returns the analysis and its JSON."""
+    from verifier.engine.sweep import sweep
+    from verifier.store.runs import recorded_run
+
+    label = f"{decoder.name} sweep ({len(spec.distances) * len(spec.ps)} points)"
+    with recorded_run(store, command) as rec:
+        with progress(label) if progress else nullcontext(None) as cb:
+            on_block = (lambda s, total, done, n: cb(s, total)) if cb else None
+            points = sweep(decoder, spec, run=rec, workers=workers, max_errors=max_errors, progress=on_block,
+                           executor=executor)
+        result = analyse(points)
+        payload = result.to_json(store.path)
+        if extras is not None:
+            payload.update(extras(result))
+        rec.exit_code = result.exit_code
+        rec.summary = result.summary()
+    return result, payload
