@@ -62,28 +62,26 @@ def pvalue(p: float | None) -> str:
     return f"{sci(p, 1)}" if p > 0 else "< 10⁻³⁰⁰"
 
 
-def micro(x: float | None) -> str:
+def _by_size(x: float | None, rungs: tuple, last: str) -> str:
+    """``x`` in the format of the first rung (lower bound, divisor, format) it reaches."""
     if not _finite(x):
         return "n/a"
-    if x >= 1000:
-        return f"{x:,.0f}"
-    if x >= 100:
-        return f"{x:.0f}"
-    if x >= 10:
-        return f"{x:.1f}"
-    return f"{x:.2f}"
+    for bound, divisor, fmt in rungs:
+        if x >= bound:
+            return fmt.format(x / divisor)
+    return last.format(x)
+
+
+_MICRO = ((1000, 1, "{:,.0f}"), (100, 1, "{:.0f}"), (10, 1, "{:.1f}"))
+_RATE = ((1e6, 1e6, "{:.2f} M"), (1e4, 1e3, "{:.0f} k"), (1e3, 1e3, "{:.1f} k"))
+
+
+def micro(x: float | None) -> str:
+    return _by_size(x, _MICRO, "{:.2f}")
 
 
 def rate(x: float | None) -> str:
-    if not _finite(x):
-        return "n/a"
-    if x >= 1e6:
-        return f"{x / 1e6:.2f} M"
-    if x >= 1e4:
-        return f"{x / 1e3:.0f} k"
-    if x >= 1e3:
-        return f"{x / 1e3:.1f} k"
-    return f"{x:.0f}"
+    return _by_size(x, _RATE, "{:.0f}")
 
 
 def size(n: int | None) -> str:
@@ -96,26 +94,24 @@ def size(n: int | None) -> str:
     return str(n)
 
 
-def threshold(row: dict[str, Any]) -> str:
-    t = row.get("threshold")
-    if not _finite(t):
+def _with_ci(row: dict[str, Any], key: str, fmt: str) -> str:
+    """``row[key]`` and, when finite, its interval ``row[key + "_ci"]``, both in ``fmt``."""
+    v = row.get(key)
+    if not _finite(v):
         return "n/a"
-    ci = row.get("threshold_ci")
-    s = f"{t * 100:.2f} %"
-    if isinstance(ci, (list, tuple)) and len(ci) == 2 and all(_finite(v) for v in ci):
-        s += f" [{ci[0] * 100:.2f} %, {ci[1] * 100:.2f} %]"
+    ci = row.get(f"{key}_ci")
+    s = fmt.format(v)
+    if isinstance(ci, (list, tuple)) and len(ci) == 2 and all(_finite(x) for x in ci):
+        s += f" [{fmt.format(ci[0])}, {fmt.format(ci[1])}]"
     return s
+
+
+def threshold(row: dict[str, Any]) -> str:
+    return _with_ci(row, "threshold", "{:.2%}").replace("%", " %")
 
 
 def lam(row: dict[str, Any]) -> str:
-    v = row.get("lambda")
-    if not _finite(v):
-        return "n/a"
-    ci = row.get("lambda_ci")
-    s = f"{v:.2f}"
-    if isinstance(ci, (list, tuple)) and len(ci) == 2 and all(_finite(x) for x in ci):
-        s += f" [{ci[0]:.2f}, {ci[1]:.2f}]"
-    return s
+    return _with_ci(row, "lambda", "{:.2f}")
 
 
 VERDICT_TEXT = {"identical": "identical", "no significant difference": "no sig. difference",

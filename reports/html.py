@@ -292,16 +292,9 @@ def _summary_table(payload, dm, colors) -> str:
             f'<p class="small">{" ".join(notes)}</p>')
 
 
-def _charts(payload, dm, colors) -> str:
-    res = payload["results"]
-    sweep = payload["sweep"]
-    dists, ps = sweep["distances"], sweep["ps"]
-    base = payload["baseline"]
-    # candidates first, the baseline last (drawn on top, dashed), so an identical candidate stays visible
-    order = [d["key"] for d in payload["decoders"] if not d.get("integrity_failure") and d["key"] != base]
-    order += [base] if base in dm and not dm[base].get("integrity_failure") else []
-
-    def S(key, pts, **kw):
+def _series_of(base, dm, colors):
+    """A Series maker: the baseline dashed, hollow and thinner than the candidates."""
+    def make(key, pts, **kw):
         if key == base:
             kw.setdefault("dash", BASE_DASH)
             kw.setdefault("hollow", True)
@@ -310,64 +303,98 @@ def _charts(payload, dm, colors) -> str:
             kw.setdefault("width", 2.6)
         return Series(dm[key]["label"], colors[key], pts, **kw)
 
+    return make
+
+
+def _ler_vs_p(payload, order, S) -> list[str]:
+    """LER vs p, one panel per distance."""
+    res, ps = payload["results"], payload["sweep"]["ps"]
     figs = []
-    # LER vs p, one panel per distance
-    if len(ps) >= 2:
-        for dist in dists:
-            series = []
-            for key in order:
-                pts = [Point(r["p"], r["ler"], r["ler_ci"][0], r["ler_ci"][1])
-                       for r in sorted(res, key=lambda r: r["p"]) if r["decoder"] == key and r["distance"] == dist]
-                if pts:
-                    series.append(S(key, pts))
-            figs.append(_fig(line_chart(series, title=f"LER vs p · d = {dist}", xlabel="physical error rate p",
-                                        ylabel="logical error rate per shot", xlog=True, xticks=ps,
-                                        aria=f"Logical error rate against p at distance {dist}"),
-                             f"Bands: 95% Clopper-Pearson intervals; rounds = {_rounds_text(payload, dist)}. "
-                             "▽ marks an upper limit where no failure was seen."))
-    # LER per round vs d, one panel per p
-    if len(dists) >= 2:
-        for p in ps:
-            series = []
-            for key in order:
-                pts = []
-                for r in sorted(res, key=lambda r: r["distance"]):
-                    if r["decoder"] == key and r["p"] == p:
-                        lo, hi = r.get("ler_per_round_ci") or [None, None]
-                        pts.append(Point(r["distance"], r["ler_per_round"], lo, hi))
-                if pts:
-                    series.append(S(key, pts))
-            figs.append(_fig(line_chart(series, title=f"LER per round vs d · p = {p:g}", xlabel="code distance d",
-                                        ylabel="logical error rate per round", xlog=False, xticks=dists,
-                                        xtick_labels=[str(d) for d in dists],
-                                        xrange=(min(dists) - 0.6, max(dists) + 0.6),
-                                        aria=f"Per-round logical error rate against distance at p {p:g}"),
-                             "Per round: 1 − 2·P_L = (1 − 2ε)^rounds. Steeper descent = stronger suppression."))
-    if len(ps) < 2 and len(dists) < 2:  # a single workload: LER bars as points
-        series = [S(k, [Point(i + 1, r["ler"], *r["ler_ci"])], band=True)
-                  for i, k in enumerate(order) for r in res if r["decoder"] == k]
-        figs.append(_fig(line_chart(series, title="Logical error rate", xlabel="decoder",
-                                    ylabel="logical error rate per shot", xticks=list(range(1, len(order) + 1)),
-                                    xtick_labels=[dm[k]["label"][:14] for k in order],
-                                    xrange=(0.4, len(order) + 0.6)), "95% Clopper-Pearson intervals."))
-    # latency survival curve at the latency workload
+    for dist in payload["sweep"]["distances"]:
+        series = []
+        for key in order:
+            pts = [Point(r["p"], r["ler"], r["ler_ci"][0], r["ler_ci"][1])
+                   for r in sorted(res, key=lambda r: r["p"]) if r["decoder"] == key and r["distance"] == dist]
+            if pts:
+                series.append(S(key, pts))
+        figs.append(_fig(line_chart(series, title=f"LER vs p · d = {dist}", xlabel="physical error rate p",
+                                    ylabel="logical error rate per shot", xlog=True, xticks=ps,
+                                    aria=f"Logical error rate against p at distance {dist}"),
+                         f"Bands: 95% Clopper-Pearson intervals; rounds = {_rounds_text(payload, dist)}. "
+                         "▽ marks an upper limit where no failure was seen."))
+    return figs
+
+
+def _per_round_vs_d(payload, order, S) -> list[str]:
+    """LER per round vs d, one panel per p."""
+    res, dists = payload["results"], payload["sweep"]["distances"]
+    figs = []
+    for p in payload["sweep"]["ps"]:
+        series = []
+        for key in order:
+            pts = []
+            for r in sorted(res, key=lambda r: r["distance"]):
+                if r["decoder"] == key and r["p"] == p:
+                    lo, hi = r.get("ler_per_round_ci") or [None, None]
+                    pts.append(Point(r["distance"], r["ler_per_round"], lo, hi))
+            if pts:
+                series.append(S(key, pts))
+        figs.append(_fig(line_chart(series, title=f"LER per round vs d · p = {p:g}", xlabel="code distance d",
+                                    ylabel="logical error rate per round", xlog=False, xticks=dists,
+                                    xtick_labels=[str(d) for d in dists],
+                                    xrange=(min(dists) - 0.6, max(dists) + 0.6),
+                                    aria=f"Per-round logical error rate against distance at p {p:g}"),
+                         "Per round: 1 − 2·P_L = (1 − 2ε)^rounds. Steeper descent = stronger suppression."))
+    return figs
+
+
+def _single_workload(payload, order, S, dm) -> str:
+    """A single workload: LER bars as points."""
+    series = [S(k, [Point(i + 1, r["ler"], *r["ler_ci"])], band=True)
+              for i, k in enumerate(order) for r in payload["results"] if r["decoder"] == k]
+    return _fig(line_chart(series, title="Logical error rate", xlabel="decoder",
+                           ylabel="logical error rate per shot", xticks=list(range(1, len(order) + 1)),
+                           xtick_labels=[dm[k]["label"][:14] for k in order],
+                           xrange=(0.4, len(order) + 0.6)), "95% Clopper-Pearson intervals.")
+
+
+def _latency_survival(payload, order, S) -> list[str]:
+    """The latency survival curve at the latency workload."""
     lat_id = payload["summary"][0].get("latency_workload") if payload["summary"] else None
     wl = {w["id"]: w for w in payload["workloads"]}
     lat_series = []
     for key in order:
-        r = next((r for r in res if r["decoder"] == key and r["workload_id"] == lat_id), None)
+        r = next((r for r in payload["results"] if r["decoder"] == key and r["workload_id"] == lat_id), None)
         tail = ((r or {}).get("latency") or {}).get("tail") or []
         if tail:
             lat_series.append(S(key, [Point(v, p) for p, v in sorted(tail, key=lambda t: t[1]) if v > 0],
                                 marker="none", band=False, width=2.2))
-    if lat_series and lat_id in wl:
-        w = wl[lat_id]
-        figs.append(_fig(line_chart(lat_series, title=f"Decode latency · d = {w['distance']}, p = {w['p']:g}",
-                                    xlabel="µs per round (one shot at a time)",
-                                    ylabel="fraction of shots slower", xlog=True, ylog=True,
-                                    aria="Latency survival function per decoder"),
-                         "Survival function: the height at x is the share of shots that took longer than x; "
-                         "the tail on the right is what a real-time budget must cover."))
+    if not (lat_series and lat_id in wl):
+        return []
+    w = wl[lat_id]
+    return [_fig(line_chart(lat_series, title=f"Decode latency · d = {w['distance']}, p = {w['p']:g}",
+                            xlabel="µs per round (one shot at a time)",
+                            ylabel="fraction of shots slower", xlog=True, ylog=True,
+                            aria="Latency survival function per decoder"),
+                 "Survival function: the height at x is the share of shots that took longer than x; "
+                 "the tail on the right is what a real-time budget must cover.")]
+
+
+def _charts(payload, dm, colors) -> str:
+    dists, ps = payload["sweep"]["distances"], payload["sweep"]["ps"]
+    base = payload["baseline"]
+    # candidates first, the baseline last (drawn on top, dashed), so an identical candidate stays visible
+    order = [d["key"] for d in payload["decoders"] if not d.get("integrity_failure") and d["key"] != base]
+    order += [base] if base in dm and not dm[base].get("integrity_failure") else []
+    S = _series_of(base, dm, colors)
+    figs = []
+    if len(ps) >= 2:
+        figs += _ler_vs_p(payload, order, S)
+    if len(dists) >= 2:
+        figs += _per_round_vs_d(payload, order, S)
+    if len(ps) < 2 and len(dists) < 2:
+        figs.append(_single_workload(payload, order, S, dm))
+    figs += _latency_survival(payload, order, S)
     if not figs:
         return ""
     items = [(dm[k]["label"] + (" (baseline)" if k == base else ""), colors[k]) for k in order]

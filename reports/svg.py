@@ -147,6 +147,79 @@ def _marker(kind: str, x: float, y: float, color: str, r: float = 3.6, *, hollow
     return f'<circle cx="{x:.1f}" cy="{y:.1f}" r="{r:.1f}" fill="{fill}" stroke="{color}" stroke-width="1.4"/>'
 
 
+def _line(x1, x2, y1, y2, stroke: str) -> str:
+    return f'<line x1="{x1}" x2="{x2}" y1="{y1}" y2="{y2}" stroke="{stroke}" stroke-width="1"/>'
+
+
+def _tick_label(xv: str, yv: str, anchor: str, label: str) -> str:
+    return f'<text x="{xv}" y="{yv}" font-size="11" text-anchor="{anchor}" fill="#4a5160">{escape(label)}</text>'
+
+
+def _y_grid(y: _Axis, ylog: bool, ml: int, right: int) -> list[str]:
+    major, minor = log_ticks(y.lo, y.hi) if ylog else (lin_ticks(y.lo, y.hi), [])
+    out = [_line(ml, right, f"{y(t):.1f}", f"{y(t):.1f}", "#eef0f3") for t in minor]
+    for t in major:
+        out.append(_line(ml, right, f"{y(t):.1f}", f"{y(t):.1f}", "#dde1e7"))
+        out.append(_tick_label(f"{ml - 7}", f"{y(t) + 4:.1f}", "end", fmt_num(t)))
+    return out
+
+
+def _x_grid(x: _Axis, xlog: bool, xticks, xtick_labels, top: int, bottom: int) -> list[str]:
+    if xticks is None:
+        xt = log_ticks(x.lo, x.hi)[0] if xlog else lin_ticks(x.lo, x.hi)
+        xl = [fmt_num(t) for t in xt]
+    else:
+        xt = list(xticks)
+        xl = list(xtick_labels) if xtick_labels is not None else [fmt_num(t) for t in xt]
+    out = []
+    for t, lab in zip(xt, xl):
+        if x.lo <= t <= x.hi:
+            out.append(_line(f"{x(t):.1f}", f"{x(t):.1f}", top, bottom, "#eef0f3"))
+            out.append(_tick_label(f"{x(t):.1f}", f"{bottom + 16}", "middle", lab))
+    return out
+
+
+def _ok(v: float | None, log: bool) -> bool:
+    return v is not None and math.isfinite(v) and (v > 0 or not log)
+
+
+def _bands(series: Sequence[Series], x: _Axis, y: _Axis, ylog: bool) -> list[str]:
+    out = []
+    for s in series:
+        pts = [p for p in s.points if _ok(p.hi, ylog) and (_ok(p.lo, ylog) or ylog)]
+        if s.band and len(pts) >= 2:
+            top = [f"{x(p.x):.1f},{y(p.hi):.1f}" for p in pts]
+            bot = [f"{x(p.x):.1f},{y(p.lo if _ok(p.lo, ylog) else y.lo):.1f}" for p in reversed(pts)]
+            out.append(f'<polygon points="{" ".join(top + bot)}" fill="{s.color}" fill-opacity="0.13" '
+                       f'stroke="none"/>')
+        elif s.band:
+            for p in pts:
+                lo = p.lo if _ok(p.lo, ylog) else y.lo
+                out.append(f'<line x1="{x(p.x):.1f}" x2="{x(p.x):.1f}" y1="{y(lo):.1f}" y2="{y(p.hi):.1f}" '
+                           f'stroke="{s.color}" stroke-opacity="0.5" stroke-width="3"/>')
+    return out
+
+
+def _data(series: Sequence[Series], x: _Axis, y: _Axis, ylog: bool, clip: str) -> list[str]:
+    """Bands first, so lines sit on top, all clipped to the plot area; markers over both."""
+    out = [clip, *_bands(series, x, y, ylog)]
+    for s in series:
+        pts = [p for p in s.points if _ok(p.y, ylog)]
+        if len(pts) >= 2:
+            d = " ".join(f"{'M' if i == 0 else 'L'}{x(p.x):.1f},{y(p.y):.1f}" for i, p in enumerate(pts))
+            dash = f' stroke-dasharray="{s.dash}"' if s.dash else ""
+            out.append(f'<path d="{d}" fill="none" stroke="{s.color}" stroke-width="{s.width}"{dash} '
+                       f'stroke-linejoin="round" stroke-linecap="round"/>')
+    out.append("</g>")
+    for s in series:
+        for p in s.points:
+            if _ok(p.y, ylog):
+                out.append(_marker(s.marker, x(p.x), y(p.y), s.color, hollow=s.hollow))
+            elif _ok(p.hi, ylog):
+                out.append(_marker("down", x(p.x), y(p.hi), s.color))
+    return out
+
+
 def line_chart(series: Sequence[Series], *, title: str = "", xlabel: str = "", ylabel: str = "",
                xlog: bool = False, ylog: bool = True, width: int = 440, height: int = 300,
                xticks: Sequence[float] | None = None, xtick_labels: Sequence[str] | None = None,
@@ -160,42 +233,16 @@ def line_chart(series: Sequence[Series], *, title: str = "", xlabel: str = "", y
     ys = [v for s in series for p in s.points for v in (p.y, p.lo if s.band else None, p.hi)]
     x.lo, x.hi = xrange or _range(xs + list(xticks or []), xlog, 0.08)
     y.lo, y.hi = yrange or _range(ys, ylog, 0.06)
+    area = f'x="{ml}" y="{mt}" width="{width - ml - mr}" height="{height - mt - mb}"'
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="{width}" '
-           f'height="{height}" role="img" aria-label="{escape(aria or title)}" class="chart">']
-    out.append(f'<rect x="{ml}" y="{mt}" width="{width - ml - mr}" height="{height - mt - mb}" fill="#fcfcfd" '
-               f'stroke="none"/>')
+           f'height="{height}" role="img" aria-label="{escape(aria or title)}" class="chart">',
+           f'<rect {area} fill="#fcfcfd" stroke="none"/>']
     if title:
         out.append(f'<text x="{ml}" y="{mt - 12}" font-size="13" font-weight="600" fill="#1d2330">'
                    f'{escape(title)}</text>')
-    # grid and y ticks
-    if ylog:
-        major, minor = log_ticks(y.lo, y.hi)
-    else:
-        major, minor = lin_ticks(y.lo, y.hi), []
-    for t in minor:
-        out.append(f'<line x1="{ml}" x2="{width - mr}" y1="{y(t):.1f}" y2="{y(t):.1f}" stroke="#eef0f3" '
-                   f'stroke-width="1"/>')
-    for t in major:
-        out.append(f'<line x1="{ml}" x2="{width - mr}" y1="{y(t):.1f}" y2="{y(t):.1f}" stroke="#dde1e7" '
-                   f'stroke-width="1"/>')
-        out.append(f'<text x="{ml - 7}" y="{y(t) + 4:.1f}" font-size="11" text-anchor="end" fill="#4a5160">'
-                   f'{escape(fmt_num(t))}</text>')
-    # x ticks
-    if xticks is None:
-        xt = log_ticks(x.lo, x.hi)[0] if xlog else lin_ticks(x.lo, x.hi)
-        xl = [fmt_num(t) for t in xt]
-    else:
-        xt = list(xticks)
-        xl = list(xtick_labels) if xtick_labels is not None else [fmt_num(t) for t in xt]
-    for t, lab in zip(xt, xl):
-        if not (x.lo <= t <= x.hi):
-            continue
-        out.append(f'<line x1="{x(t):.1f}" x2="{x(t):.1f}" y1="{mt}" y2="{height - mb}" stroke="#eef0f3" '
-                   f'stroke-width="1"/>')
-        out.append(f'<text x="{x(t):.1f}" y="{height - mb + 16}" font-size="11" text-anchor="middle" '
-                   f'fill="#4a5160">{escape(lab)}</text>')
-    out.append(f'<rect x="{ml}" y="{mt}" width="{width - ml - mr}" height="{height - mt - mb}" fill="none" '
-               f'stroke="#aab1bc" stroke-width="1"/>')
+    out += _y_grid(y, ylog, ml, width - mr)
+    out += _x_grid(x, xlog, xticks, xtick_labels, mt, height - mb)
+    out.append(f'<rect {area} fill="none" stroke="#aab1bc" stroke-width="1"/>')
     if xlabel:
         out.append(f'<text x="{(ml + width - mr) / 2:.1f}" y="{height - 9}" font-size="12" text-anchor="middle" '
                    f'fill="#1d2330">{escape(xlabel)}</text>')
@@ -203,40 +250,8 @@ def line_chart(series: Sequence[Series], *, title: str = "", xlabel: str = "", y
         cy = (mt + height - mb) / 2
         out.append(f'<text transform="translate(15 {cy:.1f}) rotate(-90)" font-size="12" text-anchor="middle" '
                    f'fill="#1d2330">{escape(ylabel)}</text>')
-    # clip the data to the plot area
     cid = f"clip{next(_IDS)}"
-    out.append(f'<clipPath id="{cid}"><rect x="{ml}" y="{mt}" width="{width - ml - mr}" '
-               f'height="{height - mt - mb}"/></clipPath><g clip-path="url(#{cid})">')
-
-    def ok(v: float | None, log: bool) -> bool:
-        return v is not None and math.isfinite(v) and (v > 0 or not log)
-
-    for s in series:  # bands first, so lines sit on top
-        pts = [p for p in s.points if ok(p.hi, ylog) and (ok(p.lo, ylog) or ylog)]
-        if s.band and len(pts) >= 2:
-            top = [f"{x(p.x):.1f},{y(p.hi):.1f}" for p in pts]
-            bot = [f"{x(p.x):.1f},{y(p.lo if ok(p.lo, ylog) else y.lo):.1f}" for p in reversed(pts)]
-            out.append(f'<polygon points="{" ".join(top + bot)}" fill="{s.color}" fill-opacity="0.13" '
-                       f'stroke="none"/>')
-        elif s.band:
-            for p in pts:
-                lo = p.lo if ok(p.lo, ylog) else y.lo
-                out.append(f'<line x1="{x(p.x):.1f}" x2="{x(p.x):.1f}" y1="{y(lo):.1f}" y2="{y(p.hi):.1f}" '
-                           f'stroke="{s.color}" stroke-opacity="0.5" stroke-width="3"/>')
-    for s in series:
-        pts = [p for p in s.points if ok(p.y, ylog)]
-        if len(pts) >= 2:
-            d = " ".join(f"{'M' if i == 0 else 'L'}{x(p.x):.1f},{y(p.y):.1f}" for i, p in enumerate(pts))
-            dash = f' stroke-dasharray="{s.dash}"' if s.dash else ""
-            out.append(f'<path d="{d}" fill="none" stroke="{s.color}" stroke-width="{s.width}"{dash} '
-                       f'stroke-linejoin="round" stroke-linecap="round"/>')
-    out.append("</g>")
-    for s in series:
-        for p in s.points:
-            if ok(p.y, ylog):
-                out.append(_marker(s.marker, x(p.x), y(p.y), s.color, hollow=s.hollow))
-            elif ok(p.hi, ylog):
-                out.append(_marker("down", x(p.x), y(p.hi), s.color))
+    out += _data(series, x, y, ylog, f'<clipPath id="{cid}"><rect {area}/></clipPath><g clip-path="url(#{cid})">')
     if note:
         out.append(f'<text x="{width - mr}" y="{mt - 12 if title else height - 2}" font-size="10.5" '
                    f'text-anchor="end" fill="#6b7280">{escape(note)}</text>')

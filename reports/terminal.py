@@ -113,6 +113,100 @@ def crosscheck_differences(check) -> list[str]:
 # -- compare and reports --------------------------------------------------------------------
 
 
+def compare_tables(payload: dict, *, reused_from: str | None = None) -> list:
+    """What the terminal shows of a comparison payload; with ``reused_from`` (a fresh run,
+    not a re-render) also how many shots came from that store."""
+    from reports.compare_fmt import calibration_table, terminal_table
+
+    out: list = []
+    if payload.get("decoders"):
+        out.append(terminal_table(payload))
+    if payload.get("calibration"):
+        out.append(calibration_table(payload["calibration"]))
+    reused = sum(r["reused_shots"] for r in payload.get("results") or [])
+    if reused_from is not None and reused:
+        out.append(f"{reused:,} shots reused from the store {reused_from}")
+    return out
+
+
+
+def points_table(result, title: str):
+    """The points of a sweep (``sov qec sweep | threshold | lambda``), by distance then rate."""
+    from rich.table import Table
+
+    t = Table(title=title, title_justify="left")
+    for col in ("d", "rounds", "p", "shots", "errors", "LER (95% CI)", "LER / round", "reused"):
+        t.add_column(col, justify="left" if col.startswith("LER") else "right")
+    for q in sorted(result.points, key=lambda r: (r.workload.distance, r.workload.p)):
+        lo, hi = q.ler_ci
+        t.add_row(str(q.workload.distance), str(q.workload.rounds), f"{q.workload.p:g}",
+                  f"{q.stats.shots:,}", f"{q.stats.errors:,}", fmt_rate(q.stats.ler, lo, hi),
+                  fmt_rate(q.ler_per_round), f"{q.reused_shots:,}")
+    return t
+
+
+def sweep_lines(res, *, noise: str, basis: str, store_path: str = "") -> list:
+    """A ``workflows.sweep.GridResult`` as the terminal shows it (``noise``, ``basis``: as typed)."""
+    r = res.sweep
+    return [points_table(r, f"{r.decoder_name}: {noise} noise, basis {basis}"),
+            f"{r.ran_shots:,} shots run, {r.reused_shots:,} reused from {store_path} in {r.seconds:.1f} s"]
+
+
+def _threshold_line(fit) -> str:
+    if fit.threshold is None:
+        return f"threshold: not measured ({fit.message})"
+    lo, hi = fit.threshold_ci
+    ci = f" [{lo:.4%}, {hi:.4%}] ({int(round(fit.confidence * 100))}% CI)" if lo is not None else ""
+    win = f", fit over p in [{fit.window[0]:g}, {fit.window[1]:g}]" if fit.window else ""
+    return (f"threshold p_th = {fit.threshold:.4%}{ci}; nu = {fit.nu:.2f}, "
+            f"chi2/dof = {fit.chi2:.1f}/{fit.dof}{win}")
+
+
+def threshold_lines(res, *, noise: str, basis: str, store_path: str = "") -> list:
+    """A ``workflows.sweep.ThresholdResult`` as the terminal shows it."""
+    r, fit = res.sweep, res.fit
+    out: list = [points_table(r, f"{r.decoder_name}: {noise} noise, basis {basis}"),
+                 _threshold_line(fit)]
+    for c in fit.crossings:
+        a, b = c["distances"]
+        lo, hi = c["crossing_ci"]
+        where = f"{c['crossing']:.4%}" if c["crossing"] is not None else "no crossing in range"
+        ci = f" [{lo:.4%}, {hi:.4%}]" if lo is not None else ""
+        out.append(f"  d = {a} / {b} curves cross at {where}{ci}")
+    for label, bf in res.baselines.items():
+        th = bf.get("threshold")
+        out.append(f"  baseline {label}: threshold "
+                   + (f"{th:.4%} [{bf['threshold_ci'][0]:.4%}, {bf['threshold_ci'][1]:.4%}]" if th
+                      else bf.get("message", "n/a")))
+    if fit.status != "ok":
+        out.append(f"inconclusive: {fit.message}")
+    out.append(f"{r.ran_shots:,} shots run, {r.reused_shots:,} reused, {r.seconds:.1f} s")
+    return out
+
+
+def lambda_lines(res, *, noise: str, basis: str, store_path: str = "") -> list:
+    """A ``workflows.sweep.LambdaResult`` as the terminal shows it."""
+    r, fit = res.sweep, res.fit
+    out: list = [points_table(r, f"{r.decoder_name}: {noise} noise, p = {res.p:g}")]
+    if fit.lam is not None:
+        lo, hi = fit.lam_ci
+        ci = f" [{lo:.3f}, {hi:.3f}] ({int(round(fit.confidence * 100))}% CI)" if lo is not None else ""
+        out.append(f"Λ = {fit.lam:.3f}{ci}")
+    for pr in fit.pairwise:
+        if pr["lambda"] is not None:
+            lo, hi = pr["lambda_ci"]
+            out.append(f"  ε_{pr['from']} / ε_{pr['to']} = {pr['lambda']:.3f}"
+                       + (f" [{lo:.3f}, {hi:.3f}]" if lo is not None and hi is not None else ""))
+    for label, bf in res.baselines.items():
+        if bf.lam is not None and bf.lam_ci[0] is not None:
+            out.append(f"  baseline {label}: Λ = {bf.lam:.3f} [{bf.lam_ci[0]:.3f}, {bf.lam_ci[1]:.3f}]")
+        else:
+            out.append(f"  baseline {label}: Λ not measured ({bf.message})")
+    if fit.status != "ok":
+        out.append(f"inconclusive: {fit.message}")
+    return out
+
+
 # -- accept, drift, history, evidence -------------------------------------------------------
 
 

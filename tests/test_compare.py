@@ -103,6 +103,29 @@ def test_rerun_reuses_the_store(done, run_sov):
     assert Store(db).query("SELECT count(*) FROM blocks")[0][0] == blocks
 
 
+def test_compare_and_qec_sweep_share_blocks(done, run_sov):
+    """One grid, one seed rule: `sov qec sweep` with compare's flags replays nothing."""
+    _, _, db = done
+    r = run_sov("qec", "sweep", *DONE_WHEN, "--db", str(db), "--workers", "1", "--json", "-")
+    assert r.returncode == 0, r.stderr
+    pl = json.loads(r.stdout)
+    assert pl["ran_shots"] == 0 and pl["reused_shots"] == 4 * 5000
+
+
+def test_compare_grid_seeds_every_point():
+    """Each point samples with its own seed (point_seed), so the fits' points are independent."""
+    from verifier.qec.grid import SweepSpec, point_seed
+    from verifier.workflows.compare import compare_plan
+
+    plan = compare_plan(["identity-predecoder"], distances="5,3", p="0.004,0.002", shots=100, seed=7)
+    ws = plan.sweep.workloads()
+    assert [(w.distance, w.p) for w in ws] == [(3, 0.002), (3, 0.004), (5, 0.002), (5, 0.004)]
+    assert [w.seed for w in ws] == [point_seed(7, w.distance, w.rounds, w.p) for w in ws]
+    assert len({w.seed for w in ws}) == 4
+    assert [w.stream_id for w in ws] == [w.stream_id for w in SweepSpec((3, 5), (0.002, 0.004), 100, 7).workloads()]
+    assert plan.specs == ["pymatching", "identity-predecoder"]
+
+
 def test_mcnemar_exact():
     from verifier.workflows.compare import mcnemar_exact
 

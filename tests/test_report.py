@@ -18,8 +18,10 @@ from _compare_models import write_pair
 @pytest.fixture(scope="module")
 def recorded(tmp_path_factory):
     """A small comparison run in-process through the library, recorded in a store."""
+    from adapters.onnx_model import inspect_model
     from adapters.resolve import decoder_from_spec
-    from verifier.workflows.compare import Candidate, Sweep, run_compare
+    from verifier.qec.grid import SweepSpec
+    from verifier.workflows.compare import Candidate, run_compare
     from verifier.store.runs import recorded_run
     from verifier.store.db import Store
 
@@ -28,8 +30,8 @@ def recorded(tmp_path_factory):
     store = Store(tmp / "s.duckdb")
     cands = [Candidate(s, decoder_from_spec(s), baseline=(s == "pymatching")) for s in ("pymatching", a, b)]
     with recorded_run(store, "compare") as rec:
-        payload = run_compare(cands, Sweep((3, 5), (0.002, 0.004, 0.006), shots=2000, seed=7), run=rec,
-                              latency_shots=100)
+        payload = run_compare(cands, SweepSpec((3, 5), (0.002, 0.004, 0.006), shots=2000, seed=7), run=rec,
+                              latency_shots=100, inspect_model=inspect_model)
         rec.summary = {"report": payload}
     return tmp, store, payload
 

@@ -22,7 +22,8 @@ def report(
     """Re-render the report of a recorded `sov compare` run from the store (no replay)."""
     from pathlib import Path
 
-    from verifier.cli.compare import _print_terminal, write_outputs
+    from reports.terminal import compare_tables
+    from verifier.cli.compare import write_outputs
     from verifier.workflows.compare import load_payload
 
     if run_id and latest:
@@ -34,6 +35,7 @@ def report(
         raise UsageError(f"no store at {store.path} (give --db)")
     payload = load_payload(store, run_id)
     console = o.human_console(json_out)
-    _print_terminal(console, payload)
+    for table in compare_tables(payload):
+        console.print(table)
     write_outputs(payload, html=html, markdown=markdown, json_out=json_out, console=console)
     return 0

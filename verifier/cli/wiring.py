@@ -52,4 +52,39 @@ def onnx_runtime_variant(spec: str, **kwargs: Any):
 # -- compare, sweeps and reports ------------------------------------------------------------
 
 
+def inspect_model(path: str):
+    """What the models section of a comparison says about an ONNX file."""
+    from adapters.onnx_model import inspect_model as inspect
+
+    return inspect(path)
+
+
+def compare_calib_model(spec: str, experiment: str | None):
+    """A calibration model of ``sov compare --calib-model`` (or a calibration baseline)."""
+    from verifier.calib.run import resolve_model
+
+    return resolve_model(spec, experiment)
+
+
+def write_sinter_csv(result, path) -> None:
+    from adapters.sinter_interop import write_sinter_csv as write
+
+    write(result, path)
+
+
+def read_sinter_csv(path) -> dict:
+    """Per-decoder LER points of a sinter CSV (a threshold baseline)."""
+    from adapters.sinter_interop import read_sinter_csv as read
+
+    return read(path)
+
+
+def read_sinter_csv_epsilon(path, p: float) -> dict:
+    """Per-decoder per-round points of a sinter CSV at one rate (a Λ baseline)."""
+    from adapters.sinter_interop import read_sinter_csv_epsilon as read
+
+    return read(path, p)
+
+
+
 # -- accept, drift and evidence -------------------------------------------------------------

@@ -20,9 +20,8 @@ from typing import Sequence
 
 import numpy as np
 
-from verifier.stats.binomial import clopper_pearson, per_round
+from verifier.stats.binomial import CONFIDENCE, clopper_pearson, per_round
 
-CONFIDENCE = 0.95
 BOOTSTRAP = 2000
 
 

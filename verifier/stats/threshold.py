@@ -27,7 +27,8 @@ from typing import Sequence
 
 import numpy as np
 
-CONFIDENCE = 0.95
+from verifier.stats.binomial import CONFIDENCE
+
 BOOTSTRAP = 400
 WINDOW = 0.35  # the scaling fit uses rates within ±35 % of the crossings' estimate
 
@@ -162,6 +163,63 @@ def _crossings(d: np.ndarray, p: np.ndarray, y: np.ndarray) -> list[tuple[int, i
     return out
 
 
+def _start(d: np.ndarray, p: np.ndarray, y: np.ndarray, ds: list[int], found: list[float],
+           window: float | None) -> tuple[np.ndarray, np.ndarray]:
+    """The fit's starting point (from the crossings) and the mask of the points it uses."""
+    p0 = float(np.exp(np.mean(np.log(found)))) if found else float(np.exp(np.mean(np.log(p))))
+    y0 = float(np.mean(y[np.argsort(np.abs(np.log(p / p0)))[: max(2, len(ds))]]))
+    x0 = np.array([p0, 1.0, y0, y0, 0.0])
+    m = np.ones(len(p), dtype=bool)
+    if window and found:
+        near = np.abs(p / p0 - 1.0) <= window
+        per_d = [int(near[d == dd].sum()) for dd in ds]
+        if near.sum() >= 6 and sum(1 for c in per_d if c >= 2) >= 2:
+            m = near
+    return x0, m
+
+
+def _bootstrap(d, p, n, y, m, theta, n_cross: int, bootstrap: int, seed: int) -> tuple[list, list[list]]:
+    """Parametric bootstrap over the binomial counts: the refitted thresholds, and each
+    pair's crossings."""
+    rng = np.random.default_rng(seed)
+    boot_th: list = []
+    boot_cross: list[list] = [[] for _ in range(n_cross)]
+    n_i = n.astype(np.int64)
+    for _ in range(bootstrap):
+        eb = rng.binomial(n_i, y).astype(float)
+        if theta is not None:
+            try:
+                tb, _, okb = _fit(d[m], p[m], n[m], eb[m], theta)
+                if okb:
+                    boot_th.append(tb[0])
+            except Exception:  # pragma: no cover
+                pass
+        for k, (_, _, c) in enumerate(_crossings(d, p, eb / n)):
+            boot_cross[k].append(c)
+    return boot_th, boot_cross
+
+
+def _crossing_rows(cross, boot_cross, alpha: float, bootstrap: int) -> list[dict]:
+    rows = []
+    for k, (da, db, c) in enumerate(cross):
+        got = [x for x in boot_cross[k] if x is not None]
+        lo, hi = (float(v) for v in np.quantile(got, [alpha / 2, 1 - alpha / 2])) if got else (None, None)
+        rows.append({"distances": [da, db], "crossing": c, "crossing_ci": [lo, hi],
+                     "bootstrap_found": len(got) / bootstrap if bootstrap else None})
+    return rows
+
+
+def _status(d, p, y, ds: list[int], found: list[float], pth: float) -> tuple[str, str]:
+    if not found:
+        big, small = d == max(ds), d == min(ds)
+        below = np.mean(y[big]) < np.mean(y[small])
+        return "no_crossing", ("the curves do not cross inside the swept rates: every rate is "
+                               + ("below threshold (sweep higher p)" if below else "above threshold (sweep lower p)"))
+    if not (p.min() <= pth <= p.max()):
+        return "no_crossing", f"the fitted threshold {pth:.4g} lies outside the swept rates"
+    return "ok", ""
+
+
 def fit_threshold(points: Sequence[LerPoint], *, confidence: float = CONFIDENCE,
                   bootstrap: int = BOOTSTRAP, seed: int = 0, window: float | None = WINDOW) -> ThresholdFit:
     """The threshold of a sweep (at least two distances, six points in all).
@@ -175,57 +233,24 @@ def fit_threshold(points: Sequence[LerPoint], *, confidence: float = CONFIDENCE,
         raise ValueError("a threshold needs at least two distances")
     if len(pts) < 6:
         raise ValueError("a threshold fit needs at least six points (distances x rates)")
-    d = np.array([q.distance for q in pts], dtype=float)
-    p = np.array([q.p for q in pts], dtype=float)
-    n = np.array([q.shots for q in pts], dtype=float)
-    e = np.array([q.errors for q in pts], dtype=float)
+    d, p, n, e = (np.array([getattr(q, k) for q in pts], dtype=float) for k in ("distance", "p", "shots", "errors"))
     y = e / n
     alpha = 1.0 - confidence
-
     cross = _crossings(d, p, y)
     found = [c for _, _, c in cross if c is not None]
-    p0 = float(np.exp(np.mean(np.log(found)))) if found else float(np.exp(np.mean(np.log(p))))
-    y0 = float(np.mean(y[np.argsort(np.abs(np.log(p / p0)))[: max(2, len(ds))]]))
-    x0 = np.array([p0, 1.0, y0, y0, 0.0])
-    m = np.ones(len(pts), dtype=bool)
-    if window and found:
-        near = np.abs(p / p0 - 1.0) <= window
-        per_d = [int(near[d == dd].sum()) for dd in ds]
-        if near.sum() >= 6 and sum(1 for c in per_d if c >= 2) >= 2:
-            m = near
+    x0, m = _start(d, p, y, ds, found, window)
     fit_window = (float(p[m].min()), float(p[m].max()))
+    fail_msg = ""
     try:
         theta, chi2, ok = _fit(d[m], p[m], n[m], e[m], x0)
     except Exception as ex:  # pragma: no cover - scipy failure
         theta, chi2, ok = None, None, False
         fail_msg = str(ex)
     dof = int(m.sum()) - 5
-
-    # parametric bootstrap over the binomial counts
-    rng = np.random.default_rng(seed)
-    boot_th, boot_cross = [], [[] for _ in cross]
-    n_i = n.astype(np.int64)
-    for _ in range(bootstrap):
-        eb = rng.binomial(n_i, y).astype(float)
-        if theta is not None:
-            try:
-                tb, _, okb = _fit(d[m], p[m], n[m], eb[m], theta)
-                if okb:
-                    boot_th.append(tb[0])
-            except Exception:  # pragma: no cover
-                pass
-        for k, (_, _, c) in enumerate(_crossings(d, p, eb / n)):
-            boot_cross[k].append(c)
-
-    crossings = []
-    for k, (da, db, c) in enumerate(cross):
-        got = [x for x in boot_cross[k] if x is not None]
-        lo, hi = (float(v) for v in np.quantile(got, [alpha / 2, 1 - alpha / 2])) if got else (None, None)
-        crossings.append({"distances": [da, db], "crossing": c, "crossing_ci": [lo, hi],
-                          "bootstrap_found": len(got) / bootstrap if bootstrap else None})
-
+    boot_th, boot_cross = _bootstrap(d, p, n, y, m, theta, len(cross), bootstrap, seed)
+    crossings = tuple(_crossing_rows(cross, boot_cross, alpha, bootstrap))
     if theta is None or not ok:
-        return ThresholdFit(None, (None, None), None, {}, None, dof, pts, tuple(crossings), confidence,
+        return ThresholdFit(None, (None, None), None, {}, None, dof, pts, crossings, confidence,
                             "fit_failed", "the finite-size-scaling fit did not converge"
                             + (f": {fail_msg}" if theta is None else ""), len(boot_th))
     pth = float(theta[0])
@@ -235,18 +260,10 @@ def fit_threshold(points: Sequence[LerPoint], *, confidence: float = CONFIDENCE,
         ci = (pth - scale * (pth - float(blo)), pth + scale * (float(bhi) - pth))
     else:
         ci = (None, None)
-    status, msg = "ok", ""
-    if not found:
-        status = "no_crossing"
-        big, small = d == max(ds), d == min(ds)
-        below = np.mean(y[big]) < np.mean(y[small])
-        msg = ("the curves do not cross inside the swept rates: every rate is "
-               + ("below threshold (sweep higher p)" if below else "above threshold (sweep lower p)"))
-    elif not (p.min() <= pth <= p.max()):
-        status, msg = "no_crossing", f"the fitted threshold {pth:.4g} lies outside the swept rates"
+    status, msg = _status(d, p, y, ds, found, pth)
     return ThresholdFit(pth, ci, 1.0 / float(theta[1]),
                         {"A": float(theta[2]), "B": float(theta[3]), "C": float(theta[4])},
-                        chi2, dof, pts, tuple(crossings), confidence, status, msg,
+                        chi2, dof, pts, crossings, confidence, status, msg,
                         len(boot_th), scale, fit_window)
 
 

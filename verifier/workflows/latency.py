@@ -192,6 +192,8 @@ def latency_distribution(decoder: Decoder, workload: QecWorkload, *, shots: int 
     quantiles (µs per round: the time to decode one shot, all its rounds, / rounds, what a
     real-time decoder must keep up with) and the survival curve at :data:`TAIL_PROBS`,
     for a report's distribution plot."""
+    if shots <= 0:
+        return {"shots": 0}
     rounds = max(1, int(workload.rounds or 1))
     seconds = np.asarray(measure_shot_latency(decoder, workload, shots=shots, warmup=warmup), dtype=float)
     us = np.sort(seconds) * 1e6 / rounds

@@ -1,0 +1,156 @@
+"""The run over candidates: every decoder over every workload of the grid, reusing what
+the store holds, then the payload (``payload.py``) built from the results."""
+
+from __future__ import annotations
+
+import time
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Callable, Sequence
+
+from verifier.errors import IntegrityError, UsageError
+from verifier.jsonsafe import json_safe
+from verifier.qec.decoder import Decoder, fingerprint
+from verifier.qec.grid import SweepSpec
+from verifier.stats.binomial import CONFIDENCE, clopper_pearson, per_round
+from verifier.workflows.latency import latency_distribution
+from verifier.workflows.compare.details import (LATENCY_SHOTS, ModelInspector, compare_command,
+                                                environment, model_details, sweep_json)
+from verifier.workflows.compare.paired import paired_test
+from verifier.workflows.compare.payload import header, summarize, workload_entry
+from verifier.workflows.compare.recorded import find_verdicts
+
+if TYPE_CHECKING:
+    from verifier.store.runs import Run
+
+# (label, index, total) -> a context manager yielding a ProgressFn or None
+ProgressFactory = Callable[[str, int, int], Any]
+
+
+@dataclass
+class Candidate:
+    """One decoder of the comparison, as the user named it."""
+
+    spec: str
+    decoder: Decoder
+    label: str = ""
+    baseline: bool = False
+    fp: str = field(default="", init=False)
+
+    def __post_init__(self) -> None:
+        self.fp = fingerprint(self.decoder)
+        if not self.label:
+            self.label = self.decoder.name
+
+
+def _labels(cands: list[Candidate]) -> None:
+    seen: dict[str, int] = {}
+    for c in cands:
+        seen[c.label] = seen.get(c.label, 0) + 1
+    for c in cands:
+        if seen[c.label] > 1 and c.decoder.model_sha256:
+            c.label = f"{c.label} ({c.decoder.model_sha256[:8]})"
+
+
+def _baseline(candidates: list[Candidate]) -> Candidate:
+    """The one baseline, after refusing a list that cannot be compared."""
+    if not candidates:
+        raise UsageError("give at least one --decoder")
+    baselines = [c for c in candidates if c.baseline]
+    if len(baselines) != 1:
+        raise UsageError("exactly one decoder must be the baseline")
+    fps = [c.fp for c in candidates]
+    if len(set(fps)) != len(fps):
+        dup = next(c.spec for c in candidates if fps.count(c.fp) > 1)
+        raise UsageError(f"decoder {dup!r} is given twice (same model and options)")
+    return baselines[0]
+
+
+def _result_row(c: Candidate, w, res, lat: dict[str, Any]) -> dict[str, Any]:
+    s = res.stats
+    lo, hi = clopper_pearson(s.errors, s.shots, CONFIDENCE)
+    return {"decoder": c.fp, "workload_id": w.id, "distance": w.distance, "rounds": w.rounds,
+            "p": float(w.p), "shots": s.shots, "errors": s.errors, "ler": s.ler, "ler_ci": [lo, hi],
+            "ler_per_round": res.ler_per_round,
+            "ler_per_round_ci": [per_round(lo, w.rounds), per_round(hi, w.rounds)],
+            "seconds": s.seconds, "shots_per_second": s.shots_per_second,
+            "reused_shots": res.reused_shots, "latency": lat}
+
+
+def _run_tasks(candidates: list[Candidate], workloads: list, *, run: "Run", workers: int, latency_shots: int,
+               progress: ProgressFactory | None) -> tuple[list[dict[str, Any]], dict[str, str]]:
+    """Every (decoder, workload) task; a decoder that fails integrity is dropped from the
+    remaining tasks and named in the returned failures (fingerprint -> message)."""
+    from verifier.workflows.qec import run_task
+
+    results: list[dict[str, Any]] = []
+    failed: dict[str, str] = {}
+    total = len(candidates) * len(workloads)
+    i = 0
+    for w in workloads:
+        for c in candidates:
+            i += 1
+            if c.fp in failed:
+                continue
+            label = f"{c.label}  d={w.distance} p={w.p:g}"
+            ctx = progress(label, i, total) if progress else nullcontext(None)
+            try:
+                with ctx as prog:
+                    res = run_task(c.decoder, w, run=run, workers=workers, progress=prog)
+                    # inside the bar's context: it stays up while the latency probe runs
+                    lat = latency_distribution(c.decoder, w, shots=latency_shots)
+            except IntegrityError as e:
+                failed[c.fp] = str(e)
+                continue
+            results.append(_result_row(c, w, res, lat))
+    return results, failed
+
+
+def _decoder_entry(c: Candidate, failed: dict[str, str], inspect: ModelInspector | None) -> dict[str, Any]:
+    return {"key": c.fp, "label": c.label, "spec": c.spec, "name": c.decoder.name,
+            "baseline": c.baseline, "fingerprint": c.fp, "model_sha256": c.decoder.model_sha256,
+            "fingerprint_spec": c.decoder.fingerprint_spec(), "model": model_details(c.decoder, inspect),
+            "integrity_failure": failed.get(c.fp)}
+
+
+def run_compare(candidates: list[Candidate], sweep: SweepSpec, *, run: "Run", workers: int = 1,
+                latency_shots: int = LATENCY_SHOTS, argv: Sequence[str] | None = None,
+                progress: ProgressFactory | None = None, calibration: dict[str, Any] | None = None,
+                inspect_model: ModelInspector | None = None) -> dict[str, Any]:
+    """Run every (decoder, workload) the store does not hold yet and build the payload.
+
+    ``progress(label, index, total)`` returns a context manager that yields a
+    ``ProgressFn`` (or None); ``calibration`` is an already-computed calibration section;
+    ``inspect_model(path)`` describes an ONNX file for the models section (without it the
+    section is empty). A decoder that fails integrity (NaN outputs, changed file) is
+    reported as such and the run's exit code becomes 4."""
+    baseline = _baseline(candidates)
+    _labels(candidates)
+    workloads = sweep.workloads()
+    for c in candidates:  # refuse before any shot a decoder that cannot serve a workload
+        for w in workloads:
+            c.decoder.check(w)
+    started = time.monotonic()
+    results, failed = _run_tasks(candidates, workloads, run=run, workers=workers,
+                                 latency_shots=latency_shots, progress=progress)
+    elapsed = time.monotonic() - started
+    env = environment()  # load average right after the measurements
+    paired = [{"decoder": c.fp, **paired_test(run.store, baseline.fp, c.fp, w)}
+              for c in candidates if c is not baseline and c.fp not in failed and baseline.fp not in failed
+              for w in workloads]
+    payload = {
+        **header(run, elapsed=elapsed, baseline=baseline.fp, sweep=sweep_json(sweep)),
+        "decoders": [_decoder_entry(c, failed, inspect_model) for c in candidates],
+        "workloads": [workload_entry(w) for w in workloads],
+        "results": results, "paired": paired,
+        "command": compare_command([c.spec for c in candidates], sweep),
+        "argv": list(argv) if argv is not None else None,
+        "environment": env,
+        "verdicts": find_verdicts(run.store, [c.decoder.model_sha256 for c in candidates] +
+                                  [c.fp for c in candidates]),
+        "calibration": calibration,
+    }
+    payload["summary"] = summarize(payload)
+    if failed:
+        run.exit_code = int(IntegrityError.exit_code)
+    return json_safe(payload)

@@ -1,0 +1,177 @@
+"""``sov qec sweep | threshold | lambda``: a grid run through the engine, then (for the
+latter two) the finite-size-scaling threshold fit or the Λ fit, each next to baselines read
+from a sinter CSV, as result values the CLI prints and writes.
+
+The grid, its validation and the sweep are the same for all three commands, so their
+points (and the store's blocks) are shared: a threshold after a sweep of the same flags
+runs nothing."""
+
+from __future__ import annotations
+
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Callable
+
+from verifier.engine.results import SweepResult, point_json
+from verifier.errors import UsageError
+from verifier.qec.decoder import Decoder
+from verifier.qec.grid import SweepSpec, parse_float_list, parse_int_list
+
+if TYPE_CHECKING:
+    from verifier.store.db import Store
+
+
+def grid(distances: str, p: str | None, *, shots: int, seed: int, rounds: int | None, basis: str,
+         noise: str) -> SweepSpec:
+    """The grid of the flags, every point validated before anything is recorded."""
+    if p is None:
+        raise UsageError("give --p, the physical error rates (e.g. --p 0.004,0.006,0.008)")
+    ds = parse_int_list(distances, flag="--distances")
+    if any(d < 2 for d in ds):
+        raise UsageError(f"--distances must be at least 2, got {distances}")
+    return SweepSpec(ds, parse_float_list(p, flag="--p"), shots, seed, rounds, basis.lower(), noise.lower())
+
+
+def check_threshold_grid(spec: SweepSpec) -> None:
+    if len(spec.distances) < 2 or len(spec.distances) * len(spec.ps) < 6:
+        raise UsageError("a threshold needs at least two distances and six points in all "
+                         "(e.g. --distances 3,5,7 --p 0.005,0.007,0.009)")
+
+
+def check_lambda_grid(spec: SweepSpec) -> None:
+    if len(spec.ps) != 1:
+        raise UsageError(f"sov qec lambda takes one physical error rate (--p 0.003), got {len(spec.ps)}")
+    if len(spec.distances) < 2:
+        raise UsageError("Λ needs at least two distances (e.g. --distances 3,5,7)")
+
+
+def _run_figures(result: SweepResult, db: str) -> dict[str, Any]:
+    """What every fit's JSON says about the sweep behind it."""
+    return {"decoder": result.decoder_name, "fingerprint": result.fingerprint,
+            "sweep": result.spec.to_json() if result.spec else None, "run_id": result.run_id, "db": db,
+            "wall_seconds": result.seconds, "ran_shots": result.ran_shots, "reused_shots": result.reused_shots}
+
+
+@dataclass
+class GridResult:
+    """``sov qec sweep``: the points, nothing fitted."""
+
+    sweep: SweepResult
+    exit_code: int = 0
+
+    def to_json(self, db: str) -> dict[str, Any]:
+        return {**self.sweep.to_json(), "db": db}
+
+    def summary(self) -> dict[str, Any]:
+        r = self.sweep
+        return {"decoder": r.decoder_name, "points": len(r.points), "ran_shots": r.ran_shots,
+                "reused_shots": r.reused_shots}
+
+
+@dataclass
+class ThresholdResult:
+    """The threshold fit of a sweep; per baseline label: its points, its fit's JSON (or why
+    it failed) in ``baselines``, and in ``baseline_fits`` the fits that succeeded (for the plot)."""
+
+    sweep: SweepResult
+    fit: Any  # verifier.stats.threshold.ThresholdFit
+    baseline_points: dict[str, list] = field(default_factory=dict)
+    baselines: dict[str, dict[str, Any]] = field(default_factory=dict)
+    baseline_fits: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def exit_code(self) -> int:
+        return 0 if self.fit.status == "ok" else 3
+
+    def to_json(self, db: str) -> dict[str, Any]:
+        out = {**self.fit.to_json(), **_run_figures(self.sweep, db)}
+        out["points"] = [point_json(r) for r in sorted(self.sweep.points,
+                                                       key=lambda r: (r.workload.distance, r.workload.p))]
+        if self.baselines:
+            out["baselines"] = self.baselines
+        return out
+
+    def summary(self) -> dict[str, Any]:
+        return {"decoder": self.sweep.decoder_name, "threshold": self.fit.threshold,
+                "threshold_ci": list(self.fit.threshold_ci), "status": self.fit.status}
+
+
+def threshold(result: SweepResult, *, bootstrap: int, fit_window: float | None,
+              baselines: dict[str, list] | None = None) -> ThresholdResult:
+    """Fit the threshold of ``result`` and of each baseline (label -> LerPoints) the same way."""
+    from verifier.stats.threshold import fit_threshold, points_from_results
+
+    seed = result.spec.seed if result.spec else 0
+    fit_ = lambda pts: fit_threshold(pts, bootstrap=bootstrap, seed=seed, window=fit_window or None)  # noqa: E731
+    out = ThresholdResult(result, fit_(points_from_results(result.points)), dict(baselines or {}))
+    for label, pts in (baselines or {}).items():
+        try:
+            bf = fit_(pts)
+        except ValueError as e:
+            out.baselines[label] = {"status": "fit_failed", "message": str(e), "points": [q.to_json() for q in pts]}
+            continue
+        out.baselines[label] = bf.to_json()
+        out.baseline_fits[label] = bf
+    return out
+
+
+@dataclass
+class LambdaResult:
+    """The Λ fit of a one-rate sweep; ``baselines`` label -> the baseline's fit."""
+
+    sweep: SweepResult
+    fit: Any  # verifier.stats.suppression.LambdaFit
+    p: float
+    baselines: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def exit_code(self) -> int:
+        return 0 if self.fit.status == "ok" else 3
+
+    def to_json(self, db: str) -> dict[str, Any]:
+        out = {**self.fit.to_json(), "p": self.p, **_run_figures(self.sweep, db)}
+        if self.baselines:
+            out["baselines"] = {label: bf.to_json() for label, bf in self.baselines.items()}
+        return out
+
+    def summary(self) -> dict[str, Any]:
+        return {"decoder": self.sweep.decoder_name, "lambda": self.fit.lam,
+                "lambda_ci": list(self.fit.lam_ci), "status": self.fit.status}
+
+
+def lambda_(result: SweepResult, *, bootstrap: int, baselines: dict[str, list] | None = None) -> LambdaResult:
+    """Fit Λ of ``result`` (one rate) and of each baseline (label -> EpsilonPoints) the same way."""
+    from verifier.stats.suppression import fit_lambda, points_from_results
+
+    seed = result.spec.seed if result.spec else 0
+    fit = fit_lambda(points_from_results(result.points), bootstrap=bootstrap, seed=seed)
+    base = {label: fit_lambda(pts, bootstrap=bootstrap, seed=seed) for label, pts in (baselines or {}).items()}
+    return LambdaResult(result, fit, result.spec.ps[0] if result.spec else float("nan"), base)
+
+
+
+def run_grid(decoder: Decoder, spec: SweepSpec, analyse: Callable[[SweepResult], Any], *, store: "Store",
+             command: str, workers: int, max_errors: int | None = None, executor=None,
+             progress: Callable[[str], Any] | None = None,
+             extras: Callable[[Any], dict[str, Any]] | None = None) -> tuple[Any, dict[str, Any]]:
+    """Run (or reuse) the grid inside a recorded run, then ``analyse`` its result
+    (:class:`GridResult`, :func:`threshold` or :func:`lambda_`). ``progress(label)`` is a
+    context manager yielding a ``(stats, total)`` callback or None; ``extras(result)``
+    writes the caller's files (plot, sinter CSV) inside the run and names them for the
+    JSON. Returns the analysis and its JSON."""
+    from verifier.engine.sweep import sweep
+    from verifier.store.runs import recorded_run
+
+    label = f"{decoder.name} sweep ({len(spec.distances) * len(spec.ps)} points)"
+    with recorded_run(store, command) as rec:
+        with progress(label) if progress else nullcontext(None) as cb:
+            on_block = (lambda s, total, done, n: cb(s, total)) if cb else None
+            points = sweep(decoder, spec, run=rec, workers=workers, max_errors=max_errors, progress=on_block,
+                           executor=executor)
+        result = analyse(points)
+        payload = result.to_json(store.path)
+        if extras is not None:
+            payload.update(extras(result))
+        rec.exit_code = result.exit_code
+        rec.summary = result.summary()
+    return result, payload
