@@ -176,6 +176,7 @@ def _calibration(models: list[str], experiment: str | None) -> dict[str, Any]:
     except ImportError:
         raise UsageError("comparing calibration models needs the calibration module (verifier.calib), "
                          "which this installation lacks") from None
+    from verifier.cli.wiring import calibration_model_from_spec
     from verifier.workflows.compare import calibration_section
 
-    return calibration_section(models, experiment)
+    return calibration_section(models, experiment, resolve=calibration_model_from_spec)

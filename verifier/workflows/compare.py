@@ -594,12 +594,13 @@ CAL_BASELINES = ("qibocal", "sov-reference")
 
 
 def calibration_section(models: Sequence[str], experiment: str | None = None, *, repeats: int | None = None,
-                        seed: int = 0) -> dict[str, Any]:
+                        seed: int = 0, resolve: Callable[..., Any]) -> dict[str, Any]:
     """Calibration models next to Qibocal and sov's reference estimator, on exactly the same
     simulated qubits (known truth): per parameter the error figures, and every repeat's error
-    for the distribution plots. Uses ``verifier.calib`` (run, simulator, metrics)."""
+    for the distribution plots. Uses ``verifier.calib`` (run, simulator, metrics); ``resolve``
+    builds a model from its name (``verifier.cli.wiring.calibration_model_from_spec``)."""
     from verifier.calib.experiments import experiment as get_experiment
-    from verifier.calib.run import default_repeats, evaluate, resolve_model
+    from verifier.calib.run import default_repeats, evaluate
     from verifier.calib.simulator import CalWorkload, default_shots, simulate
 
     specs = list(CAL_BASELINES) + [m for m in models if m not in CAL_BASELINES]
@@ -607,7 +608,7 @@ def calibration_section(models: Sequence[str], experiment: str | None = None, *,
         first = next((m for m in models if m not in CAL_BASELINES), None)
         if first is None:
             raise UsageError("give --experiment with the calibration baselines")
-        m0 = resolve_model(first, None)
+        m0 = resolve(first, None)
         try:
             experiment = m0.experiment
         finally:
@@ -620,7 +621,7 @@ def calibration_section(models: Sequence[str], experiment: str | None = None, *,
     dists: list[dict[str, Any]] = []
     entries: list[dict[str, Any]] = []
     for spec in specs:
-        model = resolve_model(spec, exp.name)
+        model = resolve(spec, exp.name)
         try:
             r = evaluate(model, wl, data)
         finally:
