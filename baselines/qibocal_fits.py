@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 
 from baselines.qibocal_protocols import PROTOCOLS
+from baselines.qibocal_protocols.base import value
 from verifier.calib.experiments import experiment as get_experiment
 from verifier.calib.metrics import FitOutcome
 
@@ -102,9 +103,12 @@ def build_data(experiment: str, x: np.ndarray, y: np.ndarray, nshots: int, ctx: 
 
 def params_from_results(experiment: str, results, qubit=0) -> tuple[list[float], dict[str, float]]:
     """The contract's parameters (and extras) from a Qibocal Results object."""
-    if not hasattr(PROTOCOLS.get(experiment), "params"):
+    proto = PROTOCOLS.get(experiment)
+    if hasattr(proto, "params"):
+        return proto.params(results, qubit)
+    if not hasattr(proto, "RESULT"):
         raise ValueError(experiment)
-    return PROTOCOLS[experiment].params(results, qubit)
+    return [value(getattr(results, proto.RESULT)[qubit])], {}
 
 
 def fit_one(experiment: str, x, y, nshots: int, ctx: dict[str, float], *, phase=None):
@@ -166,7 +170,7 @@ class QibocalFit:
             if zero:
                 notes.append(f"zero-error trap: {zero} sweep points with p = 0 or 1 (error 0) fed to "
                              "Qibocal's weighted fit")
-        notes += PROTOCOLS[self.experiment].NOTES
+        notes += getattr(PROTOCOLS[self.experiment], "NOTES", ())
         return FitOutcome(est, failures, seconds, extras, notes)
 
 

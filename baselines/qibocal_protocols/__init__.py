@@ -1,7 +1,8 @@
 """Qibocal's protocols, one module per sov experiment: the protocol module, the runcard
 operation, the Data keys of the sweep, how a sweep is registered in the protocol's Data
 object (``build``), where the contract's parameters are in its Results (``params``) and
-the traps of that protocol sov records as notes."""
+the traps of that protocol sov records as notes. A module gives ``RESULT`` (the Results
+attribute holding its one parameter) or its own ``params(results, qubit)``."""
 
 from __future__ import annotations
 

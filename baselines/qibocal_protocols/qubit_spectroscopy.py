@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from baselines.qibocal_protocols.base import value
-
 MODULE = "qubit_spectroscopies.qubit_spectroscopy"
 OPERATION = "qubit_spectroscopy"
+RESULT = "frequency"  # the Results attribute holding the parameter
 XY = ("freq", "signal")
-NOTES = ()
 
 
 def build(m, qubit, x, y, err, ctx, phase):
@@ -17,6 +15,3 @@ def build(m, qubit, x, y, err, ctx, phase):
     data.register_qubit(m.QubitSpecType, qubit, {"freq": x, "signal": y, "phase": np.zeros_like(y)})
     return data
 
-
-def params(results, qubit):
-    return [value(results.frequency[qubit])], {}

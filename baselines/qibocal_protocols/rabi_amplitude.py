@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-from baselines.qibocal_protocols.base import value
+from baselines.qibocal_protocols.base import probability_sweep
 
 MODULE = "rabi.amplitude"
 OPERATION = "rabi_amplitude"
+RESULT = "amplitude"  # the Results attribute holding the parameter
 XY = ("amp", "prob")
-NOTES = ()
 
 
 def build(m, qubit, x, y, err, ctx, phase):
     data = m.RabiAmplitudeData(rx90=False, durations={qubit: ctx.get("pulse_duration_ns", 40.0)})
-    data.register_qubit(m.RabiAmpType, qubit, {"amp": x, "prob": y, "error": err})
-    return data
+    return probability_sweep(data, m.RabiAmpType, qubit, XY, x, y, err)
 
-
-def params(results, qubit):
-    return [value(results.amplitude[qubit])], {}

@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-from baselines.qibocal_protocols.base import value
+from baselines.qibocal_protocols.base import probability_sweep
 
 MODULE = "rabi.length"
 OPERATION = "rabi_length"
+RESULT = "length"  # the Results attribute holding the parameter
 XY = ("length", "prob")
-NOTES = ()
 
 
 def build(m, qubit, x, y, err, ctx, phase):
     data = m.RabiLengthData(rx90=False, amplitudes={qubit: ctx.get("pulse_amplitude", 0.5)})
-    data.register_qubit(m.RabiLenType, qubit, {"length": x, "prob": y, "error": err})
-    return data
+    return probability_sweep(data, m.RabiLenType, qubit, XY, x, y, err)
 
-
-def params(results, qubit):
-    return [value(results.length[qubit])], {}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from baselines.qibocal_protocols.base import value
+from baselines.qibocal_protocols.base import probability_sweep, value
 
 MODULE = "ramsey.classification"
 OPERATION = "ramsey"
@@ -14,8 +14,7 @@ NOTES = ("called with the programmed detuning, so the sign of the frequency "
 def build(m, qubit, x, y, err, ctx, phase):
     data = m.RamseyProbData(detuning=ctx.get("programmed_detuning_hz"),
                             qubit_freqs={qubit: ctx.get("drive_frequency_hz", 5e9)})
-    data.register_qubit(m.RamseyProbType, qubit, {"wait": x, "prob": y, "error": err})
-    return data
+    return probability_sweep(data, m.RamseyProbType, qubit, XY, x, y, err)
 
 
 def params(results, qubit):

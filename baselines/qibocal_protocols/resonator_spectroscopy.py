@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from baselines.qibocal_protocols.base import value
-
 MODULE = "resonator_spectroscopies.resonator_spectroscopy"
 OPERATION = "resonator_spectroscopy"
+RESULT = "frequency"  # the Results attribute holding the parameter
 XY = ("freq", "signal")
 NOTES = ("resonator_type='2D' (the resonance is a dip); '3D' would look for a peak",)
 
@@ -20,6 +19,3 @@ def build(m, qubit, x, y, err, ctx, phase):
                                                "phase": np.zeros_like(y) if phase is None else phase})
     return data
 
-
-def params(results, qubit):
-    return [value(results.frequency[qubit])], {}

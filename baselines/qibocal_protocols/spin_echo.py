@@ -2,21 +2,16 @@
 
 from __future__ import annotations
 
-from baselines.qibocal_protocols.base import value
+from baselines.qibocal_protocols.base import probability_sweep
 
 MODULE = "coherence.spin_echo"
 OPERATION = "spin_echo"
+RESULT = "t2"  # the Results attribute holding the parameter
 XY = ("wait", "prob")
-NOTES = ()
 
 
 def build(m, qubit, x, y, err, ctx, phase):
     from qibocal.protocols.coherence.t1 import CoherenceProbType  # spin echo registers T1's type
 
-    data = m.SpinEchoData()
-    data.register_qubit(CoherenceProbType, qubit, {"wait": x, "prob": y, "error": err})
-    return data
+    return probability_sweep(m.SpinEchoData(), CoherenceProbType, qubit, XY, x, y, err)
 
-
-def params(results, qubit):
-    return [value(results.t2[qubit])], {}

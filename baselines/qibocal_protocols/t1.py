@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-from baselines.qibocal_protocols.base import value
+from baselines.qibocal_protocols.base import probability_sweep
 
 MODULE = "coherence.t1"
 OPERATION = "t1"
+RESULT = "t1"  # the Results attribute holding the parameter
 XY = ("wait", "prob")
-NOTES = ()
 
 
 def build(m, qubit, x, y, err, ctx, phase):
-    data = m.T1Data()
-    data.register_qubit(m.CoherenceProbType, qubit, {"wait": x, "prob": y, "error": err})
-    return data
+    return probability_sweep(m.T1Data(), m.CoherenceProbType, qubit, XY, x, y, err)
 
-
-def params(results, qubit):
-    return [value(results.t1[qubit])], {}
