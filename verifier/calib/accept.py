@@ -31,6 +31,7 @@ from verifier.calib.experiments import experiment as get_experiment
 from verifier.calib.run import ModelFactory, close, evaluate, fingerprint, open_model, record_result
 from verifier.calib.simulator import CalWorkload, simulate
 from verifier.errors import UsageError
+from verifier.jsonsafe import json_safe
 from verifier.stats.binomial import CONFIDENCE
 
 DEFAULT_TOLERANCE = 0.05
@@ -57,11 +58,6 @@ def paired_median_difference(cand: np.ndarray, base: np.ndarray, *, confidence: 
     # 'lower'/'higher' never interpolate (infinite errors stay infinite) and are conservative
     lo, hi = np.quantile(ds, a, method="lower"), np.quantile(ds, 1 - a, method="higher")
     return d, float(lo), float(hi)
-
-
-def _finite(v) -> float | None:
-    v = float(v)
-    return v if np.isfinite(v) else None
 
 
 def _status(lo: float, hi: float, tol: float) -> str:
@@ -94,15 +90,14 @@ def compare_results(cand, base, *, tolerance: float = DEFAULT_TOLERANCE,
         st = _status(lo, hi, tolerance)
         statuses.append(st)
         cm, bm = float(np.median(ce[p])), float(np.median(be[p]))
-        per[p] = {"candidate_median_error": cm if np.isfinite(cm) else None,
-                  "baseline_median_error": bm if np.isfinite(bm) else None,
-                  "candidate_p95_error": _finite(np.quantile(ce[p], 0.95, method="higher")),
-                  "baseline_p95_error": _finite(np.quantile(be[p], 0.95, method="higher")),
-                  "difference": d if np.isfinite(d) else None,
-                  "difference_ci": [lo if np.isfinite(lo) else None, hi if np.isfinite(hi) else None],
-                  "candidate_failures": int((~np.isfinite(ce[p])).sum()),
-                  "baseline_failures": int((~np.isfinite(be[p])).sum()),
-                  "status": st}
+        # infinite (failed) errors become None
+        per[p] = json_safe({"candidate_median_error": cm, "baseline_median_error": bm,
+                            "candidate_p95_error": np.quantile(ce[p], 0.95, method="higher"),
+                            "baseline_p95_error": np.quantile(be[p], 0.95, method="higher"),
+                            "difference": d, "difference_ci": [lo, hi],
+                            "candidate_failures": int((~np.isfinite(ce[p])).sum()),
+                            "baseline_failures": int((~np.isfinite(be[p])).sum()),
+                            "status": st})
         msgs.append(f"{p}: median error {_fmt(cm)} vs {_fmt(bm)}, difference {_fmt(d)} "
                     f"[{_fmt(lo)}, {_fmt(hi)}] vs tolerance {_fmt(tolerance)}")
     status = combine([GateResult("p", s) for s in statuses])
