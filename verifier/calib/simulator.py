@@ -37,8 +37,6 @@ class CalWorkload:
     seed: int
     shots: int
 
-    kind = "calibration"
-
     def spec(self) -> dict[str, Any]:
         return {"kind": "calibration", "experiment": self.experiment, "repeats": self.repeats,
                 "seed": self.seed, "shots": self.shots, "simulator": SIMULATOR_VERSION}
@@ -46,14 +44,6 @@ class CalWorkload:
     @property
     def id(self) -> str:
         return hashlib.sha256(json.dumps(self.spec(), sort_keys=True).encode()).hexdigest()
-
-    @property
-    def stream_id(self) -> str:
-        return self.id
-
-    def describe(self) -> str:
-        return (f"{self.experiment}: {self.repeats} simulated qubits, {self.shots} shots"
-                f"{' per state' if self.experiment == 'readout' else ' per point'}, seed {self.seed}")
 
 
 def _rng(seed: int, name: str, stream: int) -> np.random.Generator:
