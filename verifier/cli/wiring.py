@@ -20,9 +20,6 @@ def decoder_from_spec(spec: str, **kwargs: Any):
 
 # -- calibration ----------------------------------------------------------------------------
 
-CALIBRATION_BASELINES = ("qibocal", "sov-reference")
-
-
 def calibration_model_from_spec(spec: Any, experiment: str | None, *, contract: str | None = None,
                                 options: Any = None):
     """A calibration model from a name: ``qibocal``, ``sov-reference``, a built-in model
@@ -32,12 +29,13 @@ def calibration_model_from_spec(spec: Any, experiment: str | None, *, contract: 
     from pathlib import Path
 
     from verifier.calib.experiments import experiment as get_experiment
+    from verifier.calib.run import BASELINE_NAMES
     from verifier.errors import UsageError
 
     if not isinstance(spec, (str, Path)):
         return spec
     spec = str(spec)
-    if spec in CALIBRATION_BASELINES:
+    if spec in BASELINE_NAMES:
         if experiment is None:
             raise UsageError(f"the baseline {spec!r} needs --experiment")
         exp = get_experiment(experiment)
