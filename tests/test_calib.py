@@ -162,7 +162,7 @@ def test_sov_reference_estimators_land_near_the_truth():
 
 
 def test_readout_qibocal_above_08_and_always_zero_is_half(tmp_path, monkeypatch):
-    from fixtures.calibration import constant_discriminator, save
+    from tests.fixtures.calibration import constant_discriminator, save
     from verifier.calib.run import run_calibration
 
     monkeypatch.chdir(tmp_path)
@@ -196,7 +196,7 @@ def test_shipped_models_are_listed_and_score_well():
 
 
 def test_onnx_estimate_and_classify_directly(tmp_path):
-    from fixtures.calibration import peak_rabi_model, save
+    from tests.fixtures.calibration import peak_rabi_model, save
     from adapters.onnx_calibration import OnnxCalibrationModel
 
     m = OnnxCalibrationModel.from_file(save(peak_rabi_model(1.0), tmp_path / "peak.onnx"))
@@ -213,7 +213,7 @@ def test_onnx_estimate_and_classify_directly(tmp_path):
 
 
 def test_nan_output_is_an_integrity_error(tmp_path):
-    from fixtures.calibration import nan_fit_model, save
+    from tests.fixtures.calibration import nan_fit_model, save
     from verifier.calib.run import run_calibration
 
     with pytest.raises(IntegrityError, match="NaN"):
@@ -223,7 +223,7 @@ def test_nan_output_is_an_integrity_error(tmp_path):
 def test_contract_checks_are_usage_errors(tmp_path):
     from onnx import TensorProto, helper
 
-    from fixtures.calibration import finish, peak_rabi_model, save
+    from tests.fixtures.calibration import finish, peak_rabi_model, save
 
     p = save(peak_rabi_model(1.0), tmp_path / "peak.onnx")
     with pytest.raises(UsageError, match="built for experiment 'rabi_amplitude'"):
@@ -252,7 +252,7 @@ def test_contract_checks_are_usage_errors(tmp_path):
 # -- acceptance, store, drift ---------------------------------------------------------------
 
 def test_accept_rejects_a_model_30_percent_off_and_passes_the_shipped_mlp(tmp_path, store):
-    from fixtures.calibration import peak_rabi_model, save
+    from tests.fixtures.calibration import peak_rabi_model, save
     from verifier.calib.accept import accept_calibration
 
     off = save(peak_rabi_model(1.3), tmp_path / "off30.onnx")
@@ -292,7 +292,7 @@ def test_run_is_recorded_in_the_store(store):
 
 
 def test_drift_signature_is_stable_and_flags_a_shift(tmp_path, store):
-    from fixtures.calibration import peak_rabi_model, save
+    from tests.fixtures.calibration import peak_rabi_model, save
     from verifier.calib.accept import compare_signatures, drift_signature
     from verifier.store.calib import insert_signature, last_signature
 

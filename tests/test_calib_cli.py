@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from fixtures.calibration import nan_fit_model, peak_rabi_model, save
+from tests.fixtures.calibration import nan_fit_model, peak_rabi_model, save
 
 
 def _one_line_error(r, code):
