@@ -28,42 +28,19 @@ from typing import Any
 
 import numpy as np
 
+from verifier.calib.experiments import experiment as get_experiment
+from verifier.calib.metrics import FitOutcome
 from verifier.errors import UsageError
 
 PREFIX = "openai:"
 PROMPT_VERSION = "1"
 API_KEY_ENV = "SOV_OPENAI_API_KEY"
 
-_WHAT = {
-    "resonator_spectroscopy": "a resonator spectroscopy (transmitted magnitude vs drive frequency; the resonance is a dip)",
-    "qubit_spectroscopy": "a qubit spectroscopy (excited-state probability vs drive frequency)",
-    "rabi_amplitude": "a Rabi oscillation (excited-state probability vs drive pulse amplitude)",
-    "rabi_length": "a Rabi oscillation (excited-state probability vs drive pulse duration)",
-    "t1": "a T1 relaxation measurement (excited-state probability vs wait time after a pi pulse)",
-    "ramsey": "a detuned Ramsey measurement (excited-state probability vs wait time between two pi/2 pulses)",
-    "spin_echo": "a spin-echo (Hahn echo) measurement (excited-state probability vs total echo time)",
-}
-_ASK = {
-    "frequency_hz": "the resonance frequency in Hz",
-    "pi_pulse_amplitude": "the pi-pulse amplitude (the amplitude of the first maximum of the excited-state probability)",
-    "pi_pulse_duration_ns": "the pi-pulse duration in ns",
-    "t1_ns": "T1 in ns",
-    "detuning_hz": "the oscillation (fringe) frequency in Hz",
-    "t2_star_ns": "T2* (the decay time of the oscillation envelope) in ns",
-    "t2_ns": "the echo decay time T2 in ns",
-}
-
-
-def is_endpoint_spec(spec: str) -> bool:
-    return spec.startswith(PREFIX)
-
 
 def question(experiment: str) -> str:
-    from verifier.calib.experiments import experiment as get
-
-    exp = get(experiment)
-    keys = ", ".join(f'"{p.name}": <{_ASK[p.name]}>' for p in exp.params)
-    return (f"The plot shows {_WHAT[experiment]}. The x axis is in {exp.x_unit}. "
+    exp = get_experiment(experiment)
+    keys = ", ".join(f'"{p.name}": <{p.question}>' for p in exp.params)
+    return (f"The plot shows {exp.plot}. The x axis is in {exp.x_unit}. "
             f"Read the fitted value(s) from the plot and answer with one JSON object only: {{{keys}}}.")
 
 
@@ -74,9 +51,7 @@ def render_plot(x: np.ndarray, y: np.ndarray, experiment: str) -> bytes:
     matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
 
-    from verifier.calib.experiments import experiment as get
-
-    exp = get(experiment)
+    exp = get_experiment(experiment)
     fig, ax = plt.subplots(figsize=(6, 4), dpi=80)
     ax.plot(x, y, "o-", ms=3, lw=0.8)
     ax.set_xlabel(f"{'frequency' if exp.x_unit == 'Hz' else 'amplitude' if exp.x_unit == 'a.u.' else 'time'} [{exp.x_unit}]")
@@ -116,15 +91,13 @@ class EndpointCalibrationModel:
 
     @classmethod
     def from_spec(cls, spec: str, experiment: str | None, *, timeout: float = 60.0) -> "EndpointCalibrationModel":
-        from verifier.calib.experiments import experiment as get
-
         rest = spec[len(PREFIX):]
         url, _, model = rest.partition("#")
         if not re.match(r"^https?://[^/\s]+", url):
             raise UsageError(f"endpoint model {spec!r}: expected openai:http(s)://HOST[:PORT]/PATH#MODEL")
         if experiment is None:
             raise UsageError("an endpoint model needs --experiment")
-        if get(experiment).kind != "fit":
+        if get_experiment(experiment).kind != "fit":
             raise UsageError("endpoint models answer fit experiments only (not readout)")
         return cls(url.rstrip("/"), model or "default", experiment, timeout,
                    f"{model or 'default'}@{url.rstrip('/')}")
@@ -150,11 +123,8 @@ class EndpointCalibrationModel:
             payload = json.loads(resp.read().decode("utf-8", "replace"))
         return payload["choices"][0]["message"]["content"]
 
-    def estimate_data(self, data):
-        from verifier.calib.experiments import experiment as get
-        from verifier.calib.metrics import FitOutcome
-
-        names = get(self.experiment).param_names
+    def estimate_data(self, data) -> FitOutcome:
+        names = get_experiment(self.experiment).param_names
         est = np.full((data.repeats, len(names)), np.nan)
         failures: dict[int, str] = {}
         t0 = time.perf_counter()

@@ -2,7 +2,7 @@
 
 Simulated (or recorded) data go into Qibocal's REAL protocol Data classes through
 ``register_qubit`` and are fitted by each protocol module's own ``_fit``: nothing here
-re-implements a Qibocal fit. The traps measured in QIBOCAL_NOTES.md are handled or
+re-implements a Qibocal fit. The traps (docs/calibration.md) are handled or
 recorded, never silently absorbed:
 
 - zero-error points (p = 0 or 1 gives error 0 and breaks the weighted fit): counted and
@@ -15,7 +15,9 @@ recorded, never silently absorbed:
 - the classifier writes ``qubit<q>/qubit_fit/*`` into the current directory: it runs in
   a temporary directory.
 
-``import qibocal`` costs about 3.5 s: it happens once per process, on first use.
+``import qibocal`` is slow: it happens once per process, on first use. Each experiment's
+protocol (Data, Results, traps) is in ``baselines.qibocal_protocols.<experiment>``; recorded
+output folders in ``baselines.qibocal_folders``.
 """
 
 from __future__ import annotations
@@ -31,24 +33,20 @@ from typing import Any
 
 import numpy as np
 
+from baselines.qibocal_protocols import PROTOCOLS
+from baselines.qibocal_protocols.base import value
+from verifier.calib.experiments import experiment as get_experiment
 from verifier.calib.metrics import FitOutcome
 
 NAME = "qibocal"
 
 
 @lru_cache(maxsize=1)
-def _modules() -> dict[str, Any]:
+def protocol_modules() -> dict[str, Any]:
     """Import the Qibocal protocol modules once per process."""
     import importlib
 
-    base = "qibocal.protocols."
-    paths = {"resonator_spectroscopy": "resonator_spectroscopies.resonator_spectroscopy",
-             "qubit_spectroscopy": "qubit_spectroscopies.qubit_spectroscopy",
-             "rabi_amplitude": "rabi.amplitude", "rabi_length": "rabi.length",
-             "t1": "coherence.t1", "ramsey": "ramsey.classification",
-             "spin_echo": "coherence.spin_echo", "readout": "classification.classification"}
-    mods = {k: importlib.import_module(base + v) for k, v in paths.items()}
-    return mods
+    return {k: importlib.import_module("qibocal.protocols." + p.MODULE) for k, p in PROTOCOLS.items()}
 
 
 def qibocal_version() -> str:
@@ -69,8 +67,9 @@ class _Capture(logging.Handler):
 
 
 @contextlib.contextmanager
-def _captured():
-    _modules()
+def captured():
+    """Qibocal's fit warnings collected, and kept off the console, meanwhile."""
+    protocol_modules()
     from qibocal.config import log as logger  # the logger Qibocal's fits warn on
     h = _Capture()
     old = logger.level
@@ -90,73 +89,33 @@ def _captured():
             x.setLevel(lv)
 
 
-def _value(v) -> float:
-    """Qibocal results are mostly ``[value, error]`` lists, sometimes bare floats."""
-    if isinstance(v, (list, tuple, np.ndarray)):
-        return float(v[0])
-    return float(v)
-
-
 def build_data(experiment: str, x: np.ndarray, y: np.ndarray, nshots: int, ctx: dict[str, float],
                *, phase: np.ndarray | None = None, qubit: int = 0):
     """One Qibocal protocol Data object holding one qubit's sweep, as Qibocal's own
     acquisition would have registered it."""
-    m = _modules()[experiment]
+    if experiment not in PROTOCOLS or not hasattr(PROTOCOLS[experiment], "build"):
+        raise ValueError(f"Qibocal baseline has no fit experiment {experiment!r}")
     x = np.asarray(x, dtype=np.float64)
     y = np.asarray(y, dtype=np.float64)
     err = np.sqrt(np.clip(y * (1 - y), 0, None) / max(nshots, 1))
-    if experiment == "resonator_spectroscopy":
-        data = m.ResonatorSpectroscopyData(resonator_type="2D", amplitudes={qubit: 0.1},
-                                           fit_function="lorentzian", phase_sign=False)
-        data.register_qubit(m.ResSpecType, qubit, {"freq": x, "signal": y,
-                                                   "phase": np.zeros_like(y) if phase is None else phase})
-    elif experiment == "qubit_spectroscopy":
-        data = m.QubitSpectroscopyData(amplitudes={qubit: 0.05})
-        data.register_qubit(m.QubitSpecType, qubit, {"freq": x, "signal": y, "phase": np.zeros_like(y)})
-    elif experiment == "rabi_amplitude":
-        data = m.RabiAmplitudeData(rx90=False, durations={qubit: ctx.get("pulse_duration_ns", 40.0)})
-        data.register_qubit(m.RabiAmpType, qubit, {"amp": x, "prob": y, "error": err})
-    elif experiment == "rabi_length":
-        data = m.RabiLengthData(rx90=False, amplitudes={qubit: ctx.get("pulse_amplitude", 0.5)})
-        data.register_qubit(m.RabiLenType, qubit, {"length": x, "prob": y, "error": err})
-    elif experiment == "t1":
-        data = m.T1Data()
-        data.register_qubit(m.CoherenceProbType, qubit, {"wait": x, "prob": y, "error": err})
-    elif experiment == "spin_echo":
-        data = m.SpinEchoData()
-        data.register_qubit(_modules()["t1"].CoherenceProbType, qubit, {"wait": x, "prob": y, "error": err})
-    elif experiment == "ramsey":
-        data = m.RamseyProbData(detuning=ctx.get("programmed_detuning_hz"),
-                                qubit_freqs={qubit: ctx.get("drive_frequency_hz", 5e9)})
-        data.register_qubit(m.RamseyProbType, qubit, {"wait": x, "prob": y, "error": err})
-    else:
-        raise ValueError(f"Qibocal baseline has no fit experiment {experiment!r}")
-    return data
+    return PROTOCOLS[experiment].build(protocol_modules()[experiment], qubit, x, y, err, ctx, phase)
 
 
 def params_from_results(experiment: str, results, qubit=0) -> tuple[list[float], dict[str, float]]:
     """The contract's parameters (and extras) from a Qibocal Results object."""
-    if experiment in ("resonator_spectroscopy", "qubit_spectroscopy"):
-        return [_value(results.frequency[qubit])], {}
-    if experiment == "rabi_amplitude":
-        return [_value(results.amplitude[qubit])], {}
-    if experiment == "rabi_length":
-        return [_value(results.length[qubit])], {}
-    if experiment == "t1":
-        return [_value(results.t1[qubit])], {}
-    if experiment == "spin_echo":
-        return [_value(results.t2[qubit])], {}
-    if experiment == "ramsey":
-        return ([abs(_value(results.delta_fitting[qubit])), _value(results.t2[qubit])],
-                {"qubit_frequency_hz": _value(results.frequency[qubit])})
-    raise ValueError(experiment)
+    proto = PROTOCOLS.get(experiment)
+    if hasattr(proto, "params"):
+        return proto.params(results, qubit)
+    if not hasattr(proto, "RESULT"):
+        raise ValueError(experiment)
+    return [value(getattr(results, proto.RESULT)[qubit])], {}
 
 
 def fit_one(experiment: str, x, y, nshots: int, ctx: dict[str, float], *, phase=None):
     """Fit one sweep with Qibocal; returns (params, extras) or raises ``FitFailed``."""
-    m = _modules()[experiment]
+    m = protocol_modules()[experiment]
     data = build_data(experiment, x, y, nshots, ctx, phase=phase)
-    with _captured() as cap:
+    with captured() as cap:
         try:
             results = m._fit(data)
         except Exception as e:  # Ramsey's fit lets ValueError through (zero-error trap)
@@ -186,9 +145,7 @@ class QibocalFit:
         return {"model": NAME, "qibocal": qibocal_version(), "experiment": self.experiment}
 
     def estimate_data(self, data) -> FitOutcome:
-        from verifier.calib.experiments import experiment as get
-
-        exp = get(self.experiment)
+        exp = get_experiment(self.experiment)
         R, k = data.repeats, len(exp.params)
         est = np.full((R, k), np.nan)
         extras: dict[str, np.ndarray] = {}
@@ -213,11 +170,7 @@ class QibocalFit:
             if zero:
                 notes.append(f"zero-error trap: {zero} sweep points with p = 0 or 1 (error 0) fed to "
                              "Qibocal's weighted fit")
-        if self.experiment == "resonator_spectroscopy":
-            notes.append("resonator_type='2D' (the resonance is a dip); '3D' would look for a peak")
-        if self.experiment == "ramsey":
-            notes.append("called with the programmed detuning, so the sign of the frequency "
-                         "correction is right (detuning=None is wrong by 2|error| above the drive)")
+        notes += getattr(PROTOCOLS[self.experiment], "NOTES", ())
         return FitOutcome(est, failures, seconds, extras, notes)
 
 
@@ -235,9 +188,9 @@ class QibocalReadout:
 
     def train(self, iq: np.ndarray, states: np.ndarray) -> dict[str, float]:
         """Fit Qibocal's classifier on one repeat's training shots (in a temp dir)."""
-        m = _modules()["readout"]
+        m = protocol_modules()["readout"]
         nshots = int((states == 0).sum())
-        with tempfile.TemporaryDirectory(prefix="sov-qibocal-") as tmp, _chdir(tmp), _captured():
+        with tempfile.TemporaryDirectory(prefix="sov-qibocal-") as tmp, chdir(tmp), captured():
             data = m.SingleShotClassificationData(nshots=nshots, savedir=tmp,
                                                   qubit_frequencies={0: 5e9},
                                                   classifiers_list=["qubit_fit"])
@@ -269,234 +222,10 @@ class QibocalReadout:
 
 
 @contextlib.contextmanager
-def _chdir(path: str):
+def chdir(path: str):
     old = os.getcwd()
     os.chdir(path)
     try:
         yield
     finally:
         os.chdir(old)
-
-
-# -- recorded Qibocal output folders ------------------------------------------------------
-
-# runcard operation -> sov experiment
-OPERATIONS = {"resonator_spectroscopy": "resonator_spectroscopy", "qubit_spectroscopy": "qubit_spectroscopy",
-              "rabi_amplitude": "rabi_amplitude", "rabi_length": "rabi_length", "t1": "t1",
-              "ramsey": "ramsey", "spin_echo": "spin_echo", "single_shot_classification": "readout"}
-_XY = {"resonator_spectroscopy": ("freq", "signal"), "qubit_spectroscopy": ("freq", "signal"),
-       "rabi_amplitude": ("amp", "prob"), "rabi_length": ("length", "prob"), "t1": ("wait", "prob"),
-       "ramsey": ("wait", "prob"), "spin_echo": ("wait", "prob")}
-
-
-@dataclass
-class RecordedAction:
-    """One protocol's output folder as Qibocal wrote it (data.npz, data.json, results.json,
-    action.yml), loaded through the protocol's own Data and Results classes."""
-
-    path: str
-    action_id: str
-    operation: str
-    experiment: str
-    nshots: int
-    data: Any
-    recorded: Any  # Results object, or None when results.json is missing
-    qubits: list
-
-    def sweep(self, qubit) -> tuple[np.ndarray, np.ndarray]:
-        xk, yk = _XY[self.experiment]
-        rec = self.data[qubit]
-        x = np.asarray(rec[xk], dtype=np.float64)
-        y = np.asarray(rec[yk], dtype=np.float64)
-        if self.experiment == "resonator_spectroscopy":
-            y = y / np.median(y)  # the contract's normalized magnitude
-        return x, y
-
-    def shots(self, qubit) -> tuple[np.ndarray, np.ndarray]:
-        rec = self.data[qubit]
-        return (np.stack([np.asarray(rec["i"], float), np.asarray(rec["q"], float)], axis=1),
-                np.asarray(rec["state"], np.int64))
-
-    def context(self, qubit) -> dict[str, float]:
-        ctx: dict[str, float] = {}
-        d = self.data
-        if self.experiment == "ramsey":
-            if getattr(d, "detuning", None) is not None:
-                ctx["programmed_detuning_hz"] = float(d.detuning)
-            ctx["drive_frequency_hz"] = float(d.qubit_freqs.get(qubit, 5e9))
-        return ctx
-
-
-def load_action(path) -> RecordedAction | None:
-    """A Qibocal action folder, or None when its operation has no sov experiment."""
-    from pathlib import Path
-
-    import yaml
-
-    from verifier.errors import UsageError
-
-    p = Path(path)
-    act = p / "action.yml"
-    if not act.is_file() or not (p / "data.npz").is_file():
-        return None
-    try:
-        spec = yaml.safe_load(act.read_text()) or {}
-    except yaml.YAMLError as e:
-        raise UsageError(f"{act}: not valid YAML ({str(e).splitlines()[0]})") from None
-    except UnicodeDecodeError:
-        raise UsageError(f"{act}: not UTF-8 text") from None
-    if not isinstance(spec, dict):
-        raise UsageError(f"{act}: not a Qibocal action (expected a YAML mapping)")
-    op = spec.get("operation")
-    if not isinstance(op, str) or op not in OPERATIONS:
-        return None
-    import qibocal.protocols as protocols
-
-    _modules()
-    proto = getattr(protocols, op)
-    try:
-        data = proto.data_type.load(p)
-    except Exception as e:
-        raise UsageError(f"{p}: Qibocal cannot load its data ({type(e).__name__}: {str(e)[:160]})") from None
-    recorded = None
-    if (p / "results.json").is_file():
-        try:
-            recorded = proto.results_type.load(p)
-        except Exception:
-            recorded = None
-    params = spec.get("parameters") if isinstance(spec.get("parameters"), dict) else {}
-    try:
-        nshots = int(params.get("nshots") or getattr(data, "nshots", 0) or 1000)
-    except (TypeError, ValueError, OverflowError):
-        raise UsageError(f"{act}: parameters.nshots is not a number: {params.get('nshots')!r}") from None
-    if nshots < 1:
-        raise UsageError(f"{act}: parameters.nshots must be positive, got {nshots}")
-    return RecordedAction(str(p), str(spec.get("id", p.name)), op, OPERATIONS[op], nshots, data, recorded,
-                          list(data.qubits) if hasattr(data, "qubits") else list(data.data))
-
-
-def refit(action: RecordedAction) -> tuple[dict, dict]:
-    """Qibocal's own fit on the recorded data: ({qubit: params}, {qubit: failure reason})."""
-    m = _modules()[action.experiment]
-    out: dict = {}
-    failed: dict = {}
-    if action.experiment == "readout":
-        with tempfile.TemporaryDirectory(prefix="sov-qibocal-") as tmp, _chdir(tmp), _captured():
-            res = m._fit(action.data)
-        for q in action.qubits:
-            try:
-                out[q] = {"angle": float(res.rotation_angle[q]), "threshold": float(res.threshold[q])}
-            except KeyError:
-                failed[q] = "qubit missing from Qibocal's results"
-        return out, failed
-    with _captured() as cap:
-        try:
-            res = m._fit(action.data)
-        except Exception as e:
-            return {}, {q: f"Qibocal's fit raised {type(e).__name__}: {str(e)[:160]}" for q in action.qubits}
-    for q in action.qubits:
-        try:
-            out[q] = params_from_results(action.experiment, res, q)[0]
-        except (KeyError, TypeError, IndexError):
-            failed[q] = "qubit missing from Qibocal's results (" + (cap.messages[-1][:120] if cap.messages else "no result") + ")"
-    return out, failed
-
-
-def recorded_params(action: RecordedAction) -> dict:
-    """The parameters Qibocal recorded in results.json, per qubit (where present)."""
-    out: dict = {}
-    if action.recorded is None:
-        return out
-    for q in action.qubits:
-        try:
-            if action.experiment == "readout":
-                out[q] = {"angle": float(action.recorded.rotation_angle[q]),
-                          "threshold": float(action.recorded.threshold[q])}
-            else:
-                out[q] = params_from_results(action.experiment, action.recorded, q)[0]
-        except (KeyError, TypeError, IndexError, AttributeError):
-            pass
-    return out
-
-
-def acquire_dummy(outdir, operations: dict[str, dict] | None = None, *, targets=(0,), timeout: float = 300) -> str:
-    """Run Qibocal protocols on qibolab's dummy platform (``qq run``) to produce a real
-    Qibocal output folder. The dummy's numbers are random: this proves the plumbing only."""
-    import shutil
-    import subprocess
-    import sys
-    from pathlib import Path
-
-    import yaml
-
-    import qibolab
-
-    out = Path(outdir)
-    work = out.parent / (out.name + ".work")
-    plat = work / "platforms"
-    plat.mkdir(parents=True, exist_ok=True)
-    dummy = Path(qibolab.__file__).parent / "_core" / "dummy"
-    link = plat / "dummy"
-    if not link.exists():
-        link.symlink_to(dummy, target_is_directory=True)
-    ops = operations or {
-        "rabi_amplitude": {"min_amp": 0.0, "max_amp": 1.0, "step_amp": 0.02, "pulse_length": 40, "nshots": 1000},
-        "t1": {"delay_before_readout_start": 16, "delay_before_readout_end": 20000,
-               "delay_before_readout_step": 400, "nshots": 1000},
-        "single_shot_classification": {"nshots": 2000},
-    }
-    runcard = {"platform": "dummy", "targets": list(targets),
-               "actions": [{"id": op, "operation": op, "parameters": params} for op, params in ops.items()]}
-    rc = work / "runcard.yml"
-    rc.write_text(yaml.safe_dump(runcard, sort_keys=False))
-    qq = shutil.which("qq", path=str(Path(sys.executable).parent)) or shutil.which("qq")
-    cmd = [qq, "run", str(rc), "-o", str(out), "-f", "--no-update"] if qq else \
-        [sys.executable, "-c", "from qibocal.cli._base import command; command()", "run", str(rc),
-         "-o", str(out), "-f", "--no-update"]
-    env = dict(os.environ, QIBOLAB_PLATFORMS=str(plat))
-    r = subprocess.run(cmd, cwd=str(work), env=env, capture_output=True, text=True, timeout=timeout)
-    if r.returncode != 0:
-        tail = (r.stderr or r.stdout).strip().splitlines()[-1:] or ["no output"]
-        raise RuntimeError(f"qq run failed (exit {r.returncode}): {tail[0][:300]}")
-    return str(out)
-
-
-def export_simulation(outdir, experiments=None, *, repeats: int = 1, seed: int = 0) -> str:
-    """Write simulated experiments as a Qibocal output folder, with Qibocal's own writers:
-    ``data/<experiment>-<i>/`` holding ``data.npz`` + ``data.json`` (the protocol's Data
-    object), ``results.json`` (its fit) and ``action.yml``. Replaying such a folder has a
-    known truth (``truth.json`` beside it, which Qibocal does not read)."""
-    import json as _json
-    from pathlib import Path
-
-    import yaml
-
-    from verifier.calib.experiments import EXPERIMENTS
-    from verifier.calib.simulator import simulate
-
-    ops = {v: k for k, v in OPERATIONS.items()}
-    out = Path(outdir)
-    truth: dict[str, Any] = {}
-    for exp in experiments or [e for e in EXPERIMENTS if EXPERIMENTS[e].kind == "fit"]:
-        m = _modules()[exp]
-        if EXPERIMENTS[exp].kind == "readout":
-            raise ValueError("export_simulation writes fit experiments only")
-        d = simulate(exp, repeats, seed=seed)
-        phase = d.context.get("_phase")
-        for i in range(repeats):
-            ctx = {k: float(v[i]) for k, v in d.context.items() if np.ndim(v) == 1}
-            data = build_data(exp, d.x[i], d.y[i], d.nshots, ctx, phase=None if phase is None else phase[i])
-            folder = out / "data" / f"{exp}-{i}"
-            folder.mkdir(parents=True, exist_ok=True)
-            data.save(folder)
-            with _captured():
-                try:
-                    m._fit(data).save(folder)
-                except Exception:
-                    pass  # a failed fit writes no results.json, as in Qibocal
-            (folder / "action.yml").write_text(yaml.safe_dump(
-                {"id": f"{exp}-{i}", "operation": ops[exp], "targets": [0],
-                 "parameters": {"nshots": d.nshots}}, sort_keys=False))
-            truth[f"{exp}-{i}"] = dict(zip(EXPERIMENTS[exp].param_names, map(float, d.truth[i])))
-    (out / "truth.json").write_text(_json.dumps(truth, indent=1))
-    return str(out)

@@ -260,8 +260,8 @@ def test_bad_policy_on_the_cli_is_one_line(tmp_path, capsys):
 def test_calibration_acceptance_dispatches_to_verifier_calib(tmp_path):
     """`sov accept --experiment` runs the calibration tolerance gate of verifier.calib and
     records its verdict and evidence like any other gate."""
-    from adapters.calibration_models import peak_rabi_model
-    from adapters.calibration_models import save as save_cal
+    from tests.fixtures.calibration import peak_rabi_model
+    from tests.fixtures.calibration import save as save_cal
 
     off = save_cal(peak_rabi_model(1.3), tmp_path / "off.onnx")
     code = sov_inproc("accept", "--experiment", "rabi_amplitude", "--candidate", off, "--baseline",

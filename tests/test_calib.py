@@ -8,7 +8,9 @@ import numpy as np
 import pytest
 
 from verifier.calib.experiments import EXPERIMENTS, FIT_EXPERIMENTS
-from verifier.calib.simulator import assignment_fidelity, simulate, truth_threshold_fidelity
+from verifier.calib.experiments.readout import assignment_fidelity, truth_threshold_fidelity
+from verifier.calib.simulator import simulate
+from verifier.cli.wiring import calibration_model_from_spec as models
 from verifier.errors import IntegrityError, UsageError
 
 REPEATS = 16
@@ -17,13 +19,13 @@ REPEATS = 16
 @pytest.fixture(scope="module")
 def qibocal_results():
     """Qibocal's real fits on every fit experiment (one qibocal import for the module)."""
-    from verifier.calib.run import evaluate, resolve_model
+    from verifier.calib.run import evaluate
     from verifier.calib.simulator import CalWorkload, default_shots
 
     out = {}
     for name in FIT_EXPERIMENTS:
         wl = CalWorkload(name, REPEATS, 3, default_shots(name))
-        out[name] = evaluate(resolve_model("qibocal", name), wl)
+        out[name] = evaluate(models("qibocal", name), wl)
     return out
 
 
@@ -49,6 +51,28 @@ def test_simulator_is_seeded_vectorized_and_prefix_stable(name):
     if name != "resonator_spectroscopy":  # probabilities with binomial noise on 1000 shots
         assert (a.y >= 0).all() and (a.y <= 1).all()
         assert np.allclose(a.y * 1000, np.round(a.y * 1000))
+
+
+# sha256 (first 16 hex digits) of the simulated arrays for seed 0, 5 repeats: the shipped
+# calibration models were trained, and the documented scorecards measured, on these data
+PINNED = {"resonator_spectroscopy": "71a33c910cd44c45", "qubit_spectroscopy": "d403d5c8050cdd88",
+          "rabi_amplitude": "dca6ea9d2ca9f3d8", "rabi_length": "986d4e5bf32d3a7f", "t1": "feb77bfff0b1920c",
+          "ramsey": "757dcf1ad638bab9", "spin_echo": "5ca0976abc1299b9", "readout": "b4782b53ab19dd53"}
+
+
+@pytest.mark.parametrize("name", list(EXPERIMENTS))
+def test_simulated_data_for_a_seed_are_pinned(name):
+    import hashlib
+
+    d = simulate(name, 5, seed=0)
+    arrays = ((d.iq_train, d.state_train, d.iq_test, d.state_test) if name == "readout"
+              else (d.x, d.y, d.truth))
+    h = hashlib.sha256()
+    for a in map(np.ascontiguousarray, arrays):
+        h.update(str(a.dtype).encode())
+        h.update(str(a.shape).encode())
+        h.update(a.tobytes())
+    assert h.hexdigest()[:16] == PINNED[name]
 
 
 def test_truth_is_drawn_per_repeat_from_the_documented_ranges():
@@ -113,7 +137,7 @@ def test_qibocal_zero_error_trap_is_a_recorded_failure_not_a_crash(capsys):
     ValueError and T1 drops the qubit with a logged warning; sov turns each into a
     failure with its reason, and Qibocal's console warning is not printed."""
     from baselines.qibocal_fits import FitFailed, QibocalFit, fit_one
-    from verifier.calib.simulator import FitData
+    from verifier.calib.data import FitData
 
     x = np.arange(101) * 200.0
     ramsey = np.round(0.5 + 0.5 * np.cos(2 * np.pi * 2.5e-4 * x) * np.exp(-x / 2e4))
@@ -132,23 +156,23 @@ def test_sov_reference_estimators_land_near_the_truth():
     from verifier.calib.run import run_calibration
 
     for name in FIT_EXPERIMENTS:
-        r = run_calibration("sov-reference", name, repeats=8, seed=4)
+        r = run_calibration("sov-reference", name, repeats=8, seed=4, resolve=models)
         for p, f in r.figures.items():
             assert f["failures"] == 0 and f["norm_error_median"] < 0.10, (name, p, f)
 
 
 def test_readout_qibocal_above_08_and_always_zero_is_half(tmp_path, monkeypatch):
-    from adapters.calibration_models import constant_discriminator, save
+    from tests.fixtures.calibration import constant_discriminator, save
     from verifier.calib.run import run_calibration
 
     monkeypatch.chdir(tmp_path)
-    q = run_calibration("qibocal", "readout", repeats=6, seed=1)
+    q = run_calibration("qibocal", "readout", repeats=6, seed=1, resolve=models)
     f = q.figures["assignment_fidelity"]
     assert f["assignment_fidelity_min"] > 0.8
     assert f["qibocal_self_reported_median"] is not None
     assert list(tmp_path.iterdir()) == []  # the classifier wrote nothing into the cwd
     m = save(constant_discriminator(0), tmp_path / "always0.onnx")
-    z = run_calibration(m, "readout", repeats=6, seed=1)
+    z = run_calibration(m, "readout", repeats=6, seed=1, resolve=models)
     assert z.figures["assignment_fidelity"]["assignment_fidelity_median"] == 0.5
     assert z.figures["assignment_fidelity"]["assignment_fidelity_min"] == 0.5
 
@@ -162,17 +186,17 @@ def test_shipped_models_are_listed_and_score_well():
     names = {m["name"]: m for m in builtin_models()}
     assert names["rabi-amplitude-mlp"]["contract"] == "cal.fit"
     assert names["readout-linear"]["contract"] == "cal.discriminator"
-    r = run_calibration("rabi-amplitude-mlp", None, repeats=40, seed=0)
+    r = run_calibration("rabi-amplitude-mlp", None, repeats=40, seed=0, resolve=models)
     assert r.experiment == "rabi_amplitude"
     assert r.figures["pi_pulse_amplitude"]["rel_error_median"] < 0.02
-    t = run_calibration("t1-mlp", None, repeats=40, seed=0)
+    t = run_calibration("t1-mlp", None, repeats=40, seed=0, resolve=models)
     assert t.figures["t1_ns"]["rel_error_median"] < 0.05
-    d = run_calibration("readout-linear", None, repeats=10, seed=0)
+    d = run_calibration("readout-linear", None, repeats=10, seed=0, resolve=models)
     assert d.figures["assignment_fidelity"]["assignment_fidelity_median"] > 0.9
 
 
 def test_onnx_estimate_and_classify_directly(tmp_path):
-    from adapters.calibration_models import peak_rabi_model, save
+    from tests.fixtures.calibration import peak_rabi_model, save
     from adapters.onnx_calibration import OnnxCalibrationModel
 
     m = OnnxCalibrationModel.from_file(save(peak_rabi_model(1.0), tmp_path / "peak.onnx"))
@@ -189,55 +213,55 @@ def test_onnx_estimate_and_classify_directly(tmp_path):
 
 
 def test_nan_output_is_an_integrity_error(tmp_path):
-    from adapters.calibration_models import nan_fit_model, save
+    from tests.fixtures.calibration import nan_fit_model, save
     from verifier.calib.run import run_calibration
 
     with pytest.raises(IntegrityError, match="NaN"):
-        run_calibration(save(nan_fit_model(), tmp_path / "nan.onnx"), None, repeats=2)
+        run_calibration(save(nan_fit_model(), tmp_path / "nan.onnx"), None, repeats=2, resolve=models)
 
 
 def test_contract_checks_are_usage_errors(tmp_path):
     from onnx import TensorProto, helper
 
-    from adapters.calibration_models import _finish, peak_rabi_model, save
-    from verifier.calib.run import resolve_model
+    from tests.fixtures.calibration import finish, peak_rabi_model, save
 
     p = save(peak_rabi_model(1.0), tmp_path / "peak.onnx")
     with pytest.raises(UsageError, match="built for experiment 'rabi_amplitude'"):
-        resolve_model(p, "t1")
+        models(p, "t1")
     fixed = save(peak_rabi_model(1.0, n_points=33), tmp_path / "fixed.onnx")
     with pytest.raises(UsageError, match="33 points"):
-        resolve_model(fixed, "rabi_amplitude")
+        models(fixed, "rabi_amplitude")
     with pytest.raises(UsageError, match="serves experiment 'readout'"):
-        resolve_model("adapters/models/readout-linear.onnx", "rabi_amplitude")
+        models("adapters/models/readout-linear.onnx", "rabi_amplitude")
     # a model with one input is not a cal.fit model
     g = helper.make_graph([helper.make_node("Identity", ["x"], ["params"])], "g",
                           [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["b", 50])],
                           [helper.make_tensor_value_info("params", TensorProto.FLOAT, ["b", 50])])
-    one = save(_finish(g, {"sov.contract": "cal.fit", "sov.experiment": "rabi_amplitude"}), tmp_path / "one.onnx")
+    one = save(finish(g, {"sov.contract": "cal.fit", "sov.experiment": "rabi_amplitude"}), tmp_path / "one.onnx")
     with pytest.raises(UsageError, match="inputs 'x' and 'y'"):
-        resolve_model(one, None)
-    noexp = save(_finish(g, {"sov.contract": "cal.fit"}), tmp_path / "noexp.onnx")
+        models(one, None)
+    noexp = save(finish(g, {"sov.contract": "cal.fit"}), tmp_path / "noexp.onnx")
     with pytest.raises(UsageError, match="names no experiment"):
-        resolve_model(noexp, None)
+        models(noexp, None)
     with pytest.raises(UsageError, match="unknown experiment"):
-        resolve_model("qibocal", "nosuch")
+        models("qibocal", "nosuch")
     with pytest.raises(UsageError, match="not found"):
-        resolve_model(str(tmp_path / "missing.onnx"), "t1")
+        models(str(tmp_path / "missing.onnx"), "t1")
 
 
 # -- acceptance, store, drift ---------------------------------------------------------------
 
 def test_accept_rejects_a_model_30_percent_off_and_passes_the_shipped_mlp(tmp_path, store):
-    from adapters.calibration_models import peak_rabi_model, save
+    from tests.fixtures.calibration import peak_rabi_model, save
     from verifier.calib.accept import accept_calibration
 
     off = save(peak_rabi_model(1.3), tmp_path / "off30.onnx")
-    g = accept_calibration(off, "qibocal", "rabi_amplitude", repeats=20, seed=0, store=store)
+    g = accept_calibration(off, "qibocal", "rabi_amplitude", repeats=20, seed=0, store=store, resolve=models)
     assert g.status == "fail" and g.name == "calibration_tolerance" and g.workload == "rabi_amplitude"
     par = g.figures["parameters"]["pi_pulse_amplitude"]
     assert par["candidate_median_error"] > 0.2 and par["difference_ci"][0] > 0.05
-    ok = accept_calibration("rabi-amplitude-mlp", "qibocal", "rabi_amplitude", repeats=20, seed=0)
+    ok = accept_calibration("rabi-amplitude-mlp", "qibocal", "rabi_amplitude", repeats=20, seed=0,
+                            resolve=models)
     assert ok.status == "pass", ok.message
     rows = store.query("SELECT model, experiment, repeats, source FROM cal_results ORDER BY model")
     assert len(rows) == 2 and {r[1] for r in rows} == {"rabi_amplitude"} and {r[2] for r in rows} == {20}
@@ -259,7 +283,7 @@ def test_accept_is_inconclusive_when_too_few_repeats_decide():
 def test_run_is_recorded_in_the_store(store):
     from verifier.calib.run import run_calibration
 
-    r = run_calibration("sov-reference", "t1", repeats=5, seed=9, store=store)
+    r = run_calibration("sov-reference", "t1", repeats=5, seed=9, store=store, resolve=models)
     (model, exp, wid, reps, blob, figs), = store.query(
         "SELECT model, experiment, workload_id, repeats, estimates, figures FROM cal_results")
     assert (model, exp, wid, reps) == ("sov-reference", "t1", r.workload_id, 5)
@@ -268,20 +292,20 @@ def test_run_is_recorded_in_the_store(store):
 
 
 def test_drift_signature_is_stable_and_flags_a_shift(tmp_path, store):
-    from adapters.calibration_models import peak_rabi_model, save
-    from verifier.calib.accept import (compare_signatures, drift_signature, last_signature,
-                                       record_signature)
+    from tests.fixtures.calibration import peak_rabi_model, save
+    from verifier.calib.accept import compare_signatures, drift_signature
+    from verifier.store.calib import insert_signature, last_signature
 
     a = save(peak_rabi_model(1.0), tmp_path / "a.onnx")
     b = save(peak_rabi_model(1.02), tmp_path / "b.onnx")
-    s1, s2, s3 = drift_signature(a), drift_signature(a), drift_signature(b)
+    s1, s2, s3 = (drift_signature(m, resolve=models) for m in (a, a, b))
     assert s1["digest"] == s2["digest"] and not compare_signatures(s1, s2)["drift"]
     c = compare_signatures(s1, s3)
     assert c["drift"] and c["shift"]["pi_pulse_amplitude"]["max_rel_shift"] == pytest.approx(0.02, rel=1e-3)
-    record_signature(store, s1)
+    insert_signature(store, s1, run_id=None)
     assert last_signature(store, s1["model_sha256"], "rabi_amplitude")["digest"] == s1["digest"]
-    r1 = drift_signature("adapters/models/readout-linear.onnx")
-    assert not compare_signatures(r1, drift_signature("adapters/models/readout-linear.onnx"))["drift"]
+    r1 = drift_signature("adapters/models/readout-linear.onnx", resolve=models)
+    assert not compare_signatures(r1, drift_signature("adapters/models/readout-linear.onnx", resolve=models))["drift"]
 
 
 @pytest.mark.filterwarnings("ignore::RuntimeWarning")
@@ -289,12 +313,13 @@ def test_replay_of_a_qibocal_format_folder_for_every_fit_experiment(tmp_path):
     """Simulated sweeps written with Qibocal's own writers (Data.save, Results.save), then
     replayed: Qibocal's re-fit reproduces its results.json and the candidate agrees with
     Qibocal and with the truth kept beside the folder."""
-    from baselines.qibocal_fits import export_simulation
+    from baselines.qibocal_folders import export_simulation
     from verifier.calib.replay import replay_folder
+    from verifier.cli.wiring import qibocal_records
 
     out = export_simulation(tmp_path / "q", repeats=1, seed=3)
     truth = json.loads((tmp_path / "q" / "truth.json").read_text())
-    rep = replay_folder(out, "sov-reference", n_boot=2)
+    rep = replay_folder(out, "sov-reference", n_boot=2, records=qibocal_records(), resolve=models)
     assert sorted(a["experiment"] for a in rep["actions"]) == sorted(FIT_EXPERIMENTS)
     for a in rep["actions"]:
         q = a["qubits"][0]
@@ -304,5 +329,5 @@ def test_replay_of_a_qibocal_format_folder_for_every_fit_experiment(tmp_path):
             assert abs(v - truth[a["action"]][p]) / truth[a["action"]][p] < 0.10
             if a["experiment"] != "resonator_spectroscopy":  # probabilities: binomial resampling
                 assert q["stability"][p]["candidate_rel_spread"] is not None
-    only = replay_folder(out, "rabi-amplitude-mlp", n_boot=0)  # an ONNX model replays its own experiment
+    only = replay_folder(out, "rabi-amplitude-mlp", n_boot=0, records=qibocal_records(), resolve=models)  # an ONNX model replays its own experiment
     assert [a["experiment"] for a in only["actions"]] == ["rabi_amplitude"]

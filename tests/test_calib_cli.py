@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from adapters.calibration_models import nan_fit_model, peak_rabi_model, save
+from tests.fixtures.calibration import nan_fit_model, peak_rabi_model, save
 
 
 def _one_line_error(r, code):
@@ -100,7 +100,7 @@ def test_real_qibocal_output_from_the_dummy_platform_replays(tmp_path):
     """The real acquisition path: Qibocal protocols on qibolab's dummy platform (random
     numbers: plumbing only) write an output folder; ``sov calib replay`` reads it, re-fits
     it with Qibocal and reproduces the recorded results.json exactly."""
-    from baselines.qibocal_fits import acquire_dummy
+    from baselines.qibocal_folders import acquire_dummy
 
     out = acquire_dummy(tmp_path / "qibocal-out")
     assert (tmp_path / "qibocal-out" / "data" / "rabi_amplitude-0" / "data.npz").is_file()

@@ -48,11 +48,12 @@ def stub():
 
 def test_endpoint_answers_are_scored_against_the_truth(stub, monkeypatch):
     from verifier.calib.run import run_calibration
+    from verifier.cli.wiring import calibration_model_from_spec as models
     from verifier.calib.simulator import simulate
 
     spec, seen = stub
     monkeypatch.setenv("SOV_OPENAI_API_KEY", "k-123")
-    r = run_calibration(spec, "rabi_amplitude", repeats=5, seed=2)
+    r = run_calibration(spec, "rabi_amplitude", repeats=5, seed=2, resolve=models)
     assert len(seen) == 5 and seen[0]["path"] == "/v1/chat/completions"
     body = seen[0]["body"]
     assert body["model"] == "stub-vlm" and seen[0]["auth"] == "Bearer k-123"
@@ -75,17 +76,18 @@ def test_unreachable_endpoint_is_a_usage_error():
     import socket
 
     from verifier.calib.run import run_calibration
+    from verifier.cli.wiring import calibration_model_from_spec as models
 
     s = socket.socket()
     s.bind(("127.0.0.1", 0))
     port = s.getsockname()[1]
     s.close()  # nothing listens there now
     with pytest.raises(UsageError, match="cannot reach the endpoint"):
-        run_calibration(f"openai:http://127.0.0.1:{port}/v1#m", "t1", repeats=2)
+        run_calibration(f"openai:http://127.0.0.1:{port}/v1#m", "t1", repeats=2, resolve=models)
     with pytest.raises(UsageError, match="expected openai:http"):
-        run_calibration("openai:ftp://x#m", "t1", repeats=2)
+        run_calibration("openai:ftp://x#m", "t1", repeats=2, resolve=models)
     with pytest.raises(UsageError, match="fit experiments only"):
-        run_calibration(f"openai:http://127.0.0.1:{port}/v1#m", "readout", repeats=2)
+        run_calibration(f"openai:http://127.0.0.1:{port}/v1#m", "readout", repeats=2, resolve=models)
 
 
 def test_parse_answer():

@@ -114,8 +114,8 @@ def test_holm_step_down():
 
 @pytest.mark.slow
 def test_watched_calibration_model_output_shift_is_drift(tmp_path):
-    from adapters.calibration_models import peak_rabi_model
-    from adapters.calibration_models import save as save_cal
+    from tests.fixtures.calibration import peak_rabi_model
+    from tests.fixtures.calibration import save as save_cal
 
     model = tmp_path / "rabi.onnx"
     save_cal(peak_rabi_model(1.0), model)

@@ -269,6 +269,7 @@ def _keys(generate):
 def test_random_qibocal_folders(yml, npz, results):
     pytest.importorskip("qibocal")
     from verifier.calib.replay import replay_folder
+    from verifier.cli.wiring import calibration_model_from_spec, qibocal_records
 
     root = _fresh_dir()
     act = root / "data" / "action0"
@@ -278,7 +279,7 @@ def test_random_qibocal_folders(yml, npz, results):
     if results is not None:
         (act / "results.json").write_text(results)
     try:
-        replay_folder(root, "sov-reference")
+        replay_folder(root, "sov-reference", records=qibocal_records(), resolve=calibration_model_from_spec)
     except SovError:
         pass
 

@@ -28,18 +28,20 @@ from typing import Any
 import numpy as np
 
 from verifier.calib.experiments import experiment as get_experiment
-from verifier.calib.simulator import CalWorkload, default_shots, simulate
+from verifier.calib.run import ModelFactory, close, evaluate, fingerprint, open_model, record_result
+from verifier.calib.simulator import CalWorkload, simulate
 from verifier.errors import UsageError
+from verifier.jsonsafe import json_safe
+from verifier.stats.binomial import CONFIDENCE
 
 DEFAULT_TOLERANCE = 0.05
-DEFAULT_CONFIDENCE = 0.95
 BOOTSTRAP = 2000
 GATE_NAME = "calibration_tolerance"
 REFERENCE_SEED = 7_000_007  # the fixed reference data set of drift signatures
 REFERENCE_REPEATS = 16
 
 
-def paired_median_difference(cand: np.ndarray, base: np.ndarray, *, confidence: float = DEFAULT_CONFIDENCE,
+def paired_median_difference(cand: np.ndarray, base: np.ndarray, *, confidence: float = CONFIDENCE,
                              n_boot: int = BOOTSTRAP, seed: int = 0) -> tuple[float, float, float]:
     """(d, lo, hi): difference of medians and its paired percentile bootstrap interval.
     Infinite errors (failed fits) are allowed: they sort last."""
@@ -58,11 +60,6 @@ def paired_median_difference(cand: np.ndarray, base: np.ndarray, *, confidence: 
     return d, float(lo), float(hi)
 
 
-def _finite(v) -> float | None:
-    v = float(v)
-    return v if np.isfinite(v) else None
-
-
 def _status(lo: float, hi: float, tol: float) -> str:
     if hi <= tol:
         return "pass"
@@ -78,7 +75,7 @@ def _fmt(v: float | None) -> str:
 
 
 def compare_results(cand, base, *, tolerance: float = DEFAULT_TOLERANCE,
-                    confidence: float = DEFAULT_CONFIDENCE):
+                    confidence: float = CONFIDENCE):
     """A GateResult from two CalResults on the same workload."""
     from verifier.gates.gate import GateResult, combine
 
@@ -93,15 +90,14 @@ def compare_results(cand, base, *, tolerance: float = DEFAULT_TOLERANCE,
         st = _status(lo, hi, tolerance)
         statuses.append(st)
         cm, bm = float(np.median(ce[p])), float(np.median(be[p]))
-        per[p] = {"candidate_median_error": cm if np.isfinite(cm) else None,
-                  "baseline_median_error": bm if np.isfinite(bm) else None,
-                  "candidate_p95_error": _finite(np.quantile(ce[p], 0.95, method="higher")),
-                  "baseline_p95_error": _finite(np.quantile(be[p], 0.95, method="higher")),
-                  "difference": d if np.isfinite(d) else None,
-                  "difference_ci": [lo if np.isfinite(lo) else None, hi if np.isfinite(hi) else None],
-                  "candidate_failures": int((~np.isfinite(ce[p])).sum()),
-                  "baseline_failures": int((~np.isfinite(be[p])).sum()),
-                  "status": st}
+        # infinite (failed) errors become None
+        per[p] = json_safe({"candidate_median_error": cm, "baseline_median_error": bm,
+                            "candidate_p95_error": np.quantile(ce[p], 0.95, method="higher"),
+                            "baseline_p95_error": np.quantile(be[p], 0.95, method="higher"),
+                            "difference": d, "difference_ci": [lo, hi],
+                            "candidate_failures": int((~np.isfinite(ce[p])).sum()),
+                            "baseline_failures": int((~np.isfinite(be[p])).sum()),
+                            "status": st})
         msgs.append(f"{p}: median error {_fmt(cm)} vs {_fmt(bm)}, difference {_fmt(d)} "
                     f"[{_fmt(lo)}, {_fmt(hi)}] vs tolerance {_fmt(tolerance)}")
     status = combine([GateResult("p", s) for s in statuses])
@@ -118,36 +114,33 @@ def compare_results(cand, base, *, tolerance: float = DEFAULT_TOLERANCE,
 def accept_calibration(candidate: Any, baseline: Any, experiment: str | None = None, *,
                        tolerance: float | None = DEFAULT_TOLERANCE, repeats: int | None = None,
                        seed: int | None = 0, shots: int | None = None,
-                       confidence: float | None = DEFAULT_CONFIDENCE, store=None, run=None,
-                       contract: str | None = None):
+                       confidence: float | None = CONFIDENCE, store=None, run=None,
+                       contract: str | None = None, resolve: ModelFactory | None = None):
     """Accept or reject a calibration model against a baseline on the same simulated
     qubits. ``candidate``/``baseline``: ``qibocal``, ``sov-reference``, FILE.onnx, a
-    built-in model name, or a model object. Returns a ``GateResult``; with a store both
-    runs are recorded in ``cal_results``."""
-    from verifier.calib.run import default_repeats, evaluate, record_result, resolve_model
-
+    built-in model name (built by ``resolve``), or a model object. Returns a
+    ``GateResult``; with a store both runs are recorded in ``cal_results``."""
     tol = DEFAULT_TOLERANCE if tolerance is None else float(tolerance)
-    conf = DEFAULT_CONFIDENCE if confidence is None else float(confidence)
+    conf = CONFIDENCE if confidence is None else float(confidence)
     if not (0 <= tol < 1e6) or not (0.5 <= conf < 1):
         raise UsageError("--tolerance must be >= 0 and the confidence in [0.5, 1)")
-    cand = resolve_model(candidate, experiment, contract=contract)
+    cand = open_model(candidate, experiment, resolve, contract=contract)
     exp_name = experiment or getattr(cand, "experiment", None)
     if exp_name is None:
         raise UsageError("give --experiment")
     exp = get_experiment(exp_name)
-    base = resolve_model(baseline, exp.name)
-    n = int(repeats or default_repeats(exp.name))
+    base = open_model(baseline, exp.name, resolve)
+    n = int(repeats or exp.default_repeats)
     if n < 2:
         raise UsageError("calibration acceptance needs --repeats >= 2")
-    wl = CalWorkload(exp.name, n, int(seed or 0), int(shots or default_shots(exp.name)))
+    wl = CalWorkload(exp.name, n, int(seed or 0), int(shots or exp.default_shots))
     data = simulate(exp.name, wl.repeats, seed=wl.seed, shots=wl.shots)
     try:
         rc = evaluate(cand, wl, data)
         rb = evaluate(base, wl, data)
     finally:
-        for m in (cand, base):
-            if hasattr(m, "close"):
-                m.close()
+        close(cand)
+        close(base)
     if store is not None:
         run_id = run.run_id if run is not None else None
         record_result(store, rc, run_id=run_id, model=cand)
@@ -161,15 +154,13 @@ def accept_calibration(candidate: Any, baseline: Any, experiment: str | None = N
 # -- drift --------------------------------------------------------------------------------
 
 def drift_signature(model: Any, experiment: str | None = None, *, repeats: int = REFERENCE_REPEATS,
-                    seed: int = REFERENCE_SEED) -> dict[str, Any]:
+                    seed: int = REFERENCE_SEED, resolve: ModelFactory | None = None) -> dict[str, Any]:
     """What the model returns on a fixed reference data set: fits, the estimates
     [repeats, k]; discriminators, the predicted state of every test shot (bit-packed, as
     hex) and the per-repeat fidelity. Same model + same data -> same digest."""
-    from verifier.calib.run import evaluate, fingerprint, resolve_model
-
-    m = resolve_model(model, experiment)
+    m = open_model(model, experiment, resolve)
     exp = get_experiment(experiment or m.experiment)
-    wl = CalWorkload(exp.name, repeats, seed, default_shots(exp.name))
+    wl = CalWorkload(exp.name, repeats, seed, exp.default_shots)
     data = simulate(exp.name, repeats, seed=seed, shots=wl.shots)
     try:
         if exp.kind == "readout":
@@ -179,8 +170,7 @@ def drift_signature(model: Any, experiment: str | None = None, *, repeats: int =
             values = np.asarray(m.estimate_data(data).estimates, float).tolist()
         res = evaluate(m, wl, data) if exp.kind == "readout" else None
     finally:
-        if hasattr(m, "close"):
-            m.close()
+        close(m)
     sig = {"experiment": exp.name, "reference_id": wl.id, "model": getattr(m, "name", str(model)),
            "fingerprint": fingerprint(m), "model_sha256": getattr(m, "sha256", None),
            "params": exp.param_names, "values": values}
@@ -220,21 +210,15 @@ def compare_signatures(old: dict[str, Any], new: dict[str, Any], *, rel_toleranc
     return {"drift": drift, "identical": False, "shift": shift}
 
 
-def record_signature(store, sig: dict[str, Any], *, run_id: str | None = None) -> None:
-    from verifier.store.db import now
+def drift_against_last(store, model: Any, experiment: str | None = None, *, rel_tolerance: float = 1e-4,
+                       run_id: str | None = None, resolve: ModelFactory | None = None):
+    """``sov calib drift``: the model's signature now, the last one recorded under the same
+    model name and experiment, and their comparison (None for a first signature); the new
+    signature is recorded. Returns (signature, previous or None, comparison or None)."""
+    from verifier.store.calib import insert_signature, last_signature_named
 
-    with store.connect() as con:
-        con.execute("INSERT INTO cal_signatures VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    [sig["model"], sig["fingerprint"], sig.get("model_sha256"), sig["experiment"],
-                     sig["reference_id"], sig["digest"], json.dumps(sig, default=str), run_id, now()])
-
-
-def last_signature(store, model_sha256_or_fingerprint: str, experiment: str) -> dict[str, Any] | None:
-    from pathlib import Path
-
-    if not Path(store.path).exists():
-        return None
-    rows = store.query("SELECT signature FROM cal_signatures WHERE (model_sha256 = ? OR fingerprint = ?) "
-                       "AND experiment = ? ORDER BY recorded_at DESC LIMIT 1",
-                       [model_sha256_or_fingerprint, model_sha256_or_fingerprint, experiment])
-    return json.loads(rows[0][0]) if rows else None
+    sig = drift_signature(model, experiment, resolve=resolve)
+    prev = last_signature_named(store, sig["model"], sig["experiment"])
+    cmp = compare_signatures(prev, sig, rel_tolerance=rel_tolerance) if prev else None
+    insert_signature(store, sig, run_id=run_id)
+    return sig, prev, cmp

@@ -6,8 +6,8 @@ gates use: relative to the truth, or for absolute frequencies relative to the li
 half-width, because a frequency error relative to ~6 GHz says nothing), ``abs_error_median``,
 ``bias`` (median signed relative error), ``failures`` (no estimate or non-finite).
 
-Readout: assignment fidelity 1 - (P(1|0) + P(0|1)) / 2 against the prepared states of
-the held-out shots, per repeat; with the truth-informed reference fidelity beside it.
+Readout's figures (assignment fidelity on held-out shots) are in
+``verifier.calib.experiments.readout``.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from verifier.calib.experiments import Experiment
+from verifier.calib.experiments.base import Experiment
 
 
 @dataclass
@@ -30,7 +30,8 @@ class FitOutcome:
     notes: list[str] = field(default_factory=list)
 
 
-def _q(v: np.ndarray, q: float) -> float | None:
+def quantile(v: np.ndarray, q: float) -> float | None:
+    """The ``q`` quantile of the finite values (failed fits are counted apart), None if none."""
     v = v[np.isfinite(v)]
     return float(np.quantile(v, q)) if v.size else None
 
@@ -60,25 +61,14 @@ def fit_figures(exp: Experiment, truth: np.ndarray, est: np.ndarray, context: di
         figs[p.name] = {
             "unit": p.unit,
             "truth_median": float(np.median(truth[:, j])),
-            "rel_error_median": _q(errs[f"{p.name}.rel"], 0.5),
-            "rel_error_p95": _q(errs[f"{p.name}.rel"], 0.95),
-            "norm_error_median": _q(errs[f"{p.name}.norm"], 0.5),
-            "norm_error_p95": _q(errs[f"{p.name}.norm"], 0.95),
+            "rel_error_median": quantile(errs[f"{p.name}.rel"], 0.5),
+            "rel_error_p95": quantile(errs[f"{p.name}.rel"], 0.95),
+            "norm_error_median": quantile(errs[f"{p.name}.norm"], 0.5),
+            "norm_error_p95": quantile(errs[f"{p.name}.norm"], 0.95),
             "norm_error_scale": "linewidth" if p.scale == "linewidth" else "truth",
-            "abs_error_median": _q(errs[f"{p.name}.abs"], 0.5),
-            "bias": _q(errs[f"{p.name}.signed"], 0.5),
+            "abs_error_median": quantile(errs[f"{p.name}.abs"], 0.5),
+            "bias": quantile(errs[f"{p.name}.signed"], 0.5),
             "failures": int((~ok).sum()),
             "repeats": int(len(ok)),
         }
     return figs
-
-
-def readout_figures(fidelity: np.ndarray, reference: np.ndarray | None = None) -> dict[str, dict]:
-    f = np.asarray(fidelity, dtype=float)
-    d = {"assignment_fidelity_median": _q(f, 0.5), "assignment_fidelity_p05": _q(f, 0.05),
-         "assignment_fidelity_mean": float(np.mean(f)), "assignment_fidelity_min": float(np.min(f)),
-         "failures": int((~np.isfinite(f)).sum()), "repeats": int(f.size)}
-    if reference is not None:
-        d["reference_fidelity_median"] = _q(np.asarray(reference, float), 0.5)
-        d["gap_to_reference_median"] = _q(np.asarray(reference, float) - f, 0.5)
-    return {"assignment_fidelity": d}

@@ -1,9 +1,13 @@
 """Run a calibration model on simulated data with known truth, and record the result.
 
-``run_calibration("qibocal" | "sov-reference" | FILE.onnx | built-in name, experiment, ...)``
-simulates ``repeats`` qubits, runs the model on exactly the data every other model sees
-for the same (experiment, repeats, seed, shots), scores it against the truth and, given a
-store, records it (table ``cal_results``, with the per-repeat estimates).
+``run_calibration(model, experiment, ..., resolve=...)`` simulates ``repeats`` qubits,
+runs the model on exactly the data every other model sees for the same (experiment,
+repeats, seed, shots), scores it against the truth and, given a store, records it (table
+``cal_results``, with the per-repeat estimates).
+
+Models given by name (``qibocal``, ``sov-reference``, FILE.onnx, a built-in model, an
+endpoint) are built by ``resolve`` (the CLI passes
+``verifier.cli.wiring.calibration_model_from_spec``); model objects are used as they are.
 """
 
 from __future__ import annotations
@@ -12,59 +16,42 @@ import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
+from verifier.calib.data import FitData, ReadoutData
 from verifier.calib.experiments import experiment as get_experiment
-from verifier.calib.metrics import fit_figures, readout_figures
-from verifier.calib.simulator import (CalWorkload, FitData, ReadoutData, assignment_fidelity, default_shots,
-                                      simulate, truth_threshold_fidelity)
+from verifier.calib.experiments import readout
+from verifier.calib.metrics import errors as fit_errors
+from verifier.calib.metrics import fit_figures
+from verifier.calib.simulator import CalWorkload, simulate
 from verifier.errors import UsageError
 from verifier.hashing import fingerprint
 
 BASELINE_NAMES = ("qibocal", "sov-reference")
-DEFAULT_REPEATS = {"readout": 20}
-DEFAULT_REPEATS_FIT = 40
+
+# resolve(spec, experiment, *, contract=None, options=None) -> a calibration model
+ModelFactory = Callable[..., Any]
 
 
 def default_repeats(experiment: str) -> int:
-    return DEFAULT_REPEATS.get(experiment, DEFAULT_REPEATS_FIT)
+    return get_experiment(experiment).default_repeats
 
 
-def resolve_model(spec: Any, experiment: str | None, *, contract: str | None = None, options=None):
-    """A model object from a name: ``qibocal``, ``sov-reference``, a built-in model name,
-    an ONNX file (``cal.fit`` / ``cal.discriminator``) or an OpenAI-compatible endpoint
-    (``openai:http://HOST:PORT/v1#MODEL``). Objects pass through."""
+def open_model(spec: Any, experiment: str | None, resolve: ModelFactory | None, *,
+               contract: str | None = None, options: Any = None) -> Any:
+    """The model object for ``spec``: objects pass through, names go to ``resolve``."""
     if not isinstance(spec, (str, Path)):
         return spec
-    spec = str(spec)
-    if spec in BASELINE_NAMES:
-        if experiment is None:
-            raise UsageError(f"the baseline {spec!r} needs --experiment")
-        exp = get_experiment(experiment)
-        if contract:
-            raise UsageError(f"--contract applies to ONNX models, not to the baseline {spec!r}")
-        if spec == "qibocal":
-            from baselines.qibocal_fits import QibocalFit, QibocalReadout
+    if resolve is None:
+        raise TypeError(f"calibration model {str(spec)!r} given by name, but no model factory (resolve=)")
+    return resolve(str(spec), experiment, contract=contract, options=options)
 
-            return QibocalReadout() if exp.kind == "readout" else QibocalFit(exp.name)
-        from baselines.reference_estimators import ReferenceFit, ReferenceReadout
 
-        return ReferenceReadout() if exp.kind == "readout" else ReferenceFit(exp.name)
-    if spec.startswith("openai:"):
-        from adapters.openai_calibration import EndpointCalibrationModel
-
-        return EndpointCalibrationModel.from_spec(spec, experiment)
-    from adapters.builtin import builtin_path
-    from adapters.onnx_calibration import OnnxCalibrationModel
-
-    path = builtin_path(spec) or Path(spec)
-    if not path.exists() and not spec.endswith(".onnx"):
-        raise UsageError(f"unknown calibration model {spec!r}: give qibocal, sov-reference, a built-in "
-                         "model (sov models list) or a path to an .onnx file")
-    return OnnxCalibrationModel.from_file(str(path), contract=contract, experiment=experiment,
-                                          options=options)
+def close(model: Any) -> None:
+    if hasattr(model, "close"):
+        model.close()
 
 
 @dataclass
@@ -118,61 +105,61 @@ def evaluate(model, workload: CalWorkload, data: FitData | ReadoutData | None = 
         raise UsageError(f"{_model_name(model)} serves experiment {model.experiment!r}, not {exp.name!r}")
     if data is None:
         data = simulate(exp.name, workload.repeats, seed=workload.seed, shots=workload.shots)
-    sha = getattr(model, "sha256", None)
-    t0 = time.perf_counter()
     if exp.kind == "readout":
-        if not hasattr(model, "classify_data"):
-            raise UsageError(f"{_model_name(model)} is not a readout discriminator")
-        pred, extras = model.classify_data(data)
-        seconds = time.perf_counter() - t0
-        fid = assignment_fidelity(pred, data.state_test)
-        ref = truth_threshold_fidelity(data)
-        figures = readout_figures(fid, ref)
-        notes = []
-        if "qibocal_assignment_fidelity" in extras:
-            # what Qibocal reports for itself vs what its angle/threshold score on held-out shots
-            self_rep = np.asarray(extras["qibocal_assignment_fidelity"], float)
-            figures["assignment_fidelity"]["qibocal_self_reported_median"] = float(np.median(self_rep))
-            figures["assignment_fidelity"]["qibocal_self_report_bias_median"] = float(np.median(self_rep - fid))
-            notes.append("Qibocal's own assignment_fidelity comes from an unstratified 75 % split of the "
-                         "training shots; sov scores its angle and threshold on the held-out shots instead")
-        return CalResult(_model_name(model), fingerprint(model), sha, exp.name, workload.id, workload.spec(),
-                         figures, fid, {}, {}, seconds, notes,
-                         {k: np.asarray(v) for k, v in extras.items()})
+        return _evaluate_readout(model, workload, data)
     if not hasattr(model, "estimate_data"):
         raise UsageError(f"{_model_name(model)} is not a cal.fit model")
+    t0 = time.perf_counter()
     out = model.estimate_data(data)
     seconds = time.perf_counter() - t0
-    from verifier.calib.metrics import errors as errs
-
     est = np.asarray(out.estimates, dtype=np.float64)
     failures = dict(out.failures)
     for i in np.where(~np.isfinite(est).all(axis=1))[0]:
         failures.setdefault(int(i), "no finite estimate")
     figures = fit_figures(exp, data.truth, est, data.context)
-    return CalResult(_model_name(model), fingerprint(model), sha, exp.name, workload.id, workload.spec(),
-                     figures, est, errs(exp, data.truth, est, data.context), failures, seconds,
-                     list(out.notes), dict(out.extras))
+    return CalResult(_model_name(model), fingerprint(model), getattr(model, "sha256", None), exp.name,
+                     workload.id, workload.spec(), figures, est, fit_errors(exp, data.truth, est, data.context),
+                     failures, seconds, list(out.notes), dict(out.extras))
+
+
+def _evaluate_readout(model, workload: CalWorkload, data: ReadoutData) -> CalResult:
+    if not hasattr(model, "classify_data"):
+        raise UsageError(f"{_model_name(model)} is not a readout discriminator")
+    t0 = time.perf_counter()
+    pred, extras = model.classify_data(data)
+    seconds = time.perf_counter() - t0
+    fid = readout.assignment_fidelity(pred, data.state_test)
+    figures = readout.figures(fid, readout.truth_threshold_fidelity(data))
+    notes = []
+    if "qibocal_assignment_fidelity" in extras:
+        # what Qibocal reports for itself vs what its angle/threshold score on held-out shots
+        self_rep = np.asarray(extras["qibocal_assignment_fidelity"], float)
+        figures["assignment_fidelity"]["qibocal_self_reported_median"] = float(np.median(self_rep))
+        figures["assignment_fidelity"]["qibocal_self_report_bias_median"] = float(np.median(self_rep - fid))
+        notes.append("Qibocal's own assignment_fidelity comes from an unstratified 75 % split of the "
+                     "training shots; sov scores its angle and threshold on the held-out shots instead")
+    return CalResult(_model_name(model), fingerprint(model), getattr(model, "sha256", None), workload.experiment,
+                     workload.id, workload.spec(), figures, fid, {}, {}, seconds, notes,
+                     {k: np.asarray(v) for k, v in extras.items()})
 
 
 def run_calibration(model_spec: Any, experiment: str | None = None, *, repeats: int | None = None,
                     seed: int = 0, shots: int | None = None, store=None, run=None,
-                    contract: str | None = None, options=None) -> CalResult:
+                    contract: str | None = None, options=None,
+                    resolve: ModelFactory | None = None) -> CalResult:
     """Resolve the model, simulate, evaluate and (with a store) record the result."""
-    model = resolve_model(model_spec, experiment, contract=contract, options=options)
+    model = open_model(model_spec, experiment, resolve, contract=contract, options=options)
     exp_name = experiment or getattr(model, "experiment", None)
     if exp_name is None:
         raise UsageError("give --experiment")
     exp = get_experiment(exp_name)
-    wl = CalWorkload(exp.name, int(repeats or default_repeats(exp.name)), int(seed),
-                     int(shots or default_shots(exp.name)))
+    wl = CalWorkload(exp.name, int(repeats or exp.default_repeats), int(seed), int(shots or exp.default_shots))
     if wl.repeats < 1 or wl.shots < 2:
         raise UsageError("--repeats must be >= 1 and --shots >= 2")
     try:
         result = evaluate(model, wl)
     finally:
-        if hasattr(model, "close"):
-            model.close()
+        close(model)
     if store is not None:
         record_result(store, result, run_id=run.run_id if run is not None else None, model=model)
     return result
@@ -180,14 +167,14 @@ def run_calibration(model_spec: Any, experiment: str | None = None, *, repeats: 
 
 def record_result(store, result: CalResult, *, run_id: str | None, model=None) -> None:
     """Append the result (with its per-repeat values) to ``cal_results``."""
-    from verifier.store.db import now
+    from verifier.store.calib import insert_result
 
     if model is not None and hasattr(model, "model_record"):
         store.record_model(**model.model_record())
     vals = np.ascontiguousarray(result.values, dtype="<f8")
-    with store.connect() as con:
-        con.execute("INSERT INTO cal_results VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    [run_id, result.model, result.fingerprint, result.model_sha256, result.experiment,
-                     result.workload_id, json.dumps(result.workload, sort_keys=True), result.source,
-                     int(vals.shape[0]), len(result.failures), float(result.seconds),
-                     json.dumps(result.to_json(), default=str), vals.tobytes(), now()])
+    insert_result(store, run_id=run_id, model=result.model, fingerprint=result.fingerprint,
+                  model_sha256=result.model_sha256, experiment=result.experiment,
+                  workload_id=result.workload_id, workload=json.dumps(result.workload, sort_keys=True),
+                  source=result.source, repeats=int(vals.shape[0]), failures=len(result.failures),
+                  seconds=float(result.seconds), figures=json.dumps(result.to_json(), default=str),
+                  estimates=vals.tobytes())

@@ -116,7 +116,8 @@ def accept(
     with recorded_run(store, "accept") as rec:
         outcome = run_accept(cand, base, policy_obj, store=store, run=rec, workers=n_workers,
                              keys=keys, progress_factory=lambda label: shot_progress(label, quiet=quiet),
-                             candidate_spec=cand_spec, baseline_spec=base_spec)
+                             candidate_spec=cand_spec, baseline_spec=base_spec,
+                             make_calibration_model=wiring.calibration_model_from_spec)
         rec.exit_code = outcome.exit_code
         rec.summary = {"verdict": outcome.verdict, "candidate": cand_spec, "baseline": base_spec,
                        "verdict_id": outcome.verdict_id,

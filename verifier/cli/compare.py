@@ -65,7 +65,7 @@ def compare(
         plan, store=store, workers=n_workers, latency_shots=latency_shots, argv=sys.argv[1:],
         decoder_for=lambda s: wiring.decoder_from_spec(s, provider=provider, threads=threads,
                                                        batch_size=batch_size, workers=n_workers),
-        resolve_calib_model=wiring.compare_calib_model, inspect_model=wiring.inspect_model,
+        resolve_calib_model=wiring.calibration_model_from_spec, inspect_model=wiring.inspect_model,
         progress=lambda label, i, total: shot_progress(f"[{i}/{total}] {label}", quiet=quiet))
     for table in compare_tables(result.payload, reused_from=store.path):
         console.print(table)

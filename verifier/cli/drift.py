@@ -28,6 +28,7 @@ def check(
     compare with its history. Exit 1 on drift, naming what moved (file hash, LER, latency)."""
     from verifier.workflows import drift as drift
     from verifier.cli.watch import make_decoder_factory
+    from verifier.cli.wiring import calibration_model_from_spec
     from verifier.errors import UsageError
     from verifier.store.runs import recorded_run
 
@@ -43,7 +44,8 @@ def check(
     with recorded_run(store, "drift check") as rec:
         report = drift.check(store, None if all_ else list(name), run=rec,
                              make_decoder=make_decoder_factory(n_workers), workers=n_workers,
-                             alpha=alpha, seed=seed, latency_tolerance=latency_tolerance, keys=keys)
+                             alpha=alpha, seed=seed, latency_tolerance=latency_tolerance, keys=keys,
+                             make_calibration_model=calibration_model_from_spec)
         rec.exit_code = report.exit_code
         rec.summary = {"status": "drift" if report.drift else "ok",
                        "models": {m.watched.name: ("drift" if m.drift else "ok") for m in report.models}}

@@ -72,9 +72,7 @@ def add(
     make = make_decoder_factory(n_workers)
     opts = {"provider": provider, "batch_size": batch_size, "contract": contract}
     if experiment is not None:  # refuse now a model that cannot load (exit 2/4)
-        from verifier.calib.run import resolve_model
-
-        m = resolve_model(str(path), experiment, contract=contract)
+        m = wiring.calibration_model_from_spec(str(path), experiment, contract=contract)
         if hasattr(m, "close"):
             m.close()
     else:
@@ -87,7 +85,8 @@ def add(
     with recorded_run(store, "watch add") as rec:
         w = drift.add(store, path, name, workloads, decoder_options={"provider": provider, "batch_size": batch_size},
                       contract=contract, experiment=experiment)
-        checks = [] if no_run else drift.establish(store, w, run=rec, make_decoder=make, workers=n_workers)
+        checks = [] if no_run else drift.establish(store, w, run=rec, make_decoder=make, workers=n_workers,
+                                                   make_calibration_model=wiring.calibration_model_from_spec)
         rec.summary = {"name": name, "sha256": w.sha256}
     console = o.human_console(json_out)
     console.print(f"watching {name}: {w.path} (sha256 {w.sha256[:16]}...)")

@@ -48,6 +48,62 @@ def onnx_runtime_variant(spec: str, **kwargs: Any):
 
 # -- calibration ----------------------------------------------------------------------------
 
+def calibration_model_from_spec(spec: Any, experiment: str | None, *, contract: str | None = None,
+                                options: Any = None):
+    """A calibration model from a name: ``qibocal``, ``sov-reference``, a built-in model
+    name, an ONNX file (``cal.fit`` / ``cal.discriminator``) or an OpenAI-compatible
+    endpoint (``openai:http://HOST:PORT/v1#MODEL``). Objects pass through. This is the
+    ``resolve`` argument of ``verifier.calib`` (run, accept, replay, drift, compare)."""
+    from pathlib import Path
+
+    from verifier.calib.experiments import experiment as get_experiment
+    from verifier.calib.run import BASELINE_NAMES
+    from verifier.errors import UsageError
+
+    if not isinstance(spec, (str, Path)):
+        return spec
+    spec = str(spec)
+    if spec in BASELINE_NAMES:
+        if experiment is None:
+            raise UsageError(f"the baseline {spec!r} needs --experiment")
+        exp = get_experiment(experiment)
+        if contract:
+            raise UsageError(f"--contract applies to ONNX models, not to the baseline {spec!r}")
+        if spec == "qibocal":
+            from baselines.qibocal_fits import QibocalFit, QibocalReadout
+
+            return QibocalReadout() if exp.kind == "readout" else QibocalFit(exp.name)
+        from baselines.reference_estimators import ReferenceFit, ReferenceReadout
+
+        return ReferenceReadout() if exp.kind == "readout" else ReferenceFit(exp.name)
+    if spec.startswith("openai:"):
+        from adapters.openai_calibration import EndpointCalibrationModel
+
+        return EndpointCalibrationModel.from_spec(spec, experiment)
+    from adapters.builtin import builtin_path
+    from adapters.onnx_calibration import OnnxCalibrationModel
+
+    path = builtin_path(spec) or Path(spec)
+    if not path.exists() and not spec.endswith(".onnx"):
+        raise UsageError(f"unknown calibration model {spec!r}: give qibocal, sov-reference, a built-in "
+                         "model (sov models list) or a path to an .onnx file")
+    return OnnxCalibrationModel.from_file(str(path), contract=contract, experiment=experiment,
+                                          options=options)
+
+
+def qibocal_records():
+    """Qibocal's loaders and fits of recorded output folders, for ``sov calib replay``."""
+    from baselines.qibocal_folders import QibocalRecords
+
+    return QibocalRecords()
+
+
+def export_for_replay(folder: Any, experiments: Any = None, *, repeats: int = 1, seed: int = 0) -> str:
+    """Simulated experiments written as a Qibocal output folder (Qibocal's own writers)."""
+    from baselines.qibocal_folders import export_for_replay as export
+
+    return export(folder, experiments, repeats=repeats, seed=seed)
+
 
 # -- compare, sweeps and reports ------------------------------------------------------------
 
@@ -57,13 +113,6 @@ def inspect_model(path: str):
     from adapters.onnx_model import inspect_model as inspect
 
     return inspect(path)
-
-
-def compare_calib_model(spec: str, experiment: str | None):
-    """A calibration model of ``sov compare --calib-model`` (or a calibration baseline)."""
-    from verifier.calib.run import resolve_model
-
-    return resolve_model(spec, experiment)
 
 
 def write_sinter_csv(result, path) -> None:

@@ -144,7 +144,8 @@ def evaluate_gate(spec: GateSpec, wo: WorkloadOutcome) -> GateResult:
 
 
 def run_calibration_gates(policy: Policy, candidate: str, baseline: str, *, store, run,
-                          contract: str | None = None) -> list[GateResult]:
+                          contract: str | None = None,
+                          make_calibration_model: Callable[..., Any] | None = None) -> list[GateResult]:
     specs = [g for g in policy.gates if g.kind == "calibration"]
     if not specs:
         return []
@@ -160,6 +161,8 @@ def run_calibration_gates(policy: Policy, candidate: str, baseline: str, *, stor
             kwargs["confidence"] = g.params["confidence"]
         if contract:
             kwargs["contract"] = contract
+        if make_calibration_model is not None:
+            kwargs["resolve"] = make_calibration_model
         res = hook(candidate, baseline, experiment=g.params["experiment"], **kwargs)
         for r in (res if isinstance(res, (list, tuple)) else [res]):
             out.append(r if r.workload else GateResult(r.name, r.status, r.figures, r.message,
@@ -170,7 +173,8 @@ def run_calibration_gates(policy: Policy, candidate: str, baseline: str, *, stor
 def accept(candidate: "Decoder | None", baseline: "Decoder | None", policy: Policy, *,
            store: "Store", run: "Run", workers: int = 1, keys: "list[Key] | None" = None,
            progress_factory: Callable[[str], Any] | None = None,
-           candidate_spec: str | None = None, baseline_spec: str | None = None) -> AcceptOutcome:
+           candidate_spec: str | None = None, baseline_spec: str | None = None,
+           make_calibration_model: Callable[..., Any] | None = None) -> AcceptOutcome:
     """Replay both decoders on every workload, evaluate every gate, record the verdict.
 
     ``progress_factory(label)`` returns a context manager yielding a progress callback (or
@@ -206,7 +210,8 @@ def accept(candidate: "Decoder | None", baseline: "Decoder | None", policy: Poli
                 gates.append(evaluate_gate(g, wo))
     gates += run_calibration_gates(policy, candidate_spec or (candidate.name if candidate else ""),
                                    baseline_spec or (baseline.name if baseline else ""),
-                                   store=store, run=run, contract=policy.decoders.get("contract"))
+                                   store=store, run=run, contract=policy.decoders.get("contract"),
+                                   make_calibration_model=make_calibration_model)
     verdict = combine(gates) if gates else INCONCLUSIVE
     outcome = AcceptOutcome(verdict, gates, outcomes,
                             decoder_json(candidate) if candidate else {"name": candidate_spec},

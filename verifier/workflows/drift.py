@@ -274,7 +274,8 @@ def _history(store: "Store", w: Watched, series: str) -> tuple[int, int, int, li
 
 
 def run_series(store: "Store", w: Watched, *, run: "Run", make_decoder: MakeDecoder, workers: int,
-               seed: int | None, only: str | None = None) -> list[SeriesCheck]:
+               seed: int | None, only: str | None = None,
+               make_calibration_model: Callable[..., Any] | None = None) -> list[SeriesCheck]:
     """Replay each reference workload of ``w`` with a fresh seed (or ``seed``)."""
     from verifier.workflows.accept import build_workload
     from verifier.workflows.qec import run_task
@@ -282,7 +283,7 @@ def run_series(store: "Store", w: Watched, *, run: "Run", make_decoder: MakeDeco
     out = []
     cal = w.spec.get("calibration")
     if cal and (only is None or only == cal["experiment"]):
-        out.append(_calibration_series(store, w, cal["experiment"]))
+        out.append(_calibration_series(store, w, cal["experiment"], make_calibration_model))
     for entry in w.spec["workloads"]:
         if only is not None and entry["name"] != only:
             continue
@@ -309,7 +310,8 @@ def run_series(store: "Store", w: Watched, *, run: "Run", make_decoder: MakeDeco
     return out
 
 
-def _calibration_series(store: "Store", w: Watched, experiment: str) -> SeriesCheck:
+def _calibration_series(store: "Store", w: Watched, experiment: str,
+                        make_calibration_model: Callable[..., Any] | None) -> SeriesCheck:
     """A calibration model's parameters on the fixed reference data set, compared with the
     last in-control check (deterministic data: any shift beyond 1e-4 relative is drift)."""
     s = SeriesCheck(experiment)
@@ -324,7 +326,7 @@ def _calibration_series(store: "Store", w: Watched, experiment: str) -> SeriesCh
     old = next((json.loads(r[0]).get("signature") for r in rows if r[0]), None)
     s.history_checks = len(rows)
     try:
-        s.signature = drift_signature(w.path, experiment)
+        s.signature = drift_signature(w.path, experiment, resolve=make_calibration_model)
     except SovError as e:
         s.error = f"{type(e).__name__}: {e}"
         return s
@@ -335,14 +337,16 @@ def _calibration_series(store: "Store", w: Watched, experiment: str) -> SeriesCh
     return s
 
 
-def establish(store: "Store", w: Watched, *, run: "Run", make_decoder: MakeDecoder, workers: int = 1) -> list[SeriesCheck]:
+def establish(store: "Store", w: Watched, *, run: "Run", make_decoder: MakeDecoder, workers: int = 1,
+              make_calibration_model: Callable[..., Any] | None = None) -> list[SeriesCheck]:
     """First reference replay at registration, with the workload's own seed (history point 1)."""
     from verifier.store.db import now
 
     checks = []
     if w.spec.get("calibration"):
         checks += run_series(store, w, run=run, make_decoder=make_decoder, workers=workers,
-                             seed=None, only=w.spec["calibration"]["experiment"])
+                             seed=None, only=w.spec["calibration"]["experiment"],
+                             make_calibration_model=make_calibration_model)
     for entry in w.spec["workloads"]:
         seed = entry["args"].get("seed", 0)
         checks += run_series(store, w, run=run, make_decoder=make_decoder, workers=workers,
@@ -361,7 +365,8 @@ def establish(store: "Store", w: Watched, *, run: "Run", make_decoder: MakeDecod
 def check(store: "Store", names: list[str] | None, *, run: "Run", make_decoder: MakeDecoder,
           workers: int = 1, alpha: float = DEFAULT_ALPHA, seed: int | None = None,
           latency_tolerance: float = DEFAULT_LATENCY_TOLERANCE,
-          keys: "list[Key] | None" = None) -> DriftReport:
+          keys: "list[Key] | None" = None,
+          make_calibration_model: Callable[..., Any] | None = None) -> DriftReport:
     """Check the named watched models (all when ``names`` is None) and record the outcome."""
     from verifier.hashing import sha256_file
 
@@ -382,7 +387,8 @@ def check(store: "Store", names: list[str] | None, *, run: "Run", make_decoder: 
         else:
             if mc.hash_changed:
                 mc.findings.append(f"file changed: sha256 {w.sha256[:16]}... -> {now_hash[:16]}... ({w.path})")
-            mc.series = run_series(store, w, run=run, make_decoder=make_decoder, workers=workers, seed=seed)
+            mc.series = run_series(store, w, run=run, make_decoder=make_decoder, workers=workers, seed=seed,
+                                   make_calibration_model=make_calibration_model)
         models.append(mc)
 
     # every statistical test of this invocation, corrected together (Holm)

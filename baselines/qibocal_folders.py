@@ -1,0 +1,259 @@
+"""Recorded Qibocal output folders (``data/<action>/data.npz, data.json, results.json,
+action.yml``): loaded through each protocol's own Data and Results classes and re-fitted
+by Qibocal for ``sov calib replay``; and the two ways sov writes such folders (simulated
+experiments with Qibocal's own writers; Qibocal's acquisition on qibolab's dummy platform).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from baselines.qibocal_fits import (FitFailed, QibocalReadout, build_data, captured, chdir, fit_one,
+                                    params_from_results, protocol_modules)
+from baselines.qibocal_protocols import OPERATIONS, PROTOCOLS
+
+
+@dataclass
+class RecordedAction:
+    """One protocol's output folder as Qibocal wrote it (data.npz, data.json, results.json,
+    action.yml), loaded through the protocol's own Data and Results classes."""
+
+    path: str
+    action_id: str
+    operation: str
+    experiment: str
+    nshots: int
+    data: Any
+    recorded: Any  # Results object, or None when results.json is missing
+    qubits: list
+
+    def sweep(self, qubit) -> tuple[np.ndarray, np.ndarray]:
+        xk, yk = PROTOCOLS[self.experiment].XY
+        rec = self.data[qubit]
+        x = np.asarray(rec[xk], dtype=np.float64)
+        y = np.asarray(rec[yk], dtype=np.float64)
+        if self.experiment == "resonator_spectroscopy":
+            y = y / np.median(y)  # the contract's normalized magnitude
+        return x, y
+
+    def shots(self, qubit) -> tuple[np.ndarray, np.ndarray]:
+        rec = self.data[qubit]
+        return (np.stack([np.asarray(rec["i"], float), np.asarray(rec["q"], float)], axis=1),
+                np.asarray(rec["state"], np.int64))
+
+    def context(self, qubit) -> dict[str, float]:
+        recorded_context = getattr(PROTOCOLS[self.experiment], "recorded_context", None)
+        return recorded_context(self.data, qubit) if recorded_context else {}
+
+
+def load_action(path) -> RecordedAction | None:
+    """A Qibocal action folder, or None when its operation has no sov experiment."""
+    from pathlib import Path
+
+    import yaml
+
+    from verifier.errors import UsageError
+
+    p = Path(path)
+    act = p / "action.yml"
+    if not act.is_file() or not (p / "data.npz").is_file():
+        return None
+    try:
+        spec = yaml.safe_load(act.read_text()) or {}
+    except yaml.YAMLError as e:
+        raise UsageError(f"{act}: not valid YAML ({str(e).splitlines()[0]})") from None
+    except UnicodeDecodeError:
+        raise UsageError(f"{act}: not UTF-8 text") from None
+    if not isinstance(spec, dict):
+        raise UsageError(f"{act}: not a Qibocal action (expected a YAML mapping)")
+    op = spec.get("operation")
+    if not isinstance(op, str) or op not in OPERATIONS:
+        return None
+    import qibocal.protocols as protocols
+
+    protocol_modules()
+    proto = getattr(protocols, op)
+    try:
+        data = proto.data_type.load(p)
+    except Exception as e:
+        raise UsageError(f"{p}: Qibocal cannot load its data ({type(e).__name__}: {str(e)[:160]})") from None
+    recorded = None
+    if (p / "results.json").is_file():
+        try:
+            recorded = proto.results_type.load(p)
+        except Exception:
+            recorded = None
+    params = spec.get("parameters") if isinstance(spec.get("parameters"), dict) else {}
+    try:
+        nshots = int(params.get("nshots") or getattr(data, "nshots", 0) or 1000)
+    except (TypeError, ValueError, OverflowError):
+        raise UsageError(f"{act}: parameters.nshots is not a number: {params.get('nshots')!r}") from None
+    if nshots < 1:
+        raise UsageError(f"{act}: parameters.nshots must be positive, got {nshots}")
+    return RecordedAction(str(p), str(spec.get("id", p.name)), op, OPERATIONS[op], nshots, data, recorded,
+                          list(data.qubits) if hasattr(data, "qubits") else list(data.data))
+
+
+def refit(action: RecordedAction) -> tuple[dict, dict]:
+    """Qibocal's own fit on the recorded data: ({qubit: params}, {qubit: failure reason})."""
+    m = protocol_modules()[action.experiment]
+    out: dict = {}
+    failed: dict = {}
+    if action.experiment == "readout":
+        with tempfile.TemporaryDirectory(prefix="sov-qibocal-") as tmp, chdir(tmp), captured():
+            res = m._fit(action.data)
+        for q in action.qubits:
+            try:
+                out[q] = {"angle": float(res.rotation_angle[q]), "threshold": float(res.threshold[q])}
+            except KeyError:
+                failed[q] = "qubit missing from Qibocal's results"
+        return out, failed
+    with captured() as cap:
+        try:
+            res = m._fit(action.data)
+        except Exception as e:
+            return {}, {q: f"Qibocal's fit raised {type(e).__name__}: {str(e)[:160]}" for q in action.qubits}
+    for q in action.qubits:
+        try:
+            out[q] = params_from_results(action.experiment, res, q)[0]
+        except (KeyError, TypeError, IndexError):
+            failed[q] = "qubit missing from Qibocal's results (" + (cap.messages[-1][:120] if cap.messages else "no result") + ")"
+    return out, failed
+
+
+def recorded_params(action: RecordedAction) -> dict:
+    """The parameters Qibocal recorded in results.json, per qubit (where present)."""
+    out: dict = {}
+    if action.recorded is None:
+        return out
+    for q in action.qubits:
+        try:
+            if action.experiment == "readout":
+                out[q] = {"angle": float(action.recorded.rotation_angle[q]),
+                          "threshold": float(action.recorded.threshold[q])}
+            else:
+                out[q] = params_from_results(action.experiment, action.recorded, q)[0]
+        except (KeyError, TypeError, IndexError, AttributeError):
+            pass
+    return out
+
+
+def acquire_dummy(outdir, operations: dict[str, dict] | None = None, *, targets=(0,), timeout: float = 300) -> str:
+    """Run Qibocal protocols on qibolab's dummy platform (``qq run``) to produce a real
+    Qibocal output folder. The dummy's numbers are random: this proves the plumbing only."""
+    import shutil
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import yaml
+
+    import qibolab
+
+    out = Path(outdir)
+    work = out.parent / (out.name + ".work")
+    plat = work / "platforms"
+    plat.mkdir(parents=True, exist_ok=True)
+    dummy = Path(qibolab.__file__).parent / "_core" / "dummy"
+    link = plat / "dummy"
+    if not link.exists():
+        link.symlink_to(dummy, target_is_directory=True)
+    ops = operations or {
+        "rabi_amplitude": {"min_amp": 0.0, "max_amp": 1.0, "step_amp": 0.02, "pulse_length": 40, "nshots": 1000},
+        "t1": {"delay_before_readout_start": 16, "delay_before_readout_end": 20000,
+               "delay_before_readout_step": 400, "nshots": 1000},
+        "single_shot_classification": {"nshots": 2000},
+    }
+    runcard = {"platform": "dummy", "targets": list(targets),
+               "actions": [{"id": op, "operation": op, "parameters": params} for op, params in ops.items()]}
+    rc = work / "runcard.yml"
+    rc.write_text(yaml.safe_dump(runcard, sort_keys=False))
+    qq = shutil.which("qq", path=str(Path(sys.executable).parent)) or shutil.which("qq")
+    cmd = [qq, "run", str(rc), "-o", str(out), "-f", "--no-update"] if qq else \
+        [sys.executable, "-c", "from qibocal.cli._base import command; command()", "run", str(rc),
+         "-o", str(out), "-f", "--no-update"]
+    env = dict(os.environ, QIBOLAB_PLATFORMS=str(plat))
+    r = subprocess.run(cmd, cwd=str(work), env=env, capture_output=True, text=True, timeout=timeout)
+    if r.returncode != 0:
+        tail = (r.stderr or r.stdout).strip().splitlines()[-1:] or ["no output"]
+        raise RuntimeError(f"qq run failed (exit {r.returncode}): {tail[0][:300]}")
+    return str(out)
+
+
+def export_simulation(outdir, experiments=None, *, repeats: int = 1, seed: int = 0) -> str:
+    """Write simulated experiments as a Qibocal output folder, with Qibocal's own writers:
+    ``data/<experiment>-<i>/`` holding ``data.npz`` + ``data.json`` (the protocol's Data
+    object), ``results.json`` (its fit) and ``action.yml``. Replaying such a folder has a
+    known truth (``truth.json`` beside it, which Qibocal does not read)."""
+    import json
+    from pathlib import Path
+
+    import yaml
+
+    from verifier.calib.experiments import EXPERIMENTS
+    from verifier.calib.simulator import simulate
+
+    ops = {v: k for k, v in OPERATIONS.items()}
+    out = Path(outdir)
+    truth: dict[str, Any] = {}
+    for exp in experiments or [e for e in EXPERIMENTS if EXPERIMENTS[e].kind == "fit"]:
+        m = protocol_modules()[exp]
+        if EXPERIMENTS[exp].kind == "readout":
+            raise ValueError("export_simulation writes fit experiments only")
+        d = simulate(exp, repeats, seed=seed)
+        phase = d.context.get("_phase")
+        for i in range(repeats):
+            ctx = {k: float(v[i]) for k, v in d.context.items() if np.ndim(v) == 1}
+            data = build_data(exp, d.x[i], d.y[i], d.nshots, ctx, phase=None if phase is None else phase[i])
+            folder = out / "data" / f"{exp}-{i}"
+            folder.mkdir(parents=True, exist_ok=True)
+            data.save(folder)
+            with captured():
+                try:
+                    m._fit(data).save(folder)
+                except Exception:
+                    pass  # a failed fit writes no results.json, as in Qibocal
+            (folder / "action.yml").write_text(yaml.safe_dump(
+                {"id": f"{exp}-{i}", "operation": ops[exp], "targets": [0],
+                 "parameters": {"nshots": d.nshots}}, sort_keys=False))
+            truth[f"{exp}-{i}"] = dict(zip(EXPERIMENTS[exp].param_names, map(float, d.truth[i])))
+    (out / "truth.json").write_text(json.dumps(truth, indent=1))
+    return str(out)
+
+
+class QibocalRecords:
+    """What ``verifier.calib.replay`` asks of Qibocal, as one object."""
+
+    load = staticmethod(load_action)
+    refit = staticmethod(refit)
+    recorded = staticmethod(recorded_params)
+    classify = staticmethod(QibocalReadout.classify_with)
+
+    @staticmethod
+    def fit(experiment: str, x, y, nshots: int, ctx: dict[str, float]) -> list[float] | None:
+        """Qibocal's parameters for one sweep, or None when its fit fails."""
+        try:
+            return fit_one(experiment, x, y, nshots, ctx)[0]
+        except FitFailed:
+            return None
+
+
+def export_for_replay(folder, experiments=None, *, repeats: int = 1, seed: int = 0) -> str:
+    """``sov calib export``: :func:`export_simulation` into a new (or empty) folder."""
+    from pathlib import Path
+
+    from verifier.calib.experiments import experiment as get_experiment
+    from verifier.errors import UsageError
+
+    for e in experiments or []:
+        if get_experiment(e).kind != "fit":
+            raise UsageError(f"export writes fit experiments only, not {e!r}")
+    folder = Path(folder)
+    if folder.exists() and any(folder.iterdir()):
+        raise UsageError(f"{folder} exists and is not empty")
+    return export_simulation(folder, experiments or None, repeats=repeats, seed=seed)
