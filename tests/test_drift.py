@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from adapters.reference_models import constant_decoder, identity_predecoder_flat, save
-from verifier.workflows.drift import holm, latency_p_value, ler_p_value, parse_every, schedule
+from verifier.stats.drift import holm, latency_p_value, ler_p_value
+from verifier.workflows.drift_schedule import parse_every, schedule
 from verifier.errors import UsageError
 
 WL = ["--distance", "3", "--rounds", "3", "--p", "0.01", "--shots", "4000", "--workers", "1"]

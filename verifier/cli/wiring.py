@@ -25,3 +25,32 @@ def decoder_from_spec(spec: str, **kwargs: Any):
 
 
 # -- accept, drift and evidence -------------------------------------------------------------
+
+
+def drift_decoder_factory(workers: int, threads: int | None = None):
+    """(path, stored decoder options) -> Decoder, for drift checks of watched models."""
+    def make(path: str, opts: dict):
+        return decoder_from_spec(path, contract=opts.get("contract"), provider=opts.get("provider", "cpu"),
+                                 threads=threads, batch_size=opts.get("batch_size", 8192), workers=workers)
+    return make
+
+
+def calibration_acceptance():
+    """The calibration gate of ``sov accept`` (``verifier.calib.accept.accept_calibration``)."""
+    from verifier.calib.accept import accept_calibration
+
+    return accept_calibration
+
+
+def calibration_signature(path: str, experiment: str) -> dict:
+    """What a watched calibration model returns on the fixed reference data set."""
+    from verifier.calib.accept import drift_signature
+
+    return drift_signature(path, experiment)
+
+
+def load_calibration_model(path: str, experiment: str, contract: str | None):
+    """A calibration model, loaded only to refuse one that cannot load (``sov drift add``)."""
+    from verifier.calib.run import resolve_model
+
+    return resolve_model(path, experiment, contract=contract)
