@@ -16,21 +16,12 @@ PolicyOpt = Annotated[Optional[Path], typer.Option("--policy", metavar="FILE.tom
                                                    help="Workloads and gates from a policy file (docs/policy.md).")]
 
 
+@o.workload_options(shots=100_000)
 def accept(
     candidate: Annotated[Optional[str], typer.Option("--candidate", help="The model under test: FILE.onnx, a built-in model or a baseline name.")] = None,
     baseline: Annotated[Optional[str], typer.Option("--baseline", help="The model in service: pymatching, FILE.onnx, ... (qibocal for --experiment).")] = None,
     policy: PolicyOpt = None,
-    distance: o.DistanceOpt = None,
-    rounds: o.RoundsOpt = None,
-    basis: o.BasisOpt = "z",
-    noise: o.NoiseOpt = "uniform",
-    p: o.POpt = None,
-    shots: o.ShotsOpt = 100_000,
-    seed: o.SeedOpt = 0,
-    circuit: o.CircuitOpt = None,
-    dets: o.DetsOpt = None,
-    obs: o.ObsOpt = None,
-    data_format: o.DataFormatOpt = None,
+    workload: Optional[dict] = None,  # the workload flags: see o.workload_options
     margin: Annotated[float, typer.Option("--margin", help="Allowed LER excess, relative to the baseline's LER (0.10 = 10 %).")] = 0.10,
     confidence: Annotated[float, typer.Option("--confidence", help="Confidence level of every decision.")] = 0.95,
     latency_budget_us: Annotated[Optional[float], typer.Option("--latency-budget-us", help="Latency gate: mean decode time budget in microseconds.")] = None,
@@ -65,10 +56,8 @@ def accept(
 
     started = time.monotonic()
     n_workers = o.workers_or_default(workers)
-    workload = dict(distance=distance, rounds=rounds, basis=basis, noise=noise, p=p, shots=shots, seed=seed,
-                    circuit=circuit, dets=dets, obs=obs, data_format=data_format)
     policy_obj = resolve_policy(policy, workload, experiment=experiment, contract=contract,
-                                calibration={"tolerance": tolerance, "repeats": repeats, "seed": seed,
+                                calibration={"tolerance": tolerance, "repeats": repeats, "seed": workload["seed"],
                                              "confidence": confidence},
                                 margin=margin, confidence=confidence, latency_budget_us=latency_budget_us,
                                 latency_per=latency_per, max_latency_ratio=max_latency_ratio)

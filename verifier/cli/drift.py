@@ -16,21 +16,12 @@ app = typer.Typer(help="Watched models in service and their drift checks against
                   no_args_is_help=True)
 
 
+@o.workload_options(shots=20_000)
 def add(
     path: Annotated[Path, typer.Argument(help="The model file in service (.onnx).", show_default=False)],
     name: Annotated[str, typer.Option("--name", help="A short name for it (used by sov drift check --name).")],
     policy: Annotated[Optional[Path], typer.Option("--policy", metavar="FILE.toml", help="Take the reference workloads from a policy file.")] = None,
-    distance: o.DistanceOpt = None,
-    rounds: o.RoundsOpt = None,
-    basis: o.BasisOpt = "z",
-    noise: o.NoiseOpt = "uniform",
-    p: o.POpt = None,
-    shots: o.ShotsOpt = 20_000,
-    seed: o.SeedOpt = 0,
-    circuit: o.CircuitOpt = None,
-    dets: o.DetsOpt = None,
-    obs: o.ObsOpt = None,
-    data_format: o.DataFormatOpt = None,
+    workload: Optional[dict] = None,  # the workload flags: see o.workload_options
     contract: o.ContractOpt = None,
     provider: o.ProviderOpt = "cpu",
     batch_size: o.BatchOpt = 8192,
@@ -46,8 +37,6 @@ def add(
     from verifier.gates.policy import resolve_policy
     from verifier.workflows.drift_registry import register
 
-    workload = dict(distance=distance, rounds=rounds, basis=basis, noise=noise, p=p, shots=shots, seed=seed,
-                    circuit=circuit, dets=dets, obs=obs, data_format=data_format)
     pol = resolve_policy(policy, workload, experiment=experiment, purpose="watch")
     n_workers = o.workers_or_default(workers)
     w, checks = register(o.store_for(db), path, name, list(pol.workloads),

@@ -60,15 +60,10 @@ def list_models(json_out: o.JsonOpt = None) -> int:
     from adapters.builtin import builtin_models
 
     models = builtin_models()
-    console = o.human_console(json_out)
-    from rich.table import Table
+    from reports.terminal import table
 
-    t = Table(title="built-in models", title_justify="left")
-    for c in ("name", "contract", "description"):
-        t.add_column(c)
-    for m in models:
-        t.add_row(m["name"], m["contract"], m["description"])
-    console.print(t)
+    o.human_console(json_out).print(table("built-in models", ("name", "contract", "description"),
+                                          [(m["name"], m["contract"], m["description"]) for m in models]))
     o.write_json(json_out, [{k: m[k] for k in ("name", "path", "contract")} for m in models])
     return 0
 
