@@ -35,7 +35,7 @@ def add(
     reference workload once to start its history."""
     from reports.terminal import print_watched
     from verifier.gates.policy import resolve_policy
-    from verifier.workflows.drift_registry import register
+    from verifier.workflows.drift import register
 
     pol = resolve_policy(policy, workload, experiment=experiment, purpose="watch")
     n_workers = o.workers_or_default(workers)
@@ -44,7 +44,7 @@ def add(
                          load_calibration=wiring.load_calibration_model,
                          signature=wiring.calibration_signature,
                          decoder_options={"provider": provider, "batch_size": batch_size},
-                         contract=contract, experiment=experiment, establish=not no_run, workers=n_workers)
+                         contract=contract, experiment=experiment, replay_now=not no_run, workers=n_workers)
     print_watched(o.human_console(json_out), w, checks)
     o.write_json(json_out, w.to_json() | {"reference": [c.to_json() for c in checks]})
     return 0

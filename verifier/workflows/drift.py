@@ -38,6 +38,7 @@ from verifier.store.watch import DriftCheckRow, Watched
 
 if TYPE_CHECKING:
     from verifier.evidence.keys import Key
+    from verifier.gates.policy import WorkloadSpec
     from verifier.store.db import Store
     from verifier.store.runs import Run
 
@@ -240,6 +241,35 @@ def establish(store: "Store", w: Watched, *, run: "Run", make_decoder: MakeDecod
                                              c.shots, c.errors, c.seconds, "baseline",
                                              json.dumps(c.to_json())) for c in checks])
     return checks
+
+
+def register(store: "Store", path: Path, name: str, workloads: "list[WorkloadSpec]", *,
+             make_decoder: MakeDecoder, load_calibration: Callable[[str, str, str | None], Any],
+             decoder_options: dict, contract: str | None = None, experiment: str | None = None,
+             replay_now: bool = True, workers: int = 1,
+             signature: Signature | None = None) -> tuple[Watched, list[SeriesCheck]]:
+    """``sov drift add``: refuse a model that cannot load (exit 2/4) or a workload that
+    cannot be built before anything is recorded; then register the model and replay its
+    reference series once to start the history."""
+    from verifier.qec.workload import from_flags
+    from verifier.store.runs import recorded_run
+    from verifier.workflows.drift_registry import add
+
+    if experiment is not None:
+        m = load_calibration(str(path), experiment, contract)
+        if hasattr(m, "close"):
+            m.close()
+    else:
+        make_decoder(str(path), dict(decoder_options, contract=contract))
+    for w in workloads:
+        from_flags(**w.args)
+    with recorded_run(store, "watch add") as rec:
+        watched = add(store, path, name, workloads, decoder_options=decoder_options,
+                      contract=contract, experiment=experiment)
+        checks = establish(store, watched, run=rec, make_decoder=make_decoder, workers=workers,
+                           signature=signature) if replay_now else []
+        rec.summary = {"name": name, "sha256": watched.sha256}
+    return watched, checks
 
 
 def _check_model(store: "Store", w: Watched, **replay: Any) -> ModelCheck:

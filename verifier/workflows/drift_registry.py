@@ -9,7 +9,7 @@ the parameters it returns on sov's fixed reference data set.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING
 
 from verifier.errors import UsageError
 from verifier.store import watch as rows
@@ -18,7 +18,6 @@ from verifier.store.watch import Watched
 if TYPE_CHECKING:
     from verifier.gates.policy import WorkloadSpec
     from verifier.store.db import Store
-    from verifier.workflows.drift import MakeDecoder, SeriesCheck, Signature
 
 
 def _jsonable_args(args: dict) -> dict:
@@ -62,35 +61,6 @@ def add(store: "Store", path: str | Path, name: str, workloads: "list[WorkloadSp
     w = Watched(name, str(p.resolve()), sha256_file(p), contract, spec, now())
     rows.insert_watched(store, w)
     return w
-
-
-def register(store: "Store", path: Path, name: str, workloads: "list[WorkloadSpec]", *,
-             make_decoder: "MakeDecoder", load_calibration: Callable[[str, str, str | None], Any],
-             decoder_options: dict, contract: str | None = None, experiment: str | None = None,
-             establish: bool = True, workers: int = 1,
-             signature: "Signature | None" = None) -> tuple[Watched, "list[SeriesCheck]"]:
-    """``sov drift add``: refuse a model that cannot load (exit 2/4) or a workload that
-    cannot be built before anything is recorded; then register the model and replay its
-    reference series once to start the history."""
-    from verifier.qec.workload import from_flags
-    from verifier.store.runs import recorded_run
-    from verifier.workflows import drift
-
-    if experiment is not None:
-        m = load_calibration(str(path), experiment, contract)
-        if hasattr(m, "close"):
-            m.close()
-    else:
-        make_decoder(str(path), dict(decoder_options, contract=contract))
-    for w in workloads:
-        from_flags(**w.args)
-    with recorded_run(store, "watch add") as rec:
-        watched = add(store, path, name, workloads, decoder_options=decoder_options,
-                      contract=contract, experiment=experiment)
-        checks = drift.establish(store, watched, run=rec, make_decoder=make_decoder,
-                                 workers=workers, signature=signature) if establish else []
-        rec.summary = {"name": name, "sha256": watched.sha256}
-    return watched, checks
 
 
 def remove(store: "Store", name: str) -> Watched:
