@@ -35,11 +35,12 @@ def drift_decoder_factory(workers: int, threads: int | None = None):
     return make
 
 
-def calibration_acceptance():
-    """The calibration gate of ``sov accept`` (``verifier.calib.accept.accept_calibration``)."""
+def calibration_acceptance(candidate: str, baseline: str, **kwargs: Any):
+    """The calibration gate of ``sov accept`` (``verifier.calib.accept.accept_calibration``),
+    imported only when a policy has one."""
     from verifier.calib.accept import accept_calibration
 
-    return accept_calibration
+    return accept_calibration(candidate, baseline, **kwargs)
 
 
 def calibration_signature(path: str, experiment: str) -> dict:
