@@ -9,6 +9,8 @@ import math
 from typing import Any, Iterable
 from xml.etree import ElementTree as ET
 
+from verifier.jsonsafe import json_safe
+
 
 def _flat(prefix: str, obj: Any, out: list[tuple[str, str]]) -> None:
     if isinstance(obj, dict):
@@ -51,9 +53,17 @@ def junit_xml(gates: Iterable, *, suite: str = "sov accept", verdict: str | None
         elif r["status"] == "inconclusive":
             ET.SubElement(tc, "skipped", message="inconclusive: " + r.get("message", ""))
         out = ET.SubElement(tc, "system-out")
-        from verifier.evidence.record import clean
-
-        out.text = json.dumps(clean({"status": r["status"], "message": r.get("message", ""),
+        out.text = json.dumps(json_safe({"status": r["status"], "message": r.get("message", ""),
                                      "figures": r.get("figures", {})}), indent=2)
     ET.indent(root)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+
+
+def write_junit(path, gates: Iterable, **kwargs: Any) -> None:
+    """:func:`junit_xml` to ``path``; a file that cannot be written is a usage error."""
+    from verifier.errors import UsageError
+
+    try:
+        path.write_text(junit_xml(gates, **kwargs))
+    except OSError as e:
+        raise UsageError(f"cannot write --junit {path}: {e.strerror}") from None

@@ -272,3 +272,24 @@ def test_calibration_acceptance_dispatches_to_verifier_calib(tmp_path):
     (g,) = d["gates"]
     assert d["verdict"] == "fail" and g["name"] == "calibration_tolerance" and g["workload"] == "rabi_amplitude"
     assert ET.parse(tmp_path / "c.xml").getroot().find("testsuite/testcase/failure") is not None
+
+
+def test_policy_resolution_is_shared_by_accept_and_drift_add(tmp_path):
+    from verifier.gates.policy import resolve_policy
+
+    flags = {"distance": 3, "p": 0.01, "shots": 100}
+    with pytest.raises(UsageError, match="put a calibration gate in the policy instead"):
+        resolve_policy(None, flags, experiment="rabi_amplitude")
+    with pytest.raises(UsageError, match=r"^--experiment \(a calibration model\) takes no QEC workload flags or --policy$"):
+        resolve_policy(None, flags, experiment="rabi_amplitude", purpose="watch")
+    with pytest.raises(UsageError, match="not both"):
+        resolve_policy(tmp_path / "p.toml", flags)
+    with pytest.raises(UsageError, match=r"^give a reference workload \("):
+        resolve_policy(None, {}, purpose="watch")
+    pol = resolve_policy(None, flags, margin=0.2)
+    (w,) = pol.workloads
+    assert w.args["distance"] == 3 and w.args["basis"] == "z" and pol.gates[0].params["margin"] == 0.2
+    cal = resolve_policy(None, {}, experiment="t1", contract="c",
+                         calibration={"tolerance": None, "repeats": 4, "seed": 1, "confidence": 0.9})
+    assert cal.workloads == () and cal.decoders == {"contract": "c"}
+    assert cal.gates[0].params == {"experiment": "t1", "repeats": 4, "seed": 1, "confidence": 0.9}

@@ -11,7 +11,8 @@ import pytest
 
 from adapters.reference_models import identity_predecoder_flat, save
 from tests.fixtures.onnx_models import constant_decoder
-from verifier.workflows.drift import holm, latency_p_value, ler_p_value, parse_every, schedule
+from verifier.stats.drift import holm, latency_p_value, ler_p_value
+from verifier.workflows.drift_schedule import parse_every, schedule
 from verifier.errors import UsageError
 
 WL = ["--distance", "3", "--rounds", "3", "--p", "0.01", "--shots", "4000", "--workers", "1"]
@@ -27,8 +28,8 @@ def test_swapped_model_is_caught_and_stable_one_is_not(tmp_path):
     model = tmp_path / "in-service.onnx"
     save(identity_predecoder_flat(1), model)
     db = str(tmp_path / "s.duckdb")
-    assert sov_inproc("watch", "add", str(model), "--name", "prod", *WL, "--seed", "1", "--db", db) == 0
-    assert sov_inproc("watch", "list", "--db", db, "--json", str(tmp_path / "l.json")) == 0
+    assert sov_inproc("drift", "add", str(model), "--name", "prod", *WL, "--seed", "1", "--db", db) == 0
+    assert sov_inproc("drift", "list", "--db", db, "--json", str(tmp_path / "l.json")) == 0
     assert [w["name"] for w in json.loads((tmp_path / "l.json").read_text())] == ["prod"]
     # same file, fresh seed: in control
     assert sov_inproc("drift", "check", "--name", "prod", "--seed", "2", "--db", db,
@@ -59,8 +60,30 @@ def test_swapped_model_is_caught_and_stable_one_is_not(tmp_path):
     model.unlink()
     assert sov_inproc("drift", "check", "--name", "prod", "--db", db, "--json", str(tmp_path / "m.json")) == 1
     assert any("file missing" in f for f in json.loads((tmp_path / "m.json").read_text())["models"][0]["findings"])
-    assert sov_inproc("watch", "remove", "prod", "--db", db) == 0
+    assert sov_inproc("drift", "remove", "prod", "--db", db) == 0
     assert sov_inproc("drift", "check", "--name", "prod", "--db", db) == 2
+
+
+def test_watch_is_a_hidden_alias_of_drift_add_list_remove(tmp_path, capsys):
+    model = tmp_path / "m.onnx"
+    save(identity_predecoder_flat(1), model)
+    db = str(tmp_path / "s.duckdb")
+    assert sov_inproc("--help") == 0
+    top = capsys.readouterr().out
+    assert "drift" in top and "watch" not in top
+    assert sov_inproc("drift", "--help") == 0
+    group = capsys.readouterr().out
+    assert all(c in group for c in ("add", "list", "remove", "check", "schedule"))
+    assert sov_inproc("watch", "add", str(model), "--name", "m1", *WL, "--no-run", "--db", db) == 0
+    assert capsys.readouterr().out.startswith("watching m1: ")
+    assert sov_inproc("watch", "list", "--db", db, "--json", str(tmp_path / "w.json")) == 0
+    assert sov_inproc("drift", "list", "--db", db, "--json", str(tmp_path / "d.json")) == 0
+    assert json.loads((tmp_path / "w.json").read_text()) == json.loads((tmp_path / "d.json").read_text())
+    assert sov_inproc("drift", "add", str(model), "--name", "m1", *WL, "--no-run", "--db", db) == 2
+    assert "sov drift remove m1 first" in capsys.readouterr().err
+    assert sov_inproc("watch", "remove", "m1", "--db", db) == 0
+    assert sov_inproc("drift", "list", "--db", db, "--json", str(tmp_path / "e.json")) == 0
+    assert json.loads((tmp_path / "e.json").read_text()) == []
 
 
 def test_schedule_prints_systemd_and_cron(tmp_path, capsys):

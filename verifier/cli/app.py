@@ -32,7 +32,7 @@ app.add_typer(qec.app, name="qec")  # run, latency, crosscheck; sweep, threshold
 app.add_typer(models.app, name="models")
 app.command("demo")(demo.demo)
 app.command("accept")(accept.accept)
-app.add_typer(watch.app, name="watch")
+app.add_typer(watch.app, name="watch", hidden=True)  # old spelling of drift add|list|remove
 app.add_typer(drift.app, name="drift")
 app.add_typer(history.app, name="history")
 app.add_typer(keys.app, name="keys")

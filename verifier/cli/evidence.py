@@ -43,12 +43,11 @@ def chain(db: o.DbOpt = None, json_out: o.JsonOpt = None) -> int:
 def _report(rep, json_out, what: str) -> int:
     import sys
 
-    console = o.human_console(json_out)
-    for c in rep.checks:
-        console.print(f"  {'ok  ' if c.ok else 'FAIL'} {c.name}: {c.detail}")
+    from reports.terminal import print_verification
+
+    print_verification(o.human_console(json_out), rep, what)
     o.write_json(json_out, rep.to_json())
     if rep.ok:
-        console.print(f"{what}: intact" + (f" (verdict {rep.verdict})" if rep.verdict else ""))
         return 0
     bad = next(c for c in rep.checks if not c.ok)
     sys.stderr.write(f"sov: integrity: {what}: {bad.name}: {bad.detail}\n")

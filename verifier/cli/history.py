@@ -20,19 +20,11 @@ def list_cmd(
     json_out: o.JsonOpt = None,
 ) -> int:
     """Runs, newest first, with status, exit code and verdict."""
-    from rich.table import Table
-
+    from reports.terminal import history_table
     from verifier.workflows.history import list_runs
 
     rows = list_runs(o.store_for(db), limit=limit or None, command=command)
-    console = o.human_console(json_out)
-    t = Table(title="sov history", title_justify="left")
-    for c in ("run", "command", "status", "exit", "verdict", "started"):
-        t.add_column(c)
-    for r in rows:
-        t.add_row(r["run_id"], r["command"], r["status"], str(r["exit_code"]), r["verdict"] or "-",
-                  str(r["started_at"])[:19])
-    console.print(t)
+    o.human_console(json_out).print(history_table(rows))
     o.write_json(json_out, rows)
     return 0
 
@@ -46,26 +38,11 @@ def show(
     """One run: its command line, results, verdicts, evidence records and drift checks."""
     import json
 
+    from reports.terminal import print_run
     from verifier.workflows.history import show_run
 
     d = show_run(o.store_for(db), run_id)
-    console = o.human_console(json_out)
-    r = d["run"]
-    console.print(f"[bold]{r['run_id']}[/bold]  sov {r['command']}  {r['status']} (exit {r['exit_code']})  "
-                  f"{r['started_at']} .. {r['finished_at']}")
-    console.print(f"  argv: {' '.join(r['argv'] or [])}")
-    if r.get("message"):
-        console.print(f"  message: {r['message']}")
-    for x in d["results"]:
-        console.print(f"  result: {x['decoder']} on workload {str(x['workload_id'])[:12]}: "
-                      f"{x['errors']}/{x['shots']} errors, LER {x['ler']:.3e}" if x["ler"] is not None else
-                      f"  result: {x['decoder']}: {x['shots']} shots")
-    for v in d["verdicts"]:
-        console.print(f"  verdict ({v['kind']}): {v['verdict']} exit {v['exit_code']}, evidence {str(v['evidence_hash'])[:16]}")
-        for g in v["gates"] or []:
-            console.print(f"    {g['status']:12s} {g['name']} [{g.get('workload')}]: {g['message']}")
-    for c in d["drift_checks"]:
-        console.print(f"  drift check {c['name']} {c['series']}: {c['status']}")
+    print_run(o.human_console(json_out), d)
     o.write_json(json_out, json.loads(json.dumps(d, default=str)))
     return 0
 
@@ -77,11 +54,10 @@ def export(
     json_out: o.JsonOpt = None,
 ) -> int:
     """Export the whole store as Parquet files (DuckDB COPY ... (FORMAT parquet))."""
+    from reports.terminal import print_exported
     from verifier.workflows.history import export_parquet
 
     files = export_parquet(o.store_for(db), parquet)
-    console = o.human_console(json_out)
-    for f in files:
-        console.print(f"  {f['table']:16s} {f['rows']:>8,} rows  {f['path']}")
+    print_exported(o.human_console(json_out), files)
     o.write_json(json_out, files)
     return 0

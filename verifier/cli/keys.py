@@ -20,15 +20,12 @@ def generate(
     json_out: o.JsonOpt = None,
 ) -> int:
     """Generate a signing key bundle: one key per algorithm, signed side by side (hybrid)."""
+    from reports.terminal import print_keys
     from verifier.evidence.keys import DEFAULT_ALGS, generate as gen, write_keys
 
     keys = gen(tuple(alg) if alg else DEFAULT_ALGS)
     priv, pub = write_keys(keys, out, force=force)
-    console = o.human_console(json_out)
-    console.print(f"private key: {priv}  (keep it secret: it signs evidence)")
-    console.print(f"public key:  {pub}  (give it to verifiers: sov evidence verify FILE --key {pub.name})")
-    for k in keys:
-        console.print(f"  {k.alg:10s} key_id {k.key_id}")
+    print_keys(o.human_console(json_out), priv, pub, keys)
     o.write_json(json_out, {"private": str(priv), "public": str(pub),
                             "keys": [{"alg": k.alg, "key_id": k.key_id} for k in keys]})
     return 0

@@ -123,3 +123,39 @@ def human_console(json_target: str | None):
     # logs and CI get a wide, plain layout instead of rich's 80-column default
     width = None if stream.isatty() else 140
     return Console(stderr=to_stderr, highlight=False, width=width)
+
+
+# -- shared option blocks -------------------------------------------------------------------
+
+def workload_options(*, shots: int):
+    """Declare the workload flags (``--distance`` ... ``--data-format``) of a command once:
+    the command's parameter ``workload`` is replaced, at its place in ``--help``, by these
+    options, and receives them back as one dict (``verifier.qec.workload.from_flags``'s
+    keyword arguments). ``shots``: this command's default shot count."""
+    import functools
+    import inspect
+
+    block = [("distance", DistanceOpt, None), ("rounds", RoundsOpt, None), ("basis", BasisOpt, "z"),
+             ("noise", NoiseOpt, "uniform"), ("p", POpt, None), ("shots", ShotsOpt, shots),
+             ("seed", SeedOpt, 0), ("circuit", CircuitOpt, None), ("dets", DetsOpt, None),
+             ("obs", ObsOpt, None), ("data_format", DataFormatOpt, None)]
+    names = [b[0] for b in block]
+
+    def decorate(command):
+        params = []
+        for prm in inspect.signature(command, eval_str=True).parameters.values():
+            if prm.name != "workload":
+                params.append(prm)
+                continue
+            params += [inspect.Parameter(n, inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=a, default=d)
+                       for n, a, d in block]
+
+        @functools.wraps(command)
+        def wrapper(**kwargs):
+            return command(workload={n: kwargs.pop(n) for n in names}, **kwargs)
+
+        wrapper.__signature__ = inspect.Signature(params, return_annotation=int)
+        wrapper.__annotations__ = {p.name: p.annotation for p in params} | {"return": int}
+        return wrapper
+
+    return decorate

@@ -137,3 +137,31 @@ def read_sinter_csv_epsilon(path, p: float) -> dict:
 
 
 # -- accept, drift and evidence -------------------------------------------------------------
+
+
+def drift_decoder_factory(workers: int, threads: int | None = None):
+    """(path, stored decoder options) -> Decoder, for drift checks of watched models."""
+    def make(path: str, opts: dict):
+        return decoder_from_spec(path, contract=opts.get("contract"), provider=opts.get("provider", "cpu"),
+                                 threads=threads, batch_size=opts.get("batch_size", 8192), workers=workers)
+    return make
+
+
+def calibration_acceptance(candidate: str, baseline: str, **kwargs: Any):
+    """The calibration gate of ``sov accept`` (``verifier.calib.accept.accept_calibration``),
+    imported only when a policy has one."""
+    from verifier.calib.accept import accept_calibration
+
+    return accept_calibration(candidate, baseline, resolve=calibration_model_from_spec, **kwargs)
+
+
+def calibration_signature(path: str, experiment: str) -> dict:
+    """What a watched calibration model returns on the fixed reference data set."""
+    from verifier.calib.accept import drift_signature
+
+    return drift_signature(path, experiment, resolve=calibration_model_from_spec)
+
+
+def load_calibration_model(path: str, experiment: str, contract: str | None):
+    """A calibration model, loaded only to refuse one that cannot load (``sov drift add``)."""
+    return calibration_model_from_spec(path, experiment, contract=contract)

@@ -17,8 +17,8 @@ Layout (``format: sov.evidence/1``)::
                      {"alg": "ml-dsa-65", ...}]
     }
 
-``canonical_json`` is ``json.dumps(sort_keys=True, separators=(",", ":"))`` with NaN/Inf
-written as null. Each signature signs the bytes ``b"sov.evidence/1:" + hash`` (ASCII hex);
+``canonical_json`` is ``json.dumps(sort_keys=True, separators=(",", ":"))`` of the
+record's ``verifier.jsonsafe.json_safe`` values (NaN/Inf written as null). Each signature signs the bytes ``b"sov.evidence/1:" + hash`` (ASCII hex);
 the list is crypto-agile: a new algorithm is one more entry. The record carries the
 previous record's hash, so the store's ``evidence_chain`` table is a hash chain: removing,
 reordering or editing any record breaks the links after it. Without keys a record is
@@ -29,13 +29,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import platform
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from verifier.errors import UsageError
+from verifier.jsonsafe import json_safe
 
 if TYPE_CHECKING:
     from verifier.evidence.keys import Key
@@ -45,28 +45,8 @@ EVIDENCE_FORMAT = "sov.evidence/1"
 HASH_ALG = "sha256"
 
 
-def clean(obj: Any) -> Any:
-    """JSON-safe values: NaN/Inf -> None, tuples -> lists, other objects -> str."""
-    if isinstance(obj, float):
-        return obj if math.isfinite(obj) else None
-    if isinstance(obj, dict):
-        return {str(k): clean(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [clean(v) for v in obj]
-    if obj is None or isinstance(obj, (str, int, bool)):
-        return obj
-    try:
-        import numpy as np
-
-        if isinstance(obj, np.generic):
-            return clean(obj.item())
-    except ImportError:  # pragma: no cover
-        pass
-    return str(obj)
-
-
 def canonical_bytes(obj: Any) -> bytes:
-    return json.dumps(clean(obj), sort_keys=True, separators=(",", ":"), allow_nan=False).encode()
+    return json.dumps(json_safe(obj), sort_keys=True, separators=(",", ":"), allow_nan=False).encode()
 
 
 def record_hash(record: dict) -> str:
@@ -77,25 +57,22 @@ def signing_message(hash_hex: str) -> bytes:
     return f"{EVIDENCE_FORMAT}:{hash_hex}".encode()
 
 
+TOOL_PACKAGES = ("numpy", "scipy", "stim", "pymatching", "onnx", "onnxruntime", "duckdb",
+                 "cryptography", "qibocal")
+
+
 def tool_info() -> dict[str, Any]:
-    from importlib import metadata
-
     from verifier import __version__
+    from verifier.environment import package_versions
 
-    pkgs = {}
-    for name in ("numpy", "scipy", "stim", "pymatching", "onnx", "onnxruntime", "duckdb",
-                 "cryptography", "qibocal"):
-        try:
-            pkgs[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            continue
+    pkgs = {k: v for k, v in package_versions(TOOL_PACKAGES).items() if v is not None}
     return {"name": "sov", "version": __version__, "python": platform.python_version(),
             "platform": platform.platform(terse=True), "packages": pkgs}
 
 
 def seal(record: dict, keys: "list[Key] | None" = None) -> dict:
     """Hash (and sign, with private keys) a record body into an evidence document."""
-    body = clean(record)
+    body = json_safe(record)
     h = record_hash(body)
     sigs = [k.sign(signing_message(h)) for k in (keys or [])]
     return {"format": EVIDENCE_FORMAT, "record": body, "hash": {"alg": HASH_ALG, "value": h},
@@ -107,16 +84,13 @@ def append(store: "Store", body: dict, *, keys: "list[Key] | None" = None, run_i
     """Append a record to the store's evidence chain (sequence and previous hash filled in,
     in the same transaction that inserts it) and return the sealed document."""
     from verifier.store.db import now
+    from verifier.store.evidence import append_record
 
-    with store.connect() as con:
-        last = con.execute("SELECT seq, record_hash FROM evidence_chain ORDER BY seq DESC LIMIT 1").fetchone()
-        seq, prev = (last[0] + 1, last[1]) if last else (1, None)
-        record = {"sequence": seq, "previous_hash": prev, "created_at": now().isoformat(),
-                  "tool": tool_info(), **body}
-        doc = seal(record, keys)
-        con.execute("INSERT INTO evidence_chain VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    [seq, doc["hash"]["value"], prev, run_id, verdict_id, json.dumps(doc), now()])
-    return doc
+    def sealed(seq: int, prev: str | None) -> dict:
+        return seal({"sequence": seq, "previous_hash": prev, "created_at": now().isoformat(),
+                     "tool": tool_info(), **body}, keys)
+
+    return append_record(store, sealed, run_id=run_id, verdict_id=verdict_id)
 
 
 def write(doc: dict, path: str | Path) -> None:
@@ -244,12 +218,14 @@ def verify(doc: Any, *, pinned: "list[Key] | None" = None, store: "Store | None"
 
 
 def _check_in_chain(rep: VerifyReport, record: dict, actual: str, store: "Store") -> None:
+    from verifier.store.evidence import chain_link
+
     seq = record.get("sequence")
-    rows = store.query("SELECT record_hash, previous_hash FROM evidence_chain WHERE seq = ?", [seq])
-    if not rows:
+    link = chain_link(store, seq)
+    if link is None:
         rep.add("chain", False, f"the store has no record #{seq}")
         return
-    stored_hash, prev = rows[0]
+    stored_hash, prev = link
     ok = stored_hash == actual and prev == record.get("previous_hash")
     rep.add("chain", ok, f"record #{seq} matches the store's chain" if ok else
             f"record #{seq} differs from the store's chain entry ({stored_hash[:16]}...)")
@@ -257,8 +233,10 @@ def _check_in_chain(rep: VerifyReport, record: dict, actual: str, store: "Store"
 
 def verify_chain(store: "Store") -> VerifyReport:
     """Walk the whole chain in the store: every record's hash and every link."""
+    from verifier.store.evidence import chain
+
     rep = VerifyReport()
-    rows = store.query("SELECT seq, record_hash, previous_hash, record FROM evidence_chain ORDER BY seq")
+    rows = chain(store)
     prev_hash = None
     expected_seq = 1
     for seq, h, prev, raw in rows:

@@ -71,12 +71,13 @@ from typing import Any, Iterable, Mapping
 
 import numpy as np
 
+from verifier.stats.binomial import CONFIDENCE
+
 PASS, FAIL, INCONCLUSIVE = "pass", "fail", "inconclusive"
 STATUSES = (PASS, FAIL, INCONCLUSIVE)
 EXIT_BY_VERDICT = {PASS: 0, FAIL: 1, INCONCLUSIVE: 3}
 
 DEFAULT_MARGIN = 0.10
-DEFAULT_CONFIDENCE = 0.95
 
 
 @dataclass(frozen=True)
@@ -208,7 +209,7 @@ class RatioBounds:
     theta_hi: float
 
 
-def ratio_bounds(c: PairedCounts, confidence: float = DEFAULT_CONFIDENCE) -> RatioBounds:
+def ratio_bounds(c: PairedCounts, confidence: float = CONFIDENCE) -> RatioBounds:
     """One-sided bounds on ``p_c / p_b``, each valid at ``confidence`` (see the module doc)."""
     level = 1.0 - (1.0 - confidence) / 2.0
     n = c.n11 + c.n10 + c.n01
@@ -233,7 +234,7 @@ def _decision(c: PairedCounts, margin: float, confidence: float) -> str:
 
 
 def shots_to_decide(c: PairedCounts, margin: float = DEFAULT_MARGIN,
-                    confidence: float = DEFAULT_CONFIDENCE, *, max_factor: float = 1e6) -> int | None:
+                    confidence: float = CONFIDENCE, *, max_factor: float = 1e6) -> int | None:
     """The smallest shot count at which the observed proportions, scaled up, would decide.
 
     With no failing shot at all, one failure in both decoders is assumed for the rate.
@@ -272,7 +273,7 @@ def _ler(errors: int, shots: int, confidence: float) -> dict[str, Any]:
 
 
 def ler_noninferiority(c: PairedCounts, *, margin: float = DEFAULT_MARGIN,
-                       confidence: float = DEFAULT_CONFIDENCE, workload: str | None = None,
+                       confidence: float = CONFIDENCE, workload: str | None = None,
                        name: str = "ler_noninferiority") -> GateResult:
     """Non-inferiority of the candidate's logical error rate, on paired shots."""
     rb = ratio_bounds(c, confidence)

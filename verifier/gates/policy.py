@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from verifier.errors import UsageError
-from verifier.gates.gate import DEFAULT_CONFIDENCE, DEFAULT_MARGIN
+from verifier.gates.gate import DEFAULT_MARGIN
+from verifier.stats.binomial import CONFIDENCE
 
 WORKLOAD_KEYS = {"name", "distance", "rounds", "basis", "noise", "p", "shots", "seed", "circuit",
                  "dets", "obs", "data_format"}
@@ -29,7 +30,7 @@ POLICY_KEYS = {"name", "description", "confidence"}
 
 @dataclass(frozen=True)
 class WorkloadSpec:
-    """One reference workload: the keyword arguments of ``options.qec_workload``."""
+    """One reference workload: the keyword arguments of ``verifier.qec.workload.from_flags``."""
 
     name: str
     args: dict[str, Any]
@@ -77,7 +78,7 @@ def default_workload_args(*, distance=None, rounds=None, basis="z", noise="unifo
 
 
 def from_flags(workload_args: dict[str, Any], *, margin: float = DEFAULT_MARGIN,
-               confidence: float = DEFAULT_CONFIDENCE, latency_budget_us: float | None = None,
+               confidence: float = CONFIDENCE, latency_budget_us: float | None = None,
                latency_per: str = "shot", max_latency_ratio: float | None = None) -> Policy:
     """The policy that ``sov accept`` builds from its flags: one workload, the LER gate and,
     with a budget, the latency gate."""
@@ -92,6 +93,41 @@ def from_flags(workload_args: dict[str, Any], *, margin: float = DEFAULT_MARGIN,
                               {"per": latency_per, "budget_us": latency_budget_us if latency_budget_us is not None else math.inf,
                                "max_ratio_to_baseline": max_latency_ratio}))
     return Policy("command line", (WorkloadSpec("workload", dict(workload_args)),), tuple(gates))
+
+
+WORKLOAD_FLAGS = ("distance", "circuit", "dets", "obs", "p")  # any of them names a workload
+_EXPERIMENT_CONFLICT = {
+    "accept": "--experiment (calibration acceptance) takes no QEC workload flags or --policy: "
+              "put a calibration gate in the policy instead",
+    "watch": "--experiment (a calibration model) takes no QEC workload flags or --policy",
+}
+_WORKLOAD_MISSING = {"accept": "a workload", "watch": "a reference workload"}
+
+
+def resolve_policy(policy_file: str | Path | None, workload: dict[str, Any], *,
+                   experiment: str | None = None, calibration: dict[str, Any] | None = None,
+                   contract: str | None = None, purpose: str = "accept", **gates: Any) -> Policy:
+    """The policy a command runs: the ``--policy`` file, or a calibration gate for
+    ``--experiment`` (``calibration``: its tolerance, repeats, seed, confidence), or the
+    one workload of the workload flags with the gates of :func:`from_flags` (``gates``).
+    ``purpose`` (accept or watch) words the errors for that command."""
+    flags_workload = any(workload.get(k) is not None for k in WORKLOAD_FLAGS)
+    if experiment is not None and (policy_file is not None or flags_workload):
+        raise UsageError(_EXPERIMENT_CONFLICT[purpose])
+    if policy_file is not None:
+        if flags_workload:
+            raise UsageError("give the workload either by flags or by --policy, not both")
+        return load(policy_file)
+    if experiment is not None:
+        cal = calibration or {}
+        params = {"experiment": experiment,
+                  **{k: cal[k] for k in ("tolerance", "repeats") if cal.get(k) is not None},
+                  **{k: cal[k] for k in ("seed", "confidence") if k in cal}}
+        return Policy("command line", (), (GateSpec("calibration", "calibration", params),),
+                      decoders={"contract": contract} if contract else {})
+    if not flags_workload:
+        raise UsageError(f"give {_WORKLOAD_MISSING[purpose]} (--distance/--p, --circuit, ...) or --policy FILE.toml")
+    return from_flags(default_workload_args(**workload), **gates)
 
 
 def _check_margin(v: Any, where: str) -> float:
@@ -125,148 +161,180 @@ def load(path: str | Path) -> Policy:
     return parse(doc, source=str(p), base=p.resolve().parent, sha256=hashlib.sha256(raw).hexdigest())
 
 
+class _Checker:
+    """Error lines that name the policy file and the key."""
+
+    def __init__(self, source: str) -> None:
+        self.src = Path(source).name
+
+    def err(self, key: str, msg: str) -> UsageError:
+        return UsageError(f"{self.src}: {key}: {msg}")
+
+    def unknown(self, table: dict, known: set[str], where: str) -> None:
+        extra = sorted(set(table) - known)
+        if extra:
+            raise self.err(f"{where}{'.' if where else ''}{extra[0]}", f"unknown key (known: {', '.join(sorted(known))})")
+
+
 def parse(doc: dict, *, source: str = "policy", base: Path | None = None,
           sha256: str | None = None) -> Policy:
     """Validate a parsed TOML document into a :class:`Policy`."""
-    src = Path(source).name
+    c = _Checker(source)
+    c.unknown(doc, TOP_KEYS, "")
+    name, default_conf = _parse_head(c, doc.get("policy", {}), source)
+    decoders = _parse_decoders(c, doc.get("decoders", {}), base)
+    wl = doc.get("workloads", [])
+    if not isinstance(wl, list) or not all(isinstance(w, dict) for w in wl):
+        raise c.err("workloads", "must be an array of tables [[workloads]]")
+    gates_raw = doc.get("gates", [])
+    if not isinstance(gates_raw, list) or not all(isinstance(g, dict) for g in gates_raw):
+        raise c.err("gates", "must be an array of tables [[gates]]")
+    if not gates_raw:
+        raise c.err("gates", "a policy needs at least one [[gates]] table")
+    needs_workloads = any(g.get("kind") != "calibration" for g in gates_raw)
+    if needs_workloads and not wl:
+        raise c.err("workloads", "decoder gates need at least one [[workloads]] table")
+    workloads: list[WorkloadSpec] = []
+    for i, w in enumerate(wl, 1):
+        workloads.append(_parse_workload(c, w, i, {x.name for x in workloads}, base))
+    gates = [_parse_gate(c, g, i, workloads, default_conf) for i, g in enumerate(gates_raw, 1)]
+    return Policy(name, tuple(workloads), tuple(gates), decoders, source, sha256)
 
-    def err(key: str, msg: str) -> UsageError:
-        return UsageError(f"{src}: {key}: {msg}")
 
-    def unknown(table: dict, known: set[str], where: str) -> None:
-        extra = sorted(set(table) - known)
-        if extra:
-            raise err(f"{where}{'.' if where else ''}{extra[0]}", f"unknown key (known: {', '.join(sorted(known))})")
-
-    unknown(doc, TOP_KEYS, "")
-    head = doc.get("policy", {})
+def _parse_head(c: _Checker, head: Any, source: str) -> tuple[str, float]:
     if not isinstance(head, dict):
-        raise err("policy", "must be a table [policy]")
-    unknown(head, POLICY_KEYS, "policy")
+        raise c.err("policy", "must be a table [policy]")
+    c.unknown(head, POLICY_KEYS, "policy")
     name = head.get("name", Path(source).stem)
     if not isinstance(name, str):
-        raise err("policy.name", "must be a string")
-    default_conf = _typed(head, "confidence", (int, float), DEFAULT_CONFIDENCE, "policy", err)
+        raise c.err("policy.name", "must be a string")
+    default_conf = _typed(head, "confidence", (int, float), CONFIDENCE, "policy", c.err)
     try:
         _check_confidence(default_conf, "x")
     except UsageError:
-        raise err("policy.confidence", f"must be a number in [0.5, 1), got {default_conf!r}") from None
+        raise c.err("policy.confidence", f"must be a number in [0.5, 1), got {default_conf!r}") from None
+    return name, default_conf
 
-    decoders = doc.get("decoders", {})
+
+def _parse_decoders(c: _Checker, decoders: Any, base: Path | None) -> dict[str, Any]:
     if not isinstance(decoders, dict):
-        raise err("decoders", "must be a table [decoders]")
-    unknown(decoders, DECODER_KEYS, "decoders")
+        raise c.err("decoders", "must be a table [decoders]")
+    c.unknown(decoders, DECODER_KEYS, "decoders")
     for k in ("candidate", "baseline", "contract", "baseline_contract", "provider"):
         if k in decoders and not isinstance(decoders[k], str):
-            raise err(f"decoders.{k}", "must be a string")
+            raise c.err(f"decoders.{k}", "must be a string")
     if "batch_size" in decoders and (not isinstance(decoders["batch_size"], int) or decoders["batch_size"] < 1):
-        raise err("decoders.batch_size", "must be an integer >= 1")
+        raise c.err("decoders.batch_size", "must be an integer >= 1")
     decoders = dict(decoders)
     for k in ("candidate", "baseline"):  # paths are relative to the policy file
         v = decoders.get(k)
         if v and base is not None and (v.endswith(".onnx") or "/" in v) and not Path(v).is_absolute():
             decoders[k] = str(base / v)
+    return decoders
 
-    wl = doc.get("workloads", [])
-    if not isinstance(wl, list) or not all(isinstance(w, dict) for w in wl):
-        raise err("workloads", "must be an array of tables [[workloads]]")
-    gates_raw = doc.get("gates", [])
-    if not isinstance(gates_raw, list) or not all(isinstance(g, dict) for g in gates_raw):
-        raise err("gates", "must be an array of tables [[gates]]")
-    if not gates_raw:
-        raise err("gates", "a policy needs at least one [[gates]] table")
-    needs_workloads = any(g.get("kind") != "calibration" for g in gates_raw)
-    if needs_workloads and not wl:
-        raise err("workloads", "decoder gates need at least one [[workloads]] table")
 
-    workloads: list[WorkloadSpec] = []
-    names: set[str] = set()
-    for i, w in enumerate(wl, 1):
-        where = f"workloads[{i}]"
-        unknown(w, WORKLOAD_KEYS, where)
-        wname = w.get("name", f"w{i}")
-        if not isinstance(wname, str) or not wname:
-            raise err(f"{where}.name", "must be a non-empty string")
-        if wname in names:
-            raise err(f"{where}.name", f"duplicate workload name {wname!r}")
-        names.add(wname)
-        args = default_workload_args()
-        for key, types in (("distance", int), ("rounds", int), ("shots", int), ("seed", int),
-                           ("basis", str), ("noise", str), ("p", (int, float)),
-                           ("circuit", str), ("dets", str), ("obs", str), ("data_format", str)):
-            if key in w:
-                v = w[key]
-                if isinstance(v, bool) or not isinstance(v, types):
-                    raise err(f"{where}.{key}", f"must be {'a number' if key == 'p' else 'an integer' if types is int else 'a string'}, got {v!r}")
-                if key in ("circuit", "dets", "obs"):
-                    v = Path(v) if Path(v).is_absolute() or base is None else base / v
-                args[key] = float(v) if key == "p" else v
-        if args["shots"] < 1:
-            raise err(f"{where}.shots", f"must be >= 1, got {args['shots']}")
-        if args["circuit"] is None and args["distance"] is None:
-            raise err(f"{where}", "give distance (with p) or circuit")
-        if args["circuit"] is None and args["p"] is None:
-            raise err(f"{where}.p", "missing: the physical error rate")
-        workloads.append(WorkloadSpec(wname, args))
+_WORKLOAD_TYPES = (("distance", int), ("rounds", int), ("shots", int), ("seed", int),
+                   ("basis", str), ("noise", str), ("p", (int, float)),
+                   ("circuit", str), ("dets", str), ("obs", str), ("data_format", str))
 
-    gates: list[GateSpec] = []
-    for i, g in enumerate(gates_raw, 1):
-        where = f"gates[{i}]"
-        kind = g.get("kind")
-        if kind not in GATE_KINDS:
-            raise err(f"{where}.kind", f"must be one of {', '.join(GATE_KINDS)}, got {kind!r}")
-        unknown(g, GATE_KINDS[kind], where)
-        gname = g.get("name", kind)
-        if not isinstance(gname, str):
-            raise err(f"{where}.name", "must be a string")
-        sel = g.get("workloads")
-        if sel is not None:
-            if not isinstance(sel, list) or not all(isinstance(s, str) for s in sel) or not sel:
-                raise err(f"{where}.workloads", "must be a non-empty array of workload names")
-            missing = [s for s in sel if s not in names]
-            if missing:
-                raise err(f"{where}.workloads", f"no workload named {missing[0]!r}")
-        params: dict[str, Any] = {}
-        if kind == "ler_noninferiority":
-            try:
-                params["margin"] = _check_margin(g.get("margin", DEFAULT_MARGIN), "x")
-            except UsageError:
-                raise err(f"{where}.margin", f"must be a number >= 0 (0.10 = 10 % of the baseline's LER), got {g.get('margin')!r}") from None
-            try:
-                params["confidence"] = _check_confidence(g.get("confidence", default_conf), "x")
-            except UsageError:
-                raise err(f"{where}.confidence", f"must be a number in [0.5, 1), got {g.get('confidence')!r}") from None
-        elif kind == "latency":
-            per = g.get("per", "shot")
-            if per not in ("shot", "round"):
-                raise err(f"{where}.per", f"must be shot or round, got {per!r}")
-            budget = g.get("budget_us")
-            ratio = g.get("max_ratio_to_baseline")
-            if budget is None and ratio is None:
-                raise err(f"{where}.budget_us", "missing: give budget_us and/or max_ratio_to_baseline")
-            for key, v in (("budget_us", budget), ("max_ratio_to_baseline", ratio)):
-                if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float)) or not v > 0):
-                    raise err(f"{where}.{key}", f"must be a number > 0, got {v!r}")
-            params = {"per": per, "budget_us": float(budget) if budget is not None else math.inf,
-                      "max_ratio_to_baseline": float(ratio) if ratio is not None else None}
-            if per == "round":
-                for w in workloads:
-                    if (sel is None or w.name in sel) and w.args.get("circuit") is not None and w.args.get("rounds") is None:
-                        raise err(f"{where}.per", f"'round' needs rounds for workload {w.name!r} (give rounds there)")
-        else:  # calibration
-            exp = g.get("experiment")
-            if not isinstance(exp, str) or not exp:
-                raise err(f"{where}.experiment", "missing: the calibration experiment (e.g. rabi_amplitude)")
-            params["experiment"] = exp
-            for key, types in (("tolerance", (int, float)), ("repeats", int), ("seed", int),
-                               ("confidence", (int, float))):
-                if key in g:
-                    v = g[key]
-                    if isinstance(v, bool) or not isinstance(v, types) or v < 0:
-                        raise err(f"{where}.{key}", f"must be a non-negative {'number' if types != int else 'integer'}, got {v!r}")
-                    params[key] = v
-        gates.append(GateSpec(kind, gname, params, tuple(sel) if sel is not None else None))
-    return Policy(name, tuple(workloads), tuple(gates), decoders, source, sha256)
+
+def _parse_workload(c: _Checker, w: dict, i: int, names: set[str], base: Path | None) -> WorkloadSpec:
+    where = f"workloads[{i}]"
+    c.unknown(w, WORKLOAD_KEYS, where)
+    wname = w.get("name", f"w{i}")
+    if not isinstance(wname, str) or not wname:
+        raise c.err(f"{where}.name", "must be a non-empty string")
+    if wname in names:
+        raise c.err(f"{where}.name", f"duplicate workload name {wname!r}")
+    args = default_workload_args()
+    for key, types in _WORKLOAD_TYPES:
+        if key in w:
+            v = w[key]
+            if isinstance(v, bool) or not isinstance(v, types):
+                raise c.err(f"{where}.{key}", f"must be {'a number' if key == 'p' else 'an integer' if types is int else 'a string'}, got {v!r}")
+            if key in ("circuit", "dets", "obs"):
+                v = Path(v) if Path(v).is_absolute() or base is None else base / v
+            args[key] = float(v) if key == "p" else v
+    if args["shots"] < 1:
+        raise c.err(f"{where}.shots", f"must be >= 1, got {args['shots']}")
+    if args["circuit"] is None and args["distance"] is None:
+        raise c.err(f"{where}", "give distance (with p) or circuit")
+    if args["circuit"] is None and args["p"] is None:
+        raise c.err(f"{where}.p", "missing: the physical error rate")
+    return WorkloadSpec(wname, args)
+
+
+def _parse_gate(c: _Checker, g: dict, i: int, workloads: list[WorkloadSpec],
+                default_conf: float) -> GateSpec:
+    where = f"gates[{i}]"
+    kind = g.get("kind")
+    if kind not in GATE_KINDS:
+        raise c.err(f"{where}.kind", f"must be one of {', '.join(GATE_KINDS)}, got {kind!r}")
+    c.unknown(g, GATE_KINDS[kind], where)
+    gname = g.get("name", kind)
+    if not isinstance(gname, str):
+        raise c.err(f"{where}.name", "must be a string")
+    sel = g.get("workloads")
+    if sel is not None:
+        if not isinstance(sel, list) or not all(isinstance(s, str) for s in sel) or not sel:
+            raise c.err(f"{where}.workloads", "must be a non-empty array of workload names")
+        missing = [s for s in sel if s not in {w.name for w in workloads}]
+        if missing:
+            raise c.err(f"{where}.workloads", f"no workload named {missing[0]!r}")
+    if kind == "ler_noninferiority":
+        params = _ler_params(c, g, where, default_conf)
+    elif kind == "latency":
+        params = _latency_params(c, g, where, [w for w in workloads if sel is None or w.name in sel])
+    else:
+        params = _calibration_params(c, g, where)
+    return GateSpec(kind, gname, params, tuple(sel) if sel is not None else None)
+
+
+def _ler_params(c: _Checker, g: dict, where: str, default_conf: float) -> dict[str, Any]:
+    params: dict[str, Any] = {}
+    try:
+        params["margin"] = _check_margin(g.get("margin", DEFAULT_MARGIN), "x")
+    except UsageError:
+        raise c.err(f"{where}.margin", f"must be a number >= 0 (0.10 = 10 % of the baseline's LER), got {g.get('margin')!r}") from None
+    try:
+        params["confidence"] = _check_confidence(g.get("confidence", default_conf), "x")
+    except UsageError:
+        raise c.err(f"{where}.confidence", f"must be a number in [0.5, 1), got {g.get('confidence')!r}") from None
+    return params
+
+
+def _latency_params(c: _Checker, g: dict, where: str, selected: list[WorkloadSpec]) -> dict[str, Any]:
+    per = g.get("per", "shot")
+    if per not in ("shot", "round"):
+        raise c.err(f"{where}.per", f"must be shot or round, got {per!r}")
+    budget = g.get("budget_us")
+    ratio = g.get("max_ratio_to_baseline")
+    if budget is None and ratio is None:
+        raise c.err(f"{where}.budget_us", "missing: give budget_us and/or max_ratio_to_baseline")
+    for key, v in (("budget_us", budget), ("max_ratio_to_baseline", ratio)):
+        if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float)) or not v > 0):
+            raise c.err(f"{where}.{key}", f"must be a number > 0, got {v!r}")
+    if per == "round":
+        for w in selected:
+            if w.args.get("circuit") is not None and w.args.get("rounds") is None:
+                raise c.err(f"{where}.per", f"'round' needs rounds for workload {w.name!r} (give rounds there)")
+    return {"per": per, "budget_us": float(budget) if budget is not None else math.inf,
+            "max_ratio_to_baseline": float(ratio) if ratio is not None else None}
+
+
+def _calibration_params(c: _Checker, g: dict, where: str) -> dict[str, Any]:
+    exp = g.get("experiment")
+    if not isinstance(exp, str) or not exp:
+        raise c.err(f"{where}.experiment", "missing: the calibration experiment (e.g. rabi_amplitude)")
+    params: dict[str, Any] = {"experiment": exp}
+    for key, types in (("tolerance", (int, float)), ("repeats", int), ("seed", int),
+                       ("confidence", (int, float))):
+        if key in g:
+            v = g[key]
+            if isinstance(v, bool) or not isinstance(v, types) or v < 0:
+                raise c.err(f"{where}.{key}", f"must be a non-negative {'number' if types != int else 'integer'}, got {v!r}")
+            params[key] = v
+    return params
 
 
 def _typed(table: dict, key: str, types, default, where: str, err):

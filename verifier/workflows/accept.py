@@ -2,10 +2,10 @@
 workload of a policy, evaluate the gates, record the verdict and its evidence record.
 
 Calibration gates (``kind = "calibration"`` in a policy, or ``sov accept --experiment``)
-are delegated to :data:`CALIBRATION_HOOK` = ``verifier.calib.accept:accept_calibration``,
-called as ``accept_calibration(candidate, baseline, experiment=..., tolerance=...,
-repeats=..., seed=..., store=..., run=...)`` and returning a ``GateResult`` or a list of
-them (see docs/acceptance.md).
+are delegated to the ``calibrate`` callable the CLI passes in
+(``verifier.calib.accept.accept_calibration``), called as ``calibrate(candidate, baseline,
+experiment=..., tolerance=..., repeats=..., seed=..., store=..., run=...)`` and returning a
+``GateResult`` or a list of them (see docs/acceptance.md).
 """
 
 from __future__ import annotations
@@ -20,33 +20,16 @@ from verifier.gates.gate import (EXIT_BY_VERDICT, INCONCLUSIVE, GateResult, Pair
 from verifier.gates.policy import GateSpec, Policy, WorkloadSpec
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from verifier.qec.decoder import Decoder
     from verifier.evidence.keys import Key
     from verifier.engine.results import TaskResult
     from verifier.store.runs import Run
     from verifier.store.db import Store
 
-CALIBRATION_HOOK = ("verifier.calib.accept", "accept_calibration")
-
-
-def build_workload(args: dict[str, Any]):
-    """The workload of one policy entry (same rules as the workload flags of ``sov qec run``)."""
-    from verifier.qec.workload import from_flags
-
-    return from_flags(**args)
-
-
-def calibration_hook() -> Callable[..., Any] | None:
-    import importlib
-
-    mod, fn = CALIBRATION_HOOK
-    try:
-        module = importlib.import_module(mod)
-    except ModuleNotFoundError as e:
-        if e.name and (e.name == mod or mod.startswith(e.name + ".")):
-            return None
-        raise
-    return getattr(module, fn, None)
+CalibrationGate = Callable[..., Any]  # accept_calibration(candidate, baseline, experiment=, ...)
+MakeDecoder = Callable[..., "Decoder"]  # (spec, contract=, provider=, batch_size=) -> Decoder
 
 
 @dataclass
@@ -83,6 +66,8 @@ class AcceptOutcome:
     verdict_id: str | None = None
     evidence: dict | None = None
     extra: dict = field(default_factory=dict)
+    candidate_spec: str | None = None  # as given (a path, a built-in name...), for reports
+    baseline_spec: str | None = None
 
     @property
     def exit_code(self) -> int:
@@ -145,14 +130,13 @@ def evaluate_gate(spec: GateSpec, wo: WorkloadOutcome) -> GateResult:
 
 def run_calibration_gates(policy: Policy, candidate: str, baseline: str, *, store, run,
                           contract: str | None = None,
-                          make_calibration_model: Callable[..., Any] | None = None) -> list[GateResult]:
+                          calibrate: CalibrationGate | None = None) -> list[GateResult]:
     specs = [g for g in policy.gates if g.kind == "calibration"]
     if not specs:
         return []
-    hook = calibration_hook()
-    if hook is None:
+    if calibrate is None:
         raise UsageError("calibration acceptance is not available in this build "
-                         f"({CALIBRATION_HOOK[0]}.{CALIBRATION_HOOK[1]} is missing)")
+                         "(verifier.calib.accept.accept_calibration is missing)")
     out: list[GateResult] = []
     for g in specs:
         kwargs = {"tolerance": g.params.get("tolerance"), "repeats": g.params.get("repeats"),
@@ -161,9 +145,7 @@ def run_calibration_gates(policy: Policy, candidate: str, baseline: str, *, stor
             kwargs["confidence"] = g.params["confidence"]
         if contract:
             kwargs["contract"] = contract
-        if make_calibration_model is not None:
-            kwargs["resolve"] = make_calibration_model
-        res = hook(candidate, baseline, experiment=g.params["experiment"], **kwargs)
+        res = calibrate(candidate, baseline, experiment=g.params["experiment"], **kwargs)
         for r in (res if isinstance(res, (list, tuple)) else [res]):
             out.append(r if r.workload else GateResult(r.name, r.status, r.figures, r.message,
                                                        g.params["experiment"]))
@@ -174,13 +156,14 @@ def accept(candidate: "Decoder | None", baseline: "Decoder | None", policy: Poli
            store: "Store", run: "Run", workers: int = 1, keys: "list[Key] | None" = None,
            progress_factory: Callable[[str], Any] | None = None,
            candidate_spec: str | None = None, baseline_spec: str | None = None,
-           make_calibration_model: Callable[..., Any] | None = None) -> AcceptOutcome:
+           calibrate: CalibrationGate | None = None) -> AcceptOutcome:
     """Replay both decoders on every workload, evaluate every gate, record the verdict.
 
     ``progress_factory(label)`` returns a context manager yielding a progress callback (or
     None). Decoders may be None for a policy with calibration gates only."""
     from contextlib import nullcontext
 
+    from verifier.qec.workload import from_flags
     from verifier.workflows.qec import run_task
 
     decoder_gates = [g for g in policy.gates if g.kind != "calibration"]
@@ -190,7 +173,7 @@ def accept(candidate: "Decoder | None", baseline: "Decoder | None", policy: Poli
             raise UsageError("decoder gates need --candidate and --baseline")
         for w in policy.workloads:
             if any(g.applies_to(w.name) for g in decoder_gates):
-                wl = build_workload(w.args)
+                wl = from_flags(**w.args)
                 candidate.check(wl)
                 baseline.check(wl)
                 built.append((w, wl))
@@ -211,12 +194,13 @@ def accept(candidate: "Decoder | None", baseline: "Decoder | None", policy: Poli
     gates += run_calibration_gates(policy, candidate_spec or (candidate.name if candidate else ""),
                                    baseline_spec or (baseline.name if baseline else ""),
                                    store=store, run=run, contract=policy.decoders.get("contract"),
-                                   make_calibration_model=make_calibration_model)
+                                   calibrate=calibrate)
     verdict = combine(gates) if gates else INCONCLUSIVE
     outcome = AcceptOutcome(verdict, gates, outcomes,
                             decoder_json(candidate) if candidate else {"name": candidate_spec},
                             decoder_json(baseline) if baseline else {"name": baseline_spec},
-                            policy, run_id=run.run_id)
+                            policy, run_id=run.run_id, candidate_spec=candidate_spec,
+                            baseline_spec=baseline_spec)
     record_verdict(store, outcome, keys=keys)
     return outcome
 
@@ -226,7 +210,8 @@ def record_verdict(store: "Store", outcome: AcceptOutcome, *, keys: "list[Key] |
     import json
 
     from verifier.evidence import record as evidence
-    from verifier.store.db import now
+    from verifier.jsonsafe import json_safe
+    from verifier.store.verdicts import VerdictRow, save_verdict
 
     verdict_id = uuid.uuid4().hex
     body = {
@@ -241,11 +226,47 @@ def record_verdict(store: "Store", outcome: AcceptOutcome, *, keys: "list[Key] |
         "verdict": outcome.verdict, "exit_code": outcome.exit_code,
     }
     doc = evidence.append(store, body, keys=keys, run_id=outcome.run_id, verdict_id=verdict_id)
-    with store.connect() as con:
-        con.execute("INSERT INTO verdicts VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    [verdict_id, outcome.run_id, "accept", outcome.candidate.get("name"),
-                     outcome.verdict, outcome.exit_code,
-                     json.dumps(evidence.clean([g.to_json() for g in outcome.gates])),
-                     json.dumps(evidence.clean(body["figures"])), doc["hash"]["value"], now()])
+    save_verdict(store, VerdictRow(verdict_id, outcome.run_id, "accept", outcome.candidate.get("name"),
+                             outcome.verdict, outcome.exit_code,
+                             json.dumps(json_safe([g.to_json() for g in outcome.gates])),
+                             json.dumps(json_safe(body["figures"])), doc["hash"]["value"]))
     outcome.verdict_id = verdict_id
     outcome.evidence = doc
+
+
+def run_acceptance(policy: Policy, candidate: str | None, baseline: str | None, *, store: "Store",
+                   make_decoder: MakeDecoder, provider: str = "cpu", batch_size: int = 8192,
+                   contract: str | None = None, workers: int = 1, key_file: "Path | None" = None,
+                   progress_factory: Callable[[str], Any] | None = None,
+                   calibrate: CalibrationGate | None = None) -> AcceptOutcome:
+    """``sov accept``: the decoders named by the flags (or the policy's ``[decoders]``),
+    the signing keys, and :func:`accept` inside one recorded run."""
+    from verifier.store.runs import recorded_run
+
+    cand_spec = candidate or policy.decoders.get("candidate")
+    base_spec = baseline or policy.decoders.get("baseline")
+    if not cand_spec:
+        raise UsageError("give --candidate (or decoders.candidate in the policy)")
+    if not base_spec:
+        raise UsageError("give --baseline (or decoders.baseline in the policy)")
+    keys = None
+    if key_file is not None:
+        from verifier.evidence.keys import load_keys
+
+        keys = load_keys(key_file, want="private")
+    cand = base = None
+    if any(g.kind != "calibration" for g in policy.gates):
+        opts = {"provider": policy.decoders.get("provider", provider),
+                "batch_size": policy.decoders.get("batch_size", batch_size)}
+        cand = make_decoder(cand_spec, contract=contract or policy.decoders.get("contract"), **opts)
+        base = make_decoder(base_spec, contract=policy.decoders.get("baseline_contract"), **opts)
+    with recorded_run(store, "accept") as rec:
+        outcome = accept(cand, base, policy, store=store, run=rec, workers=workers, keys=keys,
+                         progress_factory=progress_factory, candidate_spec=cand_spec,
+                         baseline_spec=base_spec, calibrate=calibrate)
+        rec.exit_code = outcome.exit_code
+        rec.summary = {"verdict": outcome.verdict, "candidate": cand_spec, "baseline": base_spec,
+                       "verdict_id": outcome.verdict_id,
+                       "evidence_hash": outcome.evidence["hash"]["value"] if outcome.evidence else None,
+                       "gates": {f"{g.name}[{g.workload}]": g.status for g in outcome.gates}}
+    return outcome

@@ -1,19 +1,18 @@
-"""Watched models and drift checks (see docs/acceptance.md, "Drift").
+"""``sov drift check``: is a watched model still what was accepted? (docs/acceptance.md,
+"Drift"; the registry of watched models is ``verifier.workflows.drift_registry``.)
 
-A *watched model* is a model in service: its file path, its sha256 at registration and
-one or more reference workloads (each a *series*). ``check`` re-hashes the file, replays
-every series with a fresh seed and compares with that model's in-control history in the
-store:
+``check`` re-hashes each watched file, replays every reference series with a fresh seed
+and compares with that model's in-control history in the store:
 
 * **file**: a changed sha256 (or a missing file) is drift, no statistics needed;
-* **LER**: exact conditional test of equal rates between the new check (``x`` errors in
-  ``n`` shots) and the pooled history (``E`` errors in ``N`` shots): under equal rates
-  ``x | x + E ~ Binomial(x + E, n / (n + N))``; two-sided exact p-value (scipy
-  ``binomtest``). The history's own uncertainty is therefore accounted for;
-* **latency**: mean decode time per shot, on a log scale, against the history's checks
-  (at least 3): a Student-t prediction interval, ``t = (log x - mean) / (s sqrt(1 + 1/k))``
-  with ``k - 1`` degrees of freedom; flagged only when also beyond a relative tolerance
-  (default 50 %), because machines are noisy and small shifts are not actionable.
+* **LER**: exact conditional test of equal rates against the pooled history
+  (``verifier.stats.drift.ler_p_value``), so the history's own uncertainty counts;
+* **latency**: a Student-t prediction interval on a log scale against the history's checks
+  (at least 3, ``verifier.stats.drift.latency_p_value``), flagged only when also beyond a
+  relative tolerance (default 50 %), because machines are noisy and small shifts are not
+  actionable;
+* **calibration**: a calibration model's parameters on the fixed reference data set
+  against the last in-control check (deterministic data: any shift beyond 1e-4 relative).
 
 All p-values of one invocation (every series of every model checked at once) are
 corrected together with Holm's step-down procedure at family-wise level ``alpha``
@@ -31,137 +30,24 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
 from verifier.errors import SovError, UsageError
+from verifier.jsonsafe import json_safe
+from verifier.stats.drift import holm, latency_p_value, ler_p_value
+from verifier.store import watch as rows
+from verifier.store.verdicts import VerdictRow
+from verifier.store.watch import DriftCheckRow, Watched
 
 if TYPE_CHECKING:
     from verifier.evidence.keys import Key
     from verifier.gates.policy import WorkloadSpec
-    from verifier.store.runs import Run
     from verifier.store.db import Store
+    from verifier.store.runs import Run
 
 DEFAULT_ALPHA = 0.01
 DEFAULT_LATENCY_TOLERANCE = 0.5
-MIN_LATENCY_HISTORY = 3
 
 MakeDecoder = Callable[[str, dict], Any]  # (path, decoder options) -> Decoder
+Signature = Callable[[str, str], dict]  # (calibration model path, experiment) -> drift signature
 
-
-@dataclass(frozen=True)
-class Watched:
-    name: str
-    path: str
-    sha256: str
-    contract: str | None
-    spec: dict
-    added_at: Any
-
-    def to_json(self) -> dict:
-        return {"name": self.name, "path": self.path, "sha256": self.sha256,
-                "contract": self.contract, "spec": self.spec,
-                "added_at": self.added_at.isoformat() if hasattr(self.added_at, "isoformat") else self.added_at}
-
-
-def _jsonable_args(args: dict) -> dict:
-    return {k: (str(v) if isinstance(v, Path) else v) for k, v in args.items()}
-
-
-def get(store: "Store", name: str) -> Watched:
-    rows = store.query("SELECT name, path, sha256, contract, spec, added_at FROM watched_models "
-                       "WHERE name = ? AND removed_at IS NULL", [name])
-    if not rows:
-        raise UsageError(f"no watched model named {name!r} (see sov watch list)")
-    r = rows[0]
-    return Watched(r[0], r[1], r[2], r[3], json.loads(r[4]), r[5])
-
-
-def list_watched(store: "Store") -> list[Watched]:
-    if not Path(store.path).exists():
-        return []
-    rows = store.query("SELECT name, path, sha256, contract, spec, added_at FROM watched_models "
-                       "WHERE removed_at IS NULL ORDER BY name")
-    return [Watched(r[0], r[1], r[2], r[3], json.loads(r[4]), r[5]) for r in rows]
-
-
-def add(store: "Store", path: str | Path, name: str, workloads: "list[WorkloadSpec]", *,
-        decoder_options: dict | None = None, contract: str | None = None,
-        experiment: str | None = None) -> Watched:
-    """Register a model in service (its hash now, its reference workloads). A calibration
-    model gives ``experiment`` instead of workloads: its series is the parameters it
-    returns on sov's fixed reference data set (``verifier.calib.accept.drift_signature``)."""
-    from verifier.store.db import now
-    from verifier.hashing import sha256_file
-
-    if not name or any(c.isspace() for c in name):
-        raise UsageError(f"--name must be a non-empty word, got {name!r}")
-    p = Path(path)
-    if not p.is_file():
-        raise UsageError(f"model file not found: {p}")
-    if not workloads and not experiment:
-        raise UsageError("a watched model needs a reference workload (workload flags or --policy), "
-                         "or --experiment for a calibration model")
-    existing = store.query("SELECT 1 FROM watched_models WHERE name = ? AND removed_at IS NULL", [name]) \
-        if Path(store.path).exists() else []
-    if existing:
-        raise UsageError(f"a watched model named {name!r} exists: sov watch remove {name} first")
-    spec = {"workloads": [{"name": w.name, "args": _jsonable_args(w.args)} for w in workloads],
-            "decoder": dict(decoder_options or {}, contract=contract)}
-    if experiment:
-        spec["calibration"] = {"experiment": experiment}
-    w = Watched(name, str(p.resolve()), sha256_file(p), contract, spec, now())
-    with store.connect() as con:
-        con.execute("INSERT INTO watched_models VALUES (?, ?, ?, ?, ?, ?, NULL)",
-                    [w.name, w.path, w.sha256, w.contract, json.dumps(spec), w.added_at])
-    return w
-
-
-def remove(store: "Store", name: str) -> Watched:
-    from verifier.store.db import now
-
-    w = get(store, name)
-    with store.connect() as con:
-        con.execute("UPDATE watched_models SET removed_at = ? WHERE name = ? AND removed_at IS NULL",
-                    [now(), name])
-    return w
-
-
-# -- statistics ------------------------------------------------------------------------------
-
-def ler_p_value(x: int, n: int, hist_errors: int, hist_shots: int) -> float:
-    """Two-sided exact conditional test of equal binomial rates (new vs pooled history)."""
-    if n <= 0 or hist_shots <= 0 or x + hist_errors == 0:
-        return 1.0
-    from scipy.stats import binomtest
-
-    return float(binomtest(x, x + hist_errors, n / (n + hist_shots)).pvalue)
-
-
-def latency_p_value(x: float, history: list[float]) -> float | None:
-    """Two-sided Student-t prediction p-value of ``log x`` against ``log history``."""
-    vals = [math.log(v) for v in history if v > 0]
-    if len(vals) < MIN_LATENCY_HISTORY or x <= 0:
-        return None
-    from scipy.stats import t as student
-
-    k = len(vals)
-    mean = sum(vals) / k
-    sd = math.sqrt(sum((v - mean) ** 2 for v in vals) / (k - 1))
-    sd = max(sd, 0.02)  # floor: timing repeatability is never better than ~2 %
-    tstat = (math.log(x) - mean) / (sd * math.sqrt(1 + 1 / k))
-    return float(2 * student.sf(abs(tstat), k - 1))
-
-
-def holm(p_values: list[float], alpha: float) -> tuple[list[float], list[bool]]:
-    """Holm step-down: adjusted p-values and rejections at family-wise level ``alpha``."""
-    m = len(p_values)
-    order = sorted(range(m), key=lambda i: p_values[i])
-    adjusted = [1.0] * m
-    running = 0.0
-    for rank, i in enumerate(order):
-        running = max(running, min(1.0, (m - rank) * p_values[i]))
-        adjusted[i] = running
-    return adjusted, [a <= alpha for a in adjusted]
-
-
-# -- checks ----------------------------------------------------------------------------------
 
 @dataclass
 class SeriesCheck:
@@ -264,69 +150,69 @@ class DriftReport:
 
 
 def _history(store: "Store", w: Watched, series: str) -> tuple[int, int, int, list[float]]:
-    rows = store.query("SELECT shots, errors, seconds FROM drift_checks WHERE name = ? AND series = ? "
-                       "AND in_control AND sha256 = ? AND checked_at >= ? AND status != 'error'",
-                       [w.name, series, w.sha256, w.added_at])
-    shots = sum(r[0] or 0 for r in rows)
-    errors = sum(r[1] or 0 for r in rows)
-    lat = [r[2] / r[0] * 1e6 for r in rows if r[0] and r[2] and r[2] > 0]
-    return len(rows), shots, errors, lat
+    counts = rows.in_control_counts(store, w, series)
+    shots = sum(r[0] or 0 for r in counts)
+    errors = sum(r[1] or 0 for r in counts)
+    lat = [r[2] / r[0] * 1e6 for r in counts if r[0] and r[2] and r[2] > 0]
+    return len(counts), shots, errors, lat
+
+
+def _replay(store: "Store", w: Watched, entry: dict, *, run: "Run", make_decoder: MakeDecoder,
+            workers: int, seed: int | None) -> SeriesCheck:
+    from verifier.qec.workload import from_flags
+    from verifier.workflows.qec import run_task
+
+    s = SeriesCheck(entry["name"])
+    args = dict(entry["args"])
+    for k in ("circuit", "dets", "obs"):
+        if args.get(k) is not None:
+            args[k] = Path(args[k])
+    s.seed = seed if seed is not None else secrets.randbits(62)
+    args["seed"] = s.seed
+    n, s.history_shots, s.history_errors, s.history_latency_us = _history(store, w, s.series)
+    s.history_checks = n
+    try:
+        wl = from_flags(**args)
+        s.workload_id = wl.id
+        dec = make_decoder(w.path, w.spec.get("decoder", {}))
+        res = run_task(dec, wl, run=run, workers=workers)
+    except SovError as e:
+        s.error = f"{type(e).__name__}: {e}"
+        return s
+    s.shots, s.errors, s.seconds = res.stats.shots, res.stats.errors, res.stats.seconds
+    return s
 
 
 def run_series(store: "Store", w: Watched, *, run: "Run", make_decoder: MakeDecoder, workers: int,
                seed: int | None, only: str | None = None,
-               make_calibration_model: Callable[..., Any] | None = None) -> list[SeriesCheck]:
+               signature: Signature | None = None) -> list[SeriesCheck]:
     """Replay each reference workload of ``w`` with a fresh seed (or ``seed``)."""
-    from verifier.workflows.accept import build_workload
-    from verifier.workflows.qec import run_task
-
     out = []
     cal = w.spec.get("calibration")
     if cal and (only is None or only == cal["experiment"]):
-        out.append(_calibration_series(store, w, cal["experiment"], make_calibration_model))
+        out.append(_calibration_series(store, w, cal["experiment"], signature))
     for entry in w.spec["workloads"]:
-        if only is not None and entry["name"] != only:
-            continue
-        s = SeriesCheck(entry["name"])
-        args = dict(entry["args"])
-        for k in ("circuit", "dets", "obs"):
-            if args.get(k) is not None:
-                args[k] = Path(args[k])
-        s.seed = seed if seed is not None else secrets.randbits(62)
-        args["seed"] = s.seed
-        n, s.history_shots, s.history_errors, s.history_latency_us = _history(store, w, s.series)
-        s.history_checks = n
-        try:
-            wl = build_workload(args)
-            s.workload_id = wl.id
-            dec = make_decoder(w.path, w.spec.get("decoder", {}))
-            res = run_task(dec, wl, run=run, workers=workers)
-        except SovError as e:
-            s.error = f"{type(e).__name__}: {e}"
-            out.append(s)
-            continue
-        s.shots, s.errors, s.seconds = res.stats.shots, res.stats.errors, res.stats.seconds
-        out.append(s)
+        if only is None or entry["name"] == only:
+            out.append(_replay(store, w, entry, run=run, make_decoder=make_decoder,
+                               workers=workers, seed=seed))
     return out
 
 
 def _calibration_series(store: "Store", w: Watched, experiment: str,
-                        make_calibration_model: Callable[..., Any] | None) -> SeriesCheck:
+                        signature: Signature | None) -> SeriesCheck:
     """A calibration model's parameters on the fixed reference data set, compared with the
     last in-control check (deterministic data: any shift beyond 1e-4 relative is drift)."""
     s = SeriesCheck(experiment)
-    try:
-        from verifier.calib.accept import compare_signatures, drift_signature
-    except ImportError as e:  # pragma: no cover - calibration support missing in this build
-        s.error = f"calibration drift needs verifier.calib ({e})"
+    if signature is None:
+        s.error = "calibration drift needs verifier.calib (no signature function given)"
         return s
-    rows = store.query("SELECT figures FROM drift_checks WHERE name = ? AND series = ? AND in_control "
-                       "AND sha256 = ? AND checked_at >= ? AND status != 'error' ORDER BY checked_at DESC",
-                       [w.name, experiment, w.sha256, w.added_at])
-    old = next((json.loads(r[0]).get("signature") for r in rows if r[0]), None)
-    s.history_checks = len(rows)
+    from verifier.calib.accept import compare_signatures
+
+    figures = rows.in_control_figures(store, w, experiment)
+    old = next((json.loads(f).get("signature") for f in figures if f), None)
+    s.history_checks = len(figures)
     try:
-        s.signature = drift_signature(w.path, experiment, resolve=make_calibration_model)
+        s.signature = signature(w.path, experiment)
     except SovError as e:
         s.error = f"{type(e).__name__}: {e}"
         return s
@@ -338,15 +224,12 @@ def _calibration_series(store: "Store", w: Watched, experiment: str,
 
 
 def establish(store: "Store", w: Watched, *, run: "Run", make_decoder: MakeDecoder, workers: int = 1,
-              make_calibration_model: Callable[..., Any] | None = None) -> list[SeriesCheck]:
+              signature: Signature | None = None) -> list[SeriesCheck]:
     """First reference replay at registration, with the workload's own seed (history point 1)."""
-    from verifier.store.db import now
-
     checks = []
     if w.spec.get("calibration"):
         checks += run_series(store, w, run=run, make_decoder=make_decoder, workers=workers,
-                             seed=None, only=w.spec["calibration"]["experiment"],
-                             make_calibration_model=make_calibration_model)
+                             seed=None, only=w.spec["calibration"]["experiment"], signature=signature)
     for entry in w.spec["workloads"]:
         seed = entry["args"].get("seed", 0)
         checks += run_series(store, w, run=run, make_decoder=make_decoder, workers=workers,
@@ -354,44 +237,58 @@ def establish(store: "Store", w: Watched, *, run: "Run", make_decoder: MakeDecod
     errors = [c for c in checks if c.error]
     if errors:
         raise UsageError(f"{w.name}: the reference workload {errors[0].series!r} cannot run: {errors[0].error}")
-    with store.connect() as con:
-        for c in checks:
-            con.execute("INSERT INTO drift_checks VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                        [w.name, run.run_id, c.series, w.sha256, True, c.seed, c.shots, c.errors,
-                         c.seconds, "baseline", json.dumps(c.to_json()), now()])
+    rows.record_checks(store, [DriftCheckRow(w.name, run.run_id, c.series, w.sha256, True, c.seed,
+                                             c.shots, c.errors, c.seconds, "baseline",
+                                             json.dumps(c.to_json())) for c in checks])
     return checks
 
 
-def check(store: "Store", names: list[str] | None, *, run: "Run", make_decoder: MakeDecoder,
-          workers: int = 1, alpha: float = DEFAULT_ALPHA, seed: int | None = None,
-          latency_tolerance: float = DEFAULT_LATENCY_TOLERANCE,
-          keys: "list[Key] | None" = None,
-          make_calibration_model: Callable[..., Any] | None = None) -> DriftReport:
-    """Check the named watched models (all when ``names`` is None) and record the outcome."""
+def register(store: "Store", path: Path, name: str, workloads: "list[WorkloadSpec]", *,
+             make_decoder: MakeDecoder, load_calibration: Callable[[str, str, str | None], Any],
+             decoder_options: dict, contract: str | None = None, experiment: str | None = None,
+             replay_now: bool = True, workers: int = 1,
+             signature: Signature | None = None) -> tuple[Watched, list[SeriesCheck]]:
+    """``sov drift add``: refuse a model that cannot load (exit 2/4) or a workload that
+    cannot be built before anything is recorded; then register the model and replay its
+    reference series once to start the history."""
+    from verifier.qec.workload import from_flags
+    from verifier.store.runs import recorded_run
+    from verifier.workflows.drift_registry import add
+
+    if experiment is not None:
+        m = load_calibration(str(path), experiment, contract)
+        if hasattr(m, "close"):
+            m.close()
+    else:
+        make_decoder(str(path), dict(decoder_options, contract=contract))
+    for w in workloads:
+        from_flags(**w.args)
+    with recorded_run(store, "watch add") as rec:
+        watched = add(store, path, name, workloads, decoder_options=decoder_options,
+                      contract=contract, experiment=experiment)
+        checks = establish(store, watched, run=rec, make_decoder=make_decoder, workers=workers,
+                           signature=signature) if replay_now else []
+        rec.summary = {"name": name, "sha256": watched.sha256}
+    return watched, checks
+
+
+def _check_model(store: "Store", w: Watched, **replay: Any) -> ModelCheck:
     from verifier.hashing import sha256_file
 
-    if not (0 < alpha < 1):
-        raise UsageError(f"--alpha must lie in (0, 1), got {alpha}")
-    if latency_tolerance < 0:
-        raise UsageError(f"--latency-tolerance must be >= 0, got {latency_tolerance}")
-    watched = [get(store, n) for n in names] if names is not None else list_watched(store)
-    if not watched:
-        raise UsageError("no watched models: register one with sov watch add PATH --name NAME")
-    models: list[ModelCheck] = []
-    for w in watched:
-        p = Path(w.path)
-        now_hash = sha256_file(p) if p.is_file() else None
-        mc = ModelCheck(w, now_hash)
-        if now_hash is None:
-            mc.findings.append(f"file missing: {w.path}")
-        else:
-            if mc.hash_changed:
-                mc.findings.append(f"file changed: sha256 {w.sha256[:16]}... -> {now_hash[:16]}... ({w.path})")
-            mc.series = run_series(store, w, run=run, make_decoder=make_decoder, workers=workers, seed=seed,
-                                   make_calibration_model=make_calibration_model)
-        models.append(mc)
+    p = Path(w.path)
+    now_hash = sha256_file(p) if p.is_file() else None
+    mc = ModelCheck(w, now_hash)
+    if now_hash is None:
+        mc.findings.append(f"file missing: {w.path}")
+        return mc
+    if mc.hash_changed:
+        mc.findings.append(f"file changed: sha256 {w.sha256[:16]}... -> {now_hash[:16]}... ({w.path})")
+    mc.series = run_series(store, w, **replay)
+    return mc
 
-    # every statistical test of this invocation, corrected together (Holm)
+
+def _test(models: list[ModelCheck], alpha: float, latency_tolerance: float) -> None:
+    """Every statistical test of this invocation, corrected together (Holm)."""
     tests: list[tuple[SeriesCheck, str, float]] = []
     for mc in models:
         for s in mc.series:
@@ -413,30 +310,61 @@ def check(store: "Store", names: list[str] | None, *, run: "Run", make_decoder: 
             med = s.history_latency_median_us or 0.0
             ratio = s.latency_us / med if med else math.inf
             s.latency_drift = rej and abs(math.log(ratio)) > math.log1p(latency_tolerance)
+
+
+def _findings(s: SeriesCheck) -> list[str]:
+    out = []
+    if s.error:
+        out.append(f"{s.series}: cannot run: {s.error}")
+    if s.cal_drift:
+        shifts = ", ".join(f"{k}: {v.get('max_rel_shift', v) if isinstance(v, dict) else v:.3g}"
+                           for k, v in (s.cal_shift or {}).get("shift", {}).items())
+        out.append(f"{s.series}: calibration output shift on the reference data ({shifts})")
+    if s.ler_drift:
+        out.append(f"{s.series}: LER shift: {s.errors}/{s.shots} = {s.ler:.3e} vs history "
+                   f"{s.history_errors}/{s.history_shots} = {s.history_ler:.3e} "
+                   f"(p = {s.ler_p:.2g}, Holm-adjusted {s.ler_p_adjusted:.2g})")
+    if s.latency_drift:
+        out.append(f"{s.series}: latency shift: {s.latency_us:.3g} us/shot vs history median "
+                   f"{s.history_latency_median_us:.3g} (p = {s.latency_p:.2g}, "
+                   f"Holm-adjusted {s.latency_p_adjusted:.2g})")
+    return out
+
+
+def check(store: "Store", names: list[str] | None, *, run: "Run", make_decoder: MakeDecoder,
+          workers: int = 1, alpha: float = DEFAULT_ALPHA, seed: int | None = None,
+          latency_tolerance: float = DEFAULT_LATENCY_TOLERANCE,
+          keys: "list[Key] | None" = None, signature: Signature | None = None) -> DriftReport:
+    """Check the named watched models (all when ``names`` is None) and record the outcome."""
+    from verifier.workflows.drift_registry import get, list_watched
+
+    if not (0 < alpha < 1):
+        raise UsageError(f"--alpha must lie in (0, 1), got {alpha}")
+    if latency_tolerance < 0:
+        raise UsageError(f"--latency-tolerance must be >= 0, got {latency_tolerance}")
+    watched = [get(store, n) for n in names] if names is not None else list_watched(store)
+    if not watched:
+        raise UsageError("no watched models: register one with sov drift add PATH --name NAME")
+    models = [_check_model(store, w, run=run, make_decoder=make_decoder, workers=workers,
+                           seed=seed, signature=signature) for w in watched]
+    _test(models, alpha, latency_tolerance)
     for mc in models:
         for s in mc.series:
-            if s.error:
-                mc.findings.append(f"{s.series}: cannot run: {s.error}")
-            if s.cal_drift:
-                shifts = ", ".join(f"{k}: {v.get('max_rel_shift', v) if isinstance(v, dict) else v:.3g}"
-                                   for k, v in (s.cal_shift or {}).get("shift", {}).items())
-                mc.findings.append(f"{s.series}: calibration output shift on the reference data ({shifts})")
-            if s.ler_drift:
-                mc.findings.append(f"{s.series}: LER shift: {s.errors}/{s.shots} = {s.ler:.3e} vs history "
-                                   f"{s.history_errors}/{s.history_shots} = {s.history_ler:.3e} "
-                                   f"(p = {s.ler_p:.2g}, Holm-adjusted {s.ler_p_adjusted:.2g})")
-            if s.latency_drift:
-                mc.findings.append(f"{s.series}: latency shift: {s.latency_us:.3g} us/shot vs history median "
-                                   f"{s.history_latency_median_us:.3g} (p = {s.latency_p:.2g}, "
-                                   f"Holm-adjusted {s.latency_p_adjusted:.2g})")
+            mc.findings += _findings(s)
     report = DriftReport(models, alpha, latency_tolerance, run_id=run.run_id)
     _record(store, report, run=run, keys=keys)
     return report
 
 
+def _series_row(w: Watched, mc: ModelCheck, s: SeriesCheck, run_id: str) -> DriftCheckRow:
+    status = "error" if s.error else ("drift" if mc.drift else ("ok" if s.history_checks else "baseline"))
+    in_control = not (mc.hash_changed or s.error or s.ler_drift or s.latency_drift or s.cal_drift)
+    return DriftCheckRow(w.name, run_id, s.series, mc.sha256_now, in_control, s.seed, s.shots,
+                         s.errors, s.seconds, status, json.dumps(json_safe(s.to_json())))
+
+
 def _record(store: "Store", report: DriftReport, *, run: "Run", keys) -> None:
     from verifier.evidence import record as evidence
-    from verifier.store.db import now
 
     for mc in report.models:
         w = mc.watched
@@ -450,85 +378,34 @@ def _record(store: "Store", report: DriftReport, *, run: "Run", keys) -> None:
                 "verdict": "drift" if mc.drift else "ok", "exit_code": 1 if mc.drift else 0}
         doc = evidence.append(store, body, keys=keys, run_id=run.run_id, verdict_id=verdict_id)
         report.evidence.append(doc)
-        with store.connect() as con:
-            for s in mc.series:
-                status = "error" if s.error else ("drift" if (mc.drift) else
-                                                  ("ok" if s.history_checks else "baseline"))
-                in_control = not (mc.hash_changed or s.error or s.ler_drift or s.latency_drift or s.cal_drift)
-                con.execute("INSERT INTO drift_checks VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                            [w.name, run.run_id, s.series, mc.sha256_now, in_control, s.seed,
-                             s.shots, s.errors, s.seconds, status,
-                             json.dumps(evidence.clean(s.to_json())), now()])
-            if not mc.series:
-                con.execute("INSERT INTO drift_checks VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                            [w.name, run.run_id, "-", mc.sha256_now, False, None, 0, 0, 0.0,
-                             "drift", json.dumps({"findings": mc.findings}), now()])
-            con.execute("INSERT INTO verdicts VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                        [verdict_id, run.run_id, "drift", w.name, body["verdict"], body["exit_code"],
-                         json.dumps([]), json.dumps(evidence.clean(mc.to_json())),
-                         doc["hash"]["value"], now()])
+        checks = [_series_row(w, mc, s, run.run_id) for s in mc.series] or [
+            DriftCheckRow(w.name, run.run_id, "-", mc.sha256_now, False, None, 0, 0, 0.0, "drift",
+                          json.dumps({"findings": mc.findings}))]
+        rows.record_checks(store, checks, VerdictRow(
+            verdict_id, run.run_id, "drift", w.name, body["verdict"], body["exit_code"],
+            json.dumps([]), json.dumps(json_safe(mc.to_json())), doc["hash"]["value"]))
 
 
-# -- scheduling ------------------------------------------------------------------------------
+def run_check(store: "Store", names: list[str] | None, *, all_: bool, make_decoder: MakeDecoder,
+              workers: int = 1, alpha: float = DEFAULT_ALPHA, seed: int | None = None,
+              latency_tolerance: float = DEFAULT_LATENCY_TOLERANCE, key_file: "Path | None" = None,
+              signature: Signature | None = None) -> DriftReport:
+    """``sov drift check``: :func:`check` inside one recorded run, records signed with the
+    keys of ``key_file``."""
+    from verifier.store.runs import recorded_run
 
-_UNITS = {"m": 60, "h": 3600, "d": 86400, "w": 604800}
+    if bool(names) == all_:
+        raise UsageError("give --name NAME (repeatable) or --all")
+    keys = None
+    if key_file is not None:
+        from verifier.evidence.keys import load_keys
 
-
-def parse_every(text: str) -> tuple[int, str]:
-    """``15m``, ``6h``, ``1d``, ``1w`` -> (count, unit)."""
-    t = text.strip().lower()
-    if len(t) < 2 or t[-1] not in _UNITS or not t[:-1].isdigit() or int(t[:-1]) < 1:
-        raise UsageError(f"--every must look like 30m, 6h, 1d or 1w, got {text!r}")
-    return int(t[:-1]), t[-1]
-
-
-def schedule(name: str, every: str, fmt: str, *, sov_exe: str, db: str, workdir: str,
-             log: str | None = None) -> str:
-    """The systemd service + timer units, or the crontab line, that run the drift check."""
-    n, unit = parse_every(every)
-    cmd = f"{sov_exe} drift check --name {name} --db {db} --json {log or '-'}"
-    if fmt == "cron":
-        if unit == "m":
-            if n >= 60 or 60 % n:
-                raise UsageError("cron minutes must divide 60 (e.g. 5m, 15m, 30m); use h for longer")
-            when = f"*/{n} * * * *" if n > 1 else "* * * * *"
-        elif unit == "h":
-            if n >= 24 or 24 % n:
-                raise UsageError("cron hours must divide 24 (e.g. 1h, 6h, 12h); use d for longer")
-            when = f"17 */{n} * * *" if n > 1 else "17 * * * *"
-        elif unit == "d":
-            when = f"17 3 */{n} * *" if n > 1 else "17 3 * * *"
-        else:
-            if n != 1:
-                raise UsageError("cron can run weekly (1w), not every several weeks")
-            when = "17 3 * * 1"
-        return (f"# sov drift check for {name}, every {every}; exit 1 on drift (cron mails the output)\n"
-                f"{when} cd {workdir} && {cmd} >> {workdir}/sov-drift-{name}.log 2>&1\n")
-    if fmt != "systemd":
-        raise UsageError(f"--format must be systemd or cron, got {fmt!r}")
-    seconds = n * _UNITS[unit]
-    return f"""# /etc/systemd/system/sov-drift-{name}.service  (or ~/.config/systemd/user/)
-[Unit]
-Description=sov drift check for watched model {name}
-
-[Service]
-Type=oneshot
-WorkingDirectory={workdir}
-ExecStart={cmd}
-# exit 1 = drift found, 4 = integrity failure: the unit shows as failed, OnFailure= can alert
-SuccessExitStatus=0
-
-# /etc/systemd/system/sov-drift-{name}.timer
-[Unit]
-Description=Run the sov drift check for {name} every {every}
-
-[Timer]
-OnBootSec=5min
-OnUnitActiveSec={seconds}s
-AccuracySec=1min
-
-[Install]
-WantedBy=timers.target
-
-# enable with: systemctl daemon-reload && systemctl enable --now sov-drift-{name}.timer
-"""
+        keys = load_keys(key_file, want="private")
+    with recorded_run(store, "drift check") as rec:
+        report = check(store, None if all_ else list(names or []), run=rec, make_decoder=make_decoder,
+                       workers=workers, alpha=alpha, seed=seed, latency_tolerance=latency_tolerance,
+                       keys=keys, signature=signature)
+        rec.exit_code = report.exit_code
+        rec.summary = {"status": "drift" if report.drift else "ok",
+                       "models": {m.watched.name: ("drift" if m.drift else "ok") for m in report.models}}
+    return report
