@@ -306,17 +306,23 @@ def _series_of(base, dm, colors):
     return make
 
 
+def _series(results, order, S, *, keep, x: str, point) -> list:
+    """One series per decoder (in ``order``) of the results ``keep`` selects, sorted by ``x``."""
+    out = []
+    for key in order:
+        pts = [point(r) for r in sorted(results, key=lambda r: r[x]) if r["decoder"] == key and keep(r)]
+        if pts:
+            out.append(S(key, pts))
+    return out
+
+
 def _ler_vs_p(payload, order, S) -> list[str]:
     """LER vs p, one panel per distance."""
     res, ps = payload["results"], payload["sweep"]["ps"]
     figs = []
     for dist in payload["sweep"]["distances"]:
-        series = []
-        for key in order:
-            pts = [Point(r["p"], r["ler"], r["ler_ci"][0], r["ler_ci"][1])
-                   for r in sorted(res, key=lambda r: r["p"]) if r["decoder"] == key and r["distance"] == dist]
-            if pts:
-                series.append(S(key, pts))
+        series = _series(res, order, S, keep=lambda r: r["distance"] == dist, x="p",
+                         point=lambda r: Point(r["p"], r["ler"], r["ler_ci"][0], r["ler_ci"][1]))
         figs.append(_fig(line_chart(series, title=f"LER vs p · d = {dist}", xlabel="physical error rate p",
                                     ylabel="logical error rate per shot", xlog=True, xticks=ps,
                                     aria=f"Logical error rate against p at distance {dist}"),
@@ -330,15 +336,9 @@ def _per_round_vs_d(payload, order, S) -> list[str]:
     res, dists = payload["results"], payload["sweep"]["distances"]
     figs = []
     for p in payload["sweep"]["ps"]:
-        series = []
-        for key in order:
-            pts = []
-            for r in sorted(res, key=lambda r: r["distance"]):
-                if r["decoder"] == key and r["p"] == p:
-                    lo, hi = r.get("ler_per_round_ci") or [None, None]
-                    pts.append(Point(r["distance"], r["ler_per_round"], lo, hi))
-            if pts:
-                series.append(S(key, pts))
+        series = _series(res, order, S, keep=lambda r: r["p"] == p, x="distance",
+                         point=lambda r: Point(r["distance"], r["ler_per_round"],
+                                               *(r.get("ler_per_round_ci") or [None, None])))
         figs.append(_fig(line_chart(series, title=f"LER per round vs d · p = {p:g}", xlabel="code distance d",
                                     ylabel="logical error rate per round", xlog=False, xticks=dists,
                                     xtick_labels=[str(d) for d in dists],

@@ -54,6 +54,16 @@ class Point:
         return self.__dict__ | {"ratio": self.ratio}
 
 
+
+def _best(fn, reps: int = 3) -> float:
+    """Fastest of ``reps`` wall-clock runs: the least disturbed by other work on the machine."""
+    ts = []
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        fn()
+        ts.append(time.perf_counter() - t0)
+    return min(ts)
+
 def _paired(store, fp_a: str, fp_b: str, stream_id: str) -> tuple[int, int]:
     a = store.block_failures(fp_a, stream_id)
     b = store.block_failures(fp_b, stream_id)
@@ -90,16 +100,8 @@ def measure_point(model_path: str, distance: int, p: float, *, noise: str, basis
     _, residual, corr = grid.residual(ev)
     residual = np.ascontiguousarray(residual)
 
-    def best(fn, reps=3):
-        out = []
-        for _ in range(reps):
-            t0 = time.perf_counter()
-            fn()
-            out.append(time.perf_counter() - t0)
-        return min(out)
-
-    t_raw = best(lambda: matching.decode_bits(ev))
-    t_res = best(lambda: matching.decode_bits(residual))
+    t_raw = _best(lambda: matching.decode_bits(ev))
+    t_res = _best(lambda: matching.decode_bits(residual))
     return Point(distance, distance, p, r_pm.stats.shots, r_pm.stats.errors, r_cnn.stats.errors,
                  r_pm.ler_ci, r_cnn.ler_ci, only_pm, only_cnn, float(ev.mean()), float(residual.mean()),
                  float(corr.sum() / block.shots), t_raw, t_res, block.shots)
@@ -120,16 +122,8 @@ def throughput(model_path: str, distance: int, p: float, *, noise: str = "unifor
     n = sum(b.shape[0] for b in blocks)
     pm = PyMatchingDecoder().compile_for(w)
 
-    def best(fn, reps=3):
-        ts = []
-        for _ in range(reps):
-            t0 = time.perf_counter()
-            fn()
-            ts.append(time.perf_counter() - t0)
-        return min(ts)
-
     rows = [{"what": "PyMatching alone", "distance": distance, "p": p, "threads": 1, "shots": n,
-             "shots_per_s": n / best(lambda: [pm.decode_packed(b) for b in blocks])}]
+             "shots_per_s": n / _best(lambda: [pm.decode_packed(b) for b in blocks])}]
     from verifier.qec.decoder import unpack_bits
 
     for th in threads:
@@ -137,8 +131,8 @@ def throughput(model_path: str, distance: int, p: float, *, noise: str = "unifor
         dec.check(w)
         grid = dec.compile_for(w)
         xs = [grid.geometry.tensorize(unpack_bits(b, w.num_detectors)) for b in blocks]
-        t_inf = best(lambda: [grid.runner.run(x) for x in xs])
-        t_all = best(lambda: [grid.decode_packed(b) for b in blocks])
+        t_inf = _best(lambda: [grid.runner.run(x) for x in xs])
+        t_all = _best(lambda: [grid.decode_packed(b) for b in blocks])
         rows.append({"what": "model inference (onnxruntime)", "distance": distance, "p": p, "threads": th,
                      "shots": n, "shots_per_s": n / t_inf, "batch": grid.runner.batch})
         rows.append({"what": "pipeline: tensorize + model + residual + PyMatching", "distance": distance,
