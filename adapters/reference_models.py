@@ -58,10 +58,3 @@ def save(model, path) -> str:
     return str(path)
 
 
-def write_builtin_models(folder) -> list[str]:
-    """(Re)write the built-in models that ship in ``adapters/models``."""
-    from pathlib import Path
-
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    return [save(identity_predecoder_flat(1), folder / "identity-predecoder.onnx")]

@@ -42,7 +42,7 @@ class TaskResult:
         return per_round(self.stats.ler, self.workload.rounds)
 
     def result_row(self, **figures) -> dict:
-        """The task's row of the store's ``results`` table (``Store.record_results``)."""
+        """The task's row of the store's ``results`` table (written by ``Store.record_blocks_many``)."""
         s = self.stats
         return {"fingerprint": self.fingerprint, "workload_id": self.workload.id, "shots": s.shots,
                 "errors": s.errors, "seconds": s.seconds, "ler": s.ler, "ler_ci": self.ler_ci,

@@ -61,19 +61,6 @@ ALGORITHMS: dict[str, tuple[Callable[[], Any], Callable[[], tuple[type, type]]]]
 }
 
 
-def available_algorithms() -> list[str]:
-    """The algorithms this installation can use (ML-DSA needs cryptography >= 47 built on
-    an OpenSSL with ML-DSA)."""
-    ok = []
-    for alg, (gen, _) in ALGORITHMS.items():
-        try:
-            gen()
-        except Exception:
-            continue
-        ok.append(alg)
-    return ok
-
-
 def _spki_der(public_key) -> bytes:
     from cryptography.hazmat.primitives import serialization as s
 

@@ -7,7 +7,7 @@ resumed runs simply add up (as sinter's ``AnonTaskStats``).
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass, fields
 from functools import lru_cache
 
 # The one confidence level of every interval sov reports (two-sided), and of its gates.
@@ -38,10 +38,6 @@ class Stats:
     @property
     def shots_per_second(self) -> float:
         return self.shots / self.seconds if self.seconds > 0 else float("nan")
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
 
 @lru_cache(maxsize=4096)  # pure, and asked for the same counts by every table and report
 def clopper_pearson(errors: int, shots: int, confidence: float = 0.95) -> tuple[float, float]:
@@ -104,20 +100,6 @@ def beta_ppf(q: float, a: float, b: float) -> float:
         if hi - lo <= 4e-16 * hi:
             break
     return 0.5 * (lo + hi)
-
-
-def wilson(errors: int, shots: int, confidence: float = 0.95) -> tuple[float, float]:
-    """Wilson score interval (good coverage, closed form, correct at 0 errors)."""
-    if shots <= 0:
-        return (float("nan"), float("nan"))
-    from statistics import NormalDist
-
-    z = NormalDist().inv_cdf(0.5 + confidence / 2)
-    p = errors / shots
-    denom = 1 + z * z / shots
-    centre = (p + z * z / (2 * shots)) / denom
-    half = z * math.sqrt(p * (1 - p) / shots + z * z / (4 * shots * shots)) / denom
-    return (max(0.0, centre - half), min(1.0, centre + half))
 
 
 def per_round(p_shot: float, rounds: int | None) -> float | None:

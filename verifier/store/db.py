@@ -262,7 +262,9 @@ class Store:
     def record_blocks_many(self, fingerprint: str, run_id: str | None, items, *,
                            results: Sequence[dict] = ()) -> None:
         """Append ``(stream_id, BlockOutcome)`` pairs of several streams in one transaction,
-        with ``results`` rows (:meth:`record_results`) of run ``run_id`` if any."""
+        with ``results`` rows of run ``run_id`` if any: dicts of fingerprint, workload_id,
+        shots, errors, seconds, ler, ler_ci (lo, hi), ler_per_round, shots_per_second and
+        figures (``TaskResult.result_row``)."""
         t = now()
         rows = [[fingerprint, sid, o.block.index, o.block.shots, o.stats.errors, o.stats.seconds,
                  o.stats.sample_seconds, o.predictions, o.failures, run_id, t, o.prediction_bits]
@@ -300,15 +302,6 @@ class Store:
 
     def _writable(self) -> bool:
         return os.access(self.path, os.W_OK)
-
-    def record_results(self, run_id: str, rows) -> None:
-        """``results`` rows of run ``run_id`` in one transaction: dicts of fingerprint,
-        workload_id, shots, errors, seconds, ler, ler_ci (lo, hi), ler_per_round,
-        shots_per_second and figures (``TaskResult.result_row``)."""
-        rows = list(rows)
-        if rows:
-            with self.connect() as con:
-                _insert_results(con, run_id, rows, now())
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
         """Read-only SQL, for tests and ad-hoc inspection (library code asks a method)."""
