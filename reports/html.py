@@ -318,34 +318,34 @@ def _series(results, order, S, *, keep, x: str, point) -> list:
 
 def _ler_vs_p(payload, order, S) -> list[str]:
     """LER vs p, one panel per distance."""
-    res, ps = payload["results"], payload["sweep"]["ps"]
-    figs = []
-    for dist in payload["sweep"]["distances"]:
-        series = _series(res, order, S, keep=lambda r: r["distance"] == dist, x="p",
-                         point=lambda r: Point(r["p"], r["ler"], r["ler_ci"][0], r["ler_ci"][1]))
-        figs.append(_fig(line_chart(series, title=f"LER vs p · d = {dist}", xlabel="physical error rate p",
-                                    ylabel="logical error rate per shot", xlog=True, xticks=ps,
-                                    aria=f"Logical error rate against p at distance {dist}"),
-                         f"Bands: 95% Clopper-Pearson intervals; rounds = {_rounds_text(payload, dist)}. "
-                         "▽ marks an upper limit where no failure was seen."))
-    return figs
+    return [_ler_panel(payload, order, S, dist) for dist in payload["sweep"]["distances"]]
+
+
+def _ler_panel(payload, order, S, dist) -> str:
+    series = _series(payload["results"], order, S, keep=lambda r: r["distance"] == dist, x="p",
+                     point=lambda r: Point(r["p"], r["ler"], r["ler_ci"][0], r["ler_ci"][1]))
+    chart = line_chart(series, title=f"LER vs p · d = {dist}", xlabel="physical error rate p",
+                       ylabel="logical error rate per shot", xlog=True, xticks=payload["sweep"]["ps"],
+                       aria=f"Logical error rate against p at distance {dist}")
+    return _fig(chart, f"Bands: 95% Clopper-Pearson intervals; rounds = {_rounds_text(payload, dist)}. "
+                       "▽ marks an upper limit where no failure was seen.")
 
 
 def _per_round_vs_d(payload, order, S) -> list[str]:
     """LER per round vs d, one panel per p."""
-    res, dists = payload["results"], payload["sweep"]["distances"]
-    figs = []
-    for p in payload["sweep"]["ps"]:
-        series = _series(res, order, S, keep=lambda r: r["p"] == p, x="distance",
-                         point=lambda r: Point(r["distance"], r["ler_per_round"],
-                                               *(r.get("ler_per_round_ci") or [None, None])))
-        figs.append(_fig(line_chart(series, title=f"LER per round vs d · p = {p:g}", xlabel="code distance d",
-                                    ylabel="logical error rate per round", xlog=False, xticks=dists,
-                                    xtick_labels=[str(d) for d in dists],
-                                    xrange=(min(dists) - 0.6, max(dists) + 0.6),
-                                    aria=f"Per-round logical error rate against distance at p {p:g}"),
-                         "Per round: 1 − 2·P_L = (1 − 2ε)^rounds. Steeper descent = stronger suppression."))
-    return figs
+    return [_per_round_panel(payload, order, S, p) for p in payload["sweep"]["ps"]]
+
+
+def _per_round_panel(payload, order, S, p) -> str:
+    dists = payload["sweep"]["distances"]
+    series = _series(payload["results"], order, S, keep=lambda r: r["p"] == p, x="distance",
+                     point=lambda r: Point(r["distance"], r["ler_per_round"],
+                                           *(r.get("ler_per_round_ci") or [None, None])))
+    chart = line_chart(series, title=f"LER per round vs d · p = {p:g}", xlabel="code distance d",
+                       ylabel="logical error rate per round", xlog=False, xticks=dists,
+                       xtick_labels=[str(d) for d in dists], xrange=(min(dists) - 0.6, max(dists) + 0.6),
+                       aria=f"Per-round logical error rate against distance at p {p:g}")
+    return _fig(chart, "Per round: 1 − 2·P_L = (1 − 2ε)^rounds. Steeper descent = stronger suppression.")
 
 
 def _single_workload(payload, order, S, dm) -> str:
