@@ -1,4 +1,4 @@
-"""The ONNX model contracts (see CONTRACTS.md): what a model's tensors mean.
+"""The ONNX model contracts (see docs/contracts.md): what a model's tensors mean.
 
 A contract comes from the ``--contract`` flag (which wins) or the model's
 ``sov.contract`` metadata. Static checks against a workload happen here, before any

@@ -1,6 +1,6 @@
 """The ``qec.predecoder.grid`` contract: a bare 3D-CNN pre-decoder (Ising Decoding layout).
 
-Input and output are float32 ``[batch, 4, T, D, D]`` (see CONTRACTS.md). With the
+Input and output are float32 ``[batch, 4, T, D, D]`` (see docs/contracts.md). With the
 circuit's geometry (``adapters.grid_geometry``) this module turns a batch of detection
 events into the model input with precomputed index arrays, turns the logits into
 ``pre_L`` and predicted detection events with one sparse GF(2) product, and finishes the

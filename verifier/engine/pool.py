@@ -68,7 +68,8 @@ def _mp_context(start_method: str | None = None):
     if method in ("forkserver", "spawn") and not start_method and _main_not_importable() \
             and "fork" in mp.get_all_start_methods():
         # a script read from standard input (python -) cannot be re-imported by a spawned
-        # or forkserver worker (FACTS.md); fork needs no re-import
+        # or forkserver worker (its __main__ has no file to import: the workers die or
+        # hang); fork needs no re-import
         method = "fork"
     ctx = mp.get_context(method)
     if method == "forkserver":
