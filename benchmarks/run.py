@@ -307,6 +307,57 @@ def machine() -> dict:
             "load_average_at_start": os.getloadavg()}
 
 
+def _pymatching_section(a, workers: int) -> dict:
+    shots = 100_000 if a.quick else 1_000_000
+    print(f"[1] PyMatching d=9 p=0.003, {shots:,} shots (whole process, wall)")
+    r = bench_pymatching(9, shots, workers, 1 if a.quick else a.repeats)
+    cpu = r["median_cpu_s"]
+    print(f"    median CPU seconds: raw {cpu['raw']:.1f}, sinter {cpu['sinter']:.1f}, sov {cpu['sov']:.1f}")
+    print(f"    sov vs raw single-process loop: {r['median_sov_vs_raw']:.2f}x   "
+          f"sov vs sinter.collect({workers} workers): {r['median_sov_vs_sinter']:.2f}x   (>1: sov faster)")
+    return r
+
+
+def _onnx_section(a, workers: int) -> dict:
+    shots = 50_000 if a.quick else 1_000_000
+    print(f"[2] ONNX identity pre-decoder + PyMatching d=9 p=0.003, {shots:,} shots (whole process, wall)")
+    r = bench_onnx(9, shots, workers, 1 if a.quick else a.repeats)
+    sandbox = "on" if r["sandbox"] else "off"
+    print(f"    sov ({workers} workers) vs raw onnxruntime + PyMatching: {r['median_sov_vs_raw']:.2f}x   "
+          f"sov (1 worker) vs raw: {r['median_sov_1worker_vs_raw']:.2f}x   (sandbox {sandbox})")
+    return r
+
+
+def _duckdb_section(a, workers: int) -> dict:
+    shots = 100_000 if a.quick else 1_000_000
+    r = bench_duckdb(shots)
+    print(f"[3] DuckDB: recorded {shots:,} per-shot predictions in {r['record_s']:.2f} s "
+          f"({r['record_shots_per_s']:,.0f} shots/s), read back in {r['read_s']:.2f} s, file {r['file_mib']:.1f} MiB")
+    return r
+
+
+def _memory_section(a, workers: int) -> dict:
+    small, large = (50_000, 1_000_000) if a.quick else (200_000, 4_000_000)
+    print(f"[4] peak memory of sov qec run, d=5, {small:,} vs {large:,} shots")
+    r = bench_memory(5, small, large, workers)
+    print(f"    ratio {large:,} / {small:,}: wait4 maxrss {r['ratio_maxrss']:.2f}x, process tree "
+          f"{r['ratio_tree_peak']:.2f}x   (target <= 1.5x)")
+    return r
+
+
+def _ort_section(a, workers: int) -> dict:
+    print("[5] onnxruntime inference alone, identity flat model, d=9, 65,536 shots")
+    r = bench_ort(9)
+    for row in r["rows"]:
+        print(f"    threads {row['threads']} opt {row['graph_optimization']:7s} batch {row['batch']:6d} "
+              f"{'iobinding' if row['io_binding'] else 'run      '} {row['shots_per_s']:>12,.0f} shots/s")
+    return r
+
+
+SECTIONS = {"pymatching": _pymatching_section, "onnx": _onnx_section, "duckdb": _duckdb_section,
+            "memory": _memory_section, "ort": _ort_section}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="small sizes (a smoke run, ratios are rough)")
@@ -319,41 +370,12 @@ def main() -> None:
 
     workers = a.workers or default_workers()
     only = set(a.only.split(","))
-    q = a.quick
     report: dict = {"machine": machine(), "workers": workers}
     print(f"machine: {report['machine']['cpu']}, {report['machine']['cores']} cores, "
           f"load average {report['machine']['load_average_at_start'][0]:.2f}; sov workers {workers}")
-    if "pymatching" in only:
-        shots = 100_000 if q else 1_000_000
-        print(f"[1] PyMatching d=9 p=0.003, {shots:,} shots (whole process, wall)")
-        r = report["pymatching"] = bench_pymatching(9, shots, workers, 1 if q else a.repeats)
-        print(f"    median CPU seconds: raw {r['median_cpu_s']['raw']:.1f}, sinter {r['median_cpu_s']['sinter']:.1f}, "
-              f"sov {r['median_cpu_s']['sov']:.1f}")
-        print(f"    sov vs raw single-process loop: {r['median_sov_vs_raw']:.2f}x   "
-              f"sov vs sinter.collect({workers} workers): {r['median_sov_vs_sinter']:.2f}x   (>1: sov faster)")
-    if "onnx" in only:
-        shots = 50_000 if q else 1_000_000
-        print(f"[2] ONNX identity pre-decoder + PyMatching d=9 p=0.003, {shots:,} shots (whole process, wall)")
-        r = report["onnx"] = bench_onnx(9, shots, workers, 1 if q else a.repeats)
-        print(f"    sov ({workers} workers) vs raw onnxruntime + PyMatching: {r['median_sov_vs_raw']:.2f}x   "
-              f"sov (1 worker) vs raw: {r['median_sov_1worker_vs_raw']:.2f}x   (sandbox {'on' if r['sandbox'] else 'off'})")
-    if "duckdb" in only:
-        shots = 100_000 if q else 1_000_000
-        r = report["duckdb"] = bench_duckdb(shots)
-        print(f"[3] DuckDB: recorded {shots:,} per-shot predictions in {r['record_s']:.2f} s "
-              f"({r['record_shots_per_s']:,.0f} shots/s), read back in {r['read_s']:.2f} s, file {r['file_mib']:.1f} MiB")
-    if "memory" in only:
-        small, large = (50_000, 1_000_000) if q else (200_000, 4_000_000)
-        print(f"[4] peak memory of sov qec run, d=5, {small:,} vs {large:,} shots")
-        r = report["memory"] = bench_memory(5, small, large, workers)
-        print(f"    ratio {large:,} / {small:,}: wait4 maxrss {r['ratio_maxrss']:.2f}x, process tree "
-              f"{r['ratio_tree_peak']:.2f}x   (target <= 1.5x)")
-    if "ort" in only:
-        print("[5] onnxruntime inference alone, identity flat model, d=9, 65,536 shots")
-        r = report["ort"] = bench_ort(9)
-        for row in r["rows"]:
-            print(f"    threads {row['threads']} opt {row['graph_optimization']:7s} batch {row['batch']:6d} "
-                  f"{'iobinding' if row['io_binding'] else 'run      '} {row['shots_per_s']:>12,.0f} shots/s")
+    for name in ("pymatching", "onnx", "duckdb", "memory", "ort"):
+        if name in only:
+            report[name] = SECTIONS[name](a, workers)
     report["load_average_at_end"] = os.getloadavg()
     if a.json_out:
         Path(a.json_out).write_text(json.dumps(report, indent=2) + "\n")
