@@ -41,7 +41,16 @@ PolicyOpt = Annotated[Optional[Path], typer.Option("--policy", metavar="FILE.tom
 
 DecoderOpt = Annotated[str, typer.Option("--decoder", help="pymatching, pymatching-correlated, a built-in model, or FILE.onnx.")]
 ModelOpt = Annotated[str, typer.Option("--model", help="qibocal, sov-reference, a built-in model (sov models list), FILE.onnx, or openai:http://HOST:PORT/v1#MODEL (an OpenAI-compatible endpoint, asked about plots).")]
-ExperimentOpt = Annotated[Optional[str], typer.Option("--experiment", "-e", metavar="NAME", help="Calibration experiment: resonator_spectroscopy, qubit_spectroscopy, rabi_amplitude, rabi_length, t1, ramsey, spin_echo or readout [default: the model's sov.experiment].", show_default=False)]
+EXPERIMENTS = ("resonator_spectroscopy, qubit_spectroscopy, rabi_amplitude, rabi_length, t1, ramsey, spin_echo "
+               "or readout")
+
+
+def experiment_opt(help: str):
+    """``--experiment/-e NAME`` with this command's meaning of it (every command spells it so)."""
+    return Annotated[Optional[str], typer.Option("--experiment", "-e", metavar="NAME", help=help, show_default=False)]
+
+
+ExperimentOpt = experiment_opt(f"{EXPERIMENTS} [default: the model's sov.experiment].")
 
 DistanceOpt = Annotated[Optional[int], typer.Option("--distance", "-d", min=2, help="Code distance.")]
 DistancesOpt = Annotated[str, typer.Option("--distances", metavar="3,5,7", help="Code distances, comma-separated.")]
@@ -240,6 +249,25 @@ def hidden_aliases(**aliases: str | tuple[str, ...]):
         return _replace_signature(command, params, call)
 
     return decorate
+
+
+def _hide_hidden_operands() -> None:
+    """typer leaves a hidden operand (``typer.Argument(hidden=True)``) out of the help's list
+    but still names it in the usage line; an old spelling must not appear there either."""
+    from typer.core import TyperArgument
+
+    shown = TyperArgument.get_usage_pieces
+    if getattr(shown, "_sov", False):
+        return
+
+    def pieces(self, ctx):
+        return [] if self.hidden else shown(self, ctx)
+
+    pieces._sov = True  # type: ignore[attr-defined]
+    TyperArgument.get_usage_pieces = pieces  # type: ignore[method-assign]
+
+
+_hide_hidden_operands()
 
 
 def one_operand(flag_value: Any, positional: Any, flag: str, what: str) -> Any:
