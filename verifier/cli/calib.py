@@ -54,7 +54,7 @@ def run(
 
 @app.command("replay")
 def replay(
-    folder: Annotated[Path, typer.Argument(help="A Qibocal output folder (data/<action>/data.npz, results.json, action.yml) or one action folder.")],
+    folder: Annotated[Path, typer.Argument(metavar="FOLDER", help="A Qibocal output folder (data/<action>/data.npz, results.json, action.yml) or one action folder.")],
     model: o.ModelOpt = "sov-reference",
     experiment: o.ExperimentOpt = None,
     contract: o.ContractOpt = None,
@@ -98,7 +98,7 @@ app.command("drift", hidden=True)(drift_calib)
 
 @app.command("export")
 def export(
-    folder: Annotated[Path, typer.Argument(help="Output folder (created).")],
+    folder: Annotated[Path, typer.Argument(metavar="FOLDER", help="Output folder (created).")],
     experiment: Annotated[Optional[list[str]], typer.Option("--experiment", "-e", metavar="NAME", help="Repeatable [default: all fit experiments].", show_default=False)] = None,
     repeats: Annotated[int, typer.Option("--repeats", min=1, help="Simulated qubits per experiment (one action folder each).")] = 1,
     seed: o.SeedOpt = o.SEED,

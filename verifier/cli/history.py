@@ -31,7 +31,7 @@ def list_cmd(
 
 @app.command("show")
 def show(
-    run_id: Annotated[str, typer.Argument(help="A run id (or a unique prefix).", show_default=False)],
+    run_id: Annotated[str, typer.Argument(metavar="RUN_ID", help="A run id (or a unique prefix).", show_default=False)],
     db: o.DbOpt = None,
     json_out: o.JsonOpt = None,
 ) -> int:
