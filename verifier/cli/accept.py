@@ -17,6 +17,7 @@ ExperimentOpt = o.experiment_opt("Calibration acceptance: the experiment (e.g. r
 
 
 @o.workload_options(shots=o.GATE_SHOTS)
+@o.runtime_options()
 def accept(
     candidate: Annotated[Optional[str], typer.Option("--candidate", help="The model under test: FILE.onnx, a built-in model or a baseline name.")] = None,
     baseline: Annotated[Optional[str], typer.Option("--baseline", help="The model in service: pymatching, FILE.onnx, ... (qibocal for --experiment).")] = None,
@@ -30,10 +31,7 @@ def accept(
     experiment: ExperimentOpt = None,
     tolerance: Annotated[Optional[float], typer.Option("--tolerance", help="Calibration gate tolerance (see sov calib).")] = None,
     repeats: Annotated[Optional[int], typer.Option("--repeats", min=1, help="Calibration repeats.")] = None,
-    contract: o.ContractOpt = None,
-    provider: o.ProviderOpt = "cpu",
-    threads: o.ThreadsOpt = None,
-    batch_size: o.BatchOpt = o.BATCH_SIZE,
+    runtime: Optional[dict] = None,  # --contract ... --batch-size: see o.runtime_options
     workers: o.WorkersOpt = None,
     key: o.KeyOpt = None,
     evidence_out: Annotated[Optional[Path], typer.Option("--evidence", metavar="FILE", help="Write the evidence record (JSON) to FILE.")] = None,
@@ -56,6 +54,7 @@ def accept(
 
     started = time.monotonic()
     n_workers = o.workers_or_default(workers)
+    contract, threads = runtime["contract"], runtime["threads"]
     policy_obj = resolve_policy(policy, workload, experiment=experiment, contract=contract,
                                 calibration={"tolerance": tolerance, "repeats": repeats, "seed": workload["seed"],
                                              "confidence": confidence},
@@ -65,8 +64,8 @@ def accept(
         o.start_workers("local", n_workers)
     store = o.store_for(db)
     outcome = run_acceptance(
-        policy_obj, candidate, baseline, store=store, contract=contract, provider=provider,
-        batch_size=batch_size, workers=n_workers, key_file=key, calibrate=wiring.calibration_acceptance,
+        policy_obj, candidate, baseline, store=store, contract=contract, provider=runtime["provider"],
+        batch_size=runtime["batch_size"], workers=n_workers, key_file=key, calibrate=wiring.calibration_acceptance,
         make_decoder=lambda spec, **kw: wiring.decoder_from_spec(spec, threads=threads, workers=n_workers, **kw),
         progress_factory=lambda label: shot_progress(label, quiet=quiet))
     payload = outcome.to_json() | {"db": store.path}

@@ -22,6 +22,7 @@ ExperimentOpt = o.experiment_opt("Calibration experiment for --model (rabi_ampli
 
 
 @o.hidden_aliases(model="--calib-model")
+@o.runtime_options("provider", "threads", "batch_size")
 def compare(
     decoder: Annotated[List[str], typer.Option("--decoder", help="Repeatable: pymatching, pymatching-correlated, a built-in model, or FILE.onnx.")] = [],  # noqa: B006
     baseline: Annotated[str, typer.Option("--baseline", help="The reference every candidate is tested against (added if not listed).")] = "pymatching",
@@ -36,9 +37,7 @@ def compare(
     model: Annotated[List[str], typer.Option("--model", metavar="FILE.onnx", help="Repeatable: calibration models to compare, with --experiment.")] = [],  # noqa: B006
     experiment: ExperimentOpt = None,
     latency_shots: Annotated[int, typer.Option("--latency-shots", min=0, help="Shots timed one at a time per task for latency quantiles (0 = skip).")] = o.COMPARE_LATENCY_SHOTS,
-    provider: o.ProviderOpt = "cpu",
-    threads: o.ThreadsOpt = None,
-    batch_size: o.BatchOpt = o.BATCH_SIZE,
+    runtime: Optional[dict] = None,  # --provider --threads --batch-size: see o.runtime_options
     workers: o.WorkersOpt = None,
     db: o.DbOpt = None,
     html: HtmlOpt = None,
@@ -67,8 +66,7 @@ def compare(
         o.start_workers("local", n_workers)
     result = run_comparison(
         plan, store=store, workers=n_workers, latency_shots=latency_shots, argv=sys.argv[1:],
-        decoder_for=lambda s: wiring.decoder_from_spec(s, provider=provider, threads=threads,
-                                                       batch_size=batch_size, workers=n_workers),
+        decoder_for=lambda s: wiring.decoder_from_spec(s, **runtime, workers=n_workers),
         resolve_calib_model=wiring.calibration_model_from_spec, inspect_model=wiring.inspect_model,
         progress=lambda label, i, total: shot_progress(f"[{i}/{total}] {label}", quiet=quiet))
     for table in compare_tables(result.payload, reused_from=store.path):

@@ -44,15 +44,14 @@ def _in_service(decoder: Path | None, model: Path | None, path: str | None, expe
 
 
 @o.workload_options(shots=o.MEASURE_SHOTS)
+@o.runtime_options("contract", "provider", "batch_size")
 def add(
     decoder: DecoderFileOpt = None,
     model: ModelFileOpt = None,
     name: Annotated[str, typer.Option("--name", help="A short name for it (used by sov drift check --name).")] = ...,
     policy: Annotated[Optional[Path], typer.Option("--policy", metavar="FILE.toml", help="Take the reference workloads from a policy file.")] = None,
     workload: Optional[dict] = None,  # the workload flags: see o.workload_options
-    contract: o.ContractOpt = None,
-    provider: o.ProviderOpt = "cpu",
-    batch_size: o.BatchOpt = o.BATCH_SIZE,
+    runtime: Optional[dict] = None,  # --contract --provider --batch-size: see o.runtime_options
     experiment: ExperimentOpt = None,
     no_run: Annotated[bool, typer.Option("--no-run", help="Do not replay the reference workload now (the first drift check then starts the history).")] = False,
     workers: o.WorkersOpt = None,
@@ -73,8 +72,8 @@ def add(
                          make_decoder=wiring.drift_decoder_factory(n_workers),
                          load_calibration=wiring.load_calibration_model,
                          signature=wiring.calibration_signature,
-                         decoder_options={"provider": provider, "batch_size": batch_size},
-                         contract=contract, experiment=experiment, replay_now=not no_run, workers=n_workers)
+                         decoder_options={"provider": runtime["provider"], "batch_size": runtime["batch_size"]},
+                         contract=runtime["contract"], experiment=experiment, replay_now=not no_run, workers=n_workers)
     print_watched(o.human_console(json_out), w, checks)
     o.write_json(json_out, w.to_json() | {"reference": [c.to_json() for c in checks]})
     return 0

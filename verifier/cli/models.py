@@ -11,10 +11,13 @@ from verifier.cli import options as o
 
 app = typer.Typer(help="Inspect ONNX models and list the built-in ones.", no_args_is_help=True)
 
+OnnxFile = o.operand(Path, "FILE", "An .onnx file.")
+ModelFile = o.operand(Path, "FILE", "An .onnx file (or a built-in model name).")
+
 
 @app.command("inspect")
 def inspect(
-    model: Annotated[Path, typer.Argument(metavar="FILE", help="An .onnx file.", show_default=False)],
+    model: OnnxFile,
     contract: o.ContractOpt = None,
     json_out: o.JsonOpt = None,
 ) -> int:
@@ -55,7 +58,7 @@ BomJsonOpt = Annotated[str, typer.Option("--json", metavar="FILE", help="Where t
 @app.command("bom")
 @o.hidden_aliases(json_out=("--output", "-o"))
 def bom(
-    model: Annotated[Path, typer.Argument(metavar="FILE", help="An .onnx file (or a built-in model name).", show_default=False)],
+    model: ModelFile,
     contract: o.ContractOpt = None,
     db: o.DbOpt = None,
     json_out: BomJsonOpt = "-",

@@ -175,35 +175,56 @@ def _replace_signature(command, params, call):
     return wrapper
 
 
-def workload_options(*, shots: int | None, recorded: bool = True):
-    """Declare the workload flags (``--distance`` ... ``--data-format``) of a command once:
-    the command's parameter ``workload`` is replaced, at its place in ``--help``, by these
-    options, and receives them back as one dict (``verifier.qec.workload.from_flags``'s
-    keyword arguments). ``shots``: this command's default shot count (None: the command
-    declares its own --shots, which means something else there); ``recorded=False``: no
-    --dets/--obs/--data-format (a command that only samples)."""
+def option_block(into: str, block: list[tuple[str, Any, Any]]):
+    """Declare a block of options (name, annotation, default) once for many commands: the
+    command's parameter ``into`` is replaced, at its place in ``--help``, by these options,
+    and receives them back as one dict."""
     import inspect
 
-    block = [("distance", DistanceOpt, None), ("rounds", RoundsOpt, None), ("basis", BasisOpt, "z"),
-             ("noise", NoiseOpt, "uniform"), ("p", POpt, None), ("shots", ShotsOpt, shots),
-             ("seed", SeedOpt, SEED), ("circuit", CircuitOpt, None), ("dets", DetsOpt, None),
-             ("obs", ObsOpt, None), ("data_format", DataFormatOpt, None)]
-    block = [b for b in block if (shots is not None or b[0] != "shots")
-             and (recorded or b[0] not in ("dets", "obs", "data_format"))]
     names = [b[0] for b in block]
 
     def decorate(command):
         params = []
         for prm in inspect.signature(command, eval_str=True).parameters.values():
-            if prm.name != "workload":
+            if prm.name != into:
                 params.append(prm)
                 continue
             params += [inspect.Parameter(n, inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=a, default=d)
                        for n, a, d in block]
         return _replace_signature(command, params,
-                                  lambda **kw: command(workload={n: kw.pop(n) for n in names}, **kw))
+                                  lambda **kw: command(**{into: {n: kw.pop(n) for n in names}}, **kw))
 
     return decorate
+
+
+def workload_options(*, shots: int | None, recorded: bool = True):
+    """The workload flags (``--distance`` ... ``--data-format``) as the parameter ``workload``:
+    a dict of ``verifier.qec.workload.from_flags``'s keyword arguments. ``shots``: this
+    command's default shot count (None: the command declares its own --shots, which means
+    something else there); ``recorded=False``: no --dets/--obs/--data-format (a command
+    that only samples)."""
+    block = [("distance", DistanceOpt, None), ("rounds", RoundsOpt, None), ("basis", BasisOpt, "z"),
+             ("noise", NoiseOpt, "uniform"), ("p", POpt, None), ("shots", ShotsOpt, shots),
+             ("seed", SeedOpt, SEED), ("circuit", CircuitOpt, None), ("dets", DetsOpt, None),
+             ("obs", ObsOpt, None), ("data_format", DataFormatOpt, None)]
+    return option_block("workload", [b for b in block if (shots is not None or b[0] != "shots")
+                                     and (recorded or b[0] not in ("dets", "obs", "data_format"))])
+
+
+RUNTIME_BLOCK = [("contract", ContractOpt, None), ("provider", ProviderOpt, "cpu"), ("threads", ThreadsOpt, None),
+                 ("batch_size", BatchOpt, BATCH_SIZE)]
+
+
+def runtime_options(*names: str):
+    """The model runtime flags (``--contract --provider --threads --batch-size``, or the
+    ``names`` among contract, provider, threads, batch_size) as the parameter ``runtime``:
+    a dict of ``wiring.decoder_from_spec``'s keyword arguments."""
+    return option_block("runtime", [b for b in RUNTIME_BLOCK if not names or b[0] in names])
+
+
+def operand(kind: Any, metavar: str, help: str):
+    """A command's one positional operand (a file, a folder, a run id)."""
+    return Annotated[kind, typer.Argument(metavar=metavar, help=help, show_default=False)]
 
 
 def hidden_aliases(**aliases: str | tuple[str, ...]):

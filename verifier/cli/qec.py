@@ -15,13 +15,11 @@ app = typer.Typer(help="Replay QEC workloads through decoders (PyMatching, ONNX 
 
 @app.command("run")
 @o.workload_options(shots=o.MEASURE_SHOTS)
+@o.runtime_options()
 def run(
     decoder: o.DecoderOpt = "pymatching",
     workload: Optional[dict] = None,  # the workload flags: see o.workload_options
-    contract: o.ContractOpt = None,
-    provider: o.ProviderOpt = "cpu",
-    threads: o.ThreadsOpt = None,
-    batch_size: o.BatchOpt = o.BATCH_SIZE,
+    runtime: Optional[dict] = None,  # --contract ... --batch-size: see o.runtime_options
     max_errors: o.MaxErrorsOpt = None,
     workers: o.WorkersOpt = None,
     executor: o.ExecutorOpt = "local",
@@ -40,8 +38,7 @@ def run(
     from reports.terminal import shot_progress, task_table
     from verifier.workflows.qec import record_task
 
-    dec = wiring.decoder_from_spec(decoder, contract=contract, provider=provider, threads=threads,
-                                   batch_size=batch_size, workers=n_workers)
+    dec = wiring.decoder_from_spec(decoder, **runtime, workers=n_workers)
     store = o.store_for(db)
     console = o.human_console(json_out)  # (rich's import overlaps the workers' start)
     with o.executor_for(executor, scheduler, n_workers) as ex, shot_progress(f"{dec.name}", quiet=quiet) as progress:
@@ -95,15 +92,14 @@ def latency(
 
 @app.command("crosscheck")
 @o.workload_options(shots=o.MEASURE_SHOTS)
+@o.runtime_options("contract", "threads", "batch_size")
 def crosscheck(
     decoder: Annotated[str, typer.Option("--decoder", help="A built-in model or FILE.onnx.")],
     provider: Annotated[Optional[list[str]], typer.Option("--provider", metavar="NAME", help="Execution provider; repeat to compare (cpu, cuda, ...).")] = None,
     graph_optimization: Annotated[Optional[list[str]], typer.Option("--graph-optimization", metavar="disable|basic|extended|all",
                                                                     help="onnxruntime graph optimization level; repeat to compare.")] = None,
     workload: Optional[dict] = None,  # the workload flags: see o.workload_options
-    contract: o.ContractOpt = None,
-    threads: o.ThreadsOpt = None,
-    batch_size: o.BatchOpt = o.BATCH_SIZE,
+    runtime: Optional[dict] = None,  # --contract --threads --batch-size: see o.runtime_options
     workers: o.WorkersOpt = None,
     max_listed: Annotated[int, typer.Option("--max-listed", min=0, help="Differing shots to list per pair.")] = 20,
     db: o.DbOpt = None,
@@ -119,8 +115,7 @@ def crosscheck(
     from verifier.workflows.crosscheck import crosscheck_runtimes
 
     n_workers = o.workers_or_default(workers)
-    make = wiring.onnx_runtime_variant(decoder, contract=contract, threads=threads,
-                                       batch_size=batch_size, workers=n_workers)
+    make = wiring.onnx_runtime_variant(decoder, **runtime, workers=n_workers)
     check = crosscheck_runtimes(make, workload, providers=provider, levels=graph_optimization,
                                 store=o.store_for(db), workers=n_workers, max_listed=max_listed,
                                 progress=lambda label: shot_progress(label, quiet=quiet))

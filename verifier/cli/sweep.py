@@ -28,8 +28,7 @@ FitWindowOpt = Annotated[float, typer.Option("--fit-window", min=0.0,
 
 _GRID = [("decoder", o.DecoderOpt, "pymatching"), ("distances", o.DistancesOpt, "3,5,7"), ("p", o.PListOpt, None),
          ("rounds", o.RoundsOpt, None), ("basis", o.BasisOpt, "z"), ("noise", o.NoiseOpt, "uniform")]
-_RUN = [("contract", o.ContractOpt, None), ("provider", o.ProviderOpt, "cpu"), ("threads", o.ThreadsOpt, None),
-        ("batch_size", o.BatchOpt, o.BATCH_SIZE), ("workers", o.WorkersOpt, None), ("executor", o.ExecutorOpt, "local"),
+_RUN = [*o.RUNTIME_BLOCK, ("workers", o.WorkersOpt, None), ("executor", o.ExecutorOpt, "local"),
         ("scheduler", o.SchedulerOpt, None), ("db", o.DbOpt, None), ("json_out", o.JsonOpt, None)]
 
 
