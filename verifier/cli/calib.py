@@ -53,12 +53,13 @@ def run(
 
 
 @app.command("replay")
+@o.hidden_aliases(bootstrap="--resamples")
 def replay(
     folder: Annotated[Path, typer.Argument(metavar="FOLDER", help="A Qibocal output folder (data/<action>/data.npz, results.json, action.yml) or one action folder.")],
     model: o.ModelOpt = "sov-reference",
     experiment: o.ExperimentOpt = None,
     contract: o.ContractOpt = None,
-    resamples: Annotated[int, typer.Option("--resamples", min=0, help="Parametric-bootstrap resamples for the stability figures.")] = 8,
+    bootstrap: Annotated[int, typer.Option("--bootstrap", min=0, help="Parametric bootstrap resamples for the stability figures.")] = 8,
     db: o.DbOpt = None,
     json_out: o.JsonOpt = None,
 ) -> int:
@@ -73,7 +74,7 @@ def replay(
     store = o.store_for(db)
     with recorded_run(store, "calib replay") as rec:
         report = replay_folder(folder, model, records=qibocal_records(), experiment=experiment, contract=contract,
-                               n_boot=resamples, resolve=calibration_model_from_spec, store=store, run=rec)
+                               n_boot=bootstrap, resolve=calibration_model_from_spec, store=store, run=rec)
         rec.summary = {"model": report["model"], "folder_id": report["folder_id"],
                        "actions": [a["action"] for a in report["actions"]]}
     o.human_console(json_out).print(calib_replay_table(report))
