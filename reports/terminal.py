@@ -438,7 +438,7 @@ def calib_experiments_table(experiments):
 
 
 def calib_drift_message(sig: dict, prev: dict | None, cmp: dict | None) -> str:
-    """``sov calib drift``: first signature, no shift, or the shift."""
+    """``sov drift calib``: first signature, no shift, or the shift."""
     if prev is None:
         return f"{sig['model']} on {sig['experiment']}: first signature {sig['digest'][:16]} recorded"
     if not cmp["drift"]:
