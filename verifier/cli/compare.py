@@ -32,7 +32,7 @@ def compare(
     basis: Annotated[Optional[str], typer.Option("--basis", help="Memory basis: x or z [default: z].", show_default=False)] = None,
     shots: Annotated[Optional[int], typer.Option("--shots", min=1, help=f"Shots per workload [default: {o.MEASURE_SHOTS}].", show_default=False)] = None,
     seed: Annotated[Optional[int], typer.Option("--seed", min=0, help=f"Sampling seed [default: {o.SEED}].", show_default=False)] = None,
-    rounds: Annotated[Optional[int], typer.Option("--rounds", min=1, help="QEC rounds [default: distance].", show_default=False)] = None,
+    rounds: o.RoundsOpt = None,
     policy: Annotated[Optional[Path], typer.Option("--policy", metavar="FILE.toml", help="Read the sweep (and decoders) from a TOML file's [compare] table; flags win.")] = None,
     model: Annotated[List[str], typer.Option("--model", metavar="FILE.onnx", help="Repeatable: calibration models to compare, with --experiment.")] = [],  # noqa: B006
     experiment: ExperimentOpt = None,
