@@ -13,18 +13,17 @@ import typer
 from verifier.cli import options as o
 from verifier.cli import wiring
 
-ExperimentOpt = o.experiment_opt("A calibration model (--model): watch the parameters it returns on sov's fixed reference data for this experiment.")
-
 app = typer.Typer(help="Watched models in service and their drift checks against their history.",
                   no_args_is_help=True)
-
 
 ModelFileOpt = Annotated[Optional[Path], typer.Option("--model", metavar="FILE",
                                                      help="A calibration model in service (.onnx), with --experiment.")]
 DecoderFileOpt = Annotated[Optional[Path], typer.Option("--decoder", metavar="FILE",
                                                        help="A QEC decoder in service (.onnx).")]
 NameOpt = Annotated[Optional[str], typer.Option("--name", help="The watched model's name.", show_default=False)]
-OldOperand = Annotated[Optional[str], typer.Argument(hidden=True, show_default=False)]
+ExperimentOpt = o.experiment_opt("A calibration model (--model): watch the parameters it returns on sov's fixed "
+                                 "reference data for this experiment.")
+OldOperand = Annotated[Optional[str], typer.Argument(hidden=True, show_default=False)]  # the previous release's operand, hidden
 
 
 def _in_service(decoder: Path | None, model: Path | None, path: str | None, experiment: str | None) -> Path:
