@@ -57,6 +57,19 @@ def shot_progress(label: str, *, quiet: bool = False) -> Iterator:
 
 # -- qec: runs, sweeps, latency, crosscheck -------------------------------------------------
 
+
+def demo_lines(results, *, workload_id: str, store_path: str, run_id: str) -> list:
+    """``sov demo``'s summary: the table, then each model's errors against PyMatching's."""
+    lines: list = [task_table(results, title=f"workload {workload_id[:12]}")]
+    base = results[0].stats
+    for r in results[1:]:
+        same = "same errors as PyMatching" if r.stats.errors == base.errors else \
+            f"{r.stats.errors - base.errors:+d} errors vs PyMatching"
+        lines.append(f"  {r.decoder_name}: {same}")
+    lines.append(f"recorded in {store_path}: run {run_id}; try `sov qec run --help`.")
+    return lines
+
+
 _LATENCY_KEYS = ("p50", "p99", "p99.9", "mean", "max")
 
 
@@ -425,7 +438,7 @@ def calib_experiments_table(experiments):
 
 
 def calib_drift_message(sig: dict, prev: dict | None, cmp: dict | None) -> str:
-    """``sov calib drift``: first signature, no shift, or the shift."""
+    """``sov drift calib``: first signature, no shift, or the shift."""
     if prev is None:
         return f"{sig['model']} on {sig['experiment']}: first signature {sig['digest'][:16]} recorded"
     if not cmp["drift"]:

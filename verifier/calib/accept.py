@@ -212,7 +212,7 @@ def compare_signatures(old: dict[str, Any], new: dict[str, Any], *, rel_toleranc
 
 def drift_against_last(store, model: Any, experiment: str | None = None, *, rel_tolerance: float = 1e-4,
                        run_id: str | None = None, resolve: ModelFactory | None = None):
-    """``sov calib drift``: the model's signature now, the last one recorded under the same
+    """``sov drift calib``: the model's signature now, the last one recorded under the same
     model name and experiment, and their comparison (None for a first signature); the new
     signature is recorded. Returns (signature, previous or None, comparison or None)."""
     from verifier.store.calib import insert_signature, last_signature_named

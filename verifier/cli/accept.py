@@ -11,31 +11,29 @@ import typer
 
 from verifier.cli import options as o
 from verifier.cli import wiring
+from verifier.stats.binomial import CONFIDENCE
 
-PolicyOpt = Annotated[Optional[Path], typer.Option("--policy", metavar="FILE.toml",
-                                                   help="Workloads and gates from a policy file (docs/policy.md).")]
+ExperimentOpt = o.experiment_opt("Calibration acceptance: the experiment (e.g. rabi_amplitude).")
 
 
-@o.workload_options(shots=100_000)
+@o.workload_options(shots=o.GATE_SHOTS)
+@o.runtime_options()
 def accept(
     candidate: Annotated[Optional[str], typer.Option("--candidate", help="The model under test: FILE.onnx, a built-in model or a baseline name.")] = None,
     baseline: Annotated[Optional[str], typer.Option("--baseline", help="The model in service: pymatching, FILE.onnx, ... (qibocal for --experiment).")] = None,
-    policy: PolicyOpt = None,
+    policy: o.PolicyOpt = None,
     workload: Optional[dict] = None,  # the workload flags: see o.workload_options
     margin: Annotated[float, typer.Option("--margin", help="Allowed LER excess, relative to the baseline's LER (0.10 = 10 %).")] = 0.10,
-    confidence: Annotated[float, typer.Option("--confidence", help="Confidence level of every decision.")] = 0.95,
+    confidence: Annotated[float, typer.Option("--confidence", help="Confidence level of every decision.")] = CONFIDENCE,
     latency_budget_us: Annotated[Optional[float], typer.Option("--latency-budget-us", help="Latency gate: mean decode time budget in microseconds.")] = None,
     latency_per: Annotated[str, typer.Option("--latency-per", help="Latency budget per shot or per round.")] = "shot",
     max_latency_ratio: Annotated[Optional[float], typer.Option("--max-latency-ratio", help="Latency gate: at most this many times the baseline's decode time.")] = None,
-    experiment: Annotated[Optional[str], typer.Option("--experiment", help="Calibration acceptance: the experiment (e.g. rabi_amplitude).")] = None,
+    experiment: ExperimentOpt = None,
     tolerance: Annotated[Optional[float], typer.Option("--tolerance", help="Calibration gate tolerance (see sov calib).")] = None,
     repeats: Annotated[Optional[int], typer.Option("--repeats", min=1, help="Calibration repeats.")] = None,
-    contract: o.ContractOpt = None,
-    provider: o.ProviderOpt = "cpu",
-    threads: o.ThreadsOpt = None,
-    batch_size: o.BatchOpt = 8192,
+    runtime: Optional[dict] = None,  # --contract ... --batch-size: see o.runtime_options
     workers: o.WorkersOpt = None,
-    key: Annotated[Optional[Path], typer.Option("--key", metavar="PRIVATE_KEY", help="Sign the evidence record with this key file (sov keys generate).")] = None,
+    key: o.KeyOpt = None,
     evidence_out: Annotated[Optional[Path], typer.Option("--evidence", metavar="FILE", help="Write the evidence record (JSON) to FILE.")] = None,
     junit: Annotated[Optional[Path], typer.Option("--junit", metavar="FILE", help="Write JUnit XML (one testcase per gate) to FILE.")] = None,
     db: o.DbOpt = None,
@@ -56,6 +54,7 @@ def accept(
 
     started = time.monotonic()
     n_workers = o.workers_or_default(workers)
+    contract, threads = runtime["contract"], runtime["threads"]
     policy_obj = resolve_policy(policy, workload, experiment=experiment, contract=contract,
                                 calibration={"tolerance": tolerance, "repeats": repeats, "seed": workload["seed"],
                                              "confidence": confidence},
@@ -65,8 +64,8 @@ def accept(
         o.start_workers("local", n_workers)
     store = o.store_for(db)
     outcome = run_acceptance(
-        policy_obj, candidate, baseline, store=store, contract=contract, provider=provider,
-        batch_size=batch_size, workers=n_workers, key_file=key, calibrate=wiring.calibration_acceptance,
+        policy_obj, candidate, baseline, store=store, contract=contract, provider=runtime["provider"],
+        batch_size=runtime["batch_size"], workers=n_workers, key_file=key, calibrate=wiring.calibration_acceptance,
         make_decoder=lambda spec, **kw: wiring.decoder_from_spec(spec, threads=threads, workers=n_workers, **kw),
         progress_factory=lambda label: shot_progress(label, quiet=quiet))
     payload = outcome.to_json() | {"db": store.path}

@@ -9,21 +9,20 @@ from typing import Annotated, Optional
 import typer
 
 from verifier.cli import options as o
+from verifier.cli.drift import calib as drift_calib
 
 app = typer.Typer(help="Calibration models against simulated truth and Qibocal's fits.", no_args_is_help=True)
 
-ModelOpt = Annotated[str, typer.Option("--model", help="qibocal, sov-reference, a built-in model (sov models list), FILE.onnx, or openai:http://HOST:PORT/v1#MODEL (an OpenAI-compatible endpoint, asked about plots).")]
-ExperimentOpt = Annotated[Optional[str], typer.Option("--experiment", "-e", help="resonator_spectroscopy, qubit_spectroscopy, rabi_amplitude, rabi_length, t1, ramsey, spin_echo or readout [default: the model's sov.experiment].", show_default=False)]
 RepeatsOpt = Annotated[Optional[int], typer.Option("--repeats", min=1, help="Simulated qubits, each with its own truth [default: 40; readout 20].", show_default=False)]
 CalShotsOpt = Annotated[Optional[int], typer.Option("--shots", min=2, help="Shots per sweep point (readout: per prepared state) [default: 1000; readout 2000].", show_default=False)]
 
 
 @app.command("run")
 def run(
-    model: ModelOpt = "qibocal",
-    experiment: ExperimentOpt = None,
+    model: o.ModelOpt = "qibocal",
+    experiment: o.ExperimentOpt = None,
     repeats: RepeatsOpt = None,
-    seed: o.SeedOpt = 0,
+    seed: o.SeedOpt = o.SEED,
     shots: CalShotsOpt = None,
     contract: o.ContractOpt = None,
     db: o.DbOpt = None,
@@ -54,12 +53,13 @@ def run(
 
 
 @app.command("replay")
+@o.hidden_aliases(bootstrap="--resamples")
 def replay(
-    folder: Annotated[Path, typer.Argument(help="A Qibocal output folder (data/<action>/data.npz, results.json, action.yml) or one action folder.")],
-    model: ModelOpt = "sov-reference",
-    experiment: ExperimentOpt = None,
+    folder: Annotated[Path, typer.Argument(metavar="FOLDER", help="A Qibocal output folder (data/<action>/data.npz, results.json, action.yml) or one action folder.")],
+    model: o.ModelOpt = "sov-reference",
+    experiment: o.ExperimentOpt = None,
     contract: o.ContractOpt = None,
-    resamples: Annotated[int, typer.Option("--resamples", min=0, help="Parametric-bootstrap resamples for the stability figures.")] = 8,
+    bootstrap: Annotated[int, typer.Option("--bootstrap", min=0, help="Parametric bootstrap resamples for the stability figures.")] = 8,
     db: o.DbOpt = None,
     json_out: o.JsonOpt = None,
 ) -> int:
@@ -74,7 +74,7 @@ def replay(
     store = o.store_for(db)
     with recorded_run(store, "calib replay") as rec:
         report = replay_folder(folder, model, records=qibocal_records(), experiment=experiment, contract=contract,
-                               n_boot=resamples, resolve=calibration_model_from_spec, store=store, run=rec)
+                               n_boot=bootstrap, resolve=calibration_model_from_spec, store=store, run=rec)
         rec.summary = {"model": report["model"], "folder_id": report["folder_id"],
                        "actions": [a["action"] for a in report["actions"]]}
     o.human_console(json_out).print(calib_replay_table(report))
@@ -93,41 +93,16 @@ def experiments(json_out: o.JsonOpt = None) -> int:
     return 0
 
 
-@app.command("drift")
-def drift(
-    model: ModelOpt,
-    experiment: ExperimentOpt = None,
-    rel_tolerance: Annotated[float, typer.Option("--rel-tolerance", min=0.0, help="Largest relative change of any returned parameter that is not a shift.")] = 1e-4,
-    db: o.DbOpt = None,
-    json_out: o.JsonOpt = None,
-) -> int:
-    """Drift signature: the parameters the model returns on a fixed reference data set,
-    compared with the last signature recorded for the same model name and experiment.
-    Exit 0 unchanged (or first signature), 1 a shift."""
-    from reports.terminal import calib_drift_message
-    from verifier.calib.accept import drift_against_last
-    from verifier.cli.wiring import calibration_model_from_spec
-    from verifier.store.runs import recorded_run
-
-    store = o.store_for(db)
-    with recorded_run(store, "calib drift") as rec:
-        sig, prev, cmp = drift_against_last(store, model, experiment, rel_tolerance=rel_tolerance,
-                                            run_id=rec.run_id, resolve=calibration_model_from_spec)
-        rec.exit_code = 1 if cmp and cmp["drift"] else 0
-        rec.summary = {"model": sig["model"], "experiment": sig["experiment"], "digest": sig["digest"],
-                       "drift": bool(cmp and cmp["drift"])}
-    o.human_console(json_out).print(calib_drift_message(sig, prev, cmp))
-    o.write_json(json_out, {"signature": sig, "previous_digest": prev["digest"] if prev else None,
-                            "comparison": cmp, "run_id": rec.run_id})
-    return rec.exit_code
+# the old spelling of ``sov drift calib``, hidden for one release
+app.command("drift", hidden=True)(drift_calib)
 
 
 @app.command("export")
 def export(
-    folder: Annotated[Path, typer.Argument(help="Output folder (created).")],
-    experiment: Annotated[Optional[list[str]], typer.Option("--experiment", "-e", metavar="NAME", help="Repeatable; default: all fit experiments.")] = None,
+    folder: Annotated[Path, typer.Argument(metavar="FOLDER", help="Output folder (created).")],
+    experiment: Annotated[Optional[list[str]], typer.Option("--experiment", "-e", metavar="NAME", help="Repeatable [default: all fit experiments].", show_default=False)] = None,
     repeats: Annotated[int, typer.Option("--repeats", min=1, help="Simulated qubits per experiment (one action folder each).")] = 1,
-    seed: o.SeedOpt = 0,
+    seed: o.SeedOpt = o.SEED,
 ) -> int:
     """Write simulated experiments as a Qibocal output folder (Qibocal's own Data and
     Results writers) with the truth in truth.json beside it: input for `sov calib replay`."""

@@ -18,23 +18,26 @@ ReportJsonOpt = Annotated[Optional[str], typer.Option("--json", metavar="FILE",
                                                       help="Write every figure as JSON to FILE ('-' = stdout).")]
 
 
+ExperimentOpt = o.experiment_opt("Calibration experiment for --model (rabi_amplitude, t1, ...).")
+
+
+@o.hidden_aliases(model="--calib-model")
+@o.runtime_options("provider", "threads", "batch_size")
 def compare(
     decoder: Annotated[List[str], typer.Option("--decoder", help="Repeatable: pymatching, pymatching-correlated, a built-in model, or FILE.onnx.")] = [],  # noqa: B006
     baseline: Annotated[str, typer.Option("--baseline", help="The reference every candidate is tested against (added if not listed).")] = "pymatching",
-    distances: Annotated[Optional[str], typer.Option("--distances", metavar="D,D,...", help="Code distances, e.g. 3,5,7.")] = None,
-    p: Annotated[Optional[str], typer.Option("--p", metavar="P,P,...", help="Physical error rates, e.g. 0.002,0.004.")] = None,
+    distances: Annotated[Optional[str], typer.Option("--distances", metavar="3,5,7", help="Code distances, comma-separated.")] = None,
+    p: o.PListOpt = None,
     noise: Annotated[Optional[str], typer.Option("--noise", help="Noise model: uniform or si1000 [default: uniform].", show_default=False)] = None,
     basis: Annotated[Optional[str], typer.Option("--basis", help="Memory basis: x or z [default: z].", show_default=False)] = None,
-    shots: Annotated[Optional[int], typer.Option("--shots", min=1, help="Shots per workload [default: 10000].", show_default=False)] = None,
-    seed: Annotated[Optional[int], typer.Option("--seed", min=0, help="Sampling seed [default: 0].", show_default=False)] = None,
-    rounds: Annotated[Optional[int], typer.Option("--rounds", min=1, help="QEC rounds [default: distance].", show_default=False)] = None,
+    shots: Annotated[Optional[int], typer.Option("--shots", min=1, help=f"Shots per workload [default: {o.MEASURE_SHOTS}].", show_default=False)] = None,
+    seed: Annotated[Optional[int], typer.Option("--seed", min=0, help=f"Sampling seed [default: {o.SEED}].", show_default=False)] = None,
+    rounds: o.RoundsOpt = None,
     policy: Annotated[Optional[Path], typer.Option("--policy", metavar="FILE.toml", help="Read the sweep (and decoders) from a TOML file's [compare] table; flags win.")] = None,
-    calib_model: Annotated[List[str], typer.Option("--calib-model", metavar="FILE.onnx", help="Repeatable: calibration models to compare (needs the calibration module).")] = [],  # noqa: B006
-    experiment: Annotated[Optional[str], typer.Option("--experiment", help="Calibration experiment for --calib-model (rabi_amplitude, t1, ...).")] = None,
-    latency_shots: Annotated[int, typer.Option("--latency-shots", min=0, help="Shots timed one at a time per task for latency quantiles (0 = skip).")] = 2000,
-    provider: o.ProviderOpt = "cpu",
-    threads: o.ThreadsOpt = None,
-    batch_size: o.BatchOpt = 8192,
+    model: Annotated[List[str], typer.Option("--model", metavar="FILE.onnx", help="Repeatable: calibration models to compare, with --experiment.")] = [],  # noqa: B006
+    experiment: ExperimentOpt = None,
+    latency_shots: Annotated[int, typer.Option("--latency-shots", min=0, help="Shots timed one at a time per task for latency quantiles (0 = skip).")] = o.COMPARE_LATENCY_SHOTS,
+    runtime: Optional[dict] = None,  # --provider --threads --batch-size: see o.runtime_options
     workers: o.WorkersOpt = None,
     db: o.DbOpt = None,
     html: HtmlOpt = None,
@@ -55,7 +58,7 @@ def compare(
         if f is not None and not f.parent.resolve().is_dir():
             raise UsageError(f"cannot write {f}: folder {f.parent} does not exist")
     plan = compare_plan(decoder, baseline, distances=distances, p=p, noise=noise, basis=basis, shots=shots,
-                        seed=seed, rounds=rounds, policy=policy, calib_models=calib_model, experiment=experiment)
+                        seed=seed, rounds=rounds, policy=policy, calib_models=model, experiment=experiment)
     store = o.store_for(db)
     console = o.human_console(json_out)
     n_workers = o.workers_or_default(workers) if plan.sweep else 1
@@ -63,8 +66,7 @@ def compare(
         o.start_workers("local", n_workers)
     result = run_comparison(
         plan, store=store, workers=n_workers, latency_shots=latency_shots, argv=sys.argv[1:],
-        decoder_for=lambda s: wiring.decoder_from_spec(s, provider=provider, threads=threads,
-                                                       batch_size=batch_size, workers=n_workers),
+        decoder_for=lambda s: wiring.decoder_from_spec(s, **runtime, workers=n_workers),
         resolve_calib_model=wiring.calibration_model_from_spec, inspect_model=wiring.inspect_model,
         progress=lambda label, i, total: shot_progress(f"[{i}/{total}] {label}", quiet=quiet))
     for table in compare_tables(result.payload, reused_from=store.path):

@@ -13,14 +13,14 @@ from verifier.cli import wiring
 
 def demo(
     db: Annotated[Path, typer.Option("--db", help="Store to record into.")] = Path("sov-demo.duckdb"),
-    shots: Annotated[int, typer.Option("--shots", min=1, help="Shots per decoder.")] = 20_000,
+    shots: Annotated[int, typer.Option("--shots", min=1, help="Shots per decoder.")] = o.MEASURE_SHOTS,
     workers: o.WorkersOpt = None,
     quiet: o.QuietOpt = False,
 ) -> int:
     """Replay a d=5 surface-code memory workload through PyMatching and the shipped
     pre-decoders, record everything in a DuckDB file here, and print a summary."""
     from adapters.builtin import builtin_models
-    from reports.terminal import shot_progress, task_table
+    from reports.terminal import demo_lines, shot_progress
     from verifier.workflows.qec import run_task
     from verifier.store.runs import recorded_run
     from verifier.qec.workload import MemoryWorkload
@@ -39,11 +39,6 @@ def demo(
             with shot_progress(spec, quiet=quiet) as progress:
                 results.append(run_task(dec, workload, run=rec, workers=n_workers, progress=progress))
         rec.summary = {r.decoder_name: {"errors": r.stats.errors, "shots": r.stats.shots} for r in results}
-    console.print(task_table(results, title=f"workload {workload.id[:12]}"))
-    base = results[0].stats
-    for r in results[1:]:
-        same = "same errors as PyMatching" if r.stats.errors == base.errors else \
-            f"{r.stats.errors - base.errors:+d} errors vs PyMatching"
-        console.print(f"  {r.decoder_name}: {same}")
-    console.print(f"recorded in {store.path}: run {rec.run_id}; try `sov qec run --help`.")
+    for line in demo_lines(results, workload_id=workload.id, store_path=store.path, run_id=rec.run_id):
+        console.print(line)
     return 0

@@ -1,6 +1,7 @@
 """``sov drift``: register the models in service (add, list, remove), check them against
-their history, print schedules. ``sov watch add|list|remove`` is the old spelling
-(a hidden alias, cli/watch.py)."""
+their history, print schedules, and compare a calibration model's drift signature (calib).
+``sov watch add|list|remove`` and ``sov calib drift`` are the old spellings (hidden
+aliases, cli/watch.py and cli/calib.py)."""
 
 from __future__ import annotations
 
@@ -15,21 +16,47 @@ from verifier.cli import wiring
 app = typer.Typer(help="Watched models in service and their drift checks against their history.",
                   no_args_is_help=True)
 
+ModelFileOpt = Annotated[Optional[Path], typer.Option("--model", metavar="FILE",
+                                                     help="A calibration model in service (.onnx), with --experiment.")]
+DecoderFileOpt = Annotated[Optional[Path], typer.Option("--decoder", metavar="FILE",
+                                                       help="A QEC decoder in service (.onnx).")]
+NameOpt = Annotated[Optional[str], typer.Option("--name", help="The watched model's name.", show_default=False)]
+ExperimentOpt = o.experiment_opt("A calibration model (--model): watch the parameters it returns on sov's fixed "
+                                 "reference data for this experiment.")
+OldOperand = Annotated[Optional[str], typer.Argument(hidden=True, show_default=False)]  # the previous release's operand, hidden
 
-@o.workload_options(shots=20_000)
+
+def _in_service(decoder: Path | None, model: Path | None, path: str | None, experiment: str | None) -> Path:
+    """The model file of ``sov drift add``: ``--decoder FILE`` (QEC) or ``--model FILE -e NAME``
+    (calibration); the positional PATH of the previous release still works, hidden."""
+    from verifier.errors import UsageError
+
+    if decoder is not None and model is not None:
+        raise UsageError("give --decoder FILE (a QEC decoder) or --model FILE (a calibration model), not both")
+    if decoder is not None and experiment is not None:
+        raise UsageError("--experiment watches a calibration model: give it as --model FILE")
+    if model is not None and experiment is None:
+        raise UsageError("--model (a calibration model) needs --experiment")
+    given = decoder if decoder is not None else model
+    return Path(o.one_operand(str(given) if given is not None else None, path,
+                              "--model" if experiment else "--decoder", "the model in service"))
+
+
+@o.workload_options(shots=o.MEASURE_SHOTS)
+@o.runtime_options("contract", "provider", "batch_size")
 def add(
-    path: Annotated[Path, typer.Argument(help="The model file in service (.onnx).", show_default=False)],
-    name: Annotated[str, typer.Option("--name", help="A short name for it (used by sov drift check --name).")],
+    decoder: DecoderFileOpt = None,
+    model: ModelFileOpt = None,
+    name: Annotated[str, typer.Option("--name", help="A short name for it (used by sov drift check --name).")] = ...,
     policy: Annotated[Optional[Path], typer.Option("--policy", metavar="FILE.toml", help="Take the reference workloads from a policy file.")] = None,
     workload: Optional[dict] = None,  # the workload flags: see o.workload_options
-    contract: o.ContractOpt = None,
-    provider: o.ProviderOpt = "cpu",
-    batch_size: o.BatchOpt = 8192,
-    experiment: Annotated[Optional[str], typer.Option("--experiment", help="A calibration model: watch the parameters it returns on sov's fixed reference data for this experiment.")] = None,
+    runtime: Optional[dict] = None,  # --contract --provider --batch-size: see o.runtime_options
+    experiment: ExperimentOpt = None,
     no_run: Annotated[bool, typer.Option("--no-run", help="Do not replay the reference workload now (the first drift check then starts the history).")] = False,
     workers: o.WorkersOpt = None,
     db: o.DbOpt = None,
     json_out: o.JsonOpt = None,
+    path: OldOperand = None,
 ) -> int:
     """Register a model in service: path, sha256 and reference workload(s); replays the
     reference workload once to start its history."""
@@ -37,14 +64,15 @@ def add(
     from verifier.gates.policy import resolve_policy
     from verifier.workflows.drift import register
 
+    file = _in_service(decoder, model, path, experiment)
     pol = resolve_policy(policy, workload, experiment=experiment, purpose="watch")
     n_workers = o.workers_or_default(workers)
-    w, checks = register(o.store_for(db), path, name, list(pol.workloads),
+    w, checks = register(o.store_for(db), file, name, list(pol.workloads),
                          make_decoder=wiring.drift_decoder_factory(n_workers),
                          load_calibration=wiring.load_calibration_model,
                          signature=wiring.calibration_signature,
-                         decoder_options={"provider": provider, "batch_size": batch_size},
-                         contract=contract, experiment=experiment, replay_now=not no_run, workers=n_workers)
+                         decoder_options={"provider": runtime["provider"], "batch_size": runtime["batch_size"]},
+                         contract=runtime["contract"], experiment=experiment, replay_now=not no_run, workers=n_workers)
     print_watched(o.human_console(json_out), w, checks)
     o.write_json(json_out, w.to_json() | {"reference": [c.to_json() for c in checks]})
     return 0
@@ -61,14 +89,12 @@ def list_cmd(db: o.DbOpt = None, json_out: o.JsonOpt = None) -> int:
     return 0
 
 
-def remove(
-    name: Annotated[str, typer.Argument(help="The watched model's name.", show_default=False)],
-    db: o.DbOpt = None,
-    json_out: o.JsonOpt = None,
-) -> int:
+def remove(name: NameOpt = None, db: o.DbOpt = None, json_out: o.JsonOpt = None,
+           old_name: OldOperand = None) -> int:
     """Stop watching a model (its history stays in the store)."""
     from verifier.workflows.drift_registry import remove as unwatch
 
+    name = o.one_operand(name, old_name, "--name", "the watched model's name")
     w = unwatch(o.store_for(db), name)
     o.human_console(json_out).print(f"no longer watching {name} ({w.path})")
     o.write_json(json_out, {"removed": name})
@@ -81,7 +107,7 @@ def check(
     alpha: Annotated[float, typer.Option("--alpha", help="Family-wise false-alarm level (Holm over every series checked).")] = 0.01,
     latency_tolerance: Annotated[float, typer.Option("--latency-tolerance", help="Latency shifts smaller than this fraction are never drift.")] = 0.5,
     seed: Annotated[Optional[int], typer.Option("--seed", min=0, help="Sampling seed [default: fresh random, recorded].")] = None,
-    key: Annotated[Optional[Path], typer.Option("--key", metavar="PRIVATE_KEY", help="Sign the evidence records.")] = None,
+    key: o.KeyOpt = None,
     workers: o.WorkersOpt = None,
     db: o.DbOpt = None,
     json_out: o.JsonOpt = None,
@@ -115,6 +141,33 @@ def schedule(
     return 0
 
 
+def calib(
+    model: o.ModelOpt,
+    experiment: o.ExperimentOpt = None,
+    rel_tolerance: Annotated[float, typer.Option("--rel-tolerance", min=0.0, help="Largest relative change of any returned parameter that is not a shift.")] = 1e-4,
+    db: o.DbOpt = None,
+    json_out: o.JsonOpt = None,
+) -> int:
+    """A calibration model's drift signature: the parameters it returns on a fixed reference
+    data set, compared with the last signature recorded for the same model name and
+    experiment (no registration needed). Exit 0 unchanged (or first signature), 1 a shift."""
+    from reports.terminal import calib_drift_message
+    from verifier.calib.accept import drift_against_last
+    from verifier.store.runs import recorded_run
+
+    store = o.store_for(db)
+    with recorded_run(store, "calib drift") as rec:
+        sig, prev, cmp = drift_against_last(store, model, experiment, rel_tolerance=rel_tolerance,
+                                            run_id=rec.run_id, resolve=wiring.calibration_model_from_spec)
+        rec.exit_code = 1 if cmp and cmp["drift"] else 0
+        rec.summary = {"model": sig["model"], "experiment": sig["experiment"], "digest": sig["digest"],
+                       "drift": bool(cmp and cmp["drift"])}
+    o.human_console(json_out).print(calib_drift_message(sig, prev, cmp))
+    o.write_json(json_out, {"signature": sig, "previous_digest": prev["digest"] if prev else None,
+                            "comparison": cmp, "run_id": rec.run_id})
+    return rec.exit_code
+
+
 def register_watch_commands(group: typer.Typer) -> None:
     """add, list, remove: in ``sov drift`` and in the hidden old ``sov watch``."""
     group.command("add")(add)
@@ -125,3 +178,4 @@ def register_watch_commands(group: typer.Typer) -> None:
 register_watch_commands(app)
 app.command("check")(check)
 app.command("schedule")(schedule)
+app.command("calib")(calib)

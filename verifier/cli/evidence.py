@@ -11,10 +11,12 @@ from verifier.cli import options as o
 
 app = typer.Typer(help="Verify signed, hash-chained evidence records.", no_args_is_help=True)
 
+RecordFile = o.operand(Path, "FILE", "An evidence record (sov accept --evidence FILE).")
+
 
 @app.command("verify")
 def verify(
-    file: Annotated[Path, typer.Argument(help="An evidence record (sov accept --evidence FILE).", show_default=False)],
+    file: RecordFile,
     key: Annotated[Optional[list[Path]], typer.Option("--key", metavar="PUB", help="Public key file(s) that must have signed it.")] = None,
     db: Annotated[Optional[Path], typer.Option("--db", help="Also check the record against this store's hash chain.")] = None,
     json_out: o.JsonOpt = None,

@@ -11,6 +11,8 @@ from verifier.cli import options as o
 
 app = typer.Typer(help="Runs, verdicts and evidence recorded in the store.", no_args_is_help=True)
 
+RunId = o.operand(str, "RUN_ID", "A run id (or a unique prefix).")
+
 
 @app.command("list")
 def list_cmd(
@@ -30,11 +32,7 @@ def list_cmd(
 
 
 @app.command("show")
-def show(
-    run_id: Annotated[str, typer.Argument(help="A run id (or a unique prefix).", show_default=False)],
-    db: o.DbOpt = None,
-    json_out: o.JsonOpt = None,
-) -> int:
+def show(run_id: RunId, db: o.DbOpt = None, json_out: o.JsonOpt = None) -> int:
     """One run: its command line, results, verdicts, evidence records and drift checks."""
     import json
 

@@ -11,10 +11,13 @@ from verifier.cli import options as o
 
 app = typer.Typer(help="Inspect ONNX models and list the built-in ones.", no_args_is_help=True)
 
+OnnxFile = o.operand(Path, "FILE", "An .onnx file.")
+ModelFile = o.operand(Path, "FILE", "An .onnx file (or a built-in model name).")
+
 
 @app.command("inspect")
 def inspect(
-    model: Annotated[Path, typer.Argument(help="An .onnx file.", show_default=False)],
+    model: OnnxFile,
     contract: o.ContractOpt = None,
     json_out: o.JsonOpt = None,
 ) -> int:
@@ -49,13 +52,16 @@ def list_models(json_out: o.JsonOpt = None) -> int:
     return 0
 
 
+BomJsonOpt = Annotated[str, typer.Option("--json", metavar="FILE", help="Where to write the BOM ('-' = stdout).")]
+
+
 @app.command("bom")
+@o.hidden_aliases(json_out=("--output", "-o"))
 def bom(
-    model: Annotated[Path, typer.Argument(help="An .onnx file (or a built-in model name).", show_default=False)],
+    model: ModelFile,
     contract: o.ContractOpt = None,
     db: o.DbOpt = None,
-    output: Annotated[str, typer.Option("--output", "-o", metavar="FILE",
-                                        help="Where to write the BOM ('-' = stdout).")] = "-",
+    json_out: BomJsonOpt = "-",
 ) -> int:
     """CycloneDX 1.6 ML-BOM (JSON) of a model: hashes, contract, metadata, and the
     datasets (workload ids) it was evaluated on according to the store.
@@ -67,5 +73,5 @@ def bom(
     from verifier import __version__
 
     info = inspect_model(builtin_path(str(model)) or model)
-    o.write_json(output, model_bom(info, contract=contract, store=o.store_for(db), sov_version=__version__))
+    o.write_json(json_out, model_bom(info, contract=contract, store=o.store_for(db), sov_version=__version__))
     return 0

@@ -8,7 +8,6 @@ Heavy libraries are imported inside the helpers, never at module level, so that
 from __future__ import annotations
 
 import json
-import os
 import sys
 from pathlib import Path
 from typing import Annotated, Any, Optional
@@ -16,6 +15,17 @@ from typing import Annotated, Any, Optional
 import typer
 
 from verifier.errors import UsageError
+
+# -- named defaults -------------------------------------------------------------------------
+# One constant per meaning; docs/cli.md says why the meanings differ.
+
+MEASURE_SHOTS = 10_000  # shots per workload of a measurement (qec run, crosscheck, sweep, compare, ...)
+GATE_SHOTS = 100_000  # shots per workload of a decision that needs power (accept, qec lambda)
+LATENCY_SHOTS = 10_000  # timed shots of a latency probe (qec latency): enough for a p99.9
+COMPARE_LATENCY_SHOTS = 2_000  # timed shots per task of a comparison (every decoder x every point)
+WARMUP_SHOTS = 1_000  # untimed shots before a latency probe
+BATCH_SIZE = 8192  # shots per model inference call when throughput matters
+SEED = 0  # sampling seed: the same flags give the same shots
 
 # -- shared options -------------------------------------------------------------------------
 
@@ -26,15 +36,36 @@ JsonOpt = Annotated[Optional[str], typer.Option("--json", metavar="FILE",
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")]
 WorkersOpt = Annotated[Optional[int], typer.Option("--workers", min=1, help="Worker processes [default: all cores].",
                                                    show_default=False)]
+PolicyOpt = Annotated[Optional[Path], typer.Option("--policy", metavar="FILE.toml",
+                                                   help="Workloads and gates from a policy file (docs/policy.md).")]
+
+DecoderOpt = Annotated[str, typer.Option("--decoder", help="pymatching, pymatching-correlated, a built-in model, or FILE.onnx.")]
+ModelOpt = Annotated[str, typer.Option("--model", help="qibocal, sov-reference, a built-in model (sov models list), FILE.onnx, or openai:http://HOST:PORT/v1#MODEL (an OpenAI-compatible endpoint, asked about plots).")]
+EXPERIMENTS = ("resonator_spectroscopy, qubit_spectroscopy, rabi_amplitude, rabi_length, t1, ramsey, spin_echo "
+               "or readout")
+
+
+def experiment_opt(help: str):
+    """``--experiment/-e NAME`` with this command's meaning of it (every command spells it so)."""
+    return Annotated[Optional[str], typer.Option("--experiment", "-e", metavar="NAME", help=help, show_default=False)]
+
+
+ExperimentOpt = experiment_opt(f"{EXPERIMENTS} [default: the model's sov.experiment].")
 
 DistanceOpt = Annotated[Optional[int], typer.Option("--distance", "-d", min=2, help="Code distance.")]
+DistancesOpt = Annotated[str, typer.Option("--distances", metavar="3,5,7", help="Code distances, comma-separated.")]
 RoundsOpt = Annotated[Optional[int], typer.Option("--rounds", "-r", min=1, help="QEC rounds [default: distance].",
                                                   show_default=False)]
 BasisOpt = Annotated[str, typer.Option("--basis", help="Memory basis: x or z.")]
 NoiseOpt = Annotated[str, typer.Option("--noise", help="Noise model: uniform or si1000.")]
 POpt = Annotated[Optional[float], typer.Option("--p", help="Physical error rate.")]
-ShotsOpt = Annotated[int, typer.Option("--shots", min=1, help="Shots to replay.")]
+PListOpt = Annotated[Optional[str], typer.Option("--p", metavar="LIST",
+                                                 help="Physical error rates: 0.004,0.005,... or lo:hi:n (log-spaced).",
+                                                 show_default=False)]
+ShotsOpt = Annotated[int, typer.Option("--shots", min=1, help="Shots per workload.")]
 SeedOpt = Annotated[int, typer.Option("--seed", min=0, help="Sampling seed.")]
+MaxErrorsOpt = Annotated[Optional[int], typer.Option("--max-errors", min=1,
+                                                     help="Stop each workload early after this many logical errors.")]
 CircuitOpt = Annotated[Optional[Path], typer.Option("--circuit", metavar="FILE.stim",
                                                     help="Your own stim circuit (sampled, or with --dets/--obs replayed).")]
 DetsOpt = Annotated[Optional[Path], typer.Option("--dets", metavar="FILE", help="Recorded detection events.")]
@@ -53,6 +84,8 @@ ExecutorOpt = Annotated[str, typer.Option("--executor", metavar="local|dask",
                                          help="Where blocks run: local worker processes, or a Dask cluster.")]
 SchedulerOpt = Annotated[Optional[str], typer.Option("--scheduler", metavar="ADDR",
                                                      help="Dask scheduler address (tcp://host:8786); without it --executor dask starts a local cluster.")]
+KeyOpt = Annotated[Optional[Path], typer.Option("--key", metavar="PRIVATE_KEY",
+                                                help="Sign the evidence record(s) with this key file (sov keys generate).")]
 
 
 # -- helpers --------------------------------------------------------------------------------
@@ -127,35 +160,143 @@ def human_console(json_target: str | None):
 
 # -- shared option blocks -------------------------------------------------------------------
 
-def workload_options(*, shots: int):
-    """Declare the workload flags (``--distance`` ... ``--data-format``) of a command once:
-    the command's parameter ``workload`` is replaced, at its place in ``--help``, by these
-    options, and receives them back as one dict (``verifier.qec.workload.from_flags``'s
-    keyword arguments). ``shots``: this command's default shot count."""
+def _replace_signature(command, params, call):
+    """A wrapper of ``command`` whose signature (what typer reads as its flags) is ``params``,
+    calling ``call(**kwargs)``; typer reads both the signature and the annotations."""
     import functools
     import inspect
 
-    block = [("distance", DistanceOpt, None), ("rounds", RoundsOpt, None), ("basis", BasisOpt, "z"),
-             ("noise", NoiseOpt, "uniform"), ("p", POpt, None), ("shots", ShotsOpt, shots),
-             ("seed", SeedOpt, 0), ("circuit", CircuitOpt, None), ("dets", DetsOpt, None),
-             ("obs", ObsOpt, None), ("data_format", DataFormatOpt, None)]
+    @functools.wraps(command)
+    def wrapper(**kwargs):
+        return call(**kwargs)
+
+    wrapper.__signature__ = inspect.Signature(params, return_annotation=int)
+    wrapper.__annotations__ = {p.name: p.annotation for p in params} | {"return": int}
+    return wrapper
+
+
+def option_block(into: str, block: list[tuple[str, Any, Any]]):
+    """Declare a block of options (name, annotation, default) once for many commands: the
+    command's parameter ``into`` is replaced, at its place in ``--help``, by these options,
+    and receives them back as one dict."""
+    import inspect
+
     names = [b[0] for b in block]
 
     def decorate(command):
         params = []
         for prm in inspect.signature(command, eval_str=True).parameters.values():
-            if prm.name != "workload":
+            if prm.name != into:
                 params.append(prm)
                 continue
             params += [inspect.Parameter(n, inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=a, default=d)
                        for n, a, d in block]
-
-        @functools.wraps(command)
-        def wrapper(**kwargs):
-            return command(workload={n: kwargs.pop(n) for n in names}, **kwargs)
-
-        wrapper.__signature__ = inspect.Signature(params, return_annotation=int)
-        wrapper.__annotations__ = {p.name: p.annotation for p in params} | {"return": int}
-        return wrapper
+        return _replace_signature(command, params,
+                                  lambda **kw: command(**{into: {n: kw.pop(n) for n in names}}, **kw))
 
     return decorate
+
+
+def workload_options(*, shots: int | None, recorded: bool = True):
+    """The workload flags (``--distance`` ... ``--data-format``) as the parameter ``workload``:
+    a dict of ``verifier.qec.workload.from_flags``'s keyword arguments. ``shots``: this
+    command's default shot count (None: the command declares its own --shots, which means
+    something else there); ``recorded=False``: no --dets/--obs/--data-format (a command
+    that only samples)."""
+    block = [("distance", DistanceOpt, None), ("rounds", RoundsOpt, None), ("basis", BasisOpt, "z"),
+             ("noise", NoiseOpt, "uniform"), ("p", POpt, None), ("shots", ShotsOpt, shots),
+             ("seed", SeedOpt, SEED), ("circuit", CircuitOpt, None), ("dets", DetsOpt, None),
+             ("obs", ObsOpt, None), ("data_format", DataFormatOpt, None)]
+    return option_block("workload", [b for b in block if (shots is not None or b[0] != "shots")
+                                     and (recorded or b[0] not in ("dets", "obs", "data_format"))])
+
+
+RUNTIME_BLOCK = [("contract", ContractOpt, None), ("provider", ProviderOpt, "cpu"), ("threads", ThreadsOpt, None),
+                 ("batch_size", BatchOpt, BATCH_SIZE)]
+
+
+def runtime_options(*names: str):
+    """The model runtime flags (``--contract --provider --threads --batch-size``, or the
+    ``names`` among contract, provider, threads, batch_size) as the parameter ``runtime``:
+    a dict of ``wiring.decoder_from_spec``'s keyword arguments."""
+    return option_block("runtime", [b for b in RUNTIME_BLOCK if not names or b[0] in names])
+
+
+def operand(kind: Any, metavar: str, help: str):
+    """A command's one positional operand (a file, a folder, a run id)."""
+    return Annotated[kind, typer.Argument(metavar=metavar, help=help, show_default=False)]
+
+
+def hidden_aliases(**aliases: str | tuple[str, ...]):
+    """Keep old spellings of options working, out of ``--help``, for one release:
+    ``@hidden_aliases(batch_size="--batch")`` adds a hidden ``--batch`` that fills the
+    parameter ``batch_size`` (a repeatable option: the values add up). typer shows every
+    name of an option in ``--help``, so an old spelling is a second, hidden option merged
+    here rather than a second name of the first. Giving both spellings is a usage error."""
+    import inspect
+    import typing
+
+    def decorate(command):
+        sig = inspect.signature(command, eval_str=True)
+        params = list(sig.parameters.values())
+        merge = []
+        for name, names in aliases.items():
+            names = (names,) if isinstance(names, str) else tuple(names)
+            main = sig.parameters[name]
+            base, info = typing.get_args(main.annotation)[:2]
+            is_list = typing.get_origin(base) in (list, typing.List) or any(
+                typing.get_origin(a) in (list, typing.List) for a in typing.get_args(base))
+            alias = typer.Option(*names, hidden=True, metavar=info.metavar, min=getattr(info, "min", None),
+                                 max=getattr(info, "max", None))
+            hidden = f"_alias_{name}"
+            params.append(inspect.Parameter(hidden, inspect.Parameter.KEYWORD_ONLY, default=None,
+                                            annotation=Annotated[Optional[base], alias]))
+            new = info.param_decls[0] if info.param_decls else info.default  # typer: Option("--x") puts it in default
+            merge.append((name, hidden, names[0], new, main.default, is_list))
+
+        def call(**kwargs):
+            for name, hidden, old, new, default, is_list in merge:
+                value = kwargs.pop(hidden)
+                if value is None or (is_list and not value):
+                    continue
+                if is_list:
+                    kwargs[name] = list(kwargs[name] or []) + list(value)
+                elif kwargs[name] != default:
+                    raise UsageError(f"{old} is the old spelling of {new}: give only {new}")
+                else:
+                    kwargs[name] = value
+            return command(**kwargs)
+
+        return _replace_signature(command, params, call)
+
+    return decorate
+
+
+def _hide_hidden_operands() -> None:
+    """typer leaves a hidden operand (``typer.Argument(hidden=True)``) out of the help's list
+    but still names it in the usage line; an old spelling must not appear there either."""
+    from typer.core import TyperArgument
+
+    shown = TyperArgument.get_usage_pieces
+    if getattr(shown, "_sov", False):
+        return
+
+    def pieces(self, ctx):
+        return [] if self.hidden else shown(self, ctx)
+
+    pieces._sov = True  # type: ignore[attr-defined]
+    TyperArgument.get_usage_pieces = pieces  # type: ignore[method-assign]
+
+
+_hide_hidden_operands()
+
+
+def one_operand(flag_value: Any, positional: Any, flag: str, what: str) -> Any:
+    """The value of ``flag``, or of the hidden positional operand it replaced (kept for one
+    release); both, or neither, is a usage error."""
+    if flag_value is not None and positional is not None:
+        raise UsageError(f"give {what} once: {flag} {flag_value} (not also as an operand)")
+    value = flag_value if flag_value is not None else positional
+    if value is None:
+        raise UsageError(f"give {what}: {flag} ...")
+    return value

@@ -14,24 +14,13 @@ app = typer.Typer(help="Replay QEC workloads through decoders (PyMatching, ONNX 
 
 
 @app.command("run")
+@o.workload_options(shots=o.MEASURE_SHOTS)
+@o.runtime_options()
 def run(
-    decoder: Annotated[str, typer.Option("--decoder", help="pymatching, pymatching-correlated, a built-in model, or FILE.onnx.")] = "pymatching",
-    distance: o.DistanceOpt = None,
-    rounds: o.RoundsOpt = None,
-    basis: o.BasisOpt = "z",
-    noise: o.NoiseOpt = "uniform",
-    p: o.POpt = None,
-    shots: o.ShotsOpt = 10_000,
-    seed: o.SeedOpt = 0,
-    circuit: o.CircuitOpt = None,
-    dets: o.DetsOpt = None,
-    obs: o.ObsOpt = None,
-    data_format: o.DataFormatOpt = None,
-    contract: o.ContractOpt = None,
-    provider: o.ProviderOpt = "cpu",
-    threads: o.ThreadsOpt = None,
-    batch_size: o.BatchOpt = 8192,
-    max_errors: Annotated[Optional[int], typer.Option("--max-errors", min=1, help="Stop early after this many logical errors.")] = None,
+    decoder: o.DecoderOpt = "pymatching",
+    workload: Optional[dict] = None,  # the workload flags: see o.workload_options
+    runtime: Optional[dict] = None,  # --contract ... --batch-size: see o.runtime_options
+    max_errors: o.MaxErrorsOpt = None,
     workers: o.WorkersOpt = None,
     executor: o.ExecutorOpt = "local",
     scheduler: o.SchedulerOpt = None,
@@ -45,20 +34,17 @@ def run(
     per-round rate and throughput."""
     n_workers = o.workers_or_default(workers)
     o.start_workers(executor, n_workers)
-    workload = o.qec_workload(distance=distance, rounds=rounds, basis=basis, noise=noise, p=p,
-                              shots=shots, seed=seed, circuit=circuit, dets=dets, obs=obs,
-                              data_format=data_format)
+    wl = o.qec_workload(**workload)
     from reports.terminal import shot_progress, task_table
     from verifier.workflows.qec import record_task
 
-    dec = wiring.decoder_from_spec(decoder, contract=contract, provider=provider, threads=threads,
-                                   batch_size=batch_size, workers=n_workers)
+    dec = wiring.decoder_from_spec(decoder, **runtime, workers=n_workers)
     store = o.store_for(db)
     console = o.human_console(json_out)  # (rich's import overlaps the workers' start)
     with o.executor_for(executor, scheduler, n_workers) as ex, shot_progress(f"{dec.name}", quiet=quiet) as progress:
-        result, payload = record_task(dec, workload, store=store, workers=n_workers, max_errors=max_errors,
+        result, payload = record_task(dec, wl, store=store, workers=n_workers, max_errors=max_errors,
                                       progress=progress, executor=ex)
-    console.print(task_table([result], title=f"{workload.describe()}  (workload {workload.id[:12]})"))
+    console.print(task_table([result], title=f"{wl.describe()}  (workload {wl.id[:12]})"))
     if result.reused_shots:
         console.print(f"{result.reused_shots:,} shots reused from the store {store.path}")
     o.write_json(json_out, payload)
@@ -66,21 +52,17 @@ def run(
 
 
 @app.command("latency")
+@o.hidden_aliases(batch_size="--batch")
+@o.workload_options(shots=None, recorded=False)
 def latency(
-    decoder: Annotated[str, typer.Option("--decoder", help="pymatching, pymatching-correlated, a built-in model, or FILE.onnx.")] = "pymatching",
-    distance: o.DistanceOpt = None,
-    rounds: o.RoundsOpt = None,
-    basis: o.BasisOpt = "z",
-    noise: o.NoiseOpt = "uniform",
-    p: o.POpt = None,
-    seed: o.SeedOpt = 0,
-    circuit: o.CircuitOpt = None,
+    decoder: o.DecoderOpt = "pymatching",
+    workload: Optional[dict] = None,  # the workload flags (no --shots: see below): o.workload_options
     contract: o.ContractOpt = None,
     provider: o.ProviderOpt = "cpu",
     threads: Annotated[int, typer.Option("--threads", min=0, help="onnxruntime intra-op threads (0 = its default).")] = 1,
-    shots: Annotated[int, typer.Option("--shots", min=1, help="Timed shots (each decoded alone at --batch 1).")] = 10_000,
-    warmup: Annotated[int, typer.Option("--warmup", min=0, help="Untimed shots decoded first.")] = 1_000,
-    batch: Annotated[int, typer.Option("--batch", min=1, help="Shots per timed call (1 = real-time, one shot at a time).")] = 1,
+    shots: Annotated[int, typer.Option("--shots", min=1, help="Timed shots (each decoded alone at --batch-size 1).")] = o.LATENCY_SHOTS,
+    warmup: Annotated[int, typer.Option("--warmup", min=0, help="Untimed shots decoded first.")] = o.WARMUP_SHOTS,
+    batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Shots per timed call (1 = real-time, one shot at a time).")] = 1,
     budget_us: Annotated[float, typer.Option("--budget-us", help="Real-time budget per QEC round, in µs.")] = 1.0,
     db: o.DbOpt = None,
     json_out: o.JsonOpt = None,
@@ -94,15 +76,14 @@ def latency(
     from reports.terminal import latency_table, latency_verdict
     from verifier.workflows.latency import record_latency
 
-    workload = o.qec_workload(distance=distance, rounds=rounds, basis=basis, noise=noise, p=p,
-                              shots=(shots + warmup) * batch, seed=seed, circuit=circuit)
+    wl = o.qec_workload(**workload, shots=(shots + warmup) * batch_size)
     dec = wiring.decoder_from_spec(decoder, contract=contract, provider=provider, threads=threads,
-                                   batch_size=max(batch, 1), workers=1)
-    res, payload = record_latency(dec, workload, store=o.store_for(db), shots=shots, warmup=warmup,
-                                  batch=batch, budget_us_per_round=budget_us)
+                                   batch_size=batch_size, workers=1)
+    res, payload = record_latency(dec, wl, store=o.store_for(db), shots=shots, warmup=warmup,
+                                  batch=batch_size, budget_us_per_round=budget_us)
     console = o.human_console(json_out)
-    console.print(latency_table(res, f"{dec.name} latency, batch {batch}, {shots:,} timed shots after "
-                                     f"{warmup:,} warm-up  ({workload.describe()})"))
+    console.print(latency_table(res, f"{dec.name} latency, batch {batch_size}, {shots:,} timed shots after "
+                                     f"{warmup:,} warm-up  ({wl.describe()})"))
     if (verdict := latency_verdict(res)) is not None:
         console.print(verdict)
     o.write_json(json_out, payload)
@@ -110,25 +91,15 @@ def latency(
 
 
 @app.command("crosscheck")
+@o.workload_options(shots=o.MEASURE_SHOTS)
+@o.runtime_options("contract", "threads", "batch_size")
 def crosscheck(
     decoder: Annotated[str, typer.Option("--decoder", help="A built-in model or FILE.onnx.")],
     provider: Annotated[Optional[list[str]], typer.Option("--provider", metavar="NAME", help="Execution provider; repeat to compare (cpu, cuda, ...).")] = None,
     graph_optimization: Annotated[Optional[list[str]], typer.Option("--graph-optimization", metavar="disable|basic|extended|all",
                                                                     help="onnxruntime graph optimization level; repeat to compare.")] = None,
-    distance: o.DistanceOpt = None,
-    rounds: o.RoundsOpt = None,
-    basis: o.BasisOpt = "z",
-    noise: o.NoiseOpt = "uniform",
-    p: o.POpt = None,
-    shots: o.ShotsOpt = 10_000,
-    seed: o.SeedOpt = 0,
-    circuit: o.CircuitOpt = None,
-    dets: o.DetsOpt = None,
-    obs: o.ObsOpt = None,
-    data_format: o.DataFormatOpt = None,
-    contract: o.ContractOpt = None,
-    threads: o.ThreadsOpt = None,
-    batch_size: o.BatchOpt = 8192,
+    workload: Optional[dict] = None,  # the workload flags: see o.workload_options
+    runtime: Optional[dict] = None,  # --contract --threads --batch-size: see o.runtime_options
     workers: o.WorkersOpt = None,
     max_listed: Annotated[int, typer.Option("--max-listed", min=0, help="Differing shots to list per pair.")] = 20,
     db: o.DbOpt = None,
@@ -144,11 +115,8 @@ def crosscheck(
     from verifier.workflows.crosscheck import crosscheck_runtimes
 
     n_workers = o.workers_or_default(workers)
-    make = wiring.onnx_runtime_variant(decoder, contract=contract, threads=threads,
-                                       batch_size=batch_size, workers=n_workers)
-    flags = dict(distance=distance, rounds=rounds, basis=basis, noise=noise, p=p, shots=shots,
-                 seed=seed, circuit=circuit, dets=dets, obs=obs, data_format=data_format)
-    check = crosscheck_runtimes(make, flags, providers=provider, levels=graph_optimization,
+    make = wiring.onnx_runtime_variant(decoder, **runtime, workers=n_workers)
+    check = crosscheck_runtimes(make, workload, providers=provider, levels=graph_optimization,
                                 store=o.store_for(db), workers=n_workers, max_listed=max_listed,
                                 progress=lambda label: shot_progress(label, quiet=quiet))
     console = o.human_console(json_out)

@@ -17,13 +17,6 @@ from verifier.cli import options as o
 from verifier.cli import wiring
 from verifier.cli.qec import app
 
-DecoderOpt = Annotated[str, typer.Option("--decoder", help="pymatching, pymatching-correlated, a built-in model, or FILE.onnx.")]
-DistancesOpt = Annotated[str, typer.Option("--distances", metavar="3,5,7", help="Code distances, comma-separated.")]
-PListOpt = Annotated[Optional[str], typer.Option("--p", metavar="LIST",
-                                                 help="Physical error rates: 0.004,0.005,... or lo:hi:n (log-spaced).",
-                                                 show_default=False)]
-MaxErrorsOpt = Annotated[Optional[int], typer.Option("--max-errors", min=1,
-                                                     help="Stop each point early after this many logical errors.")]
 SinterCsvOpt = Annotated[Optional[Path], typer.Option("--sinter-csv", metavar="FILE.csv",
                                                       help="Also write the points as sinter CSV (for `sinter plot`).")]
 PlotOpt = Annotated[Optional[Path], typer.Option("--plot", metavar="FILE.svg", help="Write the plot (svg, png or pdf).")]
@@ -33,10 +26,9 @@ BootstrapOpt = Annotated[int, typer.Option("--bootstrap", min=0, help="Parametri
 FitWindowOpt = Annotated[float, typer.Option("--fit-window", min=0.0,
                                              help="Scaling fit uses rates within ±this (relative) of the crossings; 0 = all.")]
 
-_GRID = [("decoder", DecoderOpt, "pymatching"), ("distances", DistancesOpt, "3,5,7"), ("p", PListOpt, None),
+_GRID = [("decoder", o.DecoderOpt, "pymatching"), ("distances", o.DistancesOpt, "3,5,7"), ("p", o.PListOpt, None),
          ("rounds", o.RoundsOpt, None), ("basis", o.BasisOpt, "z"), ("noise", o.NoiseOpt, "uniform")]
-_RUN = [("contract", o.ContractOpt, None), ("provider", o.ProviderOpt, "cpu"), ("threads", o.ThreadsOpt, None),
-        ("batch_size", o.BatchOpt, 8192), ("workers", o.WorkersOpt, None), ("executor", o.ExecutorOpt, "local"),
+_RUN = [*o.RUNTIME_BLOCK, ("workers", o.WorkersOpt, None), ("executor", o.ExecutorOpt, "local"),
         ("scheduler", o.SchedulerOpt, None), ("db", o.DbOpt, None), ("json_out", o.JsonOpt, None)]
 
 
@@ -45,7 +37,7 @@ def _grid_command(name: str, *, shots: int, fit: Sequence[tuple] = (), plots: bo
     --help lists them) around the command's own ``fit`` flags. typer reads a command's
     flags from its signature, so the three commands get one generated signature instead
     of three hand-written copies that drift apart."""
-    params = [*_GRID, ("shots", o.ShotsOpt, shots), ("seed", o.SeedOpt, 0), ("max_errors", MaxErrorsOpt, None),
+    params = [*_GRID, ("shots", o.ShotsOpt, shots), ("seed", o.SeedOpt, o.SEED), ("max_errors", o.MaxErrorsOpt, None),
               *fit, *_RUN, *([("plot", PlotOpt, None)] if plots else []), ("sinter_csv", SinterCsvOpt, None),
               *([("baseline_csv", BaselineOpt, None)] if plots else []), ("quiet", o.QuietOpt, False)]
 
@@ -139,7 +131,7 @@ def _extras(res, f: GridFlags, draw: Callable | None) -> dict[str, str]:
     return out
 
 
-@_grid_command("sweep", shots=10_000)
+@_grid_command("sweep", shots=o.MEASURE_SHOTS)
 def sweep_cmd(**flags: Any) -> int:
     """Run a decoder over a grid of rotated-memory workloads (distances x rates).
 
@@ -153,7 +145,7 @@ def sweep_cmd(**flags: Any) -> int:
     return _execute(f, f.spec(), "qec sweep", GridResult, sweep_lines)
 
 
-@_grid_command("threshold", shots=10_000, plots=True,
+@_grid_command("threshold", shots=o.MEASURE_SHOTS, plots=True,
                fit=[("bootstrap", BootstrapOpt, 400), ("fit_window", FitWindowOpt, 0.35)])
 def threshold_cmd(**flags: Any) -> int:
     """Measure the threshold: sweep, then fit where the distances' LER curves cross.
@@ -181,7 +173,7 @@ def _draw_threshold(res, f: GridFlags) -> None:
                          f"basis {f.basis.upper()}")
 
 
-@_grid_command("lambda", shots=100_000, plots=True, fit=[("bootstrap", BootstrapOpt, 2000)])
+@_grid_command("lambda", shots=o.GATE_SHOTS, plots=True, fit=[("bootstrap", BootstrapOpt, 2000)])
 def lambda_cmd(**flags: Any) -> int:
     """Measure the error-suppression factor Λ = ε_d / ε_{d+2} at one physical error rate.
 

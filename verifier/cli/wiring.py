@@ -18,7 +18,6 @@ def decoder_from_spec(spec: str, **kwargs: Any):
     return resolve(spec, **kwargs)
 
 
-
 def onnx_runtime_variant(spec: str, **kwargs: Any):
     """``sov qec crosscheck``'s decoders: ``make(provider, level)`` is the ONNX model
     ``spec`` on that execution provider at that graph-optimization level (one model load
@@ -133,7 +132,6 @@ def read_sinter_csv_epsilon(path, p: float) -> dict:
     from adapters.sinter_interop import read_sinter_csv_epsilon as read
 
     return read(path, p)
-
 
 
 # -- accept, drift and evidence -------------------------------------------------------------

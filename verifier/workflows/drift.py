@@ -344,7 +344,7 @@ def check(store: "Store", names: list[str] | None, *, run: "Run", make_decoder: 
         raise UsageError(f"--latency-tolerance must be >= 0, got {latency_tolerance}")
     watched = [get(store, n) for n in names] if names is not None else list_watched(store)
     if not watched:
-        raise UsageError("no watched models: register one with sov drift add PATH --name NAME")
+        raise UsageError("no watched models: register one with sov drift add --decoder FILE --name NAME")
     models = [_check_model(store, w, run=run, make_decoder=make_decoder, workers=workers,
                            seed=seed, signature=signature) for w in watched]
     _test(models, alpha, latency_tolerance)

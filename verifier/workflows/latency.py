@@ -98,13 +98,13 @@ def measure_latency(decoder: Decoder, workload: QecWorkload, *, shots: int = 10_
     The shots are the workload's first shots (its block 0, 1, ...), so two decoders
     measured on one workload see the same syndromes."""
     if shots < 1 or warmup < 0 or batch < 1:
-        raise UsageError("latency needs --shots >= 1, --warmup >= 0 and --batch >= 1")
+        raise UsageError("latency needs --shots >= 1, --warmup >= 0 and --batch-size >= 1")
     if budget_us_per_round <= 0:
         raise UsageError(f"--budget-us must be positive, got {budget_us_per_round}")
     decoder.check(workload)
     need = (shots + warmup) * batch
     if need > workload.shots:
-        raise UsageError(f"latency needs {need:,} shots ((--shots + --warmup) x --batch) but the "
+        raise UsageError(f"latency needs {need:,} shots ((--shots + --warmup) x --batch-size) but the "
                          f"workload has {workload.shots:,}: give a larger workload --shots")
     t0 = time.perf_counter()
     compiled = decoder.compile_for(workload)

@@ -102,7 +102,7 @@ def calibration_only_payload(run: "Run", calibration: dict[str, Any], *,
     models = [m["spec"] for m in calibration.get("models", []) if not m.get("baseline")]
     cmd = ["sov", "compare"]
     for m in models:
-        cmd += ["--calib-model", m]
+        cmd += ["--model", m]
     cmd += ["--experiment", calibration["experiment"]]
     return json_safe({
         **header(run, elapsed=None, baseline=None, sweep=None),

@@ -79,11 +79,11 @@ def compare_plan(decoders: Sequence[str], baseline: str = "pymatching", *, dista
     dist_text = distances if distances is not None else _join(cfg.get("distances"))
     p_text = p if p is not None else _join(cfg.get("p", cfg.get("ps")))
     if experiment and not calib_models:
-        raise UsageError("--experiment goes with --calib-model FILE.onnx")
+        raise UsageError("--experiment goes with --model FILE.onnx")
     if not (specs or dist_text or p_text):
         if not calib_models:
             raise UsageError("give --decoder ... with --distances and --p (or --policy FILE.toml), "
-                             "and/or --calib-model FILE.onnx")
+                             "and/or --model FILE.onnx (with --experiment)")
         return ComparePlan([], base_spec, None, list(calib_models), experiment)
     if not dist_text or not p_text:
         raise UsageError("give --distances and --p (e.g. --distances 3,5 --p 0.002,0.004), or --policy FILE.toml")
