@@ -454,6 +454,7 @@ def calib_drift_message(sig: dict, prev: dict | None, cmp: dict | None) -> str:
 def model_table(info, contract: str | None, *, known: bool):
     """``sov models inspect``: one checked file, the contract it names and whether sov
     knows that contract (as ``adapters.contracts.inspection`` resolved them)."""
+    from rich.markup import escape
     from rich.table import Table
 
     t = Table(title=f"{info.file_name}", show_header=False, title_justify="left")
@@ -465,11 +466,12 @@ def model_table(info, contract: str | None, *, known: bool):
               + ("" if known or not contract else "  (unknown)"))
     t.add_row("opset", ", ".join(f"{k} {v}" for k, v in info.opsets.items()))
     t.add_row("producer", info.producer or "-")
-    t.add_row("inputs", "\n".join(x.show() for x in info.inputs))
-    t.add_row("outputs", "\n".join(x.show() for x in info.outputs))
+    # shapes such as [batch, 4, T, D, D] would read as rich markup and vanish
+    t.add_row("inputs", escape("\n".join(x.show() for x in info.inputs)))
+    t.add_row("outputs", escape("\n".join(x.show() for x in info.outputs)))
     t.add_row("operators", ", ".join(info.operators))
-    t.add_row("metadata", "\n".join(f"{k} = {v if len(v) < 80 else v[:77] + '...'}"
-                                    for k, v in info.metadata.items()) or "-")
+    t.add_row("metadata", escape("\n".join(f"{k} = {v if len(v) < 80 else v[:77] + '...'}"
+                                    for k, v in info.metadata.items()) or "-"))
     t.add_row("integrity", "ok: parses, passes onnx.checker, standard operators only, no external "
                            "data outside its folder")
     return t

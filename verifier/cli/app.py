@@ -1,6 +1,6 @@
 """The ``sov`` command: a thin typer layer over the library.
 
-Every user error ends as one line on stderr and the exit code of DESIGN.md
+Every user error ends as one line on stderr and one of the exit codes of verifier/errors.py
 (0 pass, 1 gate failed, 2 usage/input, 3 inconclusive, 4 integrity); ``--debug``
 shows the traceback instead.
 """

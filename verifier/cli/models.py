@@ -11,26 +11,26 @@ from verifier.cli import options as o
 
 app = typer.Typer(help="Inspect ONNX models and list the built-in ones.", no_args_is_help=True)
 
-OnnxFile = o.operand(Path, "FILE", "An .onnx file.")
 ModelFile = o.operand(Path, "FILE", "An .onnx file (or a built-in model name).")
 
 
 @app.command("inspect")
 def inspect(
-    model: OnnxFile,
+    model: ModelFile,
     contract: o.ContractOpt = None,
     json_out: o.JsonOpt = None,
 ) -> int:
     """Contract, sha256, opset, operators, inputs/outputs, metadata and integrity verdict.
 
     Exit 4 when the file fails an integrity check, 2 when it is missing."""
+    from adapters.builtin import builtin_path
     from adapters.contracts import inspection
     from adapters.onnx_model import inspect_model
     from reports.terminal import model_table
     from verifier.errors import IntegrityError
 
     try:
-        info = inspect_model(model)
+        info = inspect_model(builtin_path(str(model)) or model)
     except IntegrityError as e:
         o.write_json(json_out, {"path": str(model), "integrity": "failed", "reason": str(e)})
         raise
