@@ -682,7 +682,9 @@ def _calibration(cal: dict[str, Any]) -> str:
 
 
 def _method(payload) -> str:
-    conf = payload.get("confidence", 0.95)
+    from verifier.stats.binomial import CONFIDENCE
+
+    conf = payload.get("confidence", CONFIDENCE)
     if not payload.get("decoders"):
         return ('<h2>Method</h2><ul class="method"><li>Ground truth: qubits are simulated with known parameters '
                 '(binomial shot noise, readout errors); every model sees exactly the same data.</li><li>Errors: '

@@ -40,7 +40,7 @@ class Stats:
         return self.shots / self.seconds if self.seconds > 0 else float("nan")
 
 @lru_cache(maxsize=4096)  # pure, and asked for the same counts by every table and report
-def clopper_pearson(errors: int, shots: int, confidence: float = 0.95) -> tuple[float, float]:
+def clopper_pearson(errors: int, shots: int, confidence: float = CONFIDENCE) -> tuple[float, float]:
     """Exact two-sided binomial interval; ``(0, 1 - (alpha/2)**(1/n))`` when errors = 0."""
     if shots <= 0:
         return (float("nan"), float("nan"))
