@@ -21,24 +21,18 @@ def demo(
     pre-decoders, record everything in a DuckDB file here, and print a summary."""
     from adapters.builtin import builtin_models
     from reports.terminal import demo_lines, shot_progress
-    from verifier.workflows.qec import run_task
-    from verifier.store.runs import recorded_run
-    from verifier.qec.workload import MemoryWorkload
+    from verifier.workflows.qec import demo_workload, run_demo
 
     n_workers = o.workers_or_default(workers)
     o.start_workers("local", n_workers)
-    workload = MemoryWorkload(5, 5, "z", "uniform", 0.003, shots, 2026)
+    workload = demo_workload(shots)
     specs = ["pymatching"] + [m["name"] for m in builtin_models() if m["contract"].startswith("qec.")]
     store = o.store_for(db)
     console = o.human_console(None)
     console.print(f"[bold]sov demo[/bold]: {workload.describe()}; store {store.path}")
-    results = []
-    with recorded_run(store, "demo") as rec:
-        for spec in specs:
-            dec = wiring.decoder_from_spec(spec, workers=n_workers)
-            with shot_progress(spec, quiet=quiet) as progress:
-                results.append(run_task(dec, workload, run=rec, workers=n_workers, progress=progress))
-        rec.summary = {r.decoder_name: {"errors": r.stats.errors, "shots": r.stats.shots} for r in results}
-    for line in demo_lines(results, workload_id=workload.id, store_path=store.path, run_id=rec.run_id):
+    results, run_id = run_demo(specs, lambda spec: wiring.decoder_from_spec(spec, workers=n_workers), workload,
+                               store=store, workers=n_workers,
+                               progress_factory=lambda label: shot_progress(label, quiet=quiet))
+    for line in demo_lines(results, workload_id=workload.id, store_path=store.path, run_id=run_id):
         console.print(line)
     return 0

@@ -1,11 +1,14 @@
-"""Library entry points for QEC replays; the CLI's ``sov qec run`` is a thin wrapper."""
+"""Library entry points for QEC replays: ``sov qec run`` and ``sov demo`` are thin wrappers."""
 
 from __future__ import annotations
+
+from contextlib import nullcontext
+from typing import Any, Callable, Sequence
 
 from verifier.engine.replay import replay
 from verifier.engine.results import ProgressFn, TaskResult
 from verifier.qec.decoder import Decoder
-from verifier.qec.workload import QecWorkload
+from verifier.qec.workload import MemoryWorkload, QecWorkload
 from verifier.store.db import Store
 from verifier.store.runs import Run, recorded_run
 
@@ -34,3 +37,25 @@ def record_task(decoder: Decoder, workload: QecWorkload, *, store: Store, worker
         rec.summary = {"decoder": decoder.name, "workload_id": workload.id, "shots": result.stats.shots,
                        "errors": result.stats.errors}
     return result, payload
+
+
+def demo_workload(shots: int) -> MemoryWorkload:
+    """``sov demo``'s workload: a d = 5 rotated memory at p = 0.003, the regime of
+    ``docs/scorecard-grid.md``, with a seed of its own."""
+    return MemoryWorkload(5, 5, "z", "uniform", 0.003, shots, 2026)
+
+
+def run_demo(specs: Sequence[str], make_decoder: Callable[[str], Decoder], workload: QecWorkload, *,
+             store: Store, workers: int = 1,
+             progress_factory: Callable[[str], Any] = lambda _label: nullcontext(None)) -> tuple[list[TaskResult], str]:
+    """``sov demo``: every decoder of ``specs`` (built by ``make_decoder`` inside the recorded
+    run, so a model that fails to load is recorded too) on the same workload; the results
+    and the run id."""
+    results = []
+    with recorded_run(store, "demo") as rec:
+        for spec in specs:
+            dec = make_decoder(spec)
+            with progress_factory(spec) as progress:
+                results.append(run_task(dec, workload, run=rec, workers=workers, progress=progress))
+        rec.summary = {r.decoder_name: {"errors": r.stats.errors, "shots": r.stats.shots} for r in results}
+    return results, rec.run_id
