@@ -11,14 +11,8 @@ import pytest
 from adapters.reference_models import _finish, identity_predecoder_flat, save
 from verifier.errors import UsageError
 from verifier.gates.gate import (FAIL, INCONCLUSIVE, PASS, PairedCounts, combine, latency,
+from tests.fixtures.cli import sov_main
                             ler_noninferiority, ratio_bounds, shots_to_decide)
-
-def sov_inproc(*args: str) -> int:
-    """The real CLI entry point, in this process (saves the interpreter start-up)."""
-    from verifier.cli.app import main
-
-    return main(list(args))
-
 
 W = ["--distance", "3", "--rounds", "3", "--p", "0.01", "--seed", "1", "--workers", "1", "-q"]
 
@@ -135,7 +129,7 @@ def test_identity_predecoder_passes_against_pymatching(run_sov, tmp_path):
 
 def test_degraded_candidate_fails(tmp_path):
     m = save(flipping_predecoder(), tmp_path / "flip.onnx")
-    code = sov_inproc("accept", "--candidate", m, "--baseline", "pymatching", *W, "--shots", "20000",
+    code = sov_main("accept", "--candidate", m, "--baseline", "pymatching", *W, "--shots", "20000",
                       "--db", str(tmp_path / "s.duckdb"), "--json", str(tmp_path / "f.json"),
                       "--junit", str(tmp_path / "f.xml"))
     assert code == 1
@@ -148,7 +142,7 @@ def test_degraded_candidate_fails(tmp_path):
 
 def test_hundred_shots_are_inconclusive(tmp_path):
     m = save(identity_predecoder_flat(1), tmp_path / "id.onnx")
-    code = sov_inproc("accept", "--candidate", m, "--baseline", "pymatching", *W, "--shots", "100",
+    code = sov_main("accept", "--candidate", m, "--baseline", "pymatching", *W, "--shots", "100",
                       "--db", str(tmp_path / "s.duckdb"), "--json", str(tmp_path / "i.json"),
                       "--junit", str(tmp_path / "i.xml"))
     assert code == 3
@@ -204,7 +198,7 @@ workloads = ["d3-z"]
 def test_policy_runs_every_workload_and_gate(tmp_path):
     save(identity_predecoder_flat(1), tmp_path / "id.onnx")
     (tmp_path / "p.toml").write_text(POLICY)
-    code = sov_inproc("accept", "--policy", str(tmp_path / "p.toml"), "--workers", "1", "-q",
+    code = sov_main("accept", "--policy", str(tmp_path / "p.toml"), "--workers", "1", "-q",
                       "--db", str(tmp_path / "s.duckdb"), "--json", str(tmp_path / "p.json"))
     assert code == 0
     d = json.loads((tmp_path / "p.json").read_text())
@@ -249,7 +243,7 @@ def test_example_policy_in_docs_parses():
 
 def test_bad_policy_on_the_cli_is_one_line(tmp_path, capsys):
     (tmp_path / "bad.toml").write_text("[[gates]]\nkind='latency'\nper='hour'\nbudget_us=1\n[[workloads]]\ndistance=3\np=0.01\n")
-    code = sov_inproc("accept", "--candidate", "pymatching", "--baseline", "pymatching",
+    code = sov_main("accept", "--candidate", "pymatching", "--baseline", "pymatching",
                       "--policy", str(tmp_path / "bad.toml"), "--db", str(tmp_path / "s.duckdb"))
     assert code == 2
     lines = [ln for ln in capsys.readouterr().err.splitlines() if ln.strip()]
@@ -264,7 +258,7 @@ def test_calibration_acceptance_dispatches_to_verifier_calib(tmp_path):
     from tests.fixtures.calibration import save as save_cal
 
     off = save_cal(peak_rabi_model(1.3), tmp_path / "off.onnx")
-    code = sov_inproc("accept", "--experiment", "rabi_amplitude", "--candidate", off, "--baseline",
+    code = sov_main("accept", "--experiment", "rabi_amplitude", "--candidate", off, "--baseline",
                       "qibocal", "--repeats", "12", "-q", "--db", str(tmp_path / "s.duckdb"),
                       "--json", str(tmp_path / "c.json"), "--junit", str(tmp_path / "c.xml"))
     assert code == 1

@@ -7,13 +7,7 @@ import json
 import pytest
 
 from tests.fixtures.calibration import nan_fit_model, peak_rabi_model, save
-
-
-def _one_line_error(r, code):
-    assert r.returncode == code, (r.returncode, r.stdout[-500:], r.stderr)
-    lines = [ln for ln in r.stderr.strip().splitlines() if ln.strip()]
-    assert len(lines) == 1 and "Traceback" not in r.stderr, r.stderr
-    return lines[0]
+from tests.fixtures.cli import one_line
 
 
 def test_accept_rejects_a_model_30_percent_off_exit_1(run_sov, tmp_path):
@@ -45,7 +39,7 @@ def test_calib_run_discriminators_json(run_sov, tmp_path):
 def test_calib_nan_model_is_exit_4_and_recorded(run_sov, tmp_path):
     m = save(nan_fit_model(), tmp_path / "nan.onnx")
     db = str(tmp_path / "s.duckdb")
-    line = _one_line_error(run_sov("calib", "run", "--model", m, "--repeats", "3", "--db", db), 4)
+    line = one_line(run_sov("calib", "run", "--model", m, "--repeats", "3", "--db", db), 4)
     assert "NaN" in line
     import duckdb
 
@@ -61,13 +55,13 @@ def test_calib_nan_model_is_exit_4_and_recorded(run_sov, tmp_path):
     (["calib", "replay", "no/such/folder"], "no such folder"),
 ])
 def test_calib_usage_errors_are_one_line(args, needle, run_sov, tmp_path):
-    line = _one_line_error(run_sov(*args, "--db", str(tmp_path / "s.duckdb")), 2)
+    line = one_line(run_sov(*args, "--db", str(tmp_path / "s.duckdb")), 2)
     assert needle in line
 
 
 def test_replay_of_a_folder_without_qibocal_actions_is_a_usage_error(run_sov, tmp_path):
     (tmp_path / "empty").mkdir()
-    line = _one_line_error(run_sov("calib", "replay", str(tmp_path / "empty"), "--model", "rabi-amplitude-mlp",
+    line = one_line(run_sov("calib", "replay", str(tmp_path / "empty"), "--model", "rabi-amplitude-mlp",
                                    "--db", str(tmp_path / "s.duckdb")), 2)
     assert "no Qibocal action" in line
 

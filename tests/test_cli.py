@@ -9,6 +9,7 @@ from onnx import TensorProto, helper
 
 from adapters.reference_models import identity_predecoder_flat, save
 from tests.fixtures.onnx_models import constant_decoder
+from tests.fixtures.cli import one_line
 
 W = ["--distance", "3", "--rounds", "3", "--basis", "z", "--noise", "uniform", "--p", "0.01",
      "--shots", "2000", "--seed", "1", "--workers", "1"]
@@ -54,14 +55,6 @@ def test_identity_model_gives_pymatching_errors(run_sov, tmp_path):
     assert ja["errors"] == jb["errors"] and jb["model_sha256"] and ja["workload_id"] == jb["workload_id"]
 
 
-def _one_line_error(r, code):
-    assert r.returncode == code, (r.returncode, r.stderr)
-    lines = [ln for ln in r.stderr.strip().splitlines() if ln.strip()]
-    assert len(lines) == 1, r.stderr
-    assert "Traceback" not in r.stderr
-    return lines[0]
-
-
 @pytest.mark.parametrize("args", [
     ["qec", "run", "--bogus"],
     ["qec", "run", "--distance", "3", "--p", "0.01", "--basis", "q"],
@@ -73,7 +66,7 @@ def _one_line_error(r, code):
     ["nosuchcommand"],
 ])
 def test_usage_errors_exit_2_with_one_line(run_sov, tmp_path, args):
-    _one_line_error(run_sov(*args, "--db", str(tmp_path / "s.duckdb")) if args[0] == "qec" else run_sov(*args, cwd=tmp_path), 2)
+    one_line(run_sov(*args, "--db", str(tmp_path / "s.duckdb")) if args[0] == "qec" else run_sov(*args, cwd=tmp_path), 2)
 
 
 def _nan_decoder(tmp_path):
@@ -93,10 +86,10 @@ def _nan_decoder(tmp_path):
 def test_bad_models_get_their_exit_codes(run_sov, tmp_path):
     db = str(tmp_path / "s.duckdb")
     (tmp_path / "junk.onnx").write_bytes(b"\x08\x07garbage" * 50)
-    line = _one_line_error(run_sov("qec", "run", "--decoder", str(tmp_path / "junk.onnx"), *W, "--db", db), 4)
+    line = one_line(run_sov("qec", "run", "--decoder", str(tmp_path / "junk.onnx"), *W, "--db", db), 4)
     assert "junk.onnx" in line
     # NaN outputs: exit 4, recorded as an integrity failure, not a score
-    line = _one_line_error(run_sov("qec", "run", "--decoder", _nan_decoder(tmp_path), *W, "--db", db), 4)
+    line = one_line(run_sov("qec", "run", "--decoder", _nan_decoder(tmp_path), *W, "--db", db), 4)
     assert "NaN" in line
     import duckdb
 
@@ -106,19 +99,19 @@ def test_bad_models_get_their_exit_codes(run_sov, tmp_path):
     con.close()
     # wrong detector count for the workload: exit 2, expected vs found
     wrong = save(constant_decoder(99, 1, flip=False), tmp_path / "wrong.onnx")
-    line = _one_line_error(run_sov("qec", "run", "--decoder", wrong, *W, "--db", db), 2)
+    line = one_line(run_sov("qec", "run", "--decoder", wrong, *W, "--db", db), 2)
     assert "expected" in line and "found" in line
     # no contract: exit 2 listing the contracts
     nocon = identity_predecoder_flat(1)
     del nocon.metadata_props[:]
     path = save(nocon, tmp_path / "nocontract.onnx")
-    line = _one_line_error(run_sov("qec", "run", "--decoder", path, *W, "--db", db), 2)
+    line = one_line(run_sov("qec", "run", "--decoder", path, *W, "--db", db), 2)
     assert "qec.predecoder.flat" in line
     # ... which --contract repairs
     assert run_sov("qec", "run", "--decoder", path, "--contract", "qec.predecoder.flat", *W, "--db", db).returncode == 0
     # metadata that disagrees with the workload
     md = save(identity_predecoder_flat(1, metadata={"sov.distance": "5"}), tmp_path / "d5.onnx")
-    line = _one_line_error(run_sov("qec", "run", "--decoder", md, *W, "--db", db), 2)
+    line = one_line(run_sov("qec", "run", "--decoder", md, *W, "--db", db), 2)
     assert "sov.distance" in line
 
 
@@ -129,7 +122,7 @@ def test_custom_domain_and_outside_external_data_are_refused(run_sov, tmp_path):
     m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 18), helper.make_opsetid("com.vendor.secret", 1)])
     m.metadata_props.add(key="sov.contract", value="qec.decoder")
     onnx.save(m, tmp_path / "evil.onnx")
-    line = _one_line_error(run_sov("models", "inspect", str(tmp_path / "evil.onnx")), 4)
+    line = one_line(run_sov("models", "inspect", str(tmp_path / "evil.onnx")), 4)
     assert "com.vendor.secret" in line
 
     (tmp_path / "sub").mkdir()
@@ -142,7 +135,7 @@ def test_custom_domain_and_outside_external_data_are_refused(run_sov, tmp_path):
                           [helper.make_tensor_value_info("out", TensorProto.FLOAT, [16])], initializer=[t])
     m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 18)])
     onnx.save(m, tmp_path / "sub" / "ext.onnx")
-    line = _one_line_error(run_sov("models", "inspect", str(tmp_path / "sub" / "ext.onnx")), 4)
+    line = one_line(run_sov("models", "inspect", str(tmp_path / "sub" / "ext.onnx")), 4)
     assert "outside the model's folder" in line
 
 

@@ -18,6 +18,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 from adapters.reference_models import identity_predecoder_flat, save
 from tests.fixtures.onnx_models import constant_decoder
+from tests.fixtures.cli import one_line
 
 D, O = 24, 1  # rotated memory z, d = 3, rounds = 3
 W = ["--distance", "3", "--rounds", "3", "--basis", "z", "--p", "0.01", "--shots", "300",
@@ -338,12 +339,7 @@ CORPUS = [
 
 
 def _one_line(r, code: int) -> str:
-    assert r.returncode == code, (r.returncode, r.stdout[-500:], r.stderr[-2000:])
-    assert "Traceback" not in r.stderr, r.stderr
-    lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
-    assert len(lines) == 1, r.stderr
-    assert lines[0].startswith("sov: error: "), lines[0]
-    return lines[0]
+    return one_line(r, code, prefix="sov: error: ")
 
 
 @pytest.mark.parametrize("name,build,code,words,env", CORPUS, ids=[c[0] for c in CORPUS])

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from adapters.onnx_decoder import OnnxDecoder
-from adapters.reference_models import identity_predecoder_flat, save
+from adapters.reference_models import save
 from adapters.runtime import RuntimeOptions
 from tests.fixtures.onnx_models import constant_decoder
 from baselines.pymatching_decoder import PyMatchingDecoder
@@ -20,11 +20,6 @@ from verifier.workflows.latency import measure_latency, percentiles
 from verifier.engine.blocks import unpack_predictions
 from verifier.engine.replay import replay
 from verifier.qec.workload import BLOCK_SHOTS, MemoryWorkload
-
-
-@pytest.fixture(scope="module")
-def identity_path(tmp_path_factory):
-    return save(identity_predecoder_flat(1), tmp_path_factory.mktemp("m") / "identity.onnx")
 
 
 def test_percentiles_are_numpy_percentiles_in_microseconds():

@@ -6,18 +6,12 @@ import numpy as np
 import pytest
 
 from adapters.onnx_decoder import OnnxDecoder
-from adapters.reference_models import identity_predecoder_flat, save
 from baselines.pymatching_decoder import PyMatchingDecoder
 from verifier.qec.decoder import fingerprint
 from verifier.workflows.qec import run_task
 from verifier.engine.replay import replay
 from verifier.store.runs import recorded_run
 from verifier.qec.workload import MemoryWorkload
-
-
-@pytest.fixture(scope="module")
-def identity_path(tmp_path_factory):
-    return save(identity_predecoder_flat(1), tmp_path_factory.mktemp("m") / "identity.onnx")
 
 
 @pytest.mark.parametrize("basis", ["x", "z"])

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from _compare_models import write_pair
+from tests.fixtures.compare_models import write_pair
 
 
 @pytest.fixture(scope="module")

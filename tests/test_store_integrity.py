@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
+from tests.fixtures.cli import one_line
 
 
 BLOCK = 8192
@@ -27,13 +28,6 @@ def _env(**extra: str) -> dict:
     e.setdefault("OMP_NUM_THREADS", "1")
     e.update(extra)
     return e
-
-
-def _one_line(r, code: int) -> str:
-    assert r.returncode == code, (r.returncode, r.stderr[-2000:])
-    lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
-    assert len(lines) == 1 and "Traceback" not in r.stderr, r.stderr
-    return lines[0]
 
 
 def _q(db: Path, sql: str, params=()):
@@ -196,7 +190,7 @@ def test_file_size_limit_gives_one_line_and_keeps_what_was_written(tmp_path):
     r = subprocess.run(_cmd("qec", "run", "-d", "3", "--p", "0.01", "--shots", "1000000", "--seed", "5",
                             "--workers", "1", "-q", "--db", str(db)),
                        capture_output=True, text=True, env=_env(), preexec_fn=_limit_fsize(64 << 10))
-    line = _one_line(r, 2)
+    line = one_line(r, 2)
     assert "disk full" in line and str(db) in line
     assert _q(db, "SELECT run_id, shots, errors FROM results WHERE run_id = ?", [before[0][0]]) == before
     assert _q(db, "SELECT count(*) FROM results")[0][0] == 1  # nothing half-recorded as a result
@@ -229,7 +223,7 @@ def test_full_tmpfs_gives_one_line_and_keeps_what_was_written(tmp_path):
         r = subprocess.run(_cmd("qec", "run", "-d", "5", "--p", "0.01", "--shots", "200000", "--seed", "5",
                                 "--workers", "1", "-q", "--db", str(db)), capture_output=True, text=True,
                            env=_env(), timeout=240)
-        line = _one_line(r, 2)
+        line = one_line(r, 2)
         assert "store" in line, line
         subprocess.run(["mount", "-o", "remount,size=16m", str(mnt)], check=True)
         assert _q(db, "SELECT run_id, shots, errors FROM results WHERE run_id = ?", [before[0][0]]) == before
@@ -258,7 +252,7 @@ def test_read_only_store_gives_one_line_and_is_left_intact(tmp_path):
             where.chmod(0o555)
         r = subprocess.run(_cmd("qec", "run", "-d", "3", "--p", "0.01", "--shots", "2000", "--seed", "8",
                                 "--workers", "1", "-q", "--db", str(db)), capture_output=True, text=True, env=_env())
-        line = _one_line(r, 2)
+        line = one_line(r, 2)
         assert "not writable" in line or "read-only" in line.lower(), line
         assert __import__("hashlib").sha256(db.read_bytes()).hexdigest() == digest
         # reading still works: the BOM command reads the store read-only
