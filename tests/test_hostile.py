@@ -343,11 +343,11 @@ def _one_line(r, code: int) -> str:
 
 
 @pytest.mark.parametrize("name,build,code,words,env", CORPUS, ids=[c[0] for c in CORPUS])
-def test_hostile_model_gets_its_exit_code_and_one_line(run_sov, tmp_path, name, build, code, words, env):
+def test_hostile_model_gets_its_exit_code_and_one_line(cli, tmp_path, name, build, code, words, env):
     model = build(tmp_path)
     db = tmp_path / "s.duckdb"
     t0 = time.monotonic()
-    r = run_sov("qec", "run", "--decoder", model, *W, "--db", str(db), env=env, timeout=120)
+    r = cli("qec", "run", "--decoder", model, *W, "--db", str(db), env=env)
     took = time.monotonic() - t0
     line = _one_line(r, code)
     for w in words:
@@ -366,10 +366,10 @@ def test_hostile_model_gets_its_exit_code_and_one_line(run_sov, tmp_path, name, 
             con.close()
 
 
-def test_hostile_models_refused_by_models_inspect(run_sov, tmp_path):
+def test_hostile_models_refused_by_models_inspect(cli, tmp_path):
     """The parent-side checks also answer ``sov models inspect`` (no session is created)."""
     for build in (custom_domain, external_symlink, absurd_dimensions, junk_bytes):
-        r = run_sov("models", "inspect", build(tmp_path))
+        r = cli("models", "inspect", build(tmp_path))
         _one_line(r, 4)
 
 
@@ -390,7 +390,7 @@ def test_memory_bomb_is_the_sandbox_limit(tmp_path):
             s.run(None, {"dets": x})
 
 
-def test_external_data_inside_the_folder_is_accepted(run_sov, tmp_path):
+def test_external_data_inside_the_folder_is_accepted(cli, tmp_path):
     """The control for the external-data cases: weights next to the model are fine, from any
     working directory (the sandbox loads such a model by path)."""
     w = numpy_helper.from_array(np.zeros((1, O), np.uint8), "w")
@@ -400,6 +400,6 @@ def test_external_data_inside_the_folder_is_accepted(run_sov, tmp_path):
     onnx.save(m, tmp_path / "vendor" / "ok.onnx", save_as_external_data=True, all_tensors_to_one_file=True,
               location="ok.weights", size_threshold=0)
     (tmp_path / "elsewhere").mkdir()
-    r = run_sov("qec", "run", "--decoder", str(tmp_path / "vendor" / "ok.onnx"), *W, "--db",
-                str(tmp_path / "s.duckdb"), cwd=tmp_path / "elsewhere")
+    r = cli("qec", "run", "--decoder", str(tmp_path / "vendor" / "ok.onnx"), *W, "--db",
+            str(tmp_path / "s.duckdb"), cwd=tmp_path / "elsewhere")
     assert r.returncode == 0, r.stderr
