@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from tests.fixtures.cli import one_line
+from tests.fixtures.processes import alive, children, cmdline, descendants, wait_until
 
 
 BLOCK = 8192
@@ -96,27 +97,6 @@ def test_concurrent_writers_all_succeed_and_count_shots_once(tmp_path):
         assert n == distinct == 3 and shots == 20000
 
 
-def _children(pid: int) -> list[int]:
-    kids = []
-    for d in Path("/proc").iterdir():
-        if d.name.isdigit():
-            try:
-                stat = (d / "stat").read_text()
-            except OSError:
-                continue
-            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
-                kids.append(int(d.name))
-    return kids
-
-
-def _alive(pid: int) -> bool:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] != "Z"
-
-
 def _held_at_first_block_write(hooks: Path, p: subprocess.Popen, timeout: float = 120) -> None:
     """Wait until run ``p`` has committed its first blocks and is held there by the store's
     test hook (``SOV_TEST_HOOK_DIR``, with ``hold`` present): it cannot finish meanwhile."""
@@ -146,14 +126,11 @@ def test_kill9_mid_run_leaves_store_readable_and_resumes_to_exact_shots(tmp_path
     p = subprocess.Popen(_cmd(*args), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                          env=_env(SOV_TEST_HOOK_DIR=str(hooks)))
     _held_at_first_block_write(hooks, p)
-    sandbox_children = _children(p.pid)
+    sandbox_children = children(p.pid)
     os.kill(p.pid, signal.SIGKILL)
     p.wait(timeout=30)
     # the model sandbox dies with its parent (PR_SET_PDEATHSIG)
-    t0 = time.monotonic()
-    while any(_alive(c) for c in sandbox_children) and time.monotonic() - t0 < 10:
-        time.sleep(0.1)
-    assert not any(_alive(c) for c in sandbox_children)
+    assert wait_until(lambda: not any(alive(c) for c in sandbox_children), timeout=10), sandbox_children
     # readable, the run still says 'running' until someone notices its process is gone
     runs = _q(db, "SELECT run_id, status FROM runs")
     assert [s for _, s in runs] == ["running"]
@@ -293,22 +270,6 @@ def test_json_and_evidence_files_are_never_half_written(tmp_path):
     assert json.loads(target.read_text()) == {"new": 1} and oct(target.stat().st_mode & 0o777)
 
 
-def _cmdline(pid: int) -> str:
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_text(errors="replace")
-    except OSError:
-        return ""
-
-
-def _descendants(pid: int) -> list[int]:
-    out, todo = [], [pid]
-    while todo:
-        kids = _children(todo.pop())
-        out += kids
-        todo += kids
-    return out
-
-
 @pytest.mark.slow
 @pytest.mark.skipif(not Path("/proc").is_dir(), reason="needs /proc")
 def test_kill9_with_workers_leaves_no_orphans(tmp_path):
@@ -324,8 +285,8 @@ def test_kill9_with_workers_leaves_no_orphans(tmp_path):
     deadline = time.monotonic() + 60
     family: list[int] = []
     while time.monotonic() < deadline:
-        family = _descendants(p.pid)
-        sandboxes = [c for c in family if "adapters.sandbox_child" in _cmdline(c)]
+        family = descendants(p.pid)
+        sandboxes = [c for c in family if "adapters.sandbox_child" in cmdline(c)]
         if len(sandboxes) >= 2:
             break
         time.sleep(0.05)
@@ -333,8 +294,6 @@ def test_kill9_with_workers_leaves_no_orphans(tmp_path):
     assert len(family) >= 4, family  # forkserver, 2 workers, their sandboxes
     os.kill(p.pid, signal.SIGKILL)
     p.wait(timeout=30)
-    t0 = time.monotonic()
-    while any(_alive(c) for c in family) and time.monotonic() - t0 < 15:
-        time.sleep(0.2)
-    assert not [c for c in family if _alive(c)]
+    wait_until(lambda: not any(alive(c) for c in family), timeout=15)
+    assert not [c for c in family if alive(c)]
     assert _q(db, "SELECT count(*) FROM runs")[0][0] == 1  # and the store still opens
