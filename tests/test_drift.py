@@ -28,7 +28,7 @@ def test_swapped_model_is_caught_and_stable_one_is_not(tmp_path):
     assert [w["name"] for w in json.loads((tmp_path / "l.json").read_text())] == ["prod"]
     # same file, fresh seed: in control
     assert sov_main("drift", "check", "--name", "prod", "--seed", "2", "--db", db,
-                      "--json", str(tmp_path / "ok.json")) == 0
+                    "--json", str(tmp_path / "ok.json")) == 0
     ok = json.loads((tmp_path / "ok.json").read_text())
     (s,) = ok["models"][0]["series"]
     assert ok["status"] == "ok" and s["history_shots"] == 4000 and s["ler_p"] > 0.01
@@ -36,7 +36,7 @@ def test_swapped_model_is_caught_and_stable_one_is_not(tmp_path):
     save(constant_decoder("num_detectors", 1, flip=False), tmp_path / "other.onnx")
     shutil.copy(tmp_path / "other.onnx", model)
     assert sov_main("drift", "check", "--all", "--seed", "3", "--db", db,
-                      "--json", str(tmp_path / "drift.json")) == 1
+                    "--json", str(tmp_path / "drift.json")) == 1
     d = json.loads((tmp_path / "drift.json").read_text())
     m = d["models"][0]
     assert d["status"] == "drift" and m["hash_changed"] and m["sha256_now"] != m["sha256_expected"]

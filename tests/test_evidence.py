@@ -125,7 +125,7 @@ def test_accept_writes_signed_evidence_that_verifies(tmp_path, keydir):
     assert rec["tool"]["name"] == "sov" and rec["tool"]["version"]
     assert rec["subject"]["candidate"]["model_sha256"] and rec["workloads"][0]["id"]
     assert sov_main("evidence", "verify", str(ev), "--key", str(keydir / "sov-signing.pub"),
-                      "--db", str(db)) == 0
+                    "--db", str(db)) == 0
     assert sov_main("evidence", "chain", "--db", str(db)) == 0
     from verifier.store.db import Store
 

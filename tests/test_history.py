@@ -12,7 +12,7 @@ def test_history_list_show_and_parquet_export(tmp_path, capsys):
     m = save(identity_predecoder_flat(1), tmp_path / "id.onnx")
     db = str(tmp_path / "s.duckdb")
     assert sov_main("accept", "--candidate", m, "--baseline", "pymatching", "-d", "3", "--p", "0.01",
-                      "--shots", "300", "--seed", "2", "--workers", "1", "-q", "--db", db) == 3
+                    "--shots", "300", "--seed", "2", "--workers", "1", "-q", "--db", db) == 3
     assert sov_main("history", "list", "--db", db, "--json", str(tmp_path / "h.json")) == 0
     runs = json.loads((tmp_path / "h.json").read_text())
     assert len(runs) == 1
@@ -30,7 +30,7 @@ def test_history_list_show_and_parquet_export(tmp_path, capsys):
 
     out = tmp_path / "pq"
     assert sov_main("history", "export", "--parquet", str(out), "--db", db, "--json",
-                      str(tmp_path / "x.json")) == 0
+                    str(tmp_path / "x.json")) == 0
     files = {f["table"]: f for f in json.loads((tmp_path / "x.json").read_text())}
     for t in ("runs", "results", "verdicts", "evidence_chain", "blocks", "watched_models"):
         assert (out / f"{t}.parquet").is_file(), t
