@@ -8,6 +8,7 @@ import pytest
 
 from tests.fixtures.calibration import nan_fit_model, peak_rabi_model, save
 from tests.fixtures.cli import one_line
+from tests.fixtures.stores import read_rows
 
 
 def test_accept_rejects_a_model_30_percent_off_exit_1(cli, tmp_path):
@@ -29,11 +30,8 @@ def test_calib_run_discriminators_json(cli, tmp_path):
     d = json.loads(r.stdout)
     assert d["experiment"] == "readout" and d["workload"]["repeats"] == 4
     assert d["figures"]["assignment_fidelity"]["assignment_fidelity_median"] > 0.9
-    import duckdb
-
-    con = duckdb.connect(db, read_only=True)
-    assert con.execute("SELECT count(*) FROM cal_results").fetchone()[0] == 1
-    assert con.execute("SELECT count(*) FROM runs WHERE command = 'calib run' AND status = 'ok'").fetchone()[0] == 1
+    assert read_rows(db, "SELECT count(*) FROM cal_results")[0][0] == 1
+    assert read_rows(db, "SELECT count(*) FROM runs WHERE command = 'calib run' AND status = 'ok'")[0][0] == 1
 
 
 def test_calib_nan_model_is_exit_4_and_recorded(cli, tmp_path):
@@ -41,9 +39,7 @@ def test_calib_nan_model_is_exit_4_and_recorded(cli, tmp_path):
     db = str(tmp_path / "s.duckdb")
     line = one_line(cli("calib", "run", "--model", m, "--repeats", "3", "--db", db), 4)
     assert "NaN" in line
-    import duckdb
-
-    status = duckdb.connect(db, read_only=True).execute("SELECT status FROM runs").fetchone()[0]
+    status = read_rows(db, "SELECT status FROM runs")[0][0]
     assert status == "integrity"
 
 

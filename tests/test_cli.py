@@ -8,8 +8,9 @@ import pytest
 from onnx import TensorProto, helper
 
 from adapters.reference_models import identity_predecoder_flat, save
-from tests.fixtures.onnx_models import constant_decoder
 from tests.fixtures.cli import one_line
+from tests.fixtures.onnx_models import constant_decoder
+from tests.fixtures.stores import read_rows
 
 W = ["--distance", "3", "--rounds", "3", "--basis", "z", "--noise", "uniform", "--p", "0.01",
      "--shots", "2000", "--seed", "1", "--workers", "1"]
@@ -92,12 +93,8 @@ def test_bad_models_get_their_exit_codes(cli, tmp_path):
     # NaN outputs: exit 4, recorded as an integrity failure, not a score
     line = one_line(cli("qec", "run", "--decoder", _nan_decoder(tmp_path), *W, "--db", db), 4)
     assert "NaN" in line
-    import duckdb
-
-    con = duckdb.connect(db, read_only=True)
-    assert con.execute("SELECT status FROM runs ORDER BY started_at DESC LIMIT 1").fetchone()[0] == "integrity"
-    assert con.execute("SELECT count(*) FROM results").fetchone()[0] == 0
-    con.close()
+    assert read_rows(db, "SELECT status FROM runs ORDER BY started_at DESC LIMIT 1")[0][0] == "integrity"
+    assert read_rows(db, "SELECT count(*) FROM results")[0][0] == 0
     # wrong detector count for the workload: exit 2, expected vs found
     wrong = save(constant_decoder(99, 1, flip=False), tmp_path / "wrong.onnx")
     line = one_line(cli("qec", "run", "--decoder", wrong, *W, "--db", db), 2)

@@ -17,8 +17,9 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 from adapters.reference_models import identity_predecoder_flat, save
-from tests.fixtures.onnx_models import constant_decoder
 from tests.fixtures.cli import one_line
+from tests.fixtures.onnx_models import constant_decoder
+from tests.fixtures.stores import read_rows
 
 D, O = 24, 1  # rotated memory z, d = 3, rounds = 3
 W = ["--distance", "3", "--rounds", "3", "--basis", "z", "--p", "0.01", "--shots", "300",
@@ -355,15 +356,9 @@ def test_hostile_model_gets_its_exit_code_and_one_line(cli, tmp_path, name, buil
     if "SOV_BATCH_TIMEOUT_S" in env:
         assert took < 60, took  # killed at the limit, not hung
     if db.exists() and code == 4:
-        import duckdb
-
-        con = duckdb.connect(str(db), read_only=True)
-        try:
-            rows = con.execute("SELECT status, exit_code FROM runs").fetchall()
-            assert rows and all(s == "integrity" and c == 4 for s, c in rows), rows
-            assert con.execute("SELECT count(*) FROM results").fetchone()[0] == 0
-        finally:
-            con.close()
+        rows = read_rows(db, "SELECT status, exit_code FROM runs")
+        assert rows and all(s == "integrity" and c == 4 for s, c in rows), rows
+        assert read_rows(db, "SELECT count(*) FROM results")[0][0] == 0
 
 
 def test_hostile_models_refused_by_models_inspect(cli, tmp_path):
