@@ -34,13 +34,18 @@ def cli(monkeypatch):
     (as they would for a subprocess); replaying tests pass ``--workers 1`` so that no
     worker pool outlives the command in the pytest process."""
 
+    from verifier.engine import pool
+
     def run(*args, cwd: Path | None = None, env: dict[str, str] | None = None):
+        had_pool = pool._POOL.get("pool")
         with monkeypatch.context() as m:
             if cwd is not None:
                 m.chdir(cwd)
             for k, v in (env or {}).items():
                 m.setenv(k, v)
-            return run_main(args)
+            r = run_main(args)
+        assert pool._POOL.get("pool") is had_pool, "a replay in process needs --workers 1 (or a subprocess)"
+        return r
 
     return run
 
