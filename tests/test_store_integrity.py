@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
-from tests.fixtures.cli import one_line
+from tests.fixtures.cli import one_line, run_main
 from tests.fixtures.processes import alive, children, cmdline, descendants, wait_until
 
 
@@ -159,8 +159,8 @@ def _limit_fsize(n: int):
 @pytest.mark.slow
 def test_file_size_limit_gives_one_line_and_keeps_what_was_written(tmp_path):
     db = tmp_path / "f.duckdb"
-    first = subprocess.run(_cmd("qec", "run", "-d", "3", "--p", "0.01", "--shots", "3000", "--workers", "1",
-                                "-q", "--db", str(db)), capture_output=True, text=True, env=_env())
+    # the store to protect is written in process; the run under the limit is a subprocess
+    first = run_main(["qec", "run", "-d", "3", "--p", "0.01", "--shots", "3000", "--workers", "1", "-q", "--db", db])
     assert first.returncode == 0, first.stderr
     before = _q(db, "SELECT run_id, shots, errors FROM results")
     # ~300 KB of blocks (packed predictions: ~2.2 KB a block), well past the 64 KB limit
@@ -191,8 +191,8 @@ def test_full_tmpfs_gives_one_line_and_keeps_what_was_written(tmp_path):
         pytest.skip("cannot mount tmpfs here")
     try:
         db = mnt / "s.duckdb"
-        first = subprocess.run(_cmd("qec", "run", "-d", "3", "--p", "0.01", "--shots", "3000", "--workers", "1",
-                                    "-q", "--db", str(db)), capture_output=True, text=True, env=_env())
+        first = run_main(["qec", "run", "-d", "3", "--p", "0.01", "--shots", "3000", "--workers", "1",
+                          "-q", "--db", db])
         assert first.returncode == 0, first.stderr
         before = _q(db, "SELECT run_id, shots, errors FROM results")
         used = sum(f.stat().st_size for f in mnt.iterdir())
@@ -218,8 +218,8 @@ def test_read_only_store_gives_one_line_and_is_left_intact(tmp_path):
         where.mkdir()
     try:
         db = where / "s.duckdb"
-        first = subprocess.run(_cmd("qec", "run", "-d", "3", "--p", "0.01", "--shots", "2000", "--workers", "1",
-                                    "-q", "--db", str(db)), capture_output=True, text=True, env=_env())
+        first = run_main(["qec", "run", "-d", "3", "--p", "0.01", "--shots", "2000", "--workers", "1",
+                          "-q", "--db", db])
         assert first.returncode == 0, first.stderr
         digest = __import__("hashlib").sha256(db.read_bytes()).hexdigest()
         if root:
