@@ -108,8 +108,8 @@ def test_latency_gate_and_combine():
 
 # -- CLI --------------------------------------------------------------------------------------
 
-def test_identity_predecoder_passes_against_pymatching(cli, tmp_path):
-    m = save(identity_predecoder_flat(1), tmp_path / "id.onnx")
+def test_identity_predecoder_passes_against_pymatching(cli, tmp_path, identity_path):
+    m = identity_path
     r = cli("accept", "--candidate", m, "--baseline", "pymatching", *W, "--shots", "20000",
             "--db", str(tmp_path / "s.duckdb"), "--json", str(tmp_path / "a.json"),
             "--junit", str(tmp_path / "a.xml"))
@@ -140,8 +140,8 @@ def test_degraded_candidate_fails(tmp_path):
     assert case.find("failure") is not None
 
 
-def test_hundred_shots_are_inconclusive(tmp_path):
-    m = save(identity_predecoder_flat(1), tmp_path / "id.onnx")
+def test_hundred_shots_are_inconclusive(tmp_path, identity_path):
+    m = identity_path
     code = sov_main("accept", "--candidate", m, "--baseline", "pymatching", *W, "--shots", "100",
                     "--db", str(tmp_path / "s.duckdb"), "--json", str(tmp_path / "i.json"),
                     "--junit", str(tmp_path / "i.xml"))

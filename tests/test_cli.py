@@ -48,8 +48,8 @@ def test_json_to_stdout_is_pure_json(run_sov, tmp_path):
     assert json.loads(r.stdout)["shots"] == 2000
 
 
-def test_identity_model_gives_pymatching_errors(cli, tmp_path):
-    m = save(identity_predecoder_flat(1), tmp_path / "id.onnx")
+def test_identity_model_gives_pymatching_errors(cli, tmp_path, identity_path):
+    m = identity_path
     a = cli("qec", "run", "--decoder", "pymatching", *W, "--db", str(tmp_path / "s.duckdb"), "--json", "-")
     b = cli("qec", "run", "--decoder", m, *W, "--db", str(tmp_path / "s.duckdb"), "--json", "-")
     assert a.returncode == b.returncode == 0, b.stderr

@@ -110,10 +110,8 @@ def test_signed_record_verifies_and_any_edit_fails(store, keydir, tmp_path):
     assert sov_main("evidence", "verify", str(f), "--key", str(other_pub)) == 4
 
 
-def test_accept_writes_signed_evidence_that_verifies(tmp_path, keydir):
-    from adapters.reference_models import identity_predecoder_flat, save
-
-    m = save(identity_predecoder_flat(1), tmp_path / "id.onnx")
+def test_accept_writes_signed_evidence_that_verifies(tmp_path, keydir, identity_path):
+    m = identity_path
     db, ev = tmp_path / "s.duckdb", tmp_path / "ev.json"
     common = ["--candidate", m, "--baseline", "pymatching", "-d", "3", "--p", "0.01", "--shots", "3000",
               "--seed", "5", "--workers", "1", "-q", "--db", str(db)]

@@ -11,7 +11,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-import onnx
 import pytest
 from onnx import TensorProto, helper
 
@@ -20,7 +19,7 @@ from adapters.runtime import RuntimeOptions
 from adapters.sandbox import open_session
 from tests.fixtures.onnx_models import constant_decoder
 from tests.fixtures.processes import alive, wait_until
-from verifier.errors import IntegrityError, UsageError
+from verifier.errors import IntegrityError
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -38,8 +37,8 @@ def _two_input_model(tmp_path) -> str:
     return save(m, tmp_path / "fit.onnx")
 
 
-def test_sandboxed_session_matches_in_process(tmp_path):
-    path = save(identity_predecoder_flat(1), tmp_path / "id.onnx")
+def test_sandboxed_session_matches_in_process(identity_path, tmp_path):
+    path = identity_path
     x = (np.random.default_rng(0).random((1000, 50)) < 0.2).astype(np.uint8)
     s = open_session(path, RuntimeOptions())
     direct = open_session(path, RuntimeOptions(), sandbox=False)
@@ -212,10 +211,10 @@ def test_load_timeout_stops_the_child(tmp_path):
     assert time.monotonic() - t0 < 10
 
 
-def test_threads_share_one_session_safely(tmp_path):
+def test_threads_share_one_session_safely(identity_path):
     from concurrent.futures import ThreadPoolExecutor
 
-    path = save(identity_predecoder_flat(1), tmp_path / "id.onnx")
+    path = identity_path
     rng = np.random.default_rng(5)
     xs = [(rng.random((int(rng.integers(1, 3000)), 40)) < 0.3).astype(np.uint8) for _ in range(24)]
     with open_session(path, RuntimeOptions()) as s:

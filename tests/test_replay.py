@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 import pytest
 
 from adapters.onnx_decoder import OnnxDecoder
@@ -54,8 +53,6 @@ def test_ler_grows_with_p_and_falls_with_d():
 
 
 def test_results_do_not_depend_on_workers_or_resume(store, tmp_path):
-    from verifier.store.db import Store
-
     w = MemoryWorkload(3, 3, "z", "uniform", 0.01, 3 * 8192 + 5, 4)
     one = replay(PyMatchingDecoder(), w, workers=1)
     two = replay(PyMatchingDecoder(), w, workers=2, store=store)

@@ -105,16 +105,15 @@ def test_pymatching_threshold_near_0_7_percent(uniform_sweep):
 
 
 @pytest.mark.slow
-def test_identity_predecoder_has_exactly_pymatchings_threshold(uniform_sweep, tmp_path):
+def test_identity_predecoder_has_exactly_pymatchings_threshold(uniform_sweep, identity_path):
     """The identity pre-decoder ([0 | dets]) must reproduce PyMatching shot for shot, so the
     same counts and exactly the same threshold and interval."""
     from adapters.onnx_decoder import OnnxDecoder
-    from adapters.reference_models import identity_predecoder_flat, save
     from verifier.engine.sweep import sweep
     from verifier.stats.threshold import points_from_results
 
     spec, ref = uniform_sweep
-    ident = OnnxDecoder.from_file(save(identity_predecoder_flat(1), tmp_path / "id.onnx"))
+    ident = OnnxDecoder.from_file(identity_path)
     got = sweep(ident, spec, workers=2)
     key = lambda r: (r.workload.distance, r.workload.p)  # noqa: E731
     assert {key(r): r.stats.errors for r in got.points} == {key(r): r.stats.errors for r in ref.points}
