@@ -10,9 +10,6 @@ from tests.fixtures.cli import run_console_script, run_main
 ROOT = Path(__file__).resolve().parents[1]
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-# the console script in a subprocess (kept under its old name for module-scoped fixtures)
-sov = run_console_script
-
 
 @pytest.fixture
 def store(tmp_path):

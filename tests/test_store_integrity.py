@@ -13,15 +13,11 @@ import time
 from pathlib import Path
 
 import pytest
-from tests.fixtures.cli import one_line, run_main
+from tests.fixtures.cli import console_script, one_line, run_main
 from tests.fixtures.processes import alive, children, cmdline, descendants, wait_until
 
 
 BLOCK = 8192
-
-
-def _cmd(*args: str) -> list[str]:
-    return [sys.executable, "-c", "from verifier.cli.launch import entry; entry()", *args]
 
 
 def _env(**extra: str) -> dict:
@@ -80,7 +76,7 @@ def test_concurrent_writers_all_succeed_and_count_shots_once(tmp_path):
     db = tmp_path / "c.duckdb"
     common = ["qec", "run", "-d", "3", "--p", "0.01", "--shots", "20000", "--workers", "1", "-q",
               "--db", str(db), "--json", "-"]
-    procs = [subprocess.Popen(_cmd(*common, "--seed", seed), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    procs = [subprocess.Popen(console_script(*common, "--seed", seed), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                               text=True, env=_env()) for seed in ("1", "1", "2")]
     outs = [p.communicate(timeout=240) for p in procs]
     for p, (out, err) in zip(procs, outs):
@@ -123,7 +119,7 @@ def test_kill9_mid_run_leaves_store_readable_and_resumes_to_exact_shots(tmp_path
     args = ["qec", "run", "--decoder", "identity-predecoder", "-d", "5", "--p", "0.01",
             "--shots", str(shots), "--seed", "11", "--workers", "1", "-q", "--db", str(db)]
     hooks = _hooked(tmp_path)
-    p = subprocess.Popen(_cmd(*args), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    p = subprocess.Popen(console_script(*args), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                          env=_env(SOV_TEST_HOOK_DIR=str(hooks)))
     _held_at_first_block_write(hooks, p)
     sandbox_children = children(p.pid)
@@ -139,7 +135,7 @@ def test_kill9_mid_run_leaves_store_readable_and_resumes_to_exact_shots(tmp_path
     assert done[0] == written and 0 < done[1] < shots
     assert _q(db, "SELECT count(*) FROM results")[0][0] == 0
     # the same command again: marks the dead run incomplete, resumes, counts every shot once
-    r = subprocess.run(_cmd(*args, "--json", "-"), capture_output=True, text=True, env=_env(), timeout=240)
+    r = subprocess.run(console_script(*args, "--json", "-"), capture_output=True, text=True, env=_env(), timeout=240)
     assert r.returncode == 0, r.stderr
     out = json.loads(r.stdout)
     assert out["shots"] == shots and out["reused_shots"] == done[1]
@@ -164,7 +160,7 @@ def test_file_size_limit_gives_one_line_and_keeps_what_was_written(tmp_path):
     assert first.returncode == 0, first.stderr
     before = _q(db, "SELECT run_id, shots, errors FROM results")
     # ~300 KB of blocks (packed predictions: ~2.2 KB a block), well past the 64 KB limit
-    r = subprocess.run(_cmd("qec", "run", "-d", "3", "--p", "0.01", "--shots", "1000000", "--seed", "5",
+    r = subprocess.run(console_script("qec", "run", "-d", "3", "--p", "0.01", "--shots", "1000000", "--seed", "5",
                             "--workers", "1", "-q", "--db", str(db)),
                        capture_output=True, text=True, env=_env(), preexec_fn=_limit_fsize(64 << 10))
     line = one_line(r, 2)
@@ -197,7 +193,7 @@ def test_full_tmpfs_gives_one_line_and_keeps_what_was_written(tmp_path):
         before = _q(db, "SELECT run_id, shots, errors FROM results")
         used = sum(f.stat().st_size for f in mnt.iterdir())
         subprocess.run(["mount", "-o", f"remount,size={used // 1024 + 32}k", str(mnt)], check=True)
-        r = subprocess.run(_cmd("qec", "run", "-d", "5", "--p", "0.01", "--shots", "200000", "--seed", "5",
+        r = subprocess.run(console_script("qec", "run", "-d", "5", "--p", "0.01", "--shots", "200000", "--seed", "5",
                                 "--workers", "1", "-q", "--db", str(db)), capture_output=True, text=True,
                            env=_env(), timeout=240)
         line = one_line(r, 2)
@@ -227,13 +223,13 @@ def test_read_only_store_gives_one_line_and_is_left_intact(tmp_path):
         else:
             db.chmod(0o444)
             where.chmod(0o555)
-        r = subprocess.run(_cmd("qec", "run", "-d", "3", "--p", "0.01", "--shots", "2000", "--seed", "8",
+        r = subprocess.run(console_script("qec", "run", "-d", "3", "--p", "0.01", "--shots", "2000", "--seed", "8",
                                 "--workers", "1", "-q", "--db", str(db)), capture_output=True, text=True, env=_env())
         line = one_line(r, 2)
         assert "not writable" in line or "read-only" in line.lower(), line
         assert __import__("hashlib").sha256(db.read_bytes()).hexdigest() == digest
         # reading still works: the BOM command reads the store read-only
-        bom = subprocess.run(_cmd("models", "bom", "identity-predecoder", "--db", str(db)),
+        bom = subprocess.run(console_script("models", "bom", "identity-predecoder", "--db", str(db)),
                              capture_output=True, text=True, env=_env())
         assert bom.returncode == 0, bom.stderr
     finally:
@@ -278,7 +274,7 @@ def test_kill9_with_workers_leaves_no_orphans(tmp_path):
     args = ["qec", "run", "--decoder", "identity-predecoder", "-d", "5", "--p", "0.01",
             "--shots", "400000", "--seed", "12", "--workers", "2", "-q", "--db", str(db)]
     hooks = _hooked(tmp_path)
-    p = subprocess.Popen(_cmd(*args), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    p = subprocess.Popen(console_script(*args), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                          env=_env(SOV_TEST_HOOK_DIR=str(hooks)))
     _held_at_first_block_write(hooks, p)
     # held: the workers have decoded blocks, so each has its sandbox (or is starting it)
