@@ -223,14 +223,13 @@ def test_read_only_store_gives_one_line_and_is_left_intact(tmp_path):
         else:
             db.chmod(0o444)
             where.chmod(0o555)
-        r = subprocess.run(console_script("qec", "run", "-d", "3", "--p", "0.01", "--shots", "2000", "--seed", "8",
-                                "--workers", "1", "-q", "--db", str(db)), capture_output=True, text=True, env=_env())
+        r = run_main(["qec", "run", "-d", "3", "--p", "0.01", "--shots", "2000", "--seed", "8",
+                      "--workers", "1", "-q", "--db", db])
         line = one_line(r, 2)
         assert "not writable" in line or "read-only" in line.lower(), line
         assert __import__("hashlib").sha256(db.read_bytes()).hexdigest() == digest
         # reading still works: the BOM command reads the store read-only
-        bom = subprocess.run(console_script("models", "bom", "identity-predecoder", "--db", str(db)),
-                             capture_output=True, text=True, env=_env())
+        bom = run_main(["models", "bom", "identity-predecoder", "--db", db])
         assert bom.returncode == 0, bom.stderr
     finally:
         if root:
