@@ -9,7 +9,7 @@ from onnx import TensorProto, helper
 
 from adapters.reference_models import identity_predecoder_flat, save
 from tests.fixtures.cli import one_line
-from tests.fixtures.onnx_models import constant_decoder
+from tests.fixtures.onnx_models import constant_decoder, nan_decoder
 from tests.fixtures.stores import read_rows
 
 W = ["--distance", "3", "--rounds", "3", "--basis", "z", "--noise", "uniform", "--p", "0.01",
@@ -71,27 +71,13 @@ def test_usage_errors_exit_2_with_one_line(cli, tmp_path, args):
     one_line(cli(*args, "--db", str(tmp_path / "s.duckdb")) if args[0] == "qec" else cli(*args, cwd=tmp_path), 2)
 
 
-def _nan_decoder(tmp_path):
-    nodes = [helper.make_node("Cast", ["dets"], ["f"], to=TensorProto.FLOAT),
-             helper.make_node("ReduceSum", ["f"], ["s"], keepdims=1),
-             helper.make_node("Div", ["s", "zero"], ["q"]),
-             helper.make_node("Sub", ["q", "q"], ["logits"])]  # inf - inf = nan
-    g = helper.make_graph(nodes, "nan", [helper.make_tensor_value_info("dets", TensorProto.UINT8, ["b", 24])],
-                          [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["b", 1])],
-                          initializer=[helper.make_tensor("zero", TensorProto.FLOAT, [], [0.0])])
-    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)])
-    m.ir_version = 9
-    m.metadata_props.add(key="sov.contract", value="qec.decoder")
-    return save(m, tmp_path / "nan.onnx")
-
-
 def test_bad_models_get_their_exit_codes(cli, tmp_path):
     db = str(tmp_path / "s.duckdb")
     (tmp_path / "junk.onnx").write_bytes(b"\x08\x07garbage" * 50)
     line = one_line(cli("qec", "run", "--decoder", str(tmp_path / "junk.onnx"), *W, "--db", db), 4)
     assert "junk.onnx" in line
     # NaN outputs: exit 4, recorded as an integrity failure, not a score
-    line = one_line(cli("qec", "run", "--decoder", _nan_decoder(tmp_path), *W, "--db", db), 4)
+    line = one_line(cli("qec", "run", "--decoder", save(nan_decoder(1), tmp_path / "nan.onnx"), *W, "--db", db), 4)
     assert "NaN" in line
     assert read_rows(db, "SELECT status FROM runs ORDER BY started_at DESC LIMIT 1")[0][0] == "integrity"
     assert read_rows(db, "SELECT count(*) FROM results")[0][0] == 0

@@ -8,7 +8,8 @@ import re
 import pytest
 
 from tests.fixtures.cli import run_main
-from tests.fixtures.compare_models import nan_decoder, write_pair
+from tests.fixtures.compare_models import write_pair
+from tests.fixtures.onnx_models import nan_decoder
 from adapters.reference_models import save
 
 DONE_WHEN = ["--distances", "3,5", "--p", "0.002,0.004", "--noise", "uniform", "--shots", "5000"]
