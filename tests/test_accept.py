@@ -10,15 +10,9 @@ import pytest
 
 from adapters.reference_models import _finish, identity_predecoder_flat, save
 from verifier.errors import UsageError
+from tests.fixtures.cli import sov_main
 from verifier.gates.gate import (FAIL, INCONCLUSIVE, PASS, PairedCounts, combine, latency,
-                            ler_noninferiority, ratio_bounds, shots_to_decide)
-
-def sov_inproc(*args: str) -> int:
-    """The real CLI entry point, in this process (saves the interpreter start-up)."""
-    from verifier.cli.app import main
-
-    return main(list(args))
-
+                                 ler_noninferiority, ratio_bounds, shots_to_decide)
 
 W = ["--distance", "3", "--rounds", "3", "--p", "0.01", "--seed", "1", "--workers", "1", "-q"]
 
@@ -114,11 +108,11 @@ def test_latency_gate_and_combine():
 
 # -- CLI --------------------------------------------------------------------------------------
 
-def test_identity_predecoder_passes_against_pymatching(run_sov, tmp_path):
-    m = save(identity_predecoder_flat(1), tmp_path / "id.onnx")
-    r = run_sov("accept", "--candidate", m, "--baseline", "pymatching", *W, "--shots", "20000",
-                "--db", str(tmp_path / "s.duckdb"), "--json", str(tmp_path / "a.json"),
-                "--junit", str(tmp_path / "a.xml"))
+def test_identity_predecoder_passes_against_pymatching(cli, tmp_path, identity_path):
+    m = identity_path
+    r = cli("accept", "--candidate", m, "--baseline", "pymatching", *W, "--shots", "20000",
+            "--db", str(tmp_path / "s.duckdb"), "--json", str(tmp_path / "a.json"),
+            "--junit", str(tmp_path / "a.xml"))
     assert r.returncode == 0, r.stderr
     d = json.loads((tmp_path / "a.json").read_text())
     assert d["verdict"] == "pass" and d["exit_code"] == 0
@@ -135,9 +129,9 @@ def test_identity_predecoder_passes_against_pymatching(run_sov, tmp_path):
 
 def test_degraded_candidate_fails(tmp_path):
     m = save(flipping_predecoder(), tmp_path / "flip.onnx")
-    code = sov_inproc("accept", "--candidate", m, "--baseline", "pymatching", *W, "--shots", "20000",
-                      "--db", str(tmp_path / "s.duckdb"), "--json", str(tmp_path / "f.json"),
-                      "--junit", str(tmp_path / "f.xml"))
+    code = sov_main("accept", "--candidate", m, "--baseline", "pymatching", *W, "--shots", "20000",
+                    "--db", str(tmp_path / "s.duckdb"), "--json", str(tmp_path / "f.json"),
+                    "--junit", str(tmp_path / "f.xml"))
     assert code == 1
     d = json.loads((tmp_path / "f.json").read_text())
     f = d["gates"][0]["figures"]
@@ -146,11 +140,11 @@ def test_degraded_candidate_fails(tmp_path):
     assert case.find("failure") is not None
 
 
-def test_hundred_shots_are_inconclusive(tmp_path):
-    m = save(identity_predecoder_flat(1), tmp_path / "id.onnx")
-    code = sov_inproc("accept", "--candidate", m, "--baseline", "pymatching", *W, "--shots", "100",
-                      "--db", str(tmp_path / "s.duckdb"), "--json", str(tmp_path / "i.json"),
-                      "--junit", str(tmp_path / "i.xml"))
+def test_hundred_shots_are_inconclusive(tmp_path, identity_path):
+    m = identity_path
+    code = sov_main("accept", "--candidate", m, "--baseline", "pymatching", *W, "--shots", "100",
+                    "--db", str(tmp_path / "s.duckdb"), "--json", str(tmp_path / "i.json"),
+                    "--junit", str(tmp_path / "i.xml"))
     assert code == 3
     d = json.loads((tmp_path / "i.json").read_text())
     g = d["gates"][0]
@@ -204,8 +198,8 @@ workloads = ["d3-z"]
 def test_policy_runs_every_workload_and_gate(tmp_path):
     save(identity_predecoder_flat(1), tmp_path / "id.onnx")
     (tmp_path / "p.toml").write_text(POLICY)
-    code = sov_inproc("accept", "--policy", str(tmp_path / "p.toml"), "--workers", "1", "-q",
-                      "--db", str(tmp_path / "s.duckdb"), "--json", str(tmp_path / "p.json"))
+    code = sov_main("accept", "--policy", str(tmp_path / "p.toml"), "--workers", "1", "-q",
+                    "--db", str(tmp_path / "s.duckdb"), "--json", str(tmp_path / "p.json"))
     assert code == 0
     d = json.loads((tmp_path / "p.json").read_text())
     assert [(g["name"], g["workload"], g["status"]) for g in d["gates"]] == [
@@ -249,8 +243,8 @@ def test_example_policy_in_docs_parses():
 
 def test_bad_policy_on_the_cli_is_one_line(tmp_path, capsys):
     (tmp_path / "bad.toml").write_text("[[gates]]\nkind='latency'\nper='hour'\nbudget_us=1\n[[workloads]]\ndistance=3\np=0.01\n")
-    code = sov_inproc("accept", "--candidate", "pymatching", "--baseline", "pymatching",
-                      "--policy", str(tmp_path / "bad.toml"), "--db", str(tmp_path / "s.duckdb"))
+    code = sov_main("accept", "--candidate", "pymatching", "--baseline", "pymatching",
+                    "--policy", str(tmp_path / "bad.toml"), "--db", str(tmp_path / "s.duckdb"))
     assert code == 2
     lines = [ln for ln in capsys.readouterr().err.splitlines() if ln.strip()]
     assert len(lines) == 1 and "gates[1].per" in lines[0]
@@ -264,9 +258,9 @@ def test_calibration_acceptance_dispatches_to_verifier_calib(tmp_path):
     from tests.fixtures.calibration import save as save_cal
 
     off = save_cal(peak_rabi_model(1.3), tmp_path / "off.onnx")
-    code = sov_inproc("accept", "--experiment", "rabi_amplitude", "--candidate", off, "--baseline",
-                      "qibocal", "--repeats", "12", "-q", "--db", str(tmp_path / "s.duckdb"),
-                      "--json", str(tmp_path / "c.json"), "--junit", str(tmp_path / "c.xml"))
+    code = sov_main("accept", "--experiment", "rabi_amplitude", "--candidate", off, "--baseline",
+                    "qibocal", "--repeats", "12", "-q", "--db", str(tmp_path / "s.duckdb"),
+                    "--json", str(tmp_path / "c.json"), "--junit", str(tmp_path / "c.xml"))
     assert code == 1
     d = json.loads((tmp_path / "c.json").read_text())
     (g,) = d["gates"]

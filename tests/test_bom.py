@@ -14,25 +14,25 @@ from onnx import TensorProto, helper, numpy_helper
 from adapters.reference_models import identity_predecoder_flat, save
 
 
-def _bom(run_sov, *args):
-    r = run_sov("models", "bom", *args)
+def _bom(cli, *args):
+    r = cli("models", "bom", *args)
     assert r.returncode == 0, r.stderr
     return json.loads(r.stdout)
 
 
-def test_bom_lists_hashes_contract_and_evaluated_workloads(run_sov, tmp_path):
+def test_bom_lists_hashes_contract_and_evaluated_workloads(cli, tmp_path):
     model = save(identity_predecoder_flat(1, metadata={"sov.vendor": "acme"}), tmp_path / "id.onnx")
     db = str(tmp_path / "s.duckdb")
     runs = []
     for d in ("3", "5"):
-        r = run_sov("qec", "run", "--decoder", model, "-d", d, "--p", "0.01", "--shots", "1000",
+        r = cli("qec", "run", "--decoder", model, "-d", d, "--p", "0.01", "--shots", "1000",
                     "--workers", "1", "-q", "--db", db, "--json", "-")
         assert r.returncode == 0, r.stderr
         runs.append(json.loads(r.stdout))
     # pymatching results in the same store are not this model's
-    assert run_sov("qec", "run", "-d", "3", "--p", "0.02", "--shots", "500", "--workers", "1", "-q",
+    assert cli("qec", "run", "-d", "3", "--p", "0.02", "--shots", "500", "--workers", "1", "-q",
                    "--db", db).returncode == 0
-    bom = _bom(run_sov, model, "--db", db)
+    bom = _bom(cli, model, "--db", db)
     assert bom["bomFormat"] == "CycloneDX" and bom["specVersion"] == "1.6" and bom["version"] == 1
     assert re.fullmatch(r"urn:uuid:[0-9a-f-]{36}", bom["serialNumber"])
     m = bom["metadata"]["component"]
@@ -60,17 +60,17 @@ def test_bom_lists_hashes_contract_and_evaluated_workloads(run_sov, tmp_path):
     assert bom["dependencies"][0]["ref"] == m["bom-ref"] and set(bom["dependencies"][0]["dependsOn"]) == refs
 
 
-def test_bom_of_an_unevaluated_model_and_to_a_file(run_sov, tmp_path):
+def test_bom_of_an_unevaluated_model_and_to_a_file(cli, tmp_path):
     model = save(identity_predecoder_flat(1), tmp_path / "id.onnx")
     out = tmp_path / "bom.json"
-    r = run_sov("models", "bom", model, "--db", str(tmp_path / "none.duckdb"), "-o", str(out))
+    r = cli("models", "bom", model, "--db", str(tmp_path / "none.duckdb"), "-o", str(out))
     assert r.returncode == 0, r.stderr
     bom = json.loads(out.read_text())
     assert bom["components"] == [] and bom["metadata"]["component"]["modelCard"]["modelParameters"]["datasets"] == []
     assert not (tmp_path / "none.duckdb").exists()  # reading a BOM never creates a store
 
 
-def test_bom_hashes_external_data_and_refuses_hostile_models(run_sov, tmp_path):
+def test_bom_hashes_external_data_and_refuses_hostile_models(cli, tmp_path):
     w = numpy_helper.from_array(np.zeros((1, 1), np.uint8), "w")
     g = helper.make_graph([helper.make_node("Add", ["dets", "w"], ["out"])], "ext",
                           [helper.make_tensor_value_info("dets", TensorProto.UINT8, ["b", 1])],
@@ -80,10 +80,10 @@ def test_bom_hashes_external_data_and_refuses_hostile_models(run_sov, tmp_path):
     m.metadata_props.add(key="sov.contract", value="qec.decoder")
     onnx.save(m, tmp_path / "ext.onnx", save_as_external_data=True, all_tensors_to_one_file=True,
               location="weights.bin", size_threshold=0)
-    bom = _bom(run_sov, str(tmp_path / "ext.onnx"), "--db", str(tmp_path / "s.duckdb"))
+    bom = _bom(cli, str(tmp_path / "ext.onnx"), "--db", str(tmp_path / "s.duckdb"))
     props = {p["name"]: p["value"] for p in bom["metadata"]["component"]["properties"]}
     want = hashlib.sha256((tmp_path / "weights.bin").read_bytes()).hexdigest()
     assert props["sov:external_data:weights.bin"] == f"sha256:{want}"
     (tmp_path / "junk.onnx").write_bytes(b"\x01junk" * 10)
-    r = run_sov("models", "bom", str(tmp_path / "junk.onnx"))
+    r = cli("models", "bom", str(tmp_path / "junk.onnx"))
     assert r.returncode == 4 and len(r.stderr.strip().splitlines()) == 1 and "Traceback" not in r.stderr

@@ -7,18 +7,13 @@ import json
 import pytest
 
 from tests.fixtures.calibration import nan_fit_model, peak_rabi_model, save
+from tests.fixtures.cli import one_line
+from tests.fixtures.stores import read_rows
 
 
-def _one_line_error(r, code):
-    assert r.returncode == code, (r.returncode, r.stdout[-500:], r.stderr)
-    lines = [ln for ln in r.stderr.strip().splitlines() if ln.strip()]
-    assert len(lines) == 1 and "Traceback" not in r.stderr, r.stderr
-    return lines[0]
-
-
-def test_accept_rejects_a_model_30_percent_off_exit_1(run_sov, tmp_path):
+def test_accept_rejects_a_model_30_percent_off_exit_1(cli, tmp_path):
     off = save(peak_rabi_model(1.3), tmp_path / "off30.onnx")
-    r = run_sov("accept", "--candidate", off, "--baseline", "qibocal", "--experiment", "rabi_amplitude",
+    r = cli("accept", "--candidate", off, "--baseline", "qibocal", "--experiment", "rabi_amplitude",
                 "--repeats", "16", "--db", str(tmp_path / "s.duckdb"), "--json", str(tmp_path / "a.json"))
     assert r.returncode == 1, r.stderr
     d = json.loads((tmp_path / "a.json").read_text())
@@ -28,28 +23,23 @@ def test_accept_rejects_a_model_30_percent_off_exit_1(run_sov, tmp_path):
     assert gate["figures"]["parameters"]["pi_pulse_amplitude"]["candidate_median_error"] > 0.2
 
 
-def test_calib_run_discriminators_json(run_sov, tmp_path):
+def test_calib_run_discriminators_json(cli, tmp_path):
     db = str(tmp_path / "s.duckdb")
-    r = run_sov("calib", "run", "--model", "readout-linear", "--repeats", "4", "--db", db, "--json", "-")
+    r = cli("calib", "run", "--model", "readout-linear", "--repeats", "4", "--db", db, "--json", "-")
     assert r.returncode == 0, r.stderr
     d = json.loads(r.stdout)
     assert d["experiment"] == "readout" and d["workload"]["repeats"] == 4
     assert d["figures"]["assignment_fidelity"]["assignment_fidelity_median"] > 0.9
-    import duckdb
-
-    con = duckdb.connect(db, read_only=True)
-    assert con.execute("SELECT count(*) FROM cal_results").fetchone()[0] == 1
-    assert con.execute("SELECT count(*) FROM runs WHERE command = 'calib run' AND status = 'ok'").fetchone()[0] == 1
+    assert read_rows(db, "SELECT count(*) FROM cal_results")[0][0] == 1
+    assert read_rows(db, "SELECT count(*) FROM runs WHERE command = 'calib run' AND status = 'ok'")[0][0] == 1
 
 
-def test_calib_nan_model_is_exit_4_and_recorded(run_sov, tmp_path):
+def test_calib_nan_model_is_exit_4_and_recorded(cli, tmp_path):
     m = save(nan_fit_model(), tmp_path / "nan.onnx")
     db = str(tmp_path / "s.duckdb")
-    line = _one_line_error(run_sov("calib", "run", "--model", m, "--repeats", "3", "--db", db), 4)
+    line = one_line(cli("calib", "run", "--model", m, "--repeats", "3", "--db", db), 4)
     assert "NaN" in line
-    import duckdb
-
-    status = duckdb.connect(db, read_only=True).execute("SELECT status FROM runs").fetchone()[0]
+    status = read_rows(db, "SELECT status FROM runs")[0][0]
     assert status == "integrity"
 
 
@@ -60,20 +50,20 @@ def test_calib_nan_model_is_exit_4_and_recorded(run_sov, tmp_path):
     (["calib", "run", "--model", "readout-linear", "--experiment", "t1"], "serves experiment 'readout'"),
     (["calib", "replay", "no/such/folder"], "no such folder"),
 ])
-def test_calib_usage_errors_are_one_line(args, needle, run_sov, tmp_path):
-    line = _one_line_error(run_sov(*args, "--db", str(tmp_path / "s.duckdb")), 2)
+def test_calib_usage_errors_are_one_line(args, needle, cli, tmp_path):
+    line = one_line(cli(*args, "--db", str(tmp_path / "s.duckdb")), 2)
     assert needle in line
 
 
-def test_replay_of_a_folder_without_qibocal_actions_is_a_usage_error(run_sov, tmp_path):
+def test_replay_of_a_folder_without_qibocal_actions_is_a_usage_error(cli, tmp_path):
     (tmp_path / "empty").mkdir()
-    line = _one_line_error(run_sov("calib", "replay", str(tmp_path / "empty"), "--model", "rabi-amplitude-mlp",
+    line = one_line(cli("calib", "replay", str(tmp_path / "empty"), "--model", "rabi-amplitude-mlp",
                                    "--db", str(tmp_path / "s.duckdb")), 2)
     assert "no Qibocal action" in line
 
 
-def test_calib_experiments_lists_all_eight(run_sov):
-    r = run_sov("calib", "experiments", "--json", "-")
+def test_calib_experiments_lists_all_eight(cli):
+    r = cli("calib", "experiments", "--json", "-")
     assert r.returncode == 0, r.stderr
     d = json.loads(r.stdout)
     assert [e["name"] for e in d] == ["resonator_spectroscopy", "qubit_spectroscopy", "rabi_amplitude",
@@ -81,15 +71,15 @@ def test_calib_experiments_lists_all_eight(run_sov):
     assert [p["name"] for p in d[5]["params"]] == ["detuning_hz", "t2_star_ns"]
 
 
-def test_calib_drift_flags_a_changed_model(run_sov, tmp_path):
+def test_calib_drift_flags_a_changed_model(cli, tmp_path):
     db = str(tmp_path / "s.duckdb")
     m = tmp_path / "rabi.onnx"
     save(peak_rabi_model(1.0), m)
-    r1 = run_sov("calib", "drift", "--model", str(m), "--db", db, "--json", "-")
+    r1 = cli("calib", "drift", "--model", str(m), "--db", db, "--json", "-")
     assert r1.returncode == 0, r1.stderr
     assert json.loads(r1.stdout)["previous_digest"] is None
     save(peak_rabi_model(1.05), m)  # a new version behind the same name
-    r3 = run_sov("calib", "drift", "--model", str(m), "--db", db, "--json", "-")
+    r3 = cli("calib", "drift", "--model", str(m), "--db", db, "--json", "-")
     assert r3.returncode == 1, r3.stderr
     assert json.loads(r3.stdout)["comparison"]["drift"] is True
 

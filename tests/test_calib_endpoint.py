@@ -44,6 +44,7 @@ def stub():
     t.start()
     yield f"openai:http://127.0.0.1:{srv.server_address[1]}/v1#stub-vlm", _Stub.seen
     srv.shutdown()
+    srv.server_close()
 
 
 def test_endpoint_answers_are_scored_against_the_truth(stub, monkeypatch):

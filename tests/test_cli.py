@@ -8,14 +8,16 @@ import pytest
 from onnx import TensorProto, helper
 
 from adapters.reference_models import identity_predecoder_flat, save
-from tests.fixtures.onnx_models import constant_decoder
+from tests.fixtures.cli import one_line
+from tests.fixtures.onnx_models import constant_decoder, nan_decoder
+from tests.fixtures.stores import read_rows
 
 W = ["--distance", "3", "--rounds", "3", "--basis", "z", "--noise", "uniform", "--p", "0.01",
      "--shots", "2000", "--seed", "1", "--workers", "1"]
 
 
-def test_version_and_help_are_fast_and_light(run_sov):
-    r = run_sov("--version")
+def test_version_and_help_are_fast_and_light(cli):
+    r = cli("--version")
     assert r.returncode == 0 and r.stdout.startswith("sov ")
     import subprocess
     import sys
@@ -27,8 +29,8 @@ def test_version_and_help_are_fast_and_light(run_sov):
     assert "HEAVY []" in out
 
 
-def test_qec_run_json(run_sov, tmp_path):
-    r = run_sov("qec", "run", "--decoder", "pymatching", *W, "--db", str(tmp_path / "s.duckdb"),
+def test_qec_run_json(cli, tmp_path):
+    r = cli("qec", "run", "--decoder", "pymatching", *W, "--db", str(tmp_path / "s.duckdb"),
                 "--json", str(tmp_path / "o.json"))
     assert r.returncode == 0, r.stderr
     d = json.loads((tmp_path / "o.json").read_text())
@@ -40,26 +42,19 @@ def test_qec_run_json(run_sov, tmp_path):
 
 
 def test_json_to_stdout_is_pure_json(run_sov, tmp_path):
+    """A subprocess: the whole of file descriptor 1 must be JSON, whatever else writes to it."""
     r = run_sov("qec", "run", *W, "--db", str(tmp_path / "s.duckdb"), "--json", "-")
     assert r.returncode == 0
     assert json.loads(r.stdout)["shots"] == 2000
 
 
-def test_identity_model_gives_pymatching_errors(run_sov, tmp_path):
-    m = save(identity_predecoder_flat(1), tmp_path / "id.onnx")
-    a = run_sov("qec", "run", "--decoder", "pymatching", *W, "--db", str(tmp_path / "s.duckdb"), "--json", "-")
-    b = run_sov("qec", "run", "--decoder", m, *W, "--db", str(tmp_path / "s.duckdb"), "--json", "-")
+def test_identity_model_gives_pymatching_errors(cli, tmp_path, identity_path):
+    m = identity_path
+    a = cli("qec", "run", "--decoder", "pymatching", *W, "--db", str(tmp_path / "s.duckdb"), "--json", "-")
+    b = cli("qec", "run", "--decoder", m, *W, "--db", str(tmp_path / "s.duckdb"), "--json", "-")
     assert a.returncode == b.returncode == 0, b.stderr
     ja, jb = json.loads(a.stdout), json.loads(b.stdout)
     assert ja["errors"] == jb["errors"] and jb["model_sha256"] and ja["workload_id"] == jb["workload_id"]
-
-
-def _one_line_error(r, code):
-    assert r.returncode == code, (r.returncode, r.stderr)
-    lines = [ln for ln in r.stderr.strip().splitlines() if ln.strip()]
-    assert len(lines) == 1, r.stderr
-    assert "Traceback" not in r.stderr
-    return lines[0]
 
 
 @pytest.mark.parametrize("args", [
@@ -72,64 +67,46 @@ def _one_line_error(r, code):
     ["models", "inspect", "nope.onnx"],
     ["nosuchcommand"],
 ])
-def test_usage_errors_exit_2_with_one_line(run_sov, tmp_path, args):
-    _one_line_error(run_sov(*args, "--db", str(tmp_path / "s.duckdb")) if args[0] == "qec" else run_sov(*args, cwd=tmp_path), 2)
+def test_usage_errors_exit_2_with_one_line(cli, tmp_path, args):
+    one_line(cli(*args, "--db", str(tmp_path / "s.duckdb")) if args[0] == "qec" else cli(*args, cwd=tmp_path), 2)
 
 
-def _nan_decoder(tmp_path):
-    nodes = [helper.make_node("Cast", ["dets"], ["f"], to=TensorProto.FLOAT),
-             helper.make_node("ReduceSum", ["f"], ["s"], keepdims=1),
-             helper.make_node("Div", ["s", "zero"], ["q"]),
-             helper.make_node("Sub", ["q", "q"], ["logits"])]  # inf - inf = nan
-    g = helper.make_graph(nodes, "nan", [helper.make_tensor_value_info("dets", TensorProto.UINT8, ["b", 24])],
-                          [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["b", 1])],
-                          initializer=[helper.make_tensor("zero", TensorProto.FLOAT, [], [0.0])])
-    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)])
-    m.ir_version = 9
-    m.metadata_props.add(key="sov.contract", value="qec.decoder")
-    return save(m, tmp_path / "nan.onnx")
-
-
-def test_bad_models_get_their_exit_codes(run_sov, tmp_path):
+def test_bad_models_get_their_exit_codes(cli, tmp_path):
     db = str(tmp_path / "s.duckdb")
     (tmp_path / "junk.onnx").write_bytes(b"\x08\x07garbage" * 50)
-    line = _one_line_error(run_sov("qec", "run", "--decoder", str(tmp_path / "junk.onnx"), *W, "--db", db), 4)
+    line = one_line(cli("qec", "run", "--decoder", str(tmp_path / "junk.onnx"), *W, "--db", db), 4)
     assert "junk.onnx" in line
     # NaN outputs: exit 4, recorded as an integrity failure, not a score
-    line = _one_line_error(run_sov("qec", "run", "--decoder", _nan_decoder(tmp_path), *W, "--db", db), 4)
+    line = one_line(cli("qec", "run", "--decoder", save(nan_decoder(1), tmp_path / "nan.onnx"), *W, "--db", db), 4)
     assert "NaN" in line
-    import duckdb
-
-    con = duckdb.connect(db, read_only=True)
-    assert con.execute("SELECT status FROM runs ORDER BY started_at DESC LIMIT 1").fetchone()[0] == "integrity"
-    assert con.execute("SELECT count(*) FROM results").fetchone()[0] == 0
-    con.close()
+    assert read_rows(db, "SELECT status FROM runs ORDER BY started_at DESC LIMIT 1")[0][0] == "integrity"
+    assert read_rows(db, "SELECT count(*) FROM results")[0][0] == 0
     # wrong detector count for the workload: exit 2, expected vs found
     wrong = save(constant_decoder(99, 1, flip=False), tmp_path / "wrong.onnx")
-    line = _one_line_error(run_sov("qec", "run", "--decoder", wrong, *W, "--db", db), 2)
+    line = one_line(cli("qec", "run", "--decoder", wrong, *W, "--db", db), 2)
     assert "expected" in line and "found" in line
     # no contract: exit 2 listing the contracts
     nocon = identity_predecoder_flat(1)
     del nocon.metadata_props[:]
     path = save(nocon, tmp_path / "nocontract.onnx")
-    line = _one_line_error(run_sov("qec", "run", "--decoder", path, *W, "--db", db), 2)
+    line = one_line(cli("qec", "run", "--decoder", path, *W, "--db", db), 2)
     assert "qec.predecoder.flat" in line
     # ... which --contract repairs
-    assert run_sov("qec", "run", "--decoder", path, "--contract", "qec.predecoder.flat", *W, "--db", db).returncode == 0
+    assert cli("qec", "run", "--decoder", path, "--contract", "qec.predecoder.flat", *W, "--db", db).returncode == 0
     # metadata that disagrees with the workload
     md = save(identity_predecoder_flat(1, metadata={"sov.distance": "5"}), tmp_path / "d5.onnx")
-    line = _one_line_error(run_sov("qec", "run", "--decoder", md, *W, "--db", db), 2)
+    line = one_line(cli("qec", "run", "--decoder", md, *W, "--db", db), 2)
     assert "sov.distance" in line
 
 
-def test_custom_domain_and_outside_external_data_are_refused(run_sov, tmp_path):
+def test_custom_domain_and_outside_external_data_are_refused(cli, tmp_path):
     node = helper.make_node("Evil", ["dets"], ["out"], domain="com.vendor.secret")
     g = helper.make_graph([node], "evil", [helper.make_tensor_value_info("dets", TensorProto.UINT8, ["b", 24])],
                           [helper.make_tensor_value_info("out", TensorProto.UINT8, ["b", 1])])
     m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 18), helper.make_opsetid("com.vendor.secret", 1)])
     m.metadata_props.add(key="sov.contract", value="qec.decoder")
     onnx.save(m, tmp_path / "evil.onnx")
-    line = _one_line_error(run_sov("models", "inspect", str(tmp_path / "evil.onnx")), 4)
+    line = one_line(cli("models", "inspect", str(tmp_path / "evil.onnx")), 4)
     assert "com.vendor.secret" in line
 
     (tmp_path / "sub").mkdir()
@@ -142,22 +119,22 @@ def test_custom_domain_and_outside_external_data_are_refused(run_sov, tmp_path):
                           [helper.make_tensor_value_info("out", TensorProto.FLOAT, [16])], initializer=[t])
     m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 18)])
     onnx.save(m, tmp_path / "sub" / "ext.onnx")
-    line = _one_line_error(run_sov("models", "inspect", str(tmp_path / "sub" / "ext.onnx")), 4)
+    line = one_line(cli("models", "inspect", str(tmp_path / "sub" / "ext.onnx")), 4)
     assert "outside the model's folder" in line
 
 
-def test_models_list_and_inspect(run_sov, tmp_path):
-    r = run_sov("models", "list", "--json", "-")
+def test_models_list_and_inspect(cli, tmp_path):
+    r = cli("models", "list", "--json", "-")
     assert r.returncode == 0
     lst = json.loads(r.stdout)
     assert any(m["name"] == "identity-predecoder" and m["contract"] == "qec.predecoder.flat" for m in lst)
-    r = run_sov("models", "inspect", lst[0]["path"], "--json", "-")
+    r = cli("models", "inspect", lst[0]["path"], "--json", "-")
     d = json.loads(r.stdout)
     assert r.returncode == 0 and d["integrity"] == "ok" and len(d["sha256"]) == 64 and d["opset"]
 
 
-def test_demo_runs_in_cwd(run_sov, tmp_path):
-    r = run_sov("demo", "--shots", "3000", "--quiet", cwd=tmp_path)
+def test_demo_runs_in_cwd(cli, tmp_path):
+    r = cli("demo", "--shots", "3000", "--quiet", "--workers", "1", cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     assert (tmp_path / "sov-demo.duckdb").exists()
     assert "same errors as PyMatching" in r.stdout

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
-import math
 import re
 
 import pytest
 
-from _compare_models import nan_decoder, write_pair
+from tests.fixtures.cli import run_main
+from tests.fixtures.compare_models import write_pair
+from tests.fixtures.onnx_models import nan_decoder
 from adapters.reference_models import save
 
 DONE_WHEN = ["--distances", "3,5", "--p", "0.002,0.004", "--noise", "uniform", "--shots", "5000"]
@@ -16,15 +17,13 @@ DONE_WHEN = ["--distances", "3,5", "--p", "0.002,0.004", "--noise", "uniform", "
 
 @pytest.fixture(scope="module")
 def done(tmp_path_factory):
-    """The issue's done-when command, run once for the module (real CLI, subprocess)."""
-    from conftest import sov
-
+    """The issue's done-when command, run once for the module (the CLI's main(), in process)."""
     tmp = tmp_path_factory.mktemp("cmp")
     a, b = write_pair(tmp)
     db = tmp / "s.duckdb"
-    r = sov("compare", "--decoder", "pymatching", "--decoder", a, "--decoder", b, *DONE_WHEN,
-            "--html", str(tmp / "r.html"), "--markdown", str(tmp / "r.md"), "--json", str(tmp / "r.json"),
-            "--db", str(db), "--workers", "1", "--latency-shots", "300")
+    r = run_main(["compare", "--decoder", "pymatching", "--decoder", a, "--decoder", b, *DONE_WHEN,
+                  "--html", str(tmp / "r.html"), "--markdown", str(tmp / "r.md"), "--json", str(tmp / "r.json"),
+                  "--db", str(db), "--workers", "1", "--latency-shots", "300"])
     return tmp, r, db
 
 
@@ -90,12 +89,12 @@ def test_environment_models_and_commands(done):
     assert pl["command"].startswith("sov compare --decoder pymatching")
 
 
-def test_rerun_reuses_the_store(done, run_sov):
+def test_rerun_reuses_the_store(done, cli):
     tmp, _, db = done
     from verifier.store.db import Store
 
     blocks = Store(db).query("SELECT count(*) FROM blocks")[0][0]
-    r = run_sov("compare", "--decoder", "pymatching", "--decoder", str(tmp / "a.onnx"), *DONE_WHEN,
+    r = cli("compare", "--decoder", "pymatching", "--decoder", str(tmp / "a.onnx"), *DONE_WHEN,
                 "--db", str(db), "--workers", "1", "--latency-shots", "0", "--json", "-")
     assert r.returncode == 0, r.stderr
     pl = json.loads(r.stdout)
@@ -103,10 +102,10 @@ def test_rerun_reuses_the_store(done, run_sov):
     assert Store(db).query("SELECT count(*) FROM blocks")[0][0] == blocks
 
 
-def test_compare_and_qec_sweep_share_blocks(done, run_sov):
+def test_compare_and_qec_sweep_share_blocks(done, cli):
     """One grid, one seed rule: `sov qec sweep` with compare's flags replays nothing."""
     _, _, db = done
-    r = run_sov("qec", "sweep", *DONE_WHEN, "--db", str(db), "--workers", "1", "--json", "-")
+    r = cli("qec", "sweep", *DONE_WHEN, "--db", str(db), "--workers", "1", "--json", "-")
     assert r.returncode == 0, r.stderr
     pl = json.loads(r.stdout)
     assert pl["ran_shots"] == 0 and pl["reused_shots"] == 4 * 5000
@@ -135,9 +134,9 @@ def test_mcnemar_exact():
     assert mcnemar_exact(50, 50) == pytest.approx(1.0)
 
 
-def test_integrity_failure_is_reported_not_scored(tmp_path, run_sov):
+def test_integrity_failure_is_reported_not_scored(tmp_path, cli):
     bad = save(nan_decoder(1), tmp_path / "nan.onnx")
-    r = run_sov("compare", "--decoder", bad, "--distances", "3", "--p", "0.003", "--shots", "500",
+    r = cli("compare", "--decoder", bad, "--distances", "3", "--p", "0.003", "--shots", "500",
                 "--db", str(tmp_path / "s.duckdb"), "--workers", "1", "--latency-shots", "0",
                 "--html", str(tmp_path / "r.html"), "--json", str(tmp_path / "r.json"))
     assert r.returncode == 4, r.stderr
@@ -156,31 +155,31 @@ def test_integrity_failure_is_reported_not_scored(tmp_path, run_sov):
     (["--decoder", "pymatching", "--distances", "3", "--p", "0.002"], "at least one --decoder"),
     (["--calib-model", "m.onnx", "--decoder", "identity-predecoder", "--distances", "3", "--p", "0.002"], ""),
 ])
-def test_usage_errors_are_one_line(args, needle, run_sov, tmp_path):
-    r = run_sov("compare", *args, "--db", str(tmp_path / "s.duckdb"))
+def test_usage_errors_are_one_line(args, needle, cli, tmp_path):
+    r = cli("compare", *args, "--db", str(tmp_path / "s.duckdb"))
     assert r.returncode == 2, (r.returncode, r.stderr)
     lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
     assert len(lines) == 1 and "Traceback" not in r.stderr and needle in lines[0]
 
 
-def test_policy_file_supplies_the_sweep(tmp_path, run_sov):
+def test_policy_file_supplies_the_sweep(tmp_path, cli):
     pol = tmp_path / "p.toml"
     pol.write_text('[compare]\ndecoders = ["identity-predecoder"]\ndistances = [3]\np = [0.003]\nshots = 400\n')
-    r = run_sov("compare", "--policy", str(pol), "--db", str(tmp_path / "s.duckdb"), "--workers", "1",
+    r = cli("compare", "--policy", str(pol), "--db", str(tmp_path / "s.duckdb"), "--workers", "1",
                 "--latency-shots", "0", "--json", "-")
     assert r.returncode == 0, r.stderr
     pl = json.loads(r.stdout)
     assert pl["sweep"]["shots"] == 400 and [d["label"] for d in pl["decoders"]] == ["pymatching", "identity-predecoder.onnx"]
     bad = tmp_path / "bad.toml"
     bad.write_text("[compare]\nshotz = 4\n")
-    r = run_sov("compare", "--policy", str(bad), "--db", str(tmp_path / "s.duckdb"))
+    r = cli("compare", "--policy", str(bad), "--db", str(tmp_path / "s.duckdb"))
     assert r.returncode == 2 and "shotz" in r.stderr
 
 
 @pytest.mark.slow
-def test_calibration_models_next_to_qibocal(tmp_path, run_sov):
+def test_calibration_models_next_to_qibocal(tmp_path, cli):
     """--calib-model: the model, Qibocal and sov-reference on the same simulated qubits."""
-    r = run_sov("compare", "--calib-model", "rabi-amplitude-mlp", "--experiment", "rabi_amplitude",
+    r = cli("compare", "--calib-model", "rabi-amplitude-mlp", "--experiment", "rabi_amplitude",
                 "--db", str(tmp_path / "s.duckdb"), "--html", str(tmp_path / "c.html"), "--json", "-")
     assert r.returncode == 0, r.stderr
     cal = json.loads(r.stdout)["calibration"]
@@ -199,13 +198,13 @@ def test_calibration_models_next_to_qibocal(tmp_path, run_sov):
 
 
 @pytest.mark.slow
-def test_verdicts_with_evidence_hashes_appear(done, run_sov):
+def test_verdicts_with_evidence_hashes_appear(done, cli):
     """A gate verdict recorded by `sov accept` for a compared model shows up with its hash."""
     tmp, _, db = done
-    acc = run_sov("accept", "--candidate", str(tmp / "b.onnx"), "--baseline", "pymatching", "-d", "3",
+    acc = cli("accept", "--candidate", str(tmp / "b.onnx"), "--baseline", "pymatching", "-d", "3",
                   "--p", "0.004", "--shots", "5000", "--db", str(db), "--workers", "1")
     assert acc.returncode in (0, 1, 3), acc.stderr
-    r = run_sov("compare", "--decoder", "pymatching", "--decoder", str(tmp / "b.onnx"), "--distances", "3",
+    r = cli("compare", "--decoder", "pymatching", "--decoder", str(tmp / "b.onnx"), "--distances", "3",
                 "--p", "0.004", "--shots", "5000", "--db", str(db), "--workers", "1", "--latency-shots", "0",
                 "--json", "-", "--markdown", str(tmp / "v.md"))
     assert r.returncode == 0, r.stderr

@@ -14,34 +14,29 @@ from tests.fixtures.onnx_models import constant_decoder
 from verifier.stats.drift import holm, latency_p_value, ler_p_value
 from verifier.workflows.drift_schedule import parse_every, schedule
 from verifier.errors import UsageError
+from tests.fixtures.cli import sov_main
 
 WL = ["--distance", "3", "--rounds", "3", "--p", "0.01", "--shots", "4000", "--workers", "1"]
-
-
-def sov_inproc(*args: str) -> int:
-    from verifier.cli.app import main
-
-    return main(list(args))
 
 
 def test_swapped_model_is_caught_and_stable_one_is_not(tmp_path):
     model = tmp_path / "in-service.onnx"
     save(identity_predecoder_flat(1), model)
     db = str(tmp_path / "s.duckdb")
-    assert sov_inproc("drift", "add", str(model), "--name", "prod", *WL, "--seed", "1", "--db", db) == 0
-    assert sov_inproc("drift", "list", "--db", db, "--json", str(tmp_path / "l.json")) == 0
+    assert sov_main("drift", "add", str(model), "--name", "prod", *WL, "--seed", "1", "--db", db) == 0
+    assert sov_main("drift", "list", "--db", db, "--json", str(tmp_path / "l.json")) == 0
     assert [w["name"] for w in json.loads((tmp_path / "l.json").read_text())] == ["prod"]
     # same file, fresh seed: in control
-    assert sov_inproc("drift", "check", "--name", "prod", "--seed", "2", "--db", db,
-                      "--json", str(tmp_path / "ok.json")) == 0
+    assert sov_main("drift", "check", "--name", "prod", "--seed", "2", "--db", db,
+                    "--json", str(tmp_path / "ok.json")) == 0
     ok = json.loads((tmp_path / "ok.json").read_text())
     (s,) = ok["models"][0]["series"]
     assert ok["status"] == "ok" and s["history_shots"] == 4000 and s["ler_p"] > 0.01
     # swap the file for another model with the same contract
     save(constant_decoder("num_detectors", 1, flip=False), tmp_path / "other.onnx")
     shutil.copy(tmp_path / "other.onnx", model)
-    assert sov_inproc("drift", "check", "--all", "--seed", "3", "--db", db,
-                      "--json", str(tmp_path / "drift.json")) == 1
+    assert sov_main("drift", "check", "--all", "--seed", "3", "--db", db,
+                    "--json", str(tmp_path / "drift.json")) == 1
     d = json.loads((tmp_path / "drift.json").read_text())
     m = d["models"][0]
     assert d["status"] == "drift" and m["hash_changed"] and m["sha256_now"] != m["sha256_expected"]
@@ -58,31 +53,31 @@ def test_swapped_model_is_caught_and_stable_one_is_not(tmp_path):
     assert st.query("SELECT verdict FROM verdicts WHERE kind = 'drift' ORDER BY recorded_at") == [("ok",), ("drift",)]
     # a missing file is drift too
     model.unlink()
-    assert sov_inproc("drift", "check", "--name", "prod", "--db", db, "--json", str(tmp_path / "m.json")) == 1
+    assert sov_main("drift", "check", "--name", "prod", "--db", db, "--json", str(tmp_path / "m.json")) == 1
     assert any("file missing" in f for f in json.loads((tmp_path / "m.json").read_text())["models"][0]["findings"])
-    assert sov_inproc("drift", "remove", "prod", "--db", db) == 0
-    assert sov_inproc("drift", "check", "--name", "prod", "--db", db) == 2
+    assert sov_main("drift", "remove", "prod", "--db", db) == 0
+    assert sov_main("drift", "check", "--name", "prod", "--db", db) == 2
 
 
 def test_watch_is_a_hidden_alias_of_drift_add_list_remove(tmp_path, capsys):
     model = tmp_path / "m.onnx"
     save(identity_predecoder_flat(1), model)
     db = str(tmp_path / "s.duckdb")
-    assert sov_inproc("--help") == 0
+    assert sov_main("--help") == 0
     top = capsys.readouterr().out
     assert "drift" in top and "watch" not in top
-    assert sov_inproc("drift", "--help") == 0
+    assert sov_main("drift", "--help") == 0
     group = capsys.readouterr().out
     assert all(c in group for c in ("add", "list", "remove", "check", "schedule"))
-    assert sov_inproc("watch", "add", str(model), "--name", "m1", *WL, "--no-run", "--db", db) == 0
+    assert sov_main("watch", "add", str(model), "--name", "m1", *WL, "--no-run", "--db", db) == 0
     assert capsys.readouterr().out.startswith("watching m1: ")
-    assert sov_inproc("watch", "list", "--db", db, "--json", str(tmp_path / "w.json")) == 0
-    assert sov_inproc("drift", "list", "--db", db, "--json", str(tmp_path / "d.json")) == 0
+    assert sov_main("watch", "list", "--db", db, "--json", str(tmp_path / "w.json")) == 0
+    assert sov_main("drift", "list", "--db", db, "--json", str(tmp_path / "d.json")) == 0
     assert json.loads((tmp_path / "w.json").read_text()) == json.loads((tmp_path / "d.json").read_text())
-    assert sov_inproc("drift", "add", str(model), "--name", "m1", *WL, "--no-run", "--db", db) == 2
+    assert sov_main("drift", "add", str(model), "--name", "m1", *WL, "--no-run", "--db", db) == 2
     assert "sov drift remove m1 first" in capsys.readouterr().err
-    assert sov_inproc("watch", "remove", "m1", "--db", db) == 0
-    assert sov_inproc("drift", "list", "--db", db, "--json", str(tmp_path / "e.json")) == 0
+    assert sov_main("watch", "remove", "m1", "--db", db) == 0
+    assert sov_main("drift", "list", "--db", db, "--json", str(tmp_path / "e.json")) == 0
     assert json.loads((tmp_path / "e.json").read_text()) == []
 
 
@@ -90,17 +85,17 @@ def test_schedule_prints_systemd_and_cron(tmp_path, capsys):
     model = tmp_path / "m.onnx"
     save(identity_predecoder_flat(1), model)
     db = str(tmp_path / "s.duckdb")
-    assert sov_inproc("watch", "add", str(model), "--name", "m1", *WL, "--no-run", "--db", db) == 0
+    assert sov_main("watch", "add", str(model), "--name", "m1", *WL, "--no-run", "--db", db) == 0
     capsys.readouterr()
-    assert sov_inproc("drift", "schedule", "--name", "m1", "--every", "1d", "--format", "cron", "--db", db) == 0
+    assert sov_main("drift", "schedule", "--name", "m1", "--every", "1d", "--format", "cron", "--db", db) == 0
     cron = capsys.readouterr().out
     line = [ln for ln in cron.splitlines() if ln and not ln.startswith("#")][0]
     assert line.split()[:5] == ["17", "3", "*", "*", "*"] and "drift check --name m1" in line and db in line
-    assert sov_inproc("drift", "schedule", "--name", "m1", "--every", "6h", "--format", "systemd", "--db", db) == 0
+    assert sov_main("drift", "schedule", "--name", "m1", "--every", "6h", "--format", "systemd", "--db", db) == 0
     unit = capsys.readouterr().out
     assert "[Timer]" in unit and "OnUnitActiveSec=21600s" in unit and "ExecStart=" in unit
-    assert sov_inproc("drift", "schedule", "--name", "nope", "--db", db) == 2
-    assert sov_inproc("drift", "schedule", "--name", "m1", "--every", "7m", "--format", "cron", "--db", db) == 2
+    assert sov_main("drift", "schedule", "--name", "nope", "--db", db) == 2
+    assert sov_main("drift", "schedule", "--name", "m1", "--every", "7m", "--format", "cron", "--db", db) == 2
 
 
 def test_schedule_text_and_interval_parsing():
@@ -143,10 +138,10 @@ def test_watched_calibration_model_output_shift_is_drift(tmp_path):
     model = tmp_path / "rabi.onnx"
     save_cal(peak_rabi_model(1.0), model)
     db = str(tmp_path / "s.duckdb")
-    assert sov_inproc("watch", "add", str(model), "--name", "rabi", "--experiment", "rabi_amplitude", "--db", db) == 0
-    assert sov_inproc("drift", "check", "--name", "rabi", "--db", db) == 0
+    assert sov_main("watch", "add", str(model), "--name", "rabi", "--experiment", "rabi_amplitude", "--db", db) == 0
+    assert sov_main("drift", "check", "--name", "rabi", "--db", db) == 0
     save_cal(peak_rabi_model(1.3), model)
-    assert sov_inproc("drift", "check", "--name", "rabi", "--db", db, "--json", str(tmp_path / "d.json")) == 1
+    assert sov_main("drift", "check", "--name", "rabi", "--db", db, "--json", str(tmp_path / "d.json")) == 1
     findings = json.loads((tmp_path / "d.json").read_text())["models"][0]["findings"]
     assert any("file changed" in f for f in findings)
     assert any("calibration output shift" in f and "pi_pulse_amplitude" in f for f in findings)

@@ -11,18 +11,13 @@ import pytest
 
 from verifier.evidence import record as evidence
 from verifier.evidence.keys import generate, load_keys, write_keys
-
-
-def sov_inproc(*args: str) -> int:
-    from verifier.cli.app import main
-
-    return main(list(args))
+from tests.fixtures.cli import sov_main
 
 
 @pytest.fixture(scope="module")
 def keydir(tmp_path_factory):
     d = tmp_path_factory.mktemp("keys")
-    assert sov_inproc("keys", "generate", "--out", str(d)) == 0
+    assert sov_main("keys", "generate", "--out", str(d)) == 0
     return d
 
 
@@ -44,7 +39,7 @@ def test_keys_are_hybrid_and_private_file_is_0600(keydir):
     with pytest.raises(UsageError, match="public keys only"):
         load_keys(keydir / "sov-signing.pub", want="private")
     # refuses to overwrite
-    assert sov_inproc("keys", "generate", "--out", str(keydir)) == 2
+    assert sov_main("keys", "generate", "--out", str(keydir)) == 2
 
 
 def test_chain_links_and_unsigned_records_verify(store):
@@ -73,15 +68,15 @@ def test_signed_record_verifies_and_any_edit_fails(store, keydir, tmp_path):
     f = tmp_path / "ev.json"
     evidence.write(doc, f)
     pub = str(keydir / "sov-signing.pub")
-    assert sov_inproc("evidence", "verify", str(f)) == 0
-    assert sov_inproc("evidence", "verify", str(f), "--key", pub, "--db", store.path) == 0
+    assert sov_main("evidence", "verify", str(f)) == 0
+    assert sov_main("evidence", "verify", str(f), "--key", pub, "--db", store.path) == 0
 
     def edited(mutate) -> int:
         d = json.loads(f.read_text())
         mutate(d)
         g = tmp_path / "edited.json"
         g.write_text(json.dumps(d))
-        return sov_inproc("evidence", "verify", str(g), "--key", pub)
+        return sov_main("evidence", "verify", str(g), "--key", pub)
 
     def flip_verdict(d):
         d["record"]["verdict"] = "fail"
@@ -108,30 +103,28 @@ def test_signed_record_verifies_and_any_edit_fails(store, keydir, tmp_path):
         assert edited(mutate) == 4, mutate.__name__
     g = tmp_path / "garbled.json"
     g.write_text(f.read_text()[:-40])
-    assert sov_inproc("evidence", "verify", str(g)) == 4
+    assert sov_main("evidence", "verify", str(g)) == 4
     # signed by someone else: valid signatures, but not by the pinned keys
     other = generate()
     _, other_pub = write_keys(other, tmp_path / "other")
-    assert sov_inproc("evidence", "verify", str(f), "--key", str(other_pub)) == 4
+    assert sov_main("evidence", "verify", str(f), "--key", str(other_pub)) == 4
 
 
-def test_accept_writes_signed_evidence_that_verifies(tmp_path, keydir):
-    from adapters.reference_models import identity_predecoder_flat, save
-
-    m = save(identity_predecoder_flat(1), tmp_path / "id.onnx")
+def test_accept_writes_signed_evidence_that_verifies(tmp_path, keydir, identity_path):
+    m = identity_path
     db, ev = tmp_path / "s.duckdb", tmp_path / "ev.json"
     common = ["--candidate", m, "--baseline", "pymatching", "-d", "3", "--p", "0.01", "--shots", "3000",
               "--seed", "5", "--workers", "1", "-q", "--db", str(db)]
-    assert sov_inproc("accept", *common) == 0  # unsigned, still chained
-    assert sov_inproc("accept", *common, "--key", str(keydir / "sov-signing.key"), "--evidence", str(ev)) == 0
+    assert sov_main("accept", *common) == 0  # unsigned, still chained
+    assert sov_main("accept", *common, "--key", str(keydir / "sov-signing.key"), "--evidence", str(ev)) == 0
     doc = json.loads(ev.read_text())
     rec = doc["record"]
     assert rec["sequence"] == 2 and rec["previous_hash"] and rec["verdict"] == "pass"
     assert rec["tool"]["name"] == "sov" and rec["tool"]["version"]
     assert rec["subject"]["candidate"]["model_sha256"] and rec["workloads"][0]["id"]
-    assert sov_inproc("evidence", "verify", str(ev), "--key", str(keydir / "sov-signing.pub"),
-                      "--db", str(db)) == 0
-    assert sov_inproc("evidence", "chain", "--db", str(db)) == 0
+    assert sov_main("evidence", "verify", str(ev), "--key", str(keydir / "sov-signing.pub"),
+                    "--db", str(db)) == 0
+    assert sov_main("evidence", "chain", "--db", str(db)) == 0
     from verifier.store.db import Store
 
     rows = Store(db).query("SELECT v.verdict, e.seq FROM verdicts v JOIN evidence_chain e "

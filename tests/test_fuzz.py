@@ -8,11 +8,9 @@ Examples are kept modest so the whole file runs in about a minute in CI.
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import tempfile
-from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +18,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
+from tests.fixtures.cli import run_main
 from verifier.errors import SovError
 
 # SOV_FUZZ_SCALE=20 (and SOV_FUZZ_RANDOM=1 for fresh examples) fuzzes deeper, outside CI
@@ -312,12 +311,8 @@ def cli_files(tmp_path_factory):
 
 
 def _run_main(argv: list[str]) -> tuple[int, str]:
-    from verifier.cli.app import main
-
-    err, out = io.StringIO(), io.StringIO()
-    with redirect_stderr(err), redirect_stdout(out):
-        code = main(argv)
-    return code, err.getvalue()
+    r = run_main(argv)
+    return r.returncode, r.stderr
 
 
 @_settings(50)

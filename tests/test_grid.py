@@ -220,21 +220,21 @@ def test_nan_logits_are_an_integrity_error(tmp_path):
         dec.compile_for(w).decode_packed(dets)
 
 
-def test_cli_runs_grid_models_with_exit_codes(tmp_path, run_sov):
+def test_cli_runs_grid_models_with_exit_codes(tmp_path, cli):
     neg = _model(tmp_path)
     common = ["--distance", "3", "--rounds", "3", "--basis", "x", "--p", "0.005", "--shots", "3000",
               "--workers", "1", "--db", str(tmp_path / "s.duckdb")]
-    a = run_sov("qec", "run", "--decoder", neg, "--json", str(tmp_path / "a.json"), *common)
+    a = cli("qec", "run", "--decoder", neg, "--json", str(tmp_path / "a.json"), *common)
     assert a.returncode == 0, a.stderr
-    b = run_sov("qec", "run", "--decoder", "pymatching", "--json", str(tmp_path / "b.json"), *common)
+    b = cli("qec", "run", "--decoder", "pymatching", "--json", str(tmp_path / "b.json"), *common)
     assert b.returncode == 0, b.stderr
     ja, jb = (json.loads((tmp_path / f).read_text()) for f in ("a.json", "b.json"))
     assert ja["errors"] == jb["errors"] and ja["shots"] == 3000
     nan = _model(tmp_path, "nan.onnx", logit=float("nan"))
-    r = run_sov("qec", "run", "--decoder", nan, *common)
+    r = cli("qec", "run", "--decoder", nan, *common)
     assert r.returncode == 4 and "NaN" in r.stderr and "Traceback" not in r.stderr
     bad = _model(tmp_path, "bad.onnx", dims=("batch", 4, 2, "D", "D"))
-    r = run_sov("qec", "run", "--decoder", bad, *common)
+    r = cli("qec", "run", "--decoder", bad, *common)
     assert r.returncode == 2 and "expected" in r.stderr and "Traceback" not in r.stderr
 
 

@@ -17,7 +17,9 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 from adapters.reference_models import identity_predecoder_flat, save
+from tests.fixtures.cli import one_line
 from tests.fixtures.onnx_models import constant_decoder
+from tests.fixtures.stores import read_rows
 
 D, O = 24, 1  # rotated memory z, d = 3, rounds = 3
 W = ["--distance", "3", "--rounds", "3", "--basis", "z", "--p", "0.01", "--shots", "300",
@@ -338,20 +340,15 @@ CORPUS = [
 
 
 def _one_line(r, code: int) -> str:
-    assert r.returncode == code, (r.returncode, r.stdout[-500:], r.stderr[-2000:])
-    assert "Traceback" not in r.stderr, r.stderr
-    lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
-    assert len(lines) == 1, r.stderr
-    assert lines[0].startswith("sov: error: "), lines[0]
-    return lines[0]
+    return one_line(r, code, prefix="sov: error: ")
 
 
 @pytest.mark.parametrize("name,build,code,words,env", CORPUS, ids=[c[0] for c in CORPUS])
-def test_hostile_model_gets_its_exit_code_and_one_line(run_sov, tmp_path, name, build, code, words, env):
+def test_hostile_model_gets_its_exit_code_and_one_line(cli, tmp_path, name, build, code, words, env):
     model = build(tmp_path)
     db = tmp_path / "s.duckdb"
     t0 = time.monotonic()
-    r = run_sov("qec", "run", "--decoder", model, *W, "--db", str(db), env=env, timeout=120)
+    r = cli("qec", "run", "--decoder", model, *W, "--db", str(db), env=env)
     took = time.monotonic() - t0
     line = _one_line(r, code)
     for w in words:
@@ -359,21 +356,15 @@ def test_hostile_model_gets_its_exit_code_and_one_line(run_sov, tmp_path, name, 
     if "SOV_BATCH_TIMEOUT_S" in env:
         assert took < 60, took  # killed at the limit, not hung
     if db.exists() and code == 4:
-        import duckdb
-
-        con = duckdb.connect(str(db), read_only=True)
-        try:
-            rows = con.execute("SELECT status, exit_code FROM runs").fetchall()
-            assert rows and all(s == "integrity" and c == 4 for s, c in rows), rows
-            assert con.execute("SELECT count(*) FROM results").fetchone()[0] == 0
-        finally:
-            con.close()
+        rows = read_rows(db, "SELECT status, exit_code FROM runs")
+        assert rows and all(s == "integrity" and c == 4 for s, c in rows), rows
+        assert read_rows(db, "SELECT count(*) FROM results")[0][0] == 0
 
 
-def test_hostile_models_refused_by_models_inspect(run_sov, tmp_path):
+def test_hostile_models_refused_by_models_inspect(cli, tmp_path):
     """The parent-side checks also answer ``sov models inspect`` (no session is created)."""
     for build in (custom_domain, external_symlink, absurd_dimensions, junk_bytes):
-        r = run_sov("models", "inspect", build(tmp_path))
+        r = cli("models", "inspect", build(tmp_path))
         _one_line(r, 4)
 
 
@@ -394,7 +385,7 @@ def test_memory_bomb_is_the_sandbox_limit(tmp_path):
             s.run(None, {"dets": x})
 
 
-def test_external_data_inside_the_folder_is_accepted(run_sov, tmp_path):
+def test_external_data_inside_the_folder_is_accepted(cli, tmp_path):
     """The control for the external-data cases: weights next to the model are fine, from any
     working directory (the sandbox loads such a model by path)."""
     w = numpy_helper.from_array(np.zeros((1, O), np.uint8), "w")
@@ -404,6 +395,6 @@ def test_external_data_inside_the_folder_is_accepted(run_sov, tmp_path):
     onnx.save(m, tmp_path / "vendor" / "ok.onnx", save_as_external_data=True, all_tensors_to_one_file=True,
               location="ok.weights", size_threshold=0)
     (tmp_path / "elsewhere").mkdir()
-    r = run_sov("qec", "run", "--decoder", str(tmp_path / "vendor" / "ok.onnx"), *W, "--db",
-                str(tmp_path / "s.duckdb"), cwd=tmp_path / "elsewhere")
+    r = cli("qec", "run", "--decoder", str(tmp_path / "vendor" / "ok.onnx"), *W, "--db",
+            str(tmp_path / "s.duckdb"), cwd=tmp_path / "elsewhere")
     assert r.returncode == 0, r.stderr

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from adapters.onnx_decoder import OnnxDecoder
-from adapters.reference_models import identity_predecoder_flat, save
+from adapters.reference_models import save
 from adapters.runtime import RuntimeOptions
 from tests.fixtures.onnx_models import constant_decoder
 from baselines.pymatching_decoder import PyMatchingDecoder
@@ -20,11 +20,6 @@ from verifier.workflows.latency import measure_latency, percentiles
 from verifier.engine.blocks import unpack_predictions
 from verifier.engine.replay import replay
 from verifier.qec.workload import BLOCK_SHOTS, MemoryWorkload
-
-
-@pytest.fixture(scope="module")
-def identity_path(tmp_path_factory):
-    return save(identity_predecoder_flat(1), tmp_path_factory.mktemp("m") / "identity.onnx")
 
 
 def test_percentiles_are_numpy_percentiles_in_microseconds():
@@ -64,9 +59,9 @@ def test_onnx_latency_in_batches(identity_path):
     assert res.batch == 4 and res.shots == 200 and res.per_shot_us["p50"] > 0
 
 
-def test_cli_latency_json_and_recorded_run(run_sov, tmp_path):
+def test_cli_latency_json_and_recorded_run(cli, tmp_path):
     db = tmp_path / "l.duckdb"
-    r = run_sov("qec", "latency", "-d", "3", "--p", "0.01", "--shots", "400", "--warmup", "50",
+    r = cli("qec", "latency", "-d", "3", "--p", "0.01", "--shots", "400", "--warmup", "50",
                 "--db", str(db), "--json", "-")
     assert r.returncode == 0, r.stderr
     out = json.loads(r.stdout)
@@ -77,7 +72,7 @@ def test_cli_latency_json_and_recorded_run(run_sov, tmp_path):
     rows = Store(db).query("SELECT command, status, summary FROM runs")
     assert rows[0][:2] == ("qec latency", "ok")
     assert json.loads(rows[0][2])["latency"]["per_shot_us"]["p50"] == out["per_shot_us"]["p50"]
-    bad = run_sov("qec", "latency", "-d", "3", "--p", "0.01", "--shots", "10", "--budget-us", "-1",
+    bad = cli("qec", "latency", "-d", "3", "--p", "0.01", "--shots", "10", "--budget-us", "-1",
                   "--db", str(db))
     assert bad.returncode == 2 and "--budget-us" in bad.stderr
 
@@ -115,25 +110,25 @@ def test_crosscheck_reports_where_predictions_differ(store, tmp_path):
         crosscheck(store, [a.fingerprint], [w.stream_id])
 
 
-def test_cli_crosscheck(run_sov, tmp_path):
+def test_cli_crosscheck(cli, tmp_path):
     db = str(tmp_path / "x.duckdb")
     common = ["qec", "crosscheck", "--decoder", "identity-predecoder", "-d", "3", "--p", "0.01",
               "--shots", "3000", "--workers", "1", "-q", "--db", db]
-    ok = run_sov(*common, "--graph-optimization", "all", "--graph-optimization", "basic", "--json", "-")
+    ok = cli(*common, "--graph-optimization", "all", "--graph-optimization", "basic", "--json", "-")
     assert ok.returncode == 0, ok.stderr
     out = json.loads(ok.stdout)
     assert out["agree"] and out["pairs"][0]["compared_shots"] == 3000
     assert out["pairs"][0]["varied"] == {"graph_optimization": ["all", "basic"]}
-    one = run_sov(*common)
+    one = cli(*common)
     assert one.returncode == 2 and "two runtimes" in one.stderr
-    base = run_sov("qec", "crosscheck", "--decoder", "pymatching", "--provider", "cpu",
+    base = cli("qec", "crosscheck", "--decoder", "pymatching", "--provider", "cpu",
                    "--graph-optimization", "all", "--graph-optimization", "basic", "-d", "3", "--p", "0.01",
                    "--db", db)
     assert base.returncode == 2 and "baseline" in base.stderr
     import onnxruntime as ort
 
     if "CUDAExecutionProvider" not in ort.get_available_providers():
-        gpu = run_sov(*common, "--provider", "cpu", "--provider", "cuda")
+        gpu = cli(*common, "--provider", "cpu", "--provider", "cuda")
         assert gpu.returncode == 2 and "'cuda' is not available" in gpu.stderr
 
 

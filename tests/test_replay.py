@@ -2,22 +2,15 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 import pytest
 
 from adapters.onnx_decoder import OnnxDecoder
-from adapters.reference_models import identity_predecoder_flat, save
 from baselines.pymatching_decoder import PyMatchingDecoder
 from verifier.qec.decoder import fingerprint
 from verifier.workflows.qec import run_task
 from verifier.engine.replay import replay
 from verifier.store.runs import recorded_run
 from verifier.qec.workload import MemoryWorkload
-
-
-@pytest.fixture(scope="module")
-def identity_path(tmp_path_factory):
-    return save(identity_predecoder_flat(1), tmp_path_factory.mktemp("m") / "identity.onnx")
 
 
 @pytest.mark.parametrize("basis", ["x", "z"])
@@ -60,8 +53,6 @@ def test_ler_grows_with_p_and_falls_with_d():
 
 
 def test_results_do_not_depend_on_workers_or_resume(store, tmp_path):
-    from verifier.store.db import Store
-
     w = MemoryWorkload(3, 3, "z", "uniform", 0.01, 3 * 8192 + 5, 4)
     one = replay(PyMatchingDecoder(), w, workers=1)
     two = replay(PyMatchingDecoder(), w, workers=2, store=store)

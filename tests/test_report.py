@@ -8,11 +8,10 @@ import re
 import shutil
 import subprocess
 import tempfile
-from pathlib import Path
 
 import pytest
 
-from _compare_models import write_pair
+from tests.fixtures.compare_models import write_pair
 
 
 @pytest.fixture(scope="module")
@@ -149,24 +148,24 @@ def test_svg_ticks_and_labels():
     assert len(major) >= 2 and all(0.0021 <= t <= 0.0098 for t in major)
 
 
-def test_report_rerenders_from_the_store_without_running(recorded, run_sov, tmp_path):
+def test_report_rerenders_from_the_store_without_running(recorded, cli, tmp_path):
     from reports.html import render_html
 
     tmp, store, payload = recorded
     runs = store.query("SELECT count(*) FROM runs")[0][0]
     blocks = store.query("SELECT count(*) FROM blocks")[0][0]
-    r = run_sov("report", "--latest", "--db", store.path, "--html", str(tmp_path / "x.html"),
+    r = cli("report", "--latest", "--db", store.path, "--html", str(tmp_path / "x.html"),
                 "--markdown", str(tmp_path / "x.md"), "--json", str(tmp_path / "x.json"))
     assert r.returncode == 0, r.stderr
     assert json.loads((tmp_path / "x.json").read_text())["run_id"] == payload["run_id"]
     assert (tmp_path / "x.html").read_text() == render_html(json.loads(json.dumps(payload)))
-    r2 = run_sov("report", payload["run_id"], "--db", store.path, "--json", "-")
+    r2 = cli("report", payload["run_id"], "--db", store.path, "--json", "-")
     assert r2.returncode == 0 and json.loads(r2.stdout)["summary"][0]["label"] == payload["summary"][0]["label"]
     assert store.query("SELECT count(*) FROM runs")[0][0] == runs  # nothing ran, nothing recorded
     assert store.query("SELECT count(*) FROM blocks")[0][0] == blocks
-    bad = run_sov("report", "no-such-run", "--db", store.path)
+    bad = cli("report", "no-such-run", "--db", store.path)
     assert bad.returncode == 2 and "no-such-run" in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
-    empty = run_sov("report", "--latest", "--db", str(tmp_path / "none.duckdb"))
+    empty = cli("report", "--latest", "--db", str(tmp_path / "none.duckdb"))
     assert empty.returncode == 2 and "Traceback" not in empty.stderr
 
 

@@ -72,16 +72,15 @@ def _circuit(d=3, p=0.006):
 
 
 @pytest.mark.parametrize("which", ["pymatching", "identity-onnx"])
-def test_sov_decoder_as_sinter_decoder_matches_pymatching(which, tmp_path):
+def test_sov_decoder_as_sinter_decoder_matches_pymatching(which, identity_path):
     circuit = _circuit()
     dem = circuit.detector_error_model(decompose_errors=True, approximate_disjoint_errors=True)
     if which == "pymatching":
         dec = PyMatchingDecoder()
     else:
         from adapters.onnx_decoder import OnnxDecoder
-        from adapters.reference_models import identity_predecoder_flat, save
 
-        dec = OnnxDecoder.from_file(save(identity_predecoder_flat(1), tmp_path / "id.onnx"))
+        dec = OnnxDecoder.from_file(identity_path)
     compiled = SovSinterDecoder(dec).compile_decoder_for_dem(dem=dem)
     dets, _ = circuit.compile_detector_sampler(seed=3).sample(4000, separate_observables=True, bit_packed=True)
     got = compiled.decode_shots_bit_packed(bit_packed_detection_event_data=dets)
@@ -99,13 +98,12 @@ def test_circuits_are_matched_back_from_the_dem():
     assert w.circuit_text is None and w.num_detectors == a.num_detectors  # falls back to the DEM
 
 
-def test_sinter_collect_runs_an_onnx_model(tmp_path):
+def test_sinter_collect_runs_an_onnx_model(identity_path):
     """sinter's own worker processes unpickle the adapter and run the ONNX model; the logical
     error rate agrees with sov's own replay of the same circuit within the binomial spread."""
     from adapters.onnx_decoder import OnnxDecoder
-    from adapters.reference_models import identity_predecoder_flat, save
 
-    onnx = OnnxDecoder.from_file(save(identity_predecoder_flat(1), tmp_path / "id.onnx"))
+    onnx = OnnxDecoder.from_file(identity_path)
     circuit = _circuit(3, 0.01)
     stats = sinter.collect(num_workers=2, tasks=[sinter.Task(circuit=circuit, json_metadata={"d": 3, "p": 0.01})],
                            decoders=["vendor"], custom_decoders={"vendor": SovSinterDecoder(onnx)},

@@ -13,13 +13,11 @@ import time
 from pathlib import Path
 
 import pytest
+from tests.fixtures.cli import console_script, one_line, run_main
+from tests.fixtures.processes import alive, children, cmdline, descendants, wait_until
 
 
 BLOCK = 8192
-
-
-def _cmd(*args: str) -> list[str]:
-    return [sys.executable, "-c", "from verifier.cli.launch import entry; entry()", *args]
 
 
 def _env(**extra: str) -> dict:
@@ -27,13 +25,6 @@ def _env(**extra: str) -> dict:
     e.setdefault("OMP_NUM_THREADS", "1")
     e.update(extra)
     return e
-
-
-def _one_line(r, code: int) -> str:
-    assert r.returncode == code, (r.returncode, r.stderr[-2000:])
-    lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
-    assert len(lines) == 1 and "Traceback" not in r.stderr, r.stderr
-    return lines[0]
 
 
 def _q(db: Path, sql: str, params=()):
@@ -85,7 +76,7 @@ def test_concurrent_writers_all_succeed_and_count_shots_once(tmp_path):
     db = tmp_path / "c.duckdb"
     common = ["qec", "run", "-d", "3", "--p", "0.01", "--shots", "20000", "--workers", "1", "-q",
               "--db", str(db), "--json", "-"]
-    procs = [subprocess.Popen(_cmd(*common, "--seed", seed), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    procs = [subprocess.Popen(console_script(*common, "--seed", seed), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                               text=True, env=_env()) for seed in ("1", "1", "2")]
     outs = [p.communicate(timeout=240) for p in procs]
     for p, (out, err) in zip(procs, outs):
@@ -100,27 +91,6 @@ def test_concurrent_writers_all_succeed_and_count_shots_once(tmp_path):
     assert len(rows) == 2
     for _, n, distinct, shots in rows:
         assert n == distinct == 3 and shots == 20000
-
-
-def _children(pid: int) -> list[int]:
-    kids = []
-    for d in Path("/proc").iterdir():
-        if d.name.isdigit():
-            try:
-                stat = (d / "stat").read_text()
-            except OSError:
-                continue
-            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
-                kids.append(int(d.name))
-    return kids
-
-
-def _alive(pid: int) -> bool:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
 def _held_at_first_block_write(hooks: Path, p: subprocess.Popen, timeout: float = 120) -> None:
@@ -149,17 +119,14 @@ def test_kill9_mid_run_leaves_store_readable_and_resumes_to_exact_shots(tmp_path
     args = ["qec", "run", "--decoder", "identity-predecoder", "-d", "5", "--p", "0.01",
             "--shots", str(shots), "--seed", "11", "--workers", "1", "-q", "--db", str(db)]
     hooks = _hooked(tmp_path)
-    p = subprocess.Popen(_cmd(*args), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    p = subprocess.Popen(console_script(*args), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                          env=_env(SOV_TEST_HOOK_DIR=str(hooks)))
     _held_at_first_block_write(hooks, p)
-    sandbox_children = _children(p.pid)
+    sandbox_children = children(p.pid)
     os.kill(p.pid, signal.SIGKILL)
     p.wait(timeout=30)
     # the model sandbox dies with its parent (PR_SET_PDEATHSIG)
-    t0 = time.monotonic()
-    while any(_alive(c) for c in sandbox_children) and time.monotonic() - t0 < 10:
-        time.sleep(0.1)
-    assert not any(_alive(c) for c in sandbox_children)
+    assert wait_until(lambda: not any(alive(c) for c in sandbox_children), timeout=10), sandbox_children
     # readable, the run still says 'running' until someone notices its process is gone
     runs = _q(db, "SELECT run_id, status FROM runs")
     assert [s for _, s in runs] == ["running"]
@@ -168,7 +135,7 @@ def test_kill9_mid_run_leaves_store_readable_and_resumes_to_exact_shots(tmp_path
     assert done[0] == written and 0 < done[1] < shots
     assert _q(db, "SELECT count(*) FROM results")[0][0] == 0
     # the same command again: marks the dead run incomplete, resumes, counts every shot once
-    r = subprocess.run(_cmd(*args, "--json", "-"), capture_output=True, text=True, env=_env(), timeout=240)
+    r = subprocess.run(console_script(*args, "--json", "-"), capture_output=True, text=True, env=_env(), timeout=240)
     assert r.returncode == 0, r.stderr
     out = json.loads(r.stdout)
     assert out["shots"] == shots and out["reused_shots"] == done[1]
@@ -188,15 +155,15 @@ def _limit_fsize(n: int):
 @pytest.mark.slow
 def test_file_size_limit_gives_one_line_and_keeps_what_was_written(tmp_path):
     db = tmp_path / "f.duckdb"
-    first = subprocess.run(_cmd("qec", "run", "-d", "3", "--p", "0.01", "--shots", "3000", "--workers", "1",
-                                "-q", "--db", str(db)), capture_output=True, text=True, env=_env())
+    # the store to protect is written in process; the run under the limit is a subprocess
+    first = run_main(["qec", "run", "-d", "3", "--p", "0.01", "--shots", "3000", "--workers", "1", "-q", "--db", db])
     assert first.returncode == 0, first.stderr
     before = _q(db, "SELECT run_id, shots, errors FROM results")
     # ~300 KB of blocks (packed predictions: ~2.2 KB a block), well past the 64 KB limit
-    r = subprocess.run(_cmd("qec", "run", "-d", "3", "--p", "0.01", "--shots", "1000000", "--seed", "5",
+    r = subprocess.run(console_script("qec", "run", "-d", "3", "--p", "0.01", "--shots", "1000000", "--seed", "5",
                             "--workers", "1", "-q", "--db", str(db)),
                        capture_output=True, text=True, env=_env(), preexec_fn=_limit_fsize(64 << 10))
-    line = _one_line(r, 2)
+    line = one_line(r, 2)
     assert "disk full" in line and str(db) in line
     assert _q(db, "SELECT run_id, shots, errors FROM results WHERE run_id = ?", [before[0][0]]) == before
     assert _q(db, "SELECT count(*) FROM results")[0][0] == 1  # nothing half-recorded as a result
@@ -220,16 +187,16 @@ def test_full_tmpfs_gives_one_line_and_keeps_what_was_written(tmp_path):
         pytest.skip("cannot mount tmpfs here")
     try:
         db = mnt / "s.duckdb"
-        first = subprocess.run(_cmd("qec", "run", "-d", "3", "--p", "0.01", "--shots", "3000", "--workers", "1",
-                                    "-q", "--db", str(db)), capture_output=True, text=True, env=_env())
+        first = run_main(["qec", "run", "-d", "3", "--p", "0.01", "--shots", "3000", "--workers", "1",
+                          "-q", "--db", db])
         assert first.returncode == 0, first.stderr
         before = _q(db, "SELECT run_id, shots, errors FROM results")
         used = sum(f.stat().st_size for f in mnt.iterdir())
         subprocess.run(["mount", "-o", f"remount,size={used // 1024 + 32}k", str(mnt)], check=True)
-        r = subprocess.run(_cmd("qec", "run", "-d", "5", "--p", "0.01", "--shots", "200000", "--seed", "5",
+        r = subprocess.run(console_script("qec", "run", "-d", "5", "--p", "0.01", "--shots", "200000", "--seed", "5",
                                 "--workers", "1", "-q", "--db", str(db)), capture_output=True, text=True,
                            env=_env(), timeout=240)
-        line = _one_line(r, 2)
+        line = one_line(r, 2)
         assert "store" in line, line
         subprocess.run(["mount", "-o", "remount,size=16m", str(mnt)], check=True)
         assert _q(db, "SELECT run_id, shots, errors FROM results WHERE run_id = ?", [before[0][0]]) == before
@@ -247,8 +214,8 @@ def test_read_only_store_gives_one_line_and_is_left_intact(tmp_path):
         where.mkdir()
     try:
         db = where / "s.duckdb"
-        first = subprocess.run(_cmd("qec", "run", "-d", "3", "--p", "0.01", "--shots", "2000", "--workers", "1",
-                                    "-q", "--db", str(db)), capture_output=True, text=True, env=_env())
+        first = run_main(["qec", "run", "-d", "3", "--p", "0.01", "--shots", "2000", "--workers", "1",
+                          "-q", "--db", db])
         assert first.returncode == 0, first.stderr
         digest = __import__("hashlib").sha256(db.read_bytes()).hexdigest()
         if root:
@@ -256,14 +223,13 @@ def test_read_only_store_gives_one_line_and_is_left_intact(tmp_path):
         else:
             db.chmod(0o444)
             where.chmod(0o555)
-        r = subprocess.run(_cmd("qec", "run", "-d", "3", "--p", "0.01", "--shots", "2000", "--seed", "8",
-                                "--workers", "1", "-q", "--db", str(db)), capture_output=True, text=True, env=_env())
-        line = _one_line(r, 2)
+        r = run_main(["qec", "run", "-d", "3", "--p", "0.01", "--shots", "2000", "--seed", "8",
+                      "--workers", "1", "-q", "--db", db])
+        line = one_line(r, 2)
         assert "not writable" in line or "read-only" in line.lower(), line
         assert __import__("hashlib").sha256(db.read_bytes()).hexdigest() == digest
         # reading still works: the BOM command reads the store read-only
-        bom = subprocess.run(_cmd("models", "bom", "identity-predecoder", "--db", str(db)),
-                             capture_output=True, text=True, env=_env())
+        bom = run_main(["models", "bom", "identity-predecoder", "--db", db])
         assert bom.returncode == 0, bom.stderr
     finally:
         if root:
@@ -299,22 +265,6 @@ def test_json_and_evidence_files_are_never_half_written(tmp_path):
     assert json.loads(target.read_text()) == {"new": 1} and oct(target.stat().st_mode & 0o777)
 
 
-def _cmdline(pid: int) -> str:
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_text(errors="replace")
-    except OSError:
-        return ""
-
-
-def _descendants(pid: int) -> list[int]:
-    out, todo = [], [pid]
-    while todo:
-        kids = _children(todo.pop())
-        out += kids
-        todo += kids
-    return out
-
-
 @pytest.mark.slow
 @pytest.mark.skipif(not Path("/proc").is_dir(), reason="needs /proc")
 def test_kill9_with_workers_leaves_no_orphans(tmp_path):
@@ -323,15 +273,15 @@ def test_kill9_with_workers_leaves_no_orphans(tmp_path):
     args = ["qec", "run", "--decoder", "identity-predecoder", "-d", "5", "--p", "0.01",
             "--shots", "400000", "--seed", "12", "--workers", "2", "-q", "--db", str(db)]
     hooks = _hooked(tmp_path)
-    p = subprocess.Popen(_cmd(*args), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    p = subprocess.Popen(console_script(*args), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                          env=_env(SOV_TEST_HOOK_DIR=str(hooks)))
     _held_at_first_block_write(hooks, p)
     # held: the workers have decoded blocks, so each has its sandbox (or is starting it)
     deadline = time.monotonic() + 60
     family: list[int] = []
     while time.monotonic() < deadline:
-        family = _descendants(p.pid)
-        sandboxes = [c for c in family if "adapters.sandbox_child" in _cmdline(c)]
+        family = descendants(p.pid)
+        sandboxes = [c for c in family if "adapters.sandbox_child" in cmdline(c)]
         if len(sandboxes) >= 2:
             break
         time.sleep(0.05)
@@ -339,8 +289,6 @@ def test_kill9_with_workers_leaves_no_orphans(tmp_path):
     assert len(family) >= 4, family  # forkserver, 2 workers, their sandboxes
     os.kill(p.pid, signal.SIGKILL)
     p.wait(timeout=30)
-    t0 = time.monotonic()
-    while any(_alive(c) for c in family) and time.monotonic() - t0 < 15:
-        time.sleep(0.2)
-    assert not [c for c in family if _alive(c)]
+    wait_until(lambda: not any(alive(c) for c in family), timeout=15)
+    assert not [c for c in family if alive(c)]
     assert _q(db, "SELECT count(*) FROM runs")[0][0] == 1  # and the store still opens

@@ -118,18 +118,18 @@ def test_the_executor_is_swappable():
     assert _counts(a) == _counts(b) and len(ex.order) > 2
 
 
-def test_cli_sweep_json_and_rerun(run_sov, tmp_path):
+def test_cli_sweep_json_and_rerun(cli, tmp_path):
     db = tmp_path / "s.duckdb"
     args = ["qec", "sweep", "--distances", "3,5", "--p", "0.006,0.009", "--shots", "3000",
             "--workers", "1", "--db", str(db), "--json", "-", "--sinter-csv", str(tmp_path / "s.csv")]
-    r = run_sov(*args)
+    r = cli(*args)
     assert r.returncode == 0, r.stderr
     out = json.loads(r.stdout)
     assert len(out["points"]) == 4 and out["ran_shots"] == 12000
     p0 = out["points"][0]
     assert {"distance", "p", "rounds", "shots", "errors", "ler", "ler_ci", "task_id"} <= set(p0)
     assert (tmp_path / "s.csv").read_text().startswith("     shots,")
-    r2 = run_sov(*args)
+    r2 = cli(*args)
     assert r2.returncode == 0, r2.stderr
     assert json.loads(r2.stdout)["reused_shots"] == 12000
 
@@ -141,7 +141,7 @@ def test_cli_sweep_json_and_rerun(run_sov, tmp_path):
     (["--p", "0.9"], "--p"),
     ([], "--p"),
 ])
-def test_cli_sweep_bad_input_is_one_line_exit_2(run_sov, tmp_path, args, needle):
-    r = run_sov("qec", "sweep", "--db", str(tmp_path / "x.duckdb"), *args)
+def test_cli_sweep_bad_input_is_one_line_exit_2(cli, tmp_path, args, needle):
+    r = cli("qec", "sweep", "--db", str(tmp_path / "x.duckdb"), *args)
     assert r.returncode == 2, r.stderr
     assert len(r.stderr.strip().splitlines()) == 1 and needle in r.stderr

@@ -105,16 +105,15 @@ def test_pymatching_threshold_near_0_7_percent(uniform_sweep):
 
 
 @pytest.mark.slow
-def test_identity_predecoder_has_exactly_pymatchings_threshold(uniform_sweep, tmp_path):
+def test_identity_predecoder_has_exactly_pymatchings_threshold(uniform_sweep, identity_path):
     """The identity pre-decoder ([0 | dets]) must reproduce PyMatching shot for shot, so the
     same counts and exactly the same threshold and interval."""
     from adapters.onnx_decoder import OnnxDecoder
-    from adapters.reference_models import identity_predecoder_flat, save
     from verifier.engine.sweep import sweep
     from verifier.stats.threshold import points_from_results
 
     spec, ref = uniform_sweep
-    ident = OnnxDecoder.from_file(save(identity_predecoder_flat(1), tmp_path / "id.onnx"))
+    ident = OnnxDecoder.from_file(identity_path)
     got = sweep(ident, spec, workers=2)
     key = lambda r: (r.workload.distance, r.workload.p)  # noqa: E731
     assert {key(r): r.stats.errors for r in got.points} == {key(r): r.stats.errors for r in ref.points}
@@ -145,7 +144,7 @@ def test_pymatching_lambda_at_0_3_percent_between_3_and_4():
 
 # -- CLI --------------------------------------------------------------------------------------
 
-def test_cli_threshold_and_lambda(run_sov, tmp_path):
+def test_cli_threshold_and_lambda(cli, tmp_path):
     import sinter
 
     db = str(tmp_path / "t.duckdb")
@@ -154,7 +153,7 @@ def test_cli_threshold_and_lambda(run_sov, tmp_path):
                              shots=10_000, errors=int(10_000 * 0.05 * (p / 0.008) ** ((d + 1) / 2)))
             for d in (3, 5) for p in (0.005, 0.007, 0.009, 0.011)]
     base.write_text(sinter.CSV_HEADER + "\n" + "\n".join(s.to_csv_line() for s in rows) + "\n")
-    r = run_sov("qec", "threshold", "--distances", "3,5", "--p", "0.005,0.007,0.009,0.011",
+    r = cli("qec", "threshold", "--distances", "3,5", "--p", "0.005,0.007,0.009,0.011",
                 "--shots", "4000", "--workers", "1", "--bootstrap", "50", "--db", db,
                 "--json", "-", "--plot", str(tmp_path / "t.svg"), "--baseline-csv", str(base),
                 "--sinter-csv", str(tmp_path / "mine.csv"))
@@ -171,7 +170,7 @@ def test_cli_threshold_and_lambda(run_sov, tmp_path):
         "SELECT command, status FROM runs")
     assert runs == [("qec threshold", "ok" if r.returncode == 0 else "inconclusive")]
 
-    r = run_sov("qec", "lambda", "--distances", "3,5", "--p", "0.004", "--shots", "4000",
+    r = cli("qec", "lambda", "--distances", "3,5", "--p", "0.004", "--shots", "4000",
                 "--workers", "1", "--bootstrap", "100", "--db", db, "--json", "-",
                 "--plot", str(tmp_path / "l.svg"))
     assert r.returncode == 0, r.stderr
@@ -188,14 +187,14 @@ def test_cli_threshold_and_lambda(run_sov, tmp_path):
     ("threshold", ["--p", "0.005,0.007", "--plot", "x.txt"], "--plot"),
     ("lambda", ["--p", "0.003,0.004"], "one physical error rate"),
 ])
-def test_cli_bad_input(run_sov, tmp_path, cmd, args, needle):
-    r = run_sov("qec", cmd, "--db", str(tmp_path / "x.duckdb"), *args)
+def test_cli_bad_input(cli, tmp_path, cmd, args, needle):
+    r = cli("qec", cmd, "--db", str(tmp_path / "x.duckdb"), *args)
     assert r.returncode == 2 and needle in r.stderr and len(r.stderr.strip().splitlines()) == 1
 
 
-def test_cli_threshold_below_threshold_everywhere_is_inconclusive(run_sov, tmp_path):
+def test_cli_threshold_below_threshold_everywhere_is_inconclusive(cli, tmp_path):
     db = str(tmp_path / "b.duckdb")
-    r = run_sov("qec", "threshold", "--distances", "3,5", "--p", "0.002,0.003,0.004", "--shots", "8192",
+    r = cli("qec", "threshold", "--distances", "3,5", "--p", "0.002,0.003,0.004", "--shots", "8192",
                 "--workers", "1", "--bootstrap", "20", "--db", db, "--json", "-")
     assert r.returncode == 3, r.stderr
     out = json.loads(r.stdout)
