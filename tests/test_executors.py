@@ -172,7 +172,7 @@ def test_cli_sweep_with_dask_executor_matches_local(run_sov, tmp_path):
 
 
 def test_library_use_from_a_script_on_stdin_with_workers():
-    """`python -` scripts cannot be re-imported by forkserver/spawn workers (FACTS.md):
+    """`python -` scripts cannot be re-imported by forkserver/spawn workers (their `__main__` has no file to import; docs/cluster.md):
     sov falls back to fork for them and gives the same counts as in-process."""
     import subprocess
     import sys

@@ -34,7 +34,7 @@ def _within_reference(errors: int, shots: int, ref: float, rel_uncertainty: floa
     return lo <= errors <= hi
 
 
-# PyMatching reference points (rounds = d, uniform p = 0.003, memory Z) from FACTS.md
+# PyMatching reference points (rounds = d, uniform p = 0.003, memory Z): docs/threshold.md, "Reference figures"
 @pytest.mark.parametrize("d,ref", [(3, 6.5e-3), (5, 3.35e-3)])
 def test_pymatching_ler_matches_reference_points(d, ref):
     shots = 40_000
