@@ -31,11 +31,20 @@ def _append(store: Store, verdict: str, i: int, *, keys=None) -> str:
     return run_id
 
 
-@pytest.fixture
-def honest(tmp_path):
-    """A store of three verdicts (pass, fail, fail) and their run ids."""
-    store = Store(tmp_path / "s.duckdb")
+@pytest.fixture(scope="module")
+def _honest_once(tmp_path_factory):
+    store = Store(tmp_path_factory.mktemp("honest") / "s.duckdb")
     return store, [_append(store, v, i) for i, v in enumerate(["pass", "fail", "fail"])]
+
+
+@pytest.fixture
+def honest(_honest_once, tmp_path):
+    """A copy (store and head file) of a store of three verdicts (pass, fail, fail), and their run ids."""
+    store, runs = _honest_once
+    copy = Store(tmp_path / "s.duckdb")
+    shutil.copy(store.path, copy.path)
+    shutil.copy(head_path(store), head_path(copy))
+    return copy, runs
 
 
 def _sql(store: Store, sql: str) -> None:
@@ -103,7 +112,7 @@ def test_a_truncated_store_is_one_line_exit_4_and_a_missing_one_exit_2(cli, hone
     size = os.path.getsize(store.path)
     os.truncate(store.path, size // 20)
     code, err = _chain(cli, store)
-    assert code == 4 and len(err) == 1 and "store: cannot be read (truncated or corrupt)" in err[0]
+    assert code == 4 and len(err) == 1 and "store: cannot be read as a sov store (truncated, corrupt" in err[0]
     os.truncate(store.path, 0)
     code, err = _chain(cli, store)
     assert code == 4 and len(err) == 1 and "not a valid DuckDB database file" in err[0]

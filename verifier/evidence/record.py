@@ -293,7 +293,7 @@ def verify_chain(store: "Store") -> VerifyReport:
     except StoreError as e:
         if not _store_unreadable(store, str(e)):
             raise
-        rep.add("store", False, f"cannot be read (truncated or corrupt): {e}")
+        rep.add("store", False, f"cannot be read as a sov store (truncated, corrupt or not a DuckDB file): {e}")
         return rep
     by_id = {v.verdict_id: v for v in verdicts}
     named: set[str] = set()
