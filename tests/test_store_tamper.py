@@ -13,6 +13,7 @@ import duckdb
 import pytest
 
 from verifier.evidence import record as evidence
+from verifier.evidence.head import seal_head
 from verifier.store.db import Store
 from verifier.store.evidence import append_record, head_path
 from verifier.store.verdicts import VerdictRow
@@ -141,13 +142,13 @@ def test_signed_head_verifies_and_an_unsigned_replacement_fails(tmp_path):
     # someone deletes the last record and writes a head file for #1 without the key
     _sql(store, "DELETE FROM evidence_chain WHERE seq = 2; DELETE FROM verdicts WHERE verdict_id = 'v1'")
     h = store.query("SELECT record_hash FROM evidence_chain WHERE seq = 1")[0][0]
-    head_path(store).write_text(json.dumps(evidence.seal_head(1, h)))
+    head_path(store).write_text(json.dumps(seal_head(1, h)))
     bad = [c for c in evidence.verify_chain(store).checks if not c.ok]
     assert [c.name for c in bad] == ["head"] and "not signed by its keys" in bad[0].detail
     # a signature that does not cover this head fails too
-    forged = evidence.seal_head(1, h, keys)
+    forged = seal_head(1, h, keys)
     forged["sequence"] = 1
-    forged["signatures"][0]["signature"] = evidence.seal_head(2, h, keys)["signatures"][0]["signature"]
+    forged["signatures"][0]["signature"] = seal_head(2, h, keys)["signatures"][0]["signature"]
     head_path(store).write_text(json.dumps(forged))
     bad = [c for c in evidence.verify_chain(store).checks if not c.ok]
     assert [c.name for c in bad] == ["head"] and "INVALID head signature" in bad[0].detail

@@ -87,6 +87,7 @@ def append(store: "Store", body: dict, *, keys: "list[Key] | None" = None, run_i
     ``verdict_row`` the record commits to the row's hash (``verdict_row_sha256``) and the
     row is inserted in the same transaction; the chain's head file is updated (signed
     with ``keys``) either way (see :func:`verify_chain`)."""
+    from verifier.evidence.head import seal_head
     from verifier.store.db import now
     from verifier.store.evidence import append_record
     from verifier.store.verdicts import row_hash
@@ -99,7 +100,7 @@ def append(store: "Store", body: dict, *, keys: "list[Key] | None" = None, run_i
                      "tool": tool_info(), **body, **chained}, keys)
 
     return append_record(store, sealed, run_id=run_id, verdict_id=verdict_id, verdict_row=verdict_row,
-                         head=lambda seq, h: seal_head(seq, h, keys))
+                         head=lambda seq, h: seal_head(seq, h, keys))  # verifier.evidence.head
 
 
 def write(doc: dict, path: str | Path) -> None:
@@ -250,17 +251,6 @@ def _check_in_chain(rep: VerifyReport, record: dict, actual: str, store: "Store"
 # not an error (deleting such a chain's last records cannot be detected).
 
 CHAIN_VERSION = 2
-HEAD_FORMAT = "sov.chain-head/1"
-
-
-def head_message(seq: int, hash_hex: str) -> bytes:
-    return f"{HEAD_FORMAT}:{seq}:{hash_hex}".encode()
-
-
-def seal_head(seq: int, hash_hex: str, keys: "list[Key] | None" = None) -> dict:
-    """The head file's document: the last record's sequence and hash, signed with ``keys``."""
-    return {"format": HEAD_FORMAT, "sequence": seq, "record_hash": hash_hex,
-            "signatures": [k.sign(head_message(seq, hash_hex)) for k in (keys or [])]}
 
 
 def verdict_row_problem(record: dict, stored_hash: str, row) -> str | None:
@@ -343,6 +333,7 @@ def _row_problems(record: dict, h: str, row) -> list[str]:
 
 
 def _check_head(rep: VerifyReport, store: "Store", rows: list, last_doc: dict | None) -> None:
+    from verifier.evidence.head import head_signatures
     from verifier.store.evidence import head_path, read_head
 
     head, why = read_head(store)
@@ -366,32 +357,4 @@ def _check_head(rep: VerifyReport, store: "Store", rows: list, last_doc: dict | 
     elif rows[-1][1] != h:
         rep.add(f"#{seq}", False, f"differs from the head file's hash {h[:16]}...")
     else:
-        _check_head_signatures(rep, head, seq, h, last_doc or {})
-
-
-def _check_head_signatures(rep: VerifyReport, head: dict, seq: int, h: str, last_doc: dict) -> None:
-    """Each signature over the head, by its embedded key (which keys to trust is
-    ``evidence verify --key``'s business); a head left unsigned though its record was signed fails."""
-    from cryptography.hazmat.primitives import serialization as s
-
-    from verifier.evidence.keys import ALGORITHMS, Key, key_id_of
-
-    sigs = head.get("signatures") if isinstance(head.get("signatures"), list) else []
-    good = []
-    for sig in sigs:
-        try:
-            alg = sig["alg"]
-            pub = s.load_pem_public_key(str(sig["public_key"]).encode())
-            ok = isinstance(pub, ALGORITHMS[alg][1]()[1]) and key_id_of(pub) == sig["key_id"] \
-                and Key(alg, sig["key_id"], pub).verify(str(sig["signature"]), head_message(seq, h))
-        except Exception:
-            ok = False
-        if not ok:
-            rep.add("head", False, f"INVALID head signature ({sig.get('alg') if isinstance(sig, dict) else sig!r})")
-            return
-        good.append(sig["key_id"])
-    signers = {x.get("key_id") for x in last_doc.get("signatures") or [] if isinstance(x, dict)}
-    if not signers <= set(good):
-        rep.add("head", False, f"the last record #{seq} is signed, but the head file is not signed by its keys")
-        return
-    rep.add("head", True, f"head #{seq} {h[:16]}" + (f", signed by {len(good)} key(s)" if good else ", unsigned"))
+        rep.add("head", *head_signatures(head, seq, h, last_doc or {}))
