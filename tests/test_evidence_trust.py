@@ -167,3 +167,25 @@ def test_a_broken_trust_store_file_is_one_line(store_dir, cli):
     (store_dir / "x.pub").write_text("{not json")
     r = cli("keys", "list")
     assert r.returncode == 2 and r.stderr.count("\n") == 1 and "x.pub" in r.stderr
+
+
+def test_policy_file_evidence_require(vendor, store_dir, tmp_path, cli):
+    trust.trust(vendor["pub"])
+    f = tmp_path / "ed-only.json"
+    evidence.write(ml_dsa_dropped(vendor["doc"], vendor), f)
+    pol = tmp_path / "p.toml"
+    pol.write_text('[evidence]\nrequire = ["ed25519"]\n')
+    assert cli("evidence", "verify", f, "--policy", pol).returncode == 0
+    assert cli("evidence", "verify", f, "--policy", pol, "--require", "ed25519,ml-dsa-65").returncode == 4
+    pol.write_text("[policy]\nname = 'x'\n")  # no [evidence] table: the default, both
+    assert cli("evidence", "verify", f, "--policy", pol).returncode == 4
+    pol.write_text('[evidence]\nrequire = ["rsa"]\n')
+    r = cli("evidence", "verify", f, "--policy", pol)
+    assert r.returncode == 2 and r.stderr.count("\n") == 1 and "p.toml: evidence.require" in r.stderr
+    # an acceptance policy may carry the table; a bad one is refused there too
+    from verifier.gates import policy
+
+    base = {"workloads": [{"name": "w", "distance": 3, "p": 0.01}], "gates": [{"kind": "ler_noninferiority"}]}
+    policy.parse({**base, "evidence": {"require": ["ed25519"]}})
+    with pytest.raises(UsageError, match="evidence.requires: unknown key"):
+        policy.parse({**base, "evidence": {"requires": ["ed25519"]}})

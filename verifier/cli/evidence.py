@@ -19,6 +19,7 @@ def verify(
     file: RecordFile,
     key: Annotated[Optional[list[Path]], typer.Option("--key", metavar="PUB", help="Public key file(s) to trust for this call, besides the trust store (sov keys list).")] = None,
     require: Annotated[Optional[str], typer.Option("--require", metavar="ALGS", help="Signature algorithms required, each by a trusted key, comma-separated [default: ed25519,ml-dsa-65].")] = None,
+    policy: Annotated[Optional[Path], typer.Option("--policy", metavar="FILE.toml", help="The required algorithms from a policy file's [evidence] require (docs/policy.md); --require overrides it.")] = None,
     db: Annotated[Optional[Path], typer.Option("--db", help="Also check the record against this store's hash chain.")] = None,
     json_out: o.JsonOpt = None,
 ) -> int:
@@ -28,7 +29,8 @@ def verify(
     from reports.terminal import print_trusted_verification
     from verifier.evidence.trust import verify_file
 
-    rep = verify_file(file, key_files=key or (), require=require, store=o.store_for(db) if db is not None else None)
+    rep = verify_file(file, key_files=key or (), require=require, policy=policy,
+                      store=o.store_for(db) if db is not None else None)
     print_trusted_verification(o.human_console(json_out), rep, f"{file}")
     o.write_json(json_out, rep.to_json())
     return _fail_line(rep, f"{file}")

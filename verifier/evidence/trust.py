@@ -117,6 +117,38 @@ def parse_require(text: str | None) -> tuple[str, ...]:
     return algs
 
 
+def policy_require(table: object, source: str = "policy") -> tuple[str, ...]:
+    """A policy file's ``[evidence]`` table: ``require = ["ed25519", "ml-dsa-65"]``."""
+    if not isinstance(table, dict):
+        raise UsageError(f"{source}: evidence: must be a table [evidence]")
+    extra = sorted(set(table) - {"require"})
+    if extra:
+        raise UsageError(f"{source}: evidence.{extra[0]}: unknown key (known: require)")
+    req = table.get("require", list(DEFAULT_ALGS))
+    if not isinstance(req, list) or not req or not all(isinstance(a, str) for a in req):
+        raise UsageError(f"{source}: evidence.require: must be a non-empty list of algorithm names, got {req!r}")
+    try:
+        return parse_require(",".join(req))
+    except UsageError as e:
+        raise UsageError(f"{source}: evidence.require: {str(e).removeprefix('--require: ')}") from None
+
+
+def require_from_policy(path: str | os.PathLike[str]) -> tuple[str, ...] | None:
+    """The ``[evidence] require`` of a policy file, or None when it has no ``[evidence]`` table."""
+    import tomllib
+
+    p = Path(path)
+    try:
+        doc = tomllib.loads(p.read_bytes().decode())
+    except FileNotFoundError:
+        raise UsageError(f"policy file not found: {p}") from None
+    except OSError as e:
+        raise UsageError(f"cannot read policy {p}: {e.strerror}") from None
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as e:
+        raise UsageError(f"{p.name}: not a valid TOML policy: {e}") from None
+    return policy_require(doc["evidence"], p.name) if "evidence" in doc else None
+
+
 def check_available(require: Iterable[str]) -> None:
     for alg in require:
         if not available(alg):
@@ -126,12 +158,16 @@ def check_available(require: Iterable[str]) -> None:
 
 
 def verify_file(path: str | os.PathLike[str], *, key_files: Iterable[str | os.PathLike[str]] = (),
-                require: str | tuple[str, ...] | None = None, store: "Store | None" = None,
-                directory: str | os.PathLike[str] | None = None) -> "VerifyReport":
-    """``sov evidence verify``: the record at ``path`` against the trust store plus ``key_files``."""
+                require: str | tuple[str, ...] | None = None, policy: str | os.PathLike[str] | None = None,
+                store: "Store | None" = None, directory: str | os.PathLike[str] | None = None) -> "VerifyReport":
+    """``sov evidence verify``: the record at ``path`` against the trust store plus ``key_files``.
+    The required algorithms: ``require`` (the flag), else the ``policy`` file's
+    ``[evidence] require``, else both Ed25519 and ML-DSA-65."""
     from verifier.evidence import record as evidence
 
-    algs = require if isinstance(require, tuple) else parse_require(require)
+    from_policy = require_from_policy(policy) if policy is not None else None
+    algs = (require if isinstance(require, tuple) else
+            parse_require(require) if require is not None or from_policy is None else from_policy)
     check_available(algs)
     keys = [t.key for t in trusted(directory)] + [k for f in key_files for k in load_keys(f, want="public")]
     return evidence.verify_trusted(evidence.load(path), trusted=keys, require=algs, store=store)
