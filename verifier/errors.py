@@ -39,3 +39,10 @@ class StoreError(SovError):
     """The DuckDB store cannot be opened or written (exit 2: an input problem)."""
 
     exit_code = ExitCode.USAGE
+
+
+class ResourceLimit(SovError):
+    """A limit of this machine or of sov's sandbox was hit (a batch or a load took longer
+    than its time limit): not a verdict on the model (exit 2; the run's status is ``error``)."""
+
+    exit_code = ExitCode.USAGE
