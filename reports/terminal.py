@@ -293,7 +293,7 @@ def print_drift(console, report) -> None:
             if not s.error:
                 console.print(_series_line(s))
         for f in m.findings:
-            console.print(f"  [{colour}]moved: {f}[/]")
+            console.print(f"  [{colour}]{'found' if m.integrity else 'moved'}: {f}[/]")
 
 
 def history_table(rows):
