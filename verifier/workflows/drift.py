@@ -4,6 +4,8 @@
 ``check`` re-hashes each watched file, replays every reference series with a fresh seed
 and compares with that model's in-control history in the store:
 
+* **integrity**: a replay that fails an integrity check (NaN outputs, ...) is reported as
+  such (exit 4, status ``integrity``), not as drift;
 * **file**: a changed sha256 (or a missing file) is drift, no statistics needed;
 * **LER**: exact conditional test of equal rates against the pooled history
   (``verifier.stats.drift.ler_p_value``), so the history's own uncertainty counts;
