@@ -295,9 +295,9 @@ def register(store: "Store", path: Path, name: str, workloads: "list[WorkloadSpe
         make_decoder(str(path), dict(decoder_options, contract=contract))
     for w in workloads:
         from_flags(**w.args)
-    watched = prepare(store, path, name, workloads, decoder_options=decoder_options,
-                      contract=contract, experiment=experiment)
     with recorded_run(store, "watch add") as rec:
+        watched = prepare(store, path, name, workloads, decoder_options=decoder_options,
+                          contract=contract, experiment=experiment)
         checks = _reference_series(store, watched, run=rec, make_decoder=make_decoder, workers=workers,
                                    signature=signature) if replay_now else []
         rows.insert_watched(store, watched)
