@@ -284,15 +284,16 @@ def _series_line(s) -> str:
 
 
 def print_drift(console, report) -> None:
-    """Each watched model checked: ok or DRIFT, its series and what moved."""
+    """Each watched model checked: ok, DRIFT or INTEGRITY FAILURE, its series and what moved."""
     for m in report.models:
         colour = "red" if m.drift else "green"
-        console.print(f"[bold {colour}]{m.watched.name}: {'DRIFT' if m.drift else 'ok'}[/]  ({m.watched.path})")
+        word = {"integrity": "INTEGRITY FAILURE", "drift": "DRIFT"}.get(m.status, "ok")
+        console.print(f"[bold {colour}]{m.watched.name}: {word}[/]  ({m.watched.path})")
         for s in m.series:
             if not s.error:
                 console.print(_series_line(s))
         for f in m.findings:
-            console.print(f"  [{colour}]moved: {f}[/]")
+            console.print(f"  [{colour}]{'found' if m.integrity else 'moved'}: {f}[/]")
 
 
 def history_table(rows):
