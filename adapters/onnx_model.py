@@ -140,12 +140,20 @@ def _check_tensor(t, where: str, model_dir: Path, limit: int, external: list[str
         if not loc or os.path.isabs(loc):
             raise IntegrityError(f"{where}: tensor {t.name!r} points to external data {loc!r} "
                                  "outside the model's folder")
-        target = (model_dir / loc).resolve()
-        root = model_dir.resolve()
+        if any(ord(c) < 32 for c in loc):  # NUL and other control characters: no file has that name
+            raise IntegrityError(f"{where}: tensor {t.name!r} names an impossible external data "
+                                 f"path {loc!r} (a control character)")
+        try:
+            target = (model_dir / loc).resolve()
+            root = model_dir.resolve()
+            present = target.is_file()
+        except (OSError, ValueError) as e:  # too long, a loop of links, ...
+            raise IntegrityError(f"{where}: tensor {t.name!r} names an impossible external data "
+                                 f"path {loc[:80]!r} ({type(e).__name__}: {str(e)[:120]})") from None
         if root != target and root not in target.parents:
             raise IntegrityError(f"{where}: tensor {t.name!r} points to external data {loc!r} "
                                  "outside the model's folder")
-        if not target.is_file():
+        if not present:
             raise IntegrityError(f"{where}: external data file {loc!r} of tensor {t.name!r} is missing")
         external.append(loc)
 

@@ -13,17 +13,17 @@ import numpy as np
 from adapters.contracts import batch_size_of
 from adapters.onnx_model import ModelInfo
 from adapters.runtime import RuntimeOptions
-from verifier.errors import IntegrityError, UsageError
+from verifier.errors import IntegrityError, ResourceLimit, UsageError
 
 
 def infer(session, output_names: list[str], feeds: dict[str, np.ndarray], name: str, *,
           as_is: tuple[type[BaseException], ...] = ()) -> np.ndarray:
     """The first output of one ``session.run``. A failure is exit 4 with the runtime's first
-    line (exceptions of the types in ``as_is`` pass unchanged), and so is NaN or Inf in
-    the output."""
+    line (exceptions of the types in ``as_is``, and a sandbox's time-out, a
+    :class:`ResourceLimit`, pass unchanged), and so is NaN or Inf in the output."""
     try:
         y = session.run(output_names, feeds)[0]
-    except as_is:
+    except as_is + (ResourceLimit,):
         raise
     except Exception as e:
         first = (str(e).strip().splitlines() or [type(e).__name__])[0]

@@ -19,9 +19,10 @@ The child process
   its parent (``PR_SET_PDEATHSIG``) and ignores Ctrl-C (the parent ends it).
 
 The parent enforces a wall-time limit on loading (``SOV_LOAD_TIMEOUT_S``) and on every
-batch (``SOV_BATCH_TIMEOUT_S``), kills the child when one is exceeded, and turns every
-failure (timeout, memory, crash, malformed reply) into an :class:`IntegrityError`
-(exit 4). Data travels over pipes in ``adapters.sandbox_protocol``'s format (never
+batch (``SOV_BATCH_TIMEOUT_S``) and kills the child when one is exceeded: a time-out is a
+:class:`~verifier.errors.ResourceLimit` (exit 2, naming the limit and what to change), not a
+verdict on the model; every other failure (memory, crash, malformed reply) is an
+:class:`IntegrityError` (exit 4). Data travels over pipes in ``adapters.sandbox_protocol``'s format (never
 pickle); the parent checks every reply's dtypes, shapes and sizes before using it. The
 child's side is ``adapters.sandbox_child``.
 """
@@ -45,7 +46,7 @@ import numpy as np
 from adapters.onnx_model import inspect_model, max_tensor_bytes
 from adapters.runtime import RuntimeOptions, create_session
 from adapters.sandbox_protocol import ALLOWED_DTYPES, Broken, pack, read_message, write_all
-from verifier.errors import IntegrityError, UsageError
+from verifier.errors import IntegrityError, ResourceLimit, UsageError
 from verifier.hashing import sha256_bytes
 
 DEFAULT_BATCH_TIMEOUT_S = 300.0
@@ -103,6 +104,18 @@ class NodeArg:
     name: str
     type: str
     shape: list
+
+
+def _timeout_message(name: str, what: str, timeout: float) -> str:
+    """A time-out is a resource limit (exit 2), not a verdict on the model: say which limit
+    was hit and what to change."""
+    if what == "loading":
+        return (f"{name}: resource limit: loading took longer than the limit of {timeout:g} s "
+                f"(SOV_LOAD_TIMEOUT_S); the model sandbox was stopped; raise SOV_LOAD_TIMEOUT_S "
+                f"if the model is this slow to load")
+    return (f"{name}: resource limit: {what} took longer than the limit of {timeout:g} s "
+            f"(SOV_BATCH_TIMEOUT_S); the model sandbox was stopped; give a smaller --batch-size "
+            f"or raise SOV_BATCH_TIMEOUT_S")
 
 
 def _node_arg(a: dict) -> NodeArg:
@@ -290,10 +303,7 @@ class SandboxedSession:
             reply, arrays = read_message(self._from, deadline, max_payload=self.max_output_bytes)
         except TimeoutError:
             self._finalizer()
-            env = "SOV_LOAD_TIMEOUT_S" if what == "loading" else "SOV_BATCH_TIMEOUT_S"
-            who = f"{self.name}: " if what == "loading" else ""
-            raise IntegrityError(f"{who}{what} took longer than the limit of {timeout:g} s "
-                                 f"({env}); the model sandbox was stopped") from None
+            raise ResourceLimit(_timeout_message(self.name, what, timeout)) from None
         except Broken as e:
             if self._proc.poll() is None and str(e) != "closed":
                 self._finalizer()
@@ -329,7 +339,9 @@ class SandboxedSession:
             arrays.append(np.ascontiguousarray(a))
         header = {"op": "run", "outputs": list(output_names) if output_names else None}
         t0 = time.perf_counter()
-        reply, out = self._call(pack(header, arrays, names), self.batch_timeout, what="running a batch")
+        rows = arrays[0].shape[0] if arrays and arrays[0].ndim else None
+        what = f"running a batch of {rows} shots" if rows is not None else "running a batch"
+        reply, out = self._call(pack(header, arrays, names), self.batch_timeout, what=what)
         wall = time.perf_counter() - t0
         try:
             self.last_inference_s = float(reply.get("seconds", float("nan")))

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from verifier.environment import package_version
+from verifier.errors import UsageError
 
 BASELINES = {
     "pymatching": "PyMatching (MWPM) on the circuit's detector error model",
@@ -16,15 +17,37 @@ BASELINES = {
 }
 
 
+NOT_GRAPHLIKE = ("PyMatching needs a graphlike detector error model (every error mechanism "
+                 "with at most two detectors after stim's decompose_errors=True), and {what}: "
+                 "{why}; decode this circuit with a decoder of your own (--decoder FILE.onnx), "
+                 "or give a circuit whose errors decompose (e.g. a surface or repetition code)")
+
+
+def _first_line(e: Exception) -> str:
+    return (str(e).strip().splitlines() or [type(e).__name__])[0][:200].rstrip(".")
+
+
 def detector_error_model(circuit):
-    return circuit.detector_error_model(decompose_errors=True)
+    """The circuit's DEM with every error split into graphlike pieces; a circuit whose
+    errors cannot be split is a usage error (exit 2), not a crash."""
+    try:
+        return circuit.detector_error_model(decompose_errors=True)
+    except ValueError as e:
+        if "decompose" not in str(e):
+            raise UsageError(f"cannot build the circuit's detector error model: {_first_line(e)}") from None
+        raise UsageError(NOT_GRAPHLIKE.format(what="this circuit's errors cannot be decomposed",
+                                              why=_first_line(e))) from None
 
 
 def build_matching(circuit, *, correlated: bool = False):
     import pymatching
 
-    return pymatching.Matching.from_detector_error_model(detector_error_model(circuit),
-                                                         enable_correlations=correlated)
+    dem = detector_error_model(circuit)
+    try:
+        return pymatching.Matching.from_detector_error_model(dem, enable_correlations=correlated)
+    except ValueError as e:
+        raise UsageError(NOT_GRAPHLIKE.format(what="PyMatching refused this one",
+                                              why=_first_line(e))) from None
 
 
 @dataclass(frozen=True)

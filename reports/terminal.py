@@ -284,15 +284,16 @@ def _series_line(s) -> str:
 
 
 def print_drift(console, report) -> None:
-    """Each watched model checked: ok or DRIFT, its series and what moved."""
+    """Each watched model checked: ok, DRIFT or INTEGRITY FAILURE, its series and what moved."""
     for m in report.models:
         colour = "red" if m.drift else "green"
-        console.print(f"[bold {colour}]{m.watched.name}: {'DRIFT' if m.drift else 'ok'}[/]  ({m.watched.path})")
+        word = {"integrity": "INTEGRITY FAILURE", "drift": "DRIFT"}.get(m.status, "ok")
+        console.print(f"[bold {colour}]{m.watched.name}: {word}[/]  ({m.watched.path})")
         for s in m.series:
             if not s.error:
                 console.print(_series_line(s))
         for f in m.findings:
-            console.print(f"  [{colour}]moved: {f}[/]")
+            console.print(f"  [{colour}]{'found' if m.integrity else 'moved'}: {f}[/]")
 
 
 def history_table(rows):
@@ -341,9 +342,35 @@ def print_verification(console, rep, what: str) -> None:
 
 def print_keys(console, priv, pub, keys) -> None:
     console.print(f"private key: {priv}  (keep it secret: it signs evidence)")
-    console.print(f"public key:  {pub}  (give it to verifiers: sov evidence verify FILE --key {pub.name})")
+    console.print(f"public key:  {pub}  (give it to verifiers: sov keys trust {pub.name})")
     for k in keys:
         console.print(f"  {k.alg:10s} key_id {k.key_id}")
+
+
+# -- trusted keys and trusted verification ---------------------------------------------------
+
+def print_trusted(console, keys, folder, action: str) -> None:
+    """``keys trust`` / ``keys untrust``: one line per key."""
+    for t in keys:
+        note = "" if action != "trusted" or t.added else " (already trusted)"
+        console.print(f"{action} {t.key.alg:10s} key_id {t.key.key_id}{note}")
+    console.print(f"trust store: {folder}")
+
+
+def trusted_keys_table(keys, folder):
+    if not keys:
+        return f"no trusted keys in {folder}: sov keys trust FILE.pub"
+    return table(f"trusted keys ({folder})", ["alg", "key_id", "file"],
+                 [(t.key.alg, t.key.key_id, t.path.name) for t in keys])
+
+
+def print_trusted_verification(console, rep, what: str) -> None:
+    """Every check of ``evidence verify``, then verified (the failure goes to stderr)."""
+    for c in rep.checks:
+        console.print(f"  {'ok  ' if c.ok else 'FAIL'} {c.name}: {c.detail}")
+    if rep.ok:
+        console.print(f"{what}: intact and signed by trusted keys"
+                      + (f" (verdict {rep.verdict})" if rep.verdict else ""))
 
 
 

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -9,6 +10,8 @@ from tests.fixtures.cli import run_console_script, run_main
 
 ROOT = Path(__file__).resolve().parents[1]
 os.environ.setdefault("OMP_NUM_THREADS", "1")
+# the evidence trust store: never the user's ~/.config/sov/trusted (tests that trust keys use their own)
+os.environ["SOV_TRUST_DIR"] = tempfile.mkdtemp(prefix="sov-trust-")
 
 
 @pytest.fixture

@@ -61,13 +61,16 @@ def test_chain_links_and_unsigned_records_verify(store):
     assert not rep.ok and [c.name for c in rep.checks if not c.ok] == ["#2"]
 
 
-def test_signed_record_verifies_and_any_edit_fails(store, keydir, tmp_path):
+def test_signed_record_verifies_and_any_edit_fails(store, keydir, tmp_path, monkeypatch):
     keys = load_keys(keydir / "sov-signing.key", want="private")
     doc = evidence.append(store, _body(), keys=keys)
     assert [s["alg"] for s in doc["signatures"]] == ["ed25519", "ml-dsa-65"]
     f = tmp_path / "ev.json"
     evidence.write(doc, f)
     pub = str(keydir / "sov-signing.pub")
+    monkeypatch.setenv("SOV_TRUST_DIR", str(tmp_path / "trusted"))
+    assert sov_main("evidence", "verify", str(f)) == 4  # self-signed until its key is trusted
+    assert sov_main("keys", "trust", pub) == 0
     assert sov_main("evidence", "verify", str(f)) == 0
     assert sov_main("evidence", "verify", str(f), "--key", pub, "--db", store.path) == 0
 
@@ -104,7 +107,9 @@ def test_signed_record_verifies_and_any_edit_fails(store, keydir, tmp_path):
     g = tmp_path / "garbled.json"
     g.write_text(f.read_text()[:-40])
     assert sov_main("evidence", "verify", str(g)) == 4
-    # signed by someone else: valid signatures, but not by the pinned keys
+    # signed by someone else: valid signatures, but not by the trusted keys (--key adds to the
+    # trust store for one call, so the store here is an empty one)
+    monkeypatch.setenv("SOV_TRUST_DIR", str(tmp_path / "empty"))
     other = generate()
     _, other_pub = write_keys(other, tmp_path / "other")
     assert sov_main("evidence", "verify", str(f), "--key", str(other_pub)) == 4

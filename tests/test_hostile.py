@@ -332,7 +332,7 @@ CORPUS = [
     ("absurd declared dimensions", absurd_dimensions, 4, ["declares dimensions"], {}),
     ("huge declared initializer", huge_declared_initializer, 4, ["MiB", "SOV_MAX_TENSOR_MB"], {}),
     ("initializer over the size limit", big_real_initializer, 4, ["SOV_MAX_TENSOR_MB"], {"SOV_MAX_TENSOR_MB": "1"}),
-    ("very slow batch (Loop 1e15)", slow_loop, 4, ["took longer than", "SOV_BATCH_TIMEOUT_S"],
+    ("very slow batch (Loop 1e15)", slow_loop, 2, ["took longer than", "SOV_BATCH_TIMEOUT_S", "--batch-size"],
      {"SOV_BATCH_TIMEOUT_S": "3"}),
     ("memory bomb at run time", memory_bomb, 4, ["memory", "SOV_SANDBOX_MEMORY_MB"],
      {"SOV_SANDBOX_MEMORY_MB": "768"}),

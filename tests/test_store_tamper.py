@@ -108,15 +108,21 @@ def test_an_edit_that_keeps_verdict_and_exit_code_still_breaks_the_row_hash(cli,
     assert "#1: verdict row edited" in _chain(cli, store)[1][0]
 
 
-def test_a_truncated_store_is_one_line_exit_4_and_a_missing_one_exit_2(cli, honest, tmp_path):
+def test_a_truncated_store_is_one_line_exit_4_and_a_file_that_never_was_one_exit_2(cli, honest, tmp_path):
     store, _ = honest
     size = os.path.getsize(store.path)
-    os.truncate(store.path, size // 20)
+    os.truncate(store.path, size // 20)  # DuckDB's header stays: a damaged store
     code, err = _chain(cli, store)
     assert code == 4 and len(err) == 1 and "store: cannot be read as a sov store (truncated, corrupt" in err[0]
-    os.truncate(store.path, 0)
+    os.truncate(store.path, 0)  # nothing left, but its head file says a chain was recorded here
     code, err = _chain(cli, store)
-    assert code == 4 and len(err) == 1 and "not a valid DuckDB database file" in err[0]
+    assert code == 4 and len(err) == 1 and "store: cannot be read" in err[0]
+    # no DuckDB header and no head file: not a store at all (a wrong --db), exit 2 as elsewhere
+    other = Store(tmp_path / "notes.duckdb")
+    with open(other.path, "wb") as f:
+        f.write(b"just some text, not a store\n")
+    code, err = _chain(cli, other)
+    assert code == 2 and len(err) == 1 and "not a DuckDB file" in err[0]
     code, err = _chain(cli, Store(tmp_path / "absent.duckdb"))  # nothing to check: a usage error
     assert code == 2 and len(err) == 1 and "no store at" in err[0]
 

@@ -17,19 +17,23 @@ RecordFile = o.operand(Path, "FILE", "An evidence record (sov accept --evidence 
 @app.command("verify")
 def verify(
     file: RecordFile,
-    key: Annotated[Optional[list[Path]], typer.Option("--key", metavar="PUB", help="Public key file(s) that must have signed it.")] = None,
+    key: Annotated[Optional[list[Path]], typer.Option("--key", metavar="PUB", help="Public key file(s) to trust for this call, besides the trust store (sov keys list).")] = None,
+    require: Annotated[Optional[str], typer.Option("--require", metavar="ALGS", help="Signature algorithms required, each by a trusted key, comma-separated [default: ed25519,ml-dsa-65].")] = None,
+    policy: Annotated[Optional[Path], typer.Option("--policy", metavar="FILE.toml", help="The required algorithms from a policy file's [evidence] require (docs/policy.md); --require overrides it.")] = None,
     db: Annotated[Optional[Path], typer.Option("--db", help="Also check the record against this store's hash chain.")] = None,
     json_out: o.JsonOpt = None,
 ) -> int:
-    """Exit 0 when the record's hash and every signature hold (and every --key signed it);
-    exit 4 when anything was altered."""
-    from verifier.evidence import record as evidence
-    from verifier.evidence.keys import load_keys
+    """Exit 0 when the record's hash and every signature hold and each required algorithm
+    is signed by a trusted key; exit 4 when anything was altered, or the record is unsigned,
+    self-signed or signed by an untrusted key."""
+    from reports.terminal import print_trusted_verification
+    from verifier.evidence.trust import verify_file
 
-    pinned = [k for path in (key or []) for k in load_keys(path, want="public")]
-    doc = evidence.load(file)
-    rep = evidence.verify(doc, pinned=pinned, store=o.store_for(db) if db is not None else None)
-    return _report(rep, json_out, f"{file}")
+    rep = verify_file(file, key_files=key or (), require=require, policy=policy,
+                      store=o.store_for(db) if db is not None else None)
+    print_trusted_verification(o.human_console(json_out), rep, f"{file}")
+    o.write_json(json_out, rep.to_json())
+    return _fail_line(rep, f"{file}")
 
 
 @app.command("chain")
@@ -50,6 +54,17 @@ def _report(rep, json_out, what: str) -> int:
 
     print_verification(o.human_console(json_out), rep, what)
     o.write_json(json_out, rep.to_json())
+    if rep.ok:
+        return 0
+    bad = next(c for c in rep.checks if not c.ok)
+    sys.stderr.write(f"sov: integrity: {what}: {bad.name}: {bad.detail}\n")
+    return 4
+
+
+def _fail_line(rep, what: str) -> int:
+    """verify's exit: 0, or 4 with the first failing check as the one stderr line."""
+    import sys
+
     if rep.ok:
         return 0
     bad = next(c for c in rep.checks if not c.ok)

@@ -197,3 +197,23 @@ def load_keys(path: str | os.PathLike[str], *, want: str | None = None) -> list[
     if not keys:
         raise UsageError(f"{p} holds no keys")
     return keys
+
+
+def public_bundle_text(keys: list[Key]) -> str:
+    """A public key file (``kind: public``) holding ``keys``' public halves, as JSON text."""
+    return json.dumps(_bundle([k.public() for k in keys], "public"), indent=2) + "\n"
+
+
+_AVAILABLE: dict[str, bool] = {}
+
+
+def available(alg: str) -> bool:
+    """Whether this installation's ``cryptography`` can use ``alg`` (an OpenSSL built
+    without ML-DSA cannot); probed once by generating a throw-away key."""
+    if alg not in _AVAILABLE:
+        try:
+            ALGORITHMS[alg][0]()
+            _AVAILABLE[alg] = True
+        except Exception:  # ImportError, UnsupportedAlgorithm, an old cryptography's AttributeError
+            _AVAILABLE[alg] = False
+    return _AVAILABLE[alg]

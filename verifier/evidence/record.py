@@ -158,8 +158,11 @@ def load(path: str | Path) -> Any:
 
 def verify(doc: Any, *, pinned: "list[Key] | None" = None, store: "Store | None" = None) -> VerifyReport:
     """Check the document's hash, every signature in it, that every pinned public key
-    signed it, and (with a store) that it sits in the store's chain unchanged."""
-    from verifier.evidence.keys import ALGORITHMS, Key, key_id_of
+    signed it, and (with a store) that it sits in the store's chain unchanged.
+
+    This is integrity only: a signature carries its own public key, so a forger's record
+    re-signed with a fresh key passes. :func:`verify_trusted` is the acceptance check."""
+    from verifier.evidence.keys import ALGORITHMS, Key, available, key_id_of
 
     rep = VerifyReport()
     if not isinstance(doc, dict) or "__unparsable__" in doc:
@@ -198,6 +201,9 @@ def verify(doc: Any, *, pinned: "list[Key] | None" = None, store: "Store | None"
         if alg not in ALGORITHMS:
             rep.add(f"signature[{i}]", False, f"unknown algorithm {alg!r}")
             continue
+        if not available(alg):  # e.g. an OpenSSL without ML-DSA: verify_trusted refuses if required
+            rep.add(f"signature[{i}] {alg}", True, f"not checked: this installation cannot check {alg}")
+            continue
         pub_t = ALGORITHMS[alg][1]()[1]
         try:
             pub = s.load_pem_public_key(str(sig.get("public_key", "")).encode())
@@ -224,6 +230,36 @@ def verify(doc: Any, *, pinned: "list[Key] | None" = None, store: "Store | None"
                 f"no valid signature by the given {k.alg} key {k.key_id[:16]}")
     if store is not None:
         _check_in_chain(rep, record, actual, store)
+    return rep
+
+
+def verify_trusted(doc: Any, *, trusted: "list[Key]", require: tuple[str, ...] = ("ed25519", "ml-dsa-65"),
+                   store: "Store | None" = None) -> VerifyReport:
+    """:func:`verify`, and then: every valid signature is by a ``trusted`` key, and each
+    algorithm in ``require`` has a valid signature by a trusted key. Checks are added in
+    that order, so the first failing one says why (unsigned, self-signed, untrusted, missing)."""
+    rep = verify(doc, store=store)
+    if not (isinstance(doc, dict) and isinstance(doc.get("record"), dict)):
+        return rep  # not evidence at all: the format check already says so
+    ids = {(k.alg, k.key_id) for k in trusted}
+    valid = [tuple(s.split(":", 1)) for s in rep.signed_by]
+    untrusted = [(a, kid) for a, kid in valid if (a, kid) not in ids]
+    have = {a for a, kid in valid if (a, kid) in ids}
+    need = ", ".join(require)
+    if not doc.get("signatures"):
+        rep.add("trust", False, f"unsigned: verification needs {need} signatures by trusted keys")
+        return rep
+    if valid and len(untrusted) == len(valid):
+        rep.add("trust", False, "self-signed, unverified: trust the signer's public key with sov keys trust "
+                f"(signed by {', '.join(f'{a} {kid[:16]}' for a, kid in untrusted)})")
+        return rep
+    for a, kid in untrusted:
+        rep.add("trust", False, f"{a} signature by untrusted key {kid[:16]} (sov keys list)")
+    missing = [a for a in require if a not in have]
+    if missing:
+        rep.add("require", False, f"no valid {', '.join(missing)} signature by a trusted key (required: {need})")
+    if not untrusted and not missing:
+        rep.add("trust", True, f"signed by trusted {', '.join(sorted(have))} keys (required: {need})")
     return rep
 
 
@@ -304,9 +340,17 @@ def verify_chain(store: "Store") -> VerifyReport:
 
 
 def _store_unreadable(store: "Store", message: str) -> bool:
-    """A store file that exists but does not read (not one that is locked or forbidden)."""
+    """A store that was recorded into and no longer reads: a DuckDB file DuckDB cannot read
+    (truncated, corrupt), or a file without DuckDB's header next to a head file (a store
+    truncated or overwritten entirely). Not one that is locked, forbidden, absent, or a file
+    that never was a store (no header, no head file: a wrong ``--db``, exit 2 as elsewhere)."""
+    from verifier.store.evidence import head_path
+
     low = message.lower()
-    return Path(store.path).is_file() and not any(w in low for w in ("locked", "not writable", "permission"))
+    if not Path(store.path).is_file() or any(w in low for w in ("locked", "not writable", "permission")):
+        return False
+    never_duckdb = "not a duckdb file" in low or "not a valid duckdb database file" in low
+    return not never_duckdb or head_path(store).exists()
 
 
 def _entry_problems(seq, h, prev, raw, prev_hash, expected_seq) -> tuple[list[str], dict | None]:

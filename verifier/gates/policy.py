@@ -24,7 +24,7 @@ GATE_KINDS: dict[str, set[str]] = {
     "calibration": {"kind", "name", "experiment", "tolerance", "repeats", "seed", "confidence"},
 }
 DECODER_KEYS = {"candidate", "baseline", "contract", "baseline_contract", "provider", "batch_size"}
-TOP_KEYS = {"policy", "decoders", "workloads", "gates"}
+TOP_KEYS = {"policy", "decoders", "workloads", "gates", "evidence"}  # [evidence]: sov evidence verify
 POLICY_KEYS = {"name", "description", "confidence"}
 
 
@@ -181,6 +181,10 @@ def parse(doc: dict, *, source: str = "policy", base: Path | None = None,
     """Validate a parsed TOML document into a :class:`Policy`."""
     c = _Checker(source)
     c.unknown(doc, TOP_KEYS, "")
+    if "evidence" in doc:  # read by `sov evidence verify --policy`; checked here so accept refuses a bad one
+        from verifier.evidence.trust import policy_require
+
+        policy_require(doc["evidence"], c.src)
     name, default_conf = _parse_head(c, doc.get("policy", {}), source)
     decoders = _parse_decoders(c, doc.get("decoders", {}), base)
     wl = doc.get("workloads", [])

@@ -62,6 +62,21 @@ class RecordedBlock:
     sample_seconds: float
 
 
+# one thread: the store's statements are small, and sov's workers have the cores; and never
+# load or install a DuckDB extension (no network, no code from outside the installed wheel)
+CONNECT_CONFIG = {"threads": 1, "autoload_known_extensions": False, "autoinstall_known_extensions": False}
+
+
+def _magic(p: Path, offset: int = 8, n: int = 4) -> bytes:
+    """DuckDB files carry ``DUCK`` at byte 8 (after the header's checksum)."""
+    try:
+        with open(p, "rb") as f:
+            f.seek(offset)
+            return f.read(n)
+    except OSError:
+        return b"DUCK"  # unreadable: let DuckDB say why
+
+
 class Store:
     """A DuckDB file opened for short transactions only.
 
@@ -90,6 +105,9 @@ class Store:
         p = Path(self.path)
         if p.exists() and p.is_dir():
             raise StoreError(f"store path {self.path} is a directory, not a DuckDB file")
+        if p.is_file() and p.stat().st_size >= 12 and _magic(p) != b"DUCK":
+            raise StoreError(f"store {self.path} is not a DuckDB file"
+                             + (" (it is an SQLite database)" if _magic(p, 0, 6) == b"SQLite" else ""))
         if read_only and not p.exists():
             raise StoreError(f"no store at {self.path} (run a command that records first, or give --db)")
         if not read_only and not p.exists() and not os.access(p.parent.resolve(), os.W_OK):
@@ -98,8 +116,7 @@ class Store:
         delay = 0.02
         while True:
             try:
-                # one thread: the store's statements are small, and sov's workers have the cores
-                return duckdb.connect(self.path, read_only=read_only, config={"threads": 1})
+                return duckdb.connect(self.path, read_only=read_only, config=CONNECT_CONFIG)
             except duckdb.Error as e:
                 if _is_lock_error(e) and time.monotonic() < deadline:
                     time.sleep(delay * (0.5 + random.random()))

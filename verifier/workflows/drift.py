@@ -4,6 +4,8 @@
 ``check`` re-hashes each watched file, replays every reference series with a fresh seed
 and compares with that model's in-control history in the store:
 
+* **integrity**: a replay that fails an integrity check (NaN outputs, ...) is reported as
+  such (exit 4, status ``integrity``), not as drift;
 * **file**: a changed sha256 (or a missing file) is drift, no statistics needed;
 * **LER**: exact conditional test of equal rates against the pooled history
   (``verifier.stats.drift.ler_p_value``), so the history's own uncertainty counts;
@@ -29,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
-from verifier.errors import SovError, UsageError
+from verifier.errors import IntegrityError, ResourceLimit, SovError, UsageError
 from verifier.jsonsafe import json_safe
 from verifier.stats.drift import holm, latency_p_value, ler_p_value
 from verifier.store import watch as rows
@@ -71,6 +73,17 @@ class SeriesCheck:
     signature: dict | None = None  # calibration models: what the model returned
     cal_shift: dict | None = None  # calibration models: compare_signatures(history, now)
     cal_drift: bool = False
+    failure: SovError | None = field(default=None, repr=False, compare=False)  # why it cannot run
+
+    @property
+    def integrity(self) -> bool:
+        """The model failed an integrity check on this series (NaN outputs, unsafe file, ...)."""
+        return isinstance(self.failure, IntegrityError)
+
+    @property
+    def error_kind(self) -> str | None:  # integrity | resource | error (None: it ran)
+        return self.error and ("integrity" if self.integrity else
+                               "resource" if isinstance(self.failure, ResourceLimit) else "error")
 
     @property
     def ler(self) -> float | None:
@@ -96,7 +109,7 @@ class SeriesCheck:
                                           "history_checks", "history_shots", "history_errors",
                                           "ler_p", "ler_p_adjusted", "latency_p",
                                           "latency_p_adjusted", "ler_drift", "latency_drift", "error",
-                                          "signature", "cal_shift", "cal_drift")}
+                                          "error_kind", "signature", "cal_shift", "cal_drift")}
         d.update(ler=self.ler, ler_ci=list(clopper_pearson(self.errors, self.shots)) if self.shots else None,
                  history_ler=self.history_ler, latency_us=self.latency_us,
                  history_latency_median_us=self.history_latency_median_us)
@@ -119,8 +132,21 @@ class ModelCheck:
         return self.hash_changed or any(s.ler_drift or s.latency_drift or s.cal_drift or s.error
                                         for s in self.series)
 
+    @property
+    def integrity(self) -> bool:
+        """The model now fails an integrity check: reported as such (exit 4), not as drift."""
+        return any(s.integrity for s in self.series)
+
+    @property
+    def status(self) -> str:
+        return "integrity" if self.integrity else ("drift" if self.drift else "ok")
+
+    @property
+    def exit_code(self) -> int:
+        return 4 if self.integrity else (1 if self.drift else 0)
+
     def to_json(self) -> dict:
-        return {"name": self.watched.name, "path": self.watched.path, "status": "drift" if self.drift else "ok",
+        return {"name": self.watched.name, "path": self.watched.path, "status": self.status,
                 "sha256_expected": self.watched.sha256, "sha256_now": self.sha256_now,
                 "hash_changed": self.hash_changed, "findings": self.findings,
                 "series": [s.to_json() for s in self.series]}
@@ -139,11 +165,15 @@ class DriftReport:
         return any(m.drift for m in self.models)
 
     @property
-    def exit_code(self) -> int:
-        return 1 if self.drift else 0
+    def exit_code(self) -> int:  # 4 when a model now fails integrity, else 1 on drift
+        return max((m.exit_code for m in self.models), default=0)
+
+    @property
+    def status(self) -> str:
+        return {4: "integrity", 1: "drift"}.get(self.exit_code, "ok")
 
     def to_json(self) -> dict:
-        return {"status": "drift" if self.drift else "ok", "exit_code": self.exit_code,
+        return {"status": self.status, "exit_code": self.exit_code,
                 "alpha": self.alpha, "correction": "holm", "latency_tolerance": self.latency_tolerance,
                 "run_id": self.run_id, "models": [m.to_json() for m in self.models],
                 "evidence_hashes": [e["hash"]["value"] for e in self.evidence]}
@@ -177,7 +207,7 @@ def _replay(store: "Store", w: Watched, entry: dict, *, run: "Run", make_decoder
         dec = make_decoder(w.path, w.spec.get("decoder", {}))
         res = run_task(dec, wl, run=run, workers=workers)
     except SovError as e:
-        s.error = f"{type(e).__name__}: {e}"
+        s.error, s.failure = str(e), e
         return s
     s.shots, s.errors, s.seconds = res.stats.shots, res.stats.errors, res.stats.seconds
     return s
@@ -214,7 +244,7 @@ def _calibration_series(store: "Store", w: Watched, experiment: str,
     try:
         s.signature = signature(w.path, experiment)
     except SovError as e:
-        s.error = f"{type(e).__name__}: {e}"
+        s.error, s.failure = str(e), e
         return s
     s.workload_id = s.signature.get("reference_id")
     if old is not None:
@@ -223,9 +253,10 @@ def _calibration_series(store: "Store", w: Watched, experiment: str,
     return s
 
 
-def establish(store: "Store", w: Watched, *, run: "Run", make_decoder: MakeDecoder, workers: int = 1,
-              signature: Signature | None = None) -> list[SeriesCheck]:
-    """First reference replay at registration, with the workload's own seed (history point 1)."""
+def _reference_series(store: "Store", w: Watched, *, run: "Run", make_decoder: MakeDecoder,
+                      workers: int = 1, signature: Signature | None = None) -> list[SeriesCheck]:
+    """Every reference series of ``w`` with the workload's own seed; the first that cannot
+    run is raised with its own class (an integrity failure stays exit 4)."""
     checks = []
     if w.spec.get("calibration"):
         checks += run_series(store, w, run=run, make_decoder=make_decoder, workers=workers,
@@ -234,12 +265,12 @@ def establish(store: "Store", w: Watched, *, run: "Run", make_decoder: MakeDecod
         seed = entry["args"].get("seed", 0)
         checks += run_series(store, w, run=run, make_decoder=make_decoder, workers=workers,
                              seed=seed, only=entry["name"])
-    errors = [c for c in checks if c.error]
-    if errors:
-        raise UsageError(f"{w.name}: the reference workload {errors[0].series!r} cannot run: {errors[0].error}")
-    rows.record_checks(store, [DriftCheckRow(w.name, run.run_id, c.series, w.sha256, True, c.seed,
-                                             c.shots, c.errors, c.seconds, "baseline",
-                                             json.dumps(c.to_json())) for c in checks])
+    bad = next((c for c in checks if c.error), None)
+    if bad is not None:
+        cls = (IntegrityError if bad.integrity else
+               ResourceLimit if isinstance(bad.failure, ResourceLimit) else UsageError)
+        what = "fails an integrity check" if bad.integrity else "cannot run"
+        raise cls(f"{w.name}: the reference workload {bad.series!r} {what}: {bad.error}")
     return checks
 
 
@@ -248,12 +279,13 @@ def register(store: "Store", path: Path, name: str, workloads: "list[WorkloadSpe
              decoder_options: dict, contract: str | None = None, experiment: str | None = None,
              replay_now: bool = True, workers: int = 1,
              signature: Signature | None = None) -> tuple[Watched, list[SeriesCheck]]:
-    """``sov drift add``: refuse a model that cannot load (exit 2/4) or a workload that
-    cannot be built before anything is recorded; then register the model and replay its
-    reference series once to start the history."""
+    """``sov drift add``: refuse a model that cannot load (exit 2/4), a workload that
+    cannot be built, or a reference replay that fails (an integrity failure is exit 4, a
+    time-out exit 2) before anything is registered; then register the model and record
+    that replay as the start of its history."""
     from verifier.qec.workload import from_flags
     from verifier.store.runs import recorded_run
-    from verifier.workflows.drift_registry import add
+    from verifier.workflows.drift_registry import prepare
 
     if experiment is not None:
         m = load_calibration(str(path), experiment, contract)
@@ -264,10 +296,14 @@ def register(store: "Store", path: Path, name: str, workloads: "list[WorkloadSpe
     for w in workloads:
         from_flags(**w.args)
     with recorded_run(store, "watch add") as rec:
-        watched = add(store, path, name, workloads, decoder_options=decoder_options,
-                      contract=contract, experiment=experiment)
-        checks = establish(store, watched, run=rec, make_decoder=make_decoder, workers=workers,
-                           signature=signature) if replay_now else []
+        watched = prepare(store, path, name, workloads, decoder_options=decoder_options,
+                          contract=contract, experiment=experiment)
+        checks = _reference_series(store, watched, run=rec, make_decoder=make_decoder, workers=workers,
+                                   signature=signature) if replay_now else []
+        rows.insert_watched(store, watched)
+        rows.record_checks(store, [DriftCheckRow(name, rec.run_id, c.series, watched.sha256, True, c.seed,
+                                                 c.shots, c.errors, c.seconds, "baseline",
+                                                 json.dumps(c.to_json())) for c in checks])
         rec.summary = {"name": name, "sha256": watched.sha256}
     return watched, checks
 
@@ -315,7 +351,8 @@ def _test(models: list[ModelCheck], alpha: float, latency_tolerance: float) -> N
 def _findings(s: SeriesCheck) -> list[str]:
     out = []
     if s.error:
-        out.append(f"{s.series}: cannot run: {s.error}")
+        what = "integrity failure" if s.integrity else "cannot run"
+        out.append(f"{s.series}: {what}: {s.error}")
     if s.cal_drift:
         shifts = ", ".join(f"{k}: {v.get('max_rel_shift', v) if isinstance(v, dict) else v:.3g}"
                            for k, v in (s.cal_shift or {}).get("shift", {}).items())
@@ -357,7 +394,8 @@ def check(store: "Store", names: list[str] | None, *, run: "Run", make_decoder: 
 
 
 def _series_row(w: Watched, mc: ModelCheck, s: SeriesCheck, run_id: str) -> DriftCheckRow:
-    status = "error" if s.error else ("drift" if mc.drift else ("ok" if s.history_checks else "baseline"))
+    status = ("integrity" if s.integrity else "error" if s.error else
+              "drift" if mc.drift else ("ok" if s.history_checks else "baseline"))
     in_control = not (mc.hash_changed or s.error or s.ler_drift or s.latency_drift or s.cal_drift)
     return DriftCheckRow(w.name, run_id, s.series, mc.sha256_now, in_control, s.seed, s.shots,
                          s.errors, s.seconds, status, json.dumps(json_safe(s.to_json())))
@@ -375,7 +413,7 @@ def _record(store: "Store", report: DriftReport, *, run: "Run", keys) -> None:
                 "workloads": [{"name": s.series, "id": s.workload_id, "seed": s.seed} for s in mc.series],
                 "figures": mc.to_json(), "gates": [],
                 "alpha": report.alpha, "correction": "holm",
-                "verdict": "drift" if mc.drift else "ok", "exit_code": 1 if mc.drift else 0}
+                "verdict": mc.status, "exit_code": mc.exit_code}
         row = VerdictRow(verdict_id, run.run_id, "drift", w.name, body["verdict"], body["exit_code"],
                          json.dumps([]), json.dumps(json_safe(mc.to_json())), None)
         doc = evidence.append(store, body, keys=keys, run_id=run.run_id, verdict_id=verdict_id,
@@ -407,6 +445,5 @@ def run_check(store: "Store", names: list[str] | None, *, all_: bool, make_decod
                        workers=workers, alpha=alpha, seed=seed, latency_tolerance=latency_tolerance,
                        keys=keys, signature=signature)
         rec.exit_code = report.exit_code
-        rec.summary = {"status": "drift" if report.drift else "ok",
-                       "models": {m.watched.name: ("drift" if m.drift else "ok") for m in report.models}}
+        rec.summary = {"status": report.status, "models": {m.watched.name: m.status for m in report.models}}
     return report

@@ -35,12 +35,14 @@ def list_watched(store: "Store") -> list[Watched]:
     return rows.list_watched(store)
 
 
-def add(store: "Store", path: str | Path, name: str, workloads: "list[WorkloadSpec]", *,
-        decoder_options: dict | None = None, contract: str | None = None,
-        experiment: str | None = None) -> Watched:
-    """Register a model in service (its hash now, its reference workloads). A calibration
-    model gives ``experiment`` instead of workloads: its series is the parameters it
-    returns on sov's fixed reference data set (``verifier.calib.accept.drift_signature``)."""
+def prepare(store: "Store", path: str | Path, name: str, workloads: "list[WorkloadSpec]", *,
+            decoder_options: dict | None = None, contract: str | None = None,
+            experiment: str | None = None) -> Watched:
+    """The watched model that :func:`add` would register (its hash now, its reference
+    workloads), checked but not recorded: ``sov drift add`` replays it first and records
+    nothing when that fails. A calibration model gives ``experiment`` instead of workloads:
+    its series is the parameters it returns on sov's fixed reference data set
+    (``verifier.calib.accept.drift_signature``)."""
     from verifier.hashing import sha256_file
     from verifier.store.db import now
 
@@ -58,7 +60,15 @@ def add(store: "Store", path: str | Path, name: str, workloads: "list[WorkloadSp
             "decoder": dict(decoder_options or {}, contract=contract)}
     if experiment:
         spec["calibration"] = {"experiment": experiment}
-    w = Watched(name, str(p.resolve()), sha256_file(p), contract, spec, now())
+    return Watched(name, str(p.resolve()), sha256_file(p), contract, spec, now())
+
+
+def add(store: "Store", path: str | Path, name: str, workloads: "list[WorkloadSpec]", *,
+        decoder_options: dict | None = None, contract: str | None = None,
+        experiment: str | None = None) -> Watched:
+    """Register a model in service (see :func:`prepare`)."""
+    w = prepare(store, path, name, workloads, decoder_options=decoder_options, contract=contract,
+                experiment=experiment)
     rows.insert_watched(store, w)
     return w
 

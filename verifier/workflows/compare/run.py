@@ -8,7 +8,7 @@ from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
-from verifier.errors import IntegrityError, UsageError
+from verifier.errors import IntegrityError, ResourceLimit, UsageError
 from verifier.jsonsafe import json_safe
 from verifier.qec.decoder import Decoder, fingerprint
 from verifier.qec.grid import SweepSpec
@@ -78,13 +78,15 @@ def _result_row(c: Candidate, w, res, lat: dict[str, Any]) -> dict[str, Any]:
 
 
 def _run_tasks(candidates: list[Candidate], workloads: list, *, run: "Run", workers: int, latency_shots: int,
-               progress: ProgressFactory | None) -> tuple[list[dict[str, Any]], dict[str, str]]:
-    """Every (decoder, workload) task; a decoder that fails integrity is dropped from the
-    remaining tasks and named in the returned failures (fingerprint -> message)."""
+               progress: ProgressFactory | None) -> tuple[list[dict[str, Any]], dict[str, str], int]:
+    """Every (decoder, workload) task; a decoder that fails integrity or hits a resource
+    limit is dropped from the remaining tasks and named in the returned failures
+    (fingerprint -> message), with the exit code the worst of them asks for (0: none)."""
     from verifier.workflows.qec import run_task
 
     results: list[dict[str, Any]] = []
     failed: dict[str, str] = {}
+    codes: dict[str, int] = {}
     total = len(candidates) * len(workloads)
     i = 0
     for w in workloads:
@@ -99,11 +101,12 @@ def _run_tasks(candidates: list[Candidate], workloads: list, *, run: "Run", work
                     res = run_task(c.decoder, w, run=run, workers=workers, progress=prog)
                     # inside the bar's context: it stays up while the latency probe runs
                     lat = latency_distribution(c.decoder, w, shots=latency_shots)
-            except IntegrityError as e:
+            except (IntegrityError, ResourceLimit) as e:  # that candidate fails, the others go on
                 failed[c.fp] = str(e)
+                codes[c.fp] = int(e.exit_code)
                 continue
             results.append(_result_row(c, w, res, lat))
-    return results, failed
+    return results, failed, max(codes.values(), default=0)
 
 
 def _decoder_entry(c: Candidate, failed: dict[str, str], inspect: ModelInspector | None) -> dict[str, Any]:
@@ -131,7 +134,7 @@ def run_compare(candidates: list[Candidate], sweep: SweepSpec, *, run: "Run", wo
         for w in workloads:
             c.decoder.check(w)
     started = time.monotonic()
-    results, failed = _run_tasks(candidates, workloads, run=run, workers=workers,
+    results, failed, failed_code = _run_tasks(candidates, workloads, run=run, workers=workers,
                                  latency_shots=latency_shots, progress=progress)
     elapsed = time.monotonic() - started
     env = environment()  # load average right after the measurements
@@ -151,6 +154,6 @@ def run_compare(candidates: list[Candidate], sweep: SweepSpec, *, run: "Run", wo
         "calibration": calibration,
     }
     payload["summary"] = summarize(payload)
-    if failed:
-        run.exit_code = int(IntegrityError.exit_code)
+    if failed:  # an integrity failure outranks a resource limit
+        run.exit_code = failed_code
     return json_safe(payload)
