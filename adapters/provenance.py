@@ -177,6 +177,7 @@ def verify_signature(model: str | Path, signature: str | Path, *, public_keys: I
     Raises IntegrityError (exit 4) when the signature does not verify, its signer is not
     trusted or the file differs from the one signed; UsageError (exit 2) for missing
     files, no trust material, or model-signing not installed."""
+    verifying = _model_signing()
     model, sig = Path(model), Path(signature)
     if not model.is_file():
         _read(model, "model file")  # the one-line reason: missing, a folder, unreadable
@@ -187,7 +188,6 @@ def verify_signature(model: str | Path, signature: str | Path, *, public_keys: I
         raise UsageError("give the trusted signer: --key PUBLIC_KEY.pem or --cert-chain CA.pem")
     bundle = _bundle(raw, sig)
     method = _method(bundle["material"], sig)
-    verifying = _model_signing()
     if method == "key":
         identity, names, details = _verify_key(verifying, model, sig, bundle["material"], keys)
     else:
