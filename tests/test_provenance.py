@@ -283,3 +283,20 @@ def test_bom_without_a_verified_signature_lists_no_signer(cli, tmp_path, model):
     assert r.returncode == 0, r.stderr
     assert not [p for p in json.loads(r.stdout)["metadata"]["component"]["properties"]
                 if p["name"] == "sov:signer"]
+
+
+def test_optional_signature_is_still_verified_when_present(tmp_path, model, keypair):
+    from adapters.provenance import check_candidate
+    from verifier.errors import IntegrityError
+    from verifier.gates.policy import ProvenanceSpec
+
+    priv, pub = keypair
+    optional = ProvenanceSpec(require_signature=False, public_keys=(pub,))
+    assert check_candidate(str(model), optional) is None  # no signature: allowed
+    assert check_candidate("pymatching", optional) is None
+    _sign_with_key(model, priv, model.with_name(model.name + ".sig"))
+    assert check_candidate(str(model), optional)["method"] == "key"
+    bad = _tampered(model)
+    bad.with_name(bad.name + ".sig").write_bytes(model.with_name(model.name + ".sig").read_bytes())
+    with pytest.raises(IntegrityError, match="not the one signed"):
+        check_candidate(str(bad), optional)
