@@ -24,7 +24,8 @@ GATE_KINDS: dict[str, set[str]] = {
     "calibration": {"kind", "name", "experiment", "tolerance", "repeats", "seed", "confidence"},
 }
 DECODER_KEYS = {"candidate", "baseline", "contract", "baseline_contract", "provider", "batch_size"}
-TOP_KEYS = {"policy", "decoders", "workloads", "gates", "evidence"}  # [evidence]: sov evidence verify
+TOP_KEYS = {"policy", "decoders", "workloads", "gates", "evidence", "provenance"}  # [evidence]: sov evidence verify
+PROVENANCE_KEYS = {"require_signature", "signature", "public_keys", "certificate_chains", "identities"}
 POLICY_KEYS = {"name", "description", "confidence"}
 
 
@@ -55,6 +56,25 @@ class GateSpec:
 
 
 @dataclass(frozen=True)
+class ProvenanceSpec:
+    """The ``[provenance]`` table: which signature the candidate model must carry, checked
+    before any replay (docs/policy.md)."""
+
+    require_signature: bool = False
+    signature: Path | None = None             # default: <candidate file>.sig
+    public_keys: tuple[Path, ...] = ()
+    certificate_chains: tuple[Path, ...] = ()
+    identities: tuple[str, ...] = ()
+
+    def to_json(self) -> dict:
+        return {"require_signature": self.require_signature,
+                "signature": str(self.signature) if self.signature else None,
+                "public_keys": [str(p) for p in self.public_keys],
+                "certificate_chains": [str(p) for p in self.certificate_chains],
+                "identities": list(self.identities)}
+
+
+@dataclass(frozen=True)
 class Policy:
     name: str
     workloads: tuple[WorkloadSpec, ...]
@@ -62,11 +82,13 @@ class Policy:
     decoders: dict[str, Any] = field(default_factory=dict)
     source: str | None = None
     sha256: str | None = None
+    provenance: ProvenanceSpec | None = None
 
     def to_json(self) -> dict:
         return {"name": self.name, "source": self.source, "sha256": self.sha256,
                 "decoders": self.decoders, "workloads": [w.to_json() for w in self.workloads],
-                "gates": [g.to_json() for g in self.gates]}
+                "gates": [g.to_json() for g in self.gates],
+                **({"provenance": self.provenance.to_json()} if self.provenance else {})}
 
 
 def default_workload_args(*, distance=None, rounds=None, basis="z", noise="uniform", p=None,
@@ -202,7 +224,35 @@ def parse(doc: dict, *, source: str = "policy", base: Path | None = None,
     for i, w in enumerate(wl, 1):
         workloads.append(_parse_workload(c, w, i, {x.name for x in workloads}, base))
     gates = [_parse_gate(c, g, i, workloads, default_conf) for i, g in enumerate(gates_raw, 1)]
-    return Policy(name, tuple(workloads), tuple(gates), decoders, source, sha256)
+    provenance = _parse_provenance(c, doc["provenance"], base) if "provenance" in doc else None
+    return Policy(name, tuple(workloads), tuple(gates), decoders, source, sha256, provenance)
+
+
+def _parse_provenance(c: _Checker, t: Any, base: Path | None) -> ProvenanceSpec:
+    if not isinstance(t, dict):
+        raise c.err("provenance", "must be a table [provenance]")
+    c.unknown(t, PROVENANCE_KEYS, "provenance")
+    required = t.get("require_signature", False)
+    if not isinstance(required, bool):
+        raise c.err("provenance.require_signature", f"must be true or false, got {required!r}")
+
+    def path(v: str) -> Path:
+        return Path(v) if Path(v).is_absolute() or base is None else base / v
+
+    def strings(key: str) -> tuple[str, ...]:
+        v = t.get(key, [])
+        if not isinstance(v, list) or not all(isinstance(x, str) and x for x in v):
+            raise c.err(f"provenance.{key}", "must be an array of non-empty strings")
+        return tuple(v)
+
+    sig = t.get("signature")
+    if sig is not None and (not isinstance(sig, str) or not sig):
+        raise c.err("provenance.signature", "must be a path (string)")
+    keys = tuple(path(k) for k in strings("public_keys"))
+    chains = tuple(path(k) for k in strings("certificate_chains"))
+    if not keys and not chains:
+        raise c.err("provenance", "give the trusted signers: public_keys and/or certificate_chains")
+    return ProvenanceSpec(required, path(sig) if sig else None, keys, chains, strings("identities"))
 
 
 def _parse_head(c: _Checker, head: Any, source: str) -> tuple[str, float]:
