@@ -28,6 +28,7 @@ import numpy as np
 from verifier.environment import package_version
 from verifier.errors import IntegrityError, UsageError
 from verifier.hashing import canonical_json, sha256_bytes, sha256_file, spec_digest
+from verifier.qec.limits import check_distance, check_rounds, check_shots
 from verifier.qec.noise import NOISE_MODELS
 from verifier.qec.sampling import SAMPLER
 from verifier.qec.shotdata import DATA_FORMATS, count_records, format_from_suffix, read_records
@@ -181,10 +182,8 @@ class MemoryWorkload(_SampledMixin, QecWorkload):
     kind: str = field(default="memory", init=False)
 
     def __post_init__(self) -> None:
-        if self.distance < 2:
-            raise UsageError(f"--distance must be at least 2, got {self.distance}")
-        if self.rounds < 1:
-            raise UsageError(f"--rounds must be at least 1, got {self.rounds}")
+        check_distance(self.distance)
+        check_rounds(self.rounds)
         if self.basis not in ("x", "z"):
             raise UsageError(f"--basis must be x or z, got {self.basis!r}")
         if self.noise not in NOISE_MODELS:
@@ -221,8 +220,7 @@ class MemoryWorkload(_SampledMixin, QecWorkload):
 
 
 def _check_shots_seed(shots: int, seed: int) -> None:
-    if shots < 1:
-        raise UsageError(f"--shots must be at least 1, got {shots}")
+    check_shots(shots)
     if not (0 <= seed < 2**63):
         raise UsageError(f"--seed must be a non-negative integer below 2**63, got {seed}")
 
@@ -277,8 +275,10 @@ class CircuitWorkload(_SampledMixin, QecWorkload):
     def from_file(cls, path: str | os.PathLike[str], *, shots: int, seed: int,
                   rounds: int | None = None) -> "CircuitWorkload":
         p = Path(path)
-        _, text = _read_circuit(p)
         _check_shots_seed(shots, seed)
+        if rounds is not None:
+            check_rounds(rounds)
+        _, text = _read_circuit(p)
         return cls(str(p.resolve()), sha256_bytes(text.encode()), shots, seed, rounds)
 
     def spec(self) -> dict[str, Any]:
@@ -317,6 +317,8 @@ class RecordedWorkload(QecWorkload):
                    obs_format: str | None = None, shots: int | None = None,
                    rounds: int | None = None) -> "RecordedWorkload":
         cpath = Path(circuit)
+        if rounds is not None:
+            check_rounds(rounds)
         circ, text = _read_circuit(cpath)
         fmt = data_format or format_from_suffix(Path(dets))
         ofmt = obs_format or data_format or format_from_suffix(Path(obs))
