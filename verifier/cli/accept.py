@@ -47,6 +47,7 @@ def accept(
     calibration tolerance (--experiment). Exit 0 pass, 1 fail, 3 inconclusive (with the
     shots that would likely decide). Everything is recorded in the store and in its
     hash-chained evidence log."""
+    o.check_outputs(json_out=json_out, junit=junit, evidence_out=evidence_out)
     from reports.junit import write_junit
     from reports.terminal import print_accept, shot_progress
     from verifier.gates.policy import resolve_policy
