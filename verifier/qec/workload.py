@@ -30,6 +30,7 @@ from verifier.errors import IntegrityError, UsageError
 from verifier.hashing import canonical_json, sha256_bytes, sha256_file, spec_digest
 from verifier.qec.limits import check_distance, check_rounds, check_shots
 from verifier.qec.noise import NOISE_MODELS
+from verifier.qec.plausibility import SAMPLE_SHOTS, check_recorded
 from verifier.qec.sampling import SAMPLER
 from verifier.qec.shotdata import DATA_FORMATS, count_records, format_from_suffix, read_records
 
@@ -315,7 +316,9 @@ class RecordedWorkload(QecWorkload):
     def from_files(cls, circuit: str | os.PathLike[str], dets: str | os.PathLike[str],
                    obs: str | os.PathLike[str], *, data_format: str | None = None,
                    obs_format: str | None = None, shots: int | None = None,
-                   rounds: int | None = None) -> "RecordedWorkload":
+                   rounds: int | None = None, warn=None) -> "RecordedWorkload":
+        """The recorded workload of these files, once they are plausibly the circuit's
+        detection events (``verifier.qec.plausibility``: refused, or ``warn(line)``)."""
         cpath = Path(circuit)
         if rounds is not None:
             check_rounds(rounds)
@@ -334,6 +337,8 @@ class RecordedWorkload(QecWorkload):
             raise UsageError(f"{dets} holds {nd} shots but {obs} holds {no}")
         if nd == 0:
             raise UsageError(f"{dets} holds no shots")
+        check_recorded(circ, Path(dets), read_records(Path(dets), fmt, circ.num_detectors, 0,
+                                                      min(nd, SAMPLE_SHOTS)), warn=warn)
         if shots is not None:
             if shots < 1 or shots > nd:
                 raise UsageError(f"--shots {shots} is not in 1..{nd}, the shots recorded in {dets}")
