@@ -19,6 +19,9 @@ independent-detector spread ``sqrt(sum q_k (1 - q_k))``):
   ``|z| > WARN_Z`` -- hardware data whose noise is not the circuit's model, data taken at
   another physical error rate.
 
+A file of fewer than :data:`MIN_JUDGED_SHOTS` shots is never refused, only warned about:
+a handful of shots says little, and a test fixture of a few shots is not hardware data.
+
 Real devices are not their circuit's noise model: genuine data is routinely 10-50 % off
 the DEM's density, which is thousands of sigma on a large file. So the decision is on
 the ratio, and the z score only keeps a few shots from being judged. See docs/cli.md.
@@ -39,7 +42,8 @@ REFUSE_RATIO = 3.0
 REFUSE_Z = 10.0
 WARN_RATIO = 1.5
 WARN_Z = 5.0
-COIN_TOLERANCE = 0.02  # |density - 0.5| of random bytes: ~0.005 on 10^4 bits or more
+MIN_JUDGED_SHOTS = 100  # a smaller file is never refused (at most warned about)
+COIN_TOLERANCE = 0.02  # |density - 0.5| of random bytes: 0.01 (1 sigma) on 2,400 bits, less on more
 COIN_EXPECTED = 0.35  # ... refused as random where the model expects a density below this
 
 
@@ -66,14 +70,14 @@ class Plausibility:
         """Every detector fires on half the shots, as random bytes do (within
         :data:`COIN_TOLERANCE`), where the model expects far fewer: no circuit below
         threshold gives that."""
-        bits = self.shots * self.detectors
-        return (bits >= 10_000 and abs(self.measured / self.detectors - 0.5) < COIN_TOLERANCE
+        return (self.shots >= MIN_JUDGED_SHOTS and abs(self.measured / self.detectors - 0.5) < COIN_TOLERANCE
                 and self.expected / self.detectors < COIN_EXPECTED)
 
     @property
     def verdict(self) -> str:
         """``refuse``, ``warn`` or ``ok``."""
-        if (self.off_by(REFUSE_RATIO) and abs(self.z) > REFUSE_Z) or self.coin_flips:
+        judged = self.shots >= MIN_JUDGED_SHOTS
+        if judged and ((self.off_by(REFUSE_RATIO) and abs(self.z) > REFUSE_Z) or self.coin_flips):
             return "refuse"
         if self.off_by(WARN_RATIO) and abs(self.z) > WARN_Z:
             return "warn"
