@@ -14,6 +14,7 @@ from typing import Any
 
 from verifier.errors import UsageError
 from verifier.gates.gate import DEFAULT_MARGIN
+from verifier.qec import limits
 from verifier.stats.binomial import CONFIDENCE
 
 WORKLOAD_KEYS = {"name", "distance", "rounds", "basis", "noise", "p", "shots", "seed", "circuit",
@@ -311,11 +312,23 @@ def _parse_workload(c: _Checker, w: dict, i: int, names: set[str], base: Path | 
             args[key] = float(v) if key == "p" else v
     if args["shots"] < 1:
         raise c.err(f"{where}.shots", f"must be >= 1, got {args['shots']}")
+    _check_bounds(c, where, args)
     if args["circuit"] is None and args["distance"] is None:
         raise c.err(f"{where}", "give distance (with p) or circuit")
     if args["circuit"] is None and args["p"] is None:
         raise c.err(f"{where}.p", "missing: the physical error rate")
     return WorkloadSpec(wname, args)
+
+
+def _check_bounds(c: _Checker, where: str, args: dict[str, Any]) -> None:
+    """The maxima of ``verifier.qec.limits``, named by the policy's key."""
+    for key, check in (("shots", limits.check_shots), ("distance", limits.check_distance),
+                       ("rounds", limits.check_rounds)):
+        if args.get(key) is not None:
+            try:
+                check(args[key], key)
+            except UsageError as e:
+                raise c.err(f"{where}.{key}", str(e).removeprefix(f"{key} ")) from None
 
 
 def _parse_gate(c: _Checker, g: dict, i: int, workloads: list[WorkloadSpec],
@@ -388,6 +401,9 @@ def _calibration_params(c: _Checker, g: dict, where: str) -> dict[str, Any]:
             if isinstance(v, bool) or not isinstance(v, types) or v < 0:
                 raise c.err(f"{where}.{key}", f"must be a non-negative {'number' if types != int else 'integer'}, got {v!r}")
             params[key] = v
+    if params.get("repeats", 0) > limits.MAX_CAL_REPEATS:
+        raise c.err(f"{where}.repeats", f"{params['repeats']} is over the maximum of {limits.MAX_CAL_REPEATS} "
+                    "simulated qubits (docs/cli.md, Maxima)")
     return params
 
 

@@ -256,6 +256,19 @@ def record_verdict(store: "Store", outcome: AcceptOutcome, *, keys: "list[Key] |
     outcome.evidence = doc
 
 
+def integrity_gates(policy: Policy, message: str) -> list[dict]:
+    """Every gate the policy would have evaluated (one per gate and workload, calibration
+    gates per experiment), each with status ``error`` and the integrity ``message``: what a
+    JUnit report lists when the run stopped on an integrity failure (exit 4)."""
+    rows = []
+    for g in policy.gates:
+        where = ([g.params.get("experiment")] if g.kind == "calibration"
+                 else [w.name for w in policy.workloads if g.applies_to(w.name)])
+        rows += [{"name": g.name, "workload": w, "status": "error", "message": message,
+                  "figures": {}} for w in where]
+    return rows
+
+
 def run_acceptance(policy: Policy, candidate: str | None, baseline: str | None, *, store: "Store",
                    make_decoder: MakeDecoder, provider: str = "cpu", batch_size: int = 8192,
                    contract: str | None = None, workers: int = 1, key_file: "Path | None" = None,
