@@ -5,6 +5,7 @@ external data, those files' hashes), the contract, opsets, operators, inputs/out
 metadata; its model card lists as datasets the workloads (by workload id) it was evaluated
 on according to the store, with the logical error rates measured there. Each dataset is a
 ``data`` component of its own (``components``), so a third party can regenerate it from its spec.
+The model's verified signers (``sov models verify``) are ``sov:signer`` properties.
 """
 
 from __future__ import annotations
@@ -26,12 +27,12 @@ def model_bom(info, *, contract: str | None, store, sov_version: str) -> dict[st
     """The BOM of a checked model (``adapters.onnx_model.ModelInfo``) with what ``store``
     recorded about it; the contract is ``contract`` or the model's own metadata."""
     from verifier.qec.workload import sha256_file
-    from verifier.store.models import model_evaluations
+    from verifier.store.models import model_evaluations, model_signatures
 
     ext = {loc: sha256_file(Path(info.path).parent / loc) for loc in info.external_data}
     return build_bom(info, contract=contract or info.metadata.get("sov.contract"),
                      evals=model_evaluations(store, info.sha256), sov_version=sov_version,
-                     external_hashes=ext)
+                     external_hashes=ext, signers=model_signatures(store, info.sha256))
 
 
 def _dataset(e: dict[str, Any]) -> dict[str, Any]:
@@ -107,10 +108,24 @@ def _model_component(info, contract: str | None, dataset_ids: list[str], metrics
     return model
 
 
+def _signer_properties(signers: list[dict[str, Any]]) -> list[dict[str, str]]:
+    """One ``sov:signer`` property per verified model-signing signature (the identity) and
+    one ``sov:signature`` beside it (method, signed digest, key or certificate, when)."""
+    props = []
+    for s in signers:
+        props.append(_prop("sov:signer", s["identity"]))
+        props.append(_prop("sov:signature", {
+            "identity": s["identity"], "method": s["method"], "signed_digest": s.get("signed_digest"),
+            "signature_sha256": s.get("signature_sha256"), "tool": s.get("tool"),
+            "verified_at": s.get("verified_at"), **(s.get("details") or {})}))
+    return props
+
+
 def build_bom(info, *, contract: str | None, evals: list[dict[str, Any]], sov_version: str,
               external_hashes: dict[str, str] | None = None, timestamp: datetime | None = None,
-              serial: str | None = None) -> dict[str, Any]:
-    """The BOM as a JSON-ready dict. ``info`` is an ``adapters.onnx_model.ModelInfo``."""
+              serial: str | None = None, signers: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """The BOM as a JSON-ready dict. ``info`` is an ``adapters.onnx_model.ModelInfo``;
+    ``signers``: the model's verified signatures (``verifier.store.models.model_signatures``)."""
     ts = (timestamp or datetime.now(timezone.utc)).strftime("%Y-%m-%dT%H:%M:%SZ")
     datasets: dict[str, dict[str, Any]] = {}
     for e in evals:
@@ -118,6 +133,7 @@ def build_bom(info, *, contract: str | None, evals: list[dict[str, Any]], sov_ve
             datasets[e["workload_id"]] = _dataset(e)
     model = _model_component(info, contract, list(datasets), [_metric(e) for e in evals],
                              external_hashes or {})
+    model["properties"] += _signer_properties(signers or [])
     return {
         "$schema": "http://cyclonedx.org/schema/bom-1.6.schema.json",
         "bomFormat": "CycloneDX",

@@ -1,6 +1,8 @@
 """JUnit XML for CI systems (GitLab, Jenkins, GitHub test reporters): one ``testcase`` per
 gate; a failed gate is a ``<failure>``, an inconclusive one ``<skipped>`` (the job still
-exits 3), the figures go to ``<system-out>`` as JSON and to ``<properties>``."""
+exits 3), the figures go to ``<system-out>`` as JSON and to ``<properties>``. When the run
+stopped on an integrity failure (exit 4), every gate it would have evaluated is an
+``<error>`` carrying the integrity message (gate rows with status ``error``)."""
 
 from __future__ import annotations
 
@@ -30,10 +32,11 @@ def junit_xml(gates: Iterable, *, suite: str = "sov accept", verdict: str | None
     rows = [g.to_json() if hasattr(g, "to_json") else dict(g) for g in gates]
     failures = sum(r["status"] == "fail" for r in rows)
     skipped = sum(r["status"] == "inconclusive" for r in rows)
-    root = ET.Element("testsuites", name="sov", tests=str(len(rows)), failures=str(failures),
-                      errors="0", skipped=str(skipped), time=f"{seconds:.3f}")
-    ts = ET.SubElement(root, "testsuite", name=suite, tests=str(len(rows)), failures=str(failures),
-                       errors="0", skipped=str(skipped), time=f"{seconds:.3f}")
+    errors = sum(r["status"] == "error" for r in rows)
+    counts = {"tests": str(len(rows)), "failures": str(failures), "errors": str(errors),
+              "skipped": str(skipped), "time": f"{seconds:.3f}"}
+    root = ET.Element("testsuites", name="sov", **counts)
+    ts = ET.SubElement(root, "testsuite", name=suite, **counts)
     props = ET.SubElement(ts, "properties")
     for k, v in ({"verdict": verdict} | (properties or {})).items():
         if v is not None:
@@ -50,6 +53,9 @@ def junit_xml(gates: Iterable, *, suite: str = "sov accept", verdict: str | None
         if r["status"] == "fail":
             f = ET.SubElement(tc, "failure", message=r.get("message", ""), type="GateFailed")
             f.text = r.get("message", "")
+        elif r["status"] == "error":  # the run stopped on an integrity failure: no figures
+            e = ET.SubElement(tc, "error", message=r.get("message", ""), type="IntegrityError")
+            e.text = r.get("message", "")
         elif r["status"] == "inconclusive":
             ET.SubElement(tc, "skipped", message="inconclusive: " + r.get("message", ""))
         out = ET.SubElement(tc, "system-out")

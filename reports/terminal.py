@@ -519,3 +519,22 @@ def builtin_models_table(models: list[dict[str, str]]):
     for m in models:
         t.add_row(m["name"], m["contract"], m["description"])
     return t
+
+
+def signer_table(signer):
+    """``sov models verify``: the verified signature (``adapters.provenance.Signer``)."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    t = Table(title="signature verified", show_header=False, title_justify="left")
+    t.add_column(style="bold")
+    t.add_column()
+    t.add_row("signer", escape(signer.identity))
+    t.add_row("method", signer.method + (" (ECDSA public key)" if signer.method == "key" else " (X.509 chain)"))
+    for k in ("subject", "issuer", "certificate_sha256", "not_after"):
+        if k in signer.details:
+            t.add_row(k.replace("_", " "), escape(str(signer.details[k])))
+    t.add_row("sha256", signer.model_sha256)
+    t.add_row("signed", escape(f"{signer.signed_name} {signer.signed_digest}"))
+    t.add_row("tool", signer.tool)
+    return t

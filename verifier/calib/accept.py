@@ -134,6 +134,9 @@ def accept_calibration(candidate: Any, baseline: Any, experiment: str | None = N
     if n < 2:
         raise UsageError("calibration acceptance needs --repeats >= 2")
     wl = CalWorkload(exp.name, n, int(seed or 0), int(shots or exp.default_shots))
+    from verifier.qec.limits import check_calibration
+
+    check_calibration(wl.repeats, wl.shots)
     data = simulate(exp.name, wl.repeats, seed=wl.seed, shots=wl.shots)
     try:
         rc = evaluate(cand, wl, data)

@@ -156,6 +156,9 @@ def run_calibration(model_spec: Any, experiment: str | None = None, *, repeats: 
     wl = CalWorkload(exp.name, int(repeats or exp.default_repeats), int(seed), int(shots or exp.default_shots))
     if wl.repeats < 1 or wl.shots < 2:
         raise UsageError("--repeats must be >= 1 and --shots >= 2")
+    from verifier.qec.limits import check_calibration
+
+    check_calibration(wl.repeats, wl.shots)
     try:
         result = evaluate(model, wl)
     finally:

@@ -47,10 +47,12 @@ def accept(
     calibration tolerance (--experiment). Exit 0 pass, 1 fail, 3 inconclusive (with the
     shots that would likely decide). Everything is recorded in the store and in its
     hash-chained evidence log."""
+    o.check_outputs(json_out=json_out, junit=junit, evidence_out=evidence_out)
     from reports.junit import write_junit
     from reports.terminal import print_accept, shot_progress
     from verifier.gates.policy import resolve_policy
-    from verifier.workflows.accept import run_acceptance
+    from verifier.errors import IntegrityError
+    from verifier.workflows.accept import integrity_gates, run_acceptance
 
     started = time.monotonic()
     n_workers = o.workers_or_default(workers)
@@ -63,11 +65,19 @@ def accept(
     if policy is None and experiment is None:
         o.start_workers("local", n_workers)
     store = o.store_for(db)
-    outcome = run_acceptance(
-        policy_obj, candidate, baseline, store=store, contract=contract, provider=runtime["provider"],
-        batch_size=runtime["batch_size"], workers=n_workers, key_file=key, calibrate=wiring.calibration_acceptance,
-        make_decoder=lambda spec, **kw: wiring.decoder_from_spec(spec, threads=threads, workers=n_workers, **kw),
-        progress_factory=lambda label: shot_progress(label, quiet=quiet))
+    try:
+        outcome = run_acceptance(
+            policy_obj, candidate, baseline, store=store, contract=contract, provider=runtime["provider"],
+            batch_size=runtime["batch_size"], workers=n_workers, key_file=key, calibrate=wiring.calibration_acceptance,
+            provenance=wiring.model_provenance,
+            make_decoder=lambda spec, **kw: wiring.decoder_from_spec(spec, threads=threads, workers=n_workers, **kw),
+            progress_factory=lambda label: shot_progress(label, quiet=quiet))
+    except IntegrityError as e:  # CI still gets its report: every gate an <error> with the message
+        if junit is not None:
+            write_junit(junit, integrity_gates(policy_obj, str(e)), suite="sov accept", verdict="integrity",
+                        properties={"candidate": candidate, "baseline": baseline},
+                        seconds=time.monotonic() - started)
+        raise
     payload = outcome.to_json() | {"db": store.path}
     print_accept(o.human_console(json_out), outcome)
     if evidence_out is not None:

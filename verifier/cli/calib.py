@@ -33,6 +33,7 @@ def run(
     Prints, per parameter, the truth's median, the median and 95th-percentile relative
     error, the normalized error (frequencies: in line half-widths), the bias and the
     failures; for readout the assignment fidelity against the prepared states."""
+    o.check_outputs(json_out=json_out)
     from reports.terminal import calib_result_notes, calib_result_table
     from verifier.calib.run import run_calibration
     from verifier.cli.wiring import calibration_model_from_spec
@@ -66,6 +67,7 @@ def replay(
     """Replay a recorded Qibocal output folder: the candidate model and Qibocal's own fits
     on exactly the recorded data; reports their agreement, whether Qibocal's re-fit
     reproduces its recorded results.json, and each model's stability under resampling."""
+    o.check_outputs(json_out=json_out)
     from reports.terminal import calib_replay_table
     from verifier.calib.replay import replay_folder
     from verifier.cli.wiring import calibration_model_from_spec, qibocal_records

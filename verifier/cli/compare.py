@@ -54,9 +54,7 @@ def compare(
     from reports.terminal import compare_tables, shot_progress
     from verifier.workflows.compare import compare_plan, run_comparison
 
-    for f in (html, markdown):
-        if f is not None and not f.parent.resolve().is_dir():
-            raise UsageError(f"cannot write {f}: folder {f.parent} does not exist")
+    o.check_outputs(html=html, markdown=markdown, json_out=json_out)
     plan = compare_plan(decoder, baseline, distances=distances, p=p, noise=noise, basis=basis, shots=shots,
                         seed=seed, rounds=rounds, policy=policy, calib_models=model, experiment=experiment)
     store = o.store_for(db)

@@ -60,6 +60,7 @@ def add(
 ) -> int:
     """Register a model in service: path, sha256 and reference workload(s); replays the
     reference workload once to start its history."""
+    o.check_outputs(json_out=json_out)
     from reports.terminal import print_watched
     from verifier.gates.policy import resolve_policy
     from verifier.workflows.drift import register
@@ -114,6 +115,7 @@ def check(
 ) -> int:
     """Re-hash each watched file, replay its reference workload(s) with a fresh seed and
     compare with its history. Exit 1 on drift, naming what moved (file hash, LER, latency)."""
+    o.check_outputs(json_out=json_out)
     from reports.terminal import print_drift
     from verifier.workflows.drift import run_check
 
@@ -151,6 +153,7 @@ def calib(
     """A calibration model's drift signature: the parameters it returns on a fixed reference
     data set, compared with the last signature recorded for the same model name and
     experiment (no registration needed). Exit 0 unchanged (or first signature), 1 a shift."""
+    o.check_outputs(json_out=json_out)
     from reports.terminal import calib_drift_message
     from verifier.calib.accept import drift_against_last
     from verifier.store.runs import recorded_run

@@ -22,6 +22,7 @@ def list_cmd(
     json_out: o.JsonOpt = None,
 ) -> int:
     """Runs, newest first, with status, exit code and verdict."""
+    o.check_outputs(json_out=json_out)
     from reports.terminal import history_table
     from verifier.workflows.history import list_runs
 
@@ -34,6 +35,7 @@ def list_cmd(
 @app.command("show")
 def show(run_id: RunId, db: o.DbOpt = None, json_out: o.JsonOpt = None) -> int:
     """One run: its command line, results, verdicts, evidence records and drift checks."""
+    o.check_outputs(json_out=json_out)
     import json
 
     from reports.terminal import print_run
@@ -52,6 +54,7 @@ def export(
     json_out: o.JsonOpt = None,
 ) -> int:
     """Export the whole store as Parquet files (DuckDB COPY ... (FORMAT parquet))."""
+    o.check_outputs(json_out=json_out)
     from reports.terminal import print_exported
     from verifier.workflows.history import export_parquet
 

@@ -1,9 +1,9 @@
-"""``sov models``: inspect ONNX files and list the built-in models."""
+"""``sov models``: inspect ONNX files, verify their signatures and list the built-in models."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Optional
 
 import typer
 
@@ -49,6 +49,40 @@ def list_models(json_out: o.JsonOpt = None) -> int:
     models = builtin_models()
     o.human_console(json_out).print(builtin_models_table(models))
     o.write_json(json_out, [{k: m[k] for k in ("name", "path", "contract")} for m in models])
+    return 0
+
+
+SignatureOpt = Annotated[Path, typer.Option("--signature", metavar="SIG", help="The model-signing signature (a Sigstore bundle, e.g. model.sig).")]
+PubKeyOpt = Annotated[Optional[list[Path]], typer.Option("--key", metavar="PUB", help="Trusted public key(s) (PEM, ECDSA) for a key signature.")]
+CertChainOpt = Annotated[Optional[list[Path]], typer.Option("--cert-chain", metavar="PEM", help="Trusted certificate chain(s) (PEM) for a certificate signature.")]
+IdentityOpt = Annotated[Optional[list[str]], typer.Option("--identity", metavar="ID", help="The signer must be one of these (certificate SAN / CN, or key sha256:...).")]
+
+
+@app.command("verify")
+def verify(
+    model: ModelFile,
+    signature: SignatureOpt,
+    key: PubKeyOpt = None,
+    cert_chain: CertChainOpt = None,
+    identity: IdentityOpt = None,
+    db: o.DbOpt = None,
+    json_out: o.JsonOpt = None,
+) -> int:
+    """Verify an OpenSSF model-signing signature of a model file offline, show the signer
+    and record it with the model in the store.
+
+    Exit 0 when it verifies, 4 when it does not (tampered file, untrusted key or
+    certificate, unexpected identity), 2 for a missing file or model-signing not installed."""
+    from adapters.builtin import builtin_path
+    from adapters.provenance import verify_signature
+    from reports.terminal import signer_table
+    from verifier.store.models import record_signature
+
+    signer = verify_signature(builtin_path(str(model)) or model, signature, public_keys=key or [],
+                              certificate_chains=cert_chain or [], identities=identity or [])
+    record_signature(o.store_for(db), signer.to_json())
+    o.human_console(json_out).print(signer_table(signer))
+    o.write_json(json_out, signer.to_json())
     return 0
 
 

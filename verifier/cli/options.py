@@ -15,6 +15,7 @@ from typing import Annotated, Any, Optional
 import typer
 
 from verifier.errors import UsageError
+from verifier.qec import limits
 
 # -- named defaults -------------------------------------------------------------------------
 # One constant per meaning; docs/cli.md says why the meanings differ.
@@ -26,6 +27,9 @@ COMPARE_LATENCY_SHOTS = 2_000  # timed shots per task of a comparison (every dec
 WARMUP_SHOTS = 1_000  # untimed shots before a latency probe
 BATCH_SIZE = 8192  # shots per model inference call when throughput matters
 SEED = 0  # sampling seed: the same flags give the same shots
+# the largest workloads accepted, checked where workloads are built (docs/cli.md, Maxima)
+MAX_SHOTS, MAX_DISTANCE, MAX_ROUNDS = limits.MAX_SHOTS, limits.MAX_DISTANCE, limits.MAX_ROUNDS
+MAX_CAL_SHOTS, MAX_CAL_REPEATS = limits.MAX_CAL_SHOTS, limits.MAX_CAL_REPEATS
 
 # -- shared options -------------------------------------------------------------------------
 
@@ -127,6 +131,40 @@ def qec_workload(**flags):
     from verifier.qec.workload import from_flags
 
     return from_flags(**flags)
+
+
+_OUTPUT_FLAGS = {"json_out": "--json", "junit": "--junit", "evidence_out": "--evidence", "html": "--html",
+                 "markdown": "--markdown", "plot": "--plot", "sinter_csv": "--sinter-csv"}
+
+
+def check_outputs(**targets: Any) -> None:
+    """Refuse, before any work, an output file that could not be written at the end:
+    ``check_outputs(json_out=..., junit=..., evidence_out=..., html=..., markdown=..., plot=...)``
+    (the commands' parameter names; None and ``-``, stdout, are skipped). The file must be
+    a (new or existing) regular file in an existing folder this process may write to.
+    Nothing is created here: a failed run leaves no empty file behind."""
+    import os
+
+    for name, target in targets.items():
+        if target is None or str(target) == "-":
+            continue
+        flag = _OUTPUT_FLAGS.get(name, "--" + name.replace("_", "-"))
+        path = Path(target)
+        folder = path.parent if str(path.parent) else Path(".")
+        if "\x00" in str(target):
+            raise UsageError(f"cannot write {flag} {target!r}: the path holds a NUL byte")
+        if path.is_dir():
+            raise UsageError(f"cannot write {flag} {target}: it is a folder")
+        if path.exists():
+            if not os.access(path, os.W_OK):
+                raise UsageError(f"cannot write {flag} {target}: permission denied")
+            if not path.is_file():
+                continue  # /dev/stdout, a FIFO: written directly
+        elif not folder.is_dir():
+            raise UsageError(f"cannot write {flag} {target}: folder {folder} does not exist")
+        # atomic writers create a temporary file beside the target, so the folder must be writable
+        if not os.access(folder, os.W_OK | os.X_OK):
+            raise UsageError(f"cannot write {flag} {target}: folder {folder} is not writable")
 
 
 def write_json(target: str | None, payload: Any) -> None:

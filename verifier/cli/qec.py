@@ -32,6 +32,7 @@ def run(
 
     Prints shots, logical errors, the logical error rate with its 95 % interval, the
     per-round rate and throughput."""
+    o.check_outputs(json_out=json_out)
     n_workers = o.workers_or_default(workers)
     o.start_workers(executor, n_workers)
     wl = o.qec_workload(**workload)
@@ -73,6 +74,7 @@ def latency(
     (in this process, as a worker runs it) and compares the per-round latency with
     --budget-us (about 1 µs per round for superconducting qubits). Records the numbers
     with the run in the store."""
+    o.check_outputs(json_out=json_out)
     from reports.terminal import latency_table, latency_verdict
     from verifier.workflows.latency import record_latency
 
@@ -111,6 +113,7 @@ def crosscheck(
     Replays the workload once per runtime variant (reusing what the store holds), then
     compares the per-shot predictions of every variant with the first, shot for shot.
     Exit 0 when all agree, 1 when some prediction differs (the differing shots are listed)."""
+    o.check_outputs(json_out=json_out)
     from reports.terminal import crosscheck_differences, crosscheck_table, shot_progress
     from verifier.workflows.crosscheck import crosscheck_runtimes
 

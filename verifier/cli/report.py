@@ -20,6 +20,7 @@ def report(
     json_out: ReportJsonOpt = None,
 ) -> int:
     """Re-render the report of a recorded `sov compare` run from the store (no replay)."""
+    o.check_outputs(html=html, markdown=markdown, json_out=json_out)
     from pathlib import Path
 
     from reports.terminal import compare_tables

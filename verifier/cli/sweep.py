@@ -98,6 +98,7 @@ def _execute(f: GridFlags, spec, command: str, analyse: Callable, render: Callab
              draw: Callable | None = None) -> int:
     """Start the workers, resolve the decoder, run the library's grid with this command's
     analysis, then print and write the JSON."""
+    o.check_outputs(json_out=f.json_out, plot=f.plot, sinter_csv=f.sinter_csv)
     from reports.terminal import shot_progress
     from verifier.workflows.sweep import run_grid
 

@@ -153,6 +153,15 @@ def calibration_acceptance(candidate: str, baseline: str, **kwargs: Any):
     return accept_calibration(candidate, baseline, resolve=calibration_model_from_spec, **kwargs)
 
 
+def model_provenance(candidate: str, provenance: Any) -> dict | None:
+    """``sov accept``'s check of the candidate's model-signing signature under a policy's
+    ``[provenance]`` table (``adapters.provenance.check_candidate``); model-signing is
+    imported only when a policy has one."""
+    from adapters.provenance import check_candidate
+
+    return check_candidate(candidate, provenance)
+
+
 def calibration_signature(path: str, experiment: str) -> dict:
     """What a watched calibration model returns on the fixed reference data set."""
     from verifier.calib.accept import drift_signature

@@ -14,6 +14,7 @@ from typing import Any
 
 from verifier.errors import UsageError
 from verifier.gates.gate import DEFAULT_MARGIN
+from verifier.qec import limits
 from verifier.stats.binomial import CONFIDENCE
 
 WORKLOAD_KEYS = {"name", "distance", "rounds", "basis", "noise", "p", "shots", "seed", "circuit",
@@ -24,7 +25,8 @@ GATE_KINDS: dict[str, set[str]] = {
     "calibration": {"kind", "name", "experiment", "tolerance", "repeats", "seed", "confidence"},
 }
 DECODER_KEYS = {"candidate", "baseline", "contract", "baseline_contract", "provider", "batch_size"}
-TOP_KEYS = {"policy", "decoders", "workloads", "gates", "evidence"}  # [evidence]: sov evidence verify
+TOP_KEYS = {"policy", "decoders", "workloads", "gates", "evidence", "provenance"}  # [evidence]: sov evidence verify
+PROVENANCE_KEYS = {"require_signature", "signature", "public_keys", "certificate_chains", "identities"}
 POLICY_KEYS = {"name", "description", "confidence"}
 
 
@@ -55,6 +57,25 @@ class GateSpec:
 
 
 @dataclass(frozen=True)
+class ProvenanceSpec:
+    """The ``[provenance]`` table: which signature the candidate model must carry, checked
+    before any replay (docs/policy.md)."""
+
+    require_signature: bool = False
+    signature: Path | None = None             # default: <candidate file>.sig
+    public_keys: tuple[Path, ...] = ()
+    certificate_chains: tuple[Path, ...] = ()
+    identities: tuple[str, ...] = ()
+
+    def to_json(self) -> dict:
+        return {"require_signature": self.require_signature,
+                "signature": str(self.signature) if self.signature else None,
+                "public_keys": [str(p) for p in self.public_keys],
+                "certificate_chains": [str(p) for p in self.certificate_chains],
+                "identities": list(self.identities)}
+
+
+@dataclass(frozen=True)
 class Policy:
     name: str
     workloads: tuple[WorkloadSpec, ...]
@@ -62,11 +83,13 @@ class Policy:
     decoders: dict[str, Any] = field(default_factory=dict)
     source: str | None = None
     sha256: str | None = None
+    provenance: ProvenanceSpec | None = None
 
     def to_json(self) -> dict:
         return {"name": self.name, "source": self.source, "sha256": self.sha256,
                 "decoders": self.decoders, "workloads": [w.to_json() for w in self.workloads],
-                "gates": [g.to_json() for g in self.gates]}
+                "gates": [g.to_json() for g in self.gates],
+                **({"provenance": self.provenance.to_json()} if self.provenance else {})}
 
 
 def default_workload_args(*, distance=None, rounds=None, basis="z", noise="uniform", p=None,
@@ -202,7 +225,35 @@ def parse(doc: dict, *, source: str = "policy", base: Path | None = None,
     for i, w in enumerate(wl, 1):
         workloads.append(_parse_workload(c, w, i, {x.name for x in workloads}, base))
     gates = [_parse_gate(c, g, i, workloads, default_conf) for i, g in enumerate(gates_raw, 1)]
-    return Policy(name, tuple(workloads), tuple(gates), decoders, source, sha256)
+    provenance = _parse_provenance(c, doc["provenance"], base) if "provenance" in doc else None
+    return Policy(name, tuple(workloads), tuple(gates), decoders, source, sha256, provenance)
+
+
+def _parse_provenance(c: _Checker, t: Any, base: Path | None) -> ProvenanceSpec:
+    if not isinstance(t, dict):
+        raise c.err("provenance", "must be a table [provenance]")
+    c.unknown(t, PROVENANCE_KEYS, "provenance")
+    required = t.get("require_signature", False)
+    if not isinstance(required, bool):
+        raise c.err("provenance.require_signature", f"must be true or false, got {required!r}")
+
+    def path(v: str) -> Path:
+        return Path(v) if Path(v).is_absolute() or base is None else base / v
+
+    def strings(key: str) -> tuple[str, ...]:
+        v = t.get(key, [])
+        if not isinstance(v, list) or not all(isinstance(x, str) and x for x in v):
+            raise c.err(f"provenance.{key}", "must be an array of non-empty strings")
+        return tuple(v)
+
+    sig = t.get("signature")
+    if sig is not None and (not isinstance(sig, str) or not sig):
+        raise c.err("provenance.signature", "must be a path (string)")
+    keys = tuple(path(k) for k in strings("public_keys"))
+    chains = tuple(path(k) for k in strings("certificate_chains"))
+    if not keys and not chains:
+        raise c.err("provenance", "give the trusted signers: public_keys and/or certificate_chains")
+    return ProvenanceSpec(required, path(sig) if sig else None, keys, chains, strings("identities"))
 
 
 def _parse_head(c: _Checker, head: Any, source: str) -> tuple[str, float]:
@@ -261,11 +312,23 @@ def _parse_workload(c: _Checker, w: dict, i: int, names: set[str], base: Path | 
             args[key] = float(v) if key == "p" else v
     if args["shots"] < 1:
         raise c.err(f"{where}.shots", f"must be >= 1, got {args['shots']}")
+    _check_bounds(c, where, args)
     if args["circuit"] is None and args["distance"] is None:
         raise c.err(f"{where}", "give distance (with p) or circuit")
     if args["circuit"] is None and args["p"] is None:
         raise c.err(f"{where}.p", "missing: the physical error rate")
     return WorkloadSpec(wname, args)
+
+
+def _check_bounds(c: _Checker, where: str, args: dict[str, Any]) -> None:
+    """The maxima of ``verifier.qec.limits``, named by the policy's key."""
+    for key, check in (("shots", limits.check_shots), ("distance", limits.check_distance),
+                       ("rounds", limits.check_rounds)):
+        if args.get(key) is not None:
+            try:
+                check(args[key], key)
+            except UsageError as e:
+                raise c.err(f"{where}.{key}", str(e).removeprefix(f"{key} ")) from None
 
 
 def _parse_gate(c: _Checker, g: dict, i: int, workloads: list[WorkloadSpec],
@@ -338,6 +401,9 @@ def _calibration_params(c: _Checker, g: dict, where: str) -> dict[str, Any]:
             if isinstance(v, bool) or not isinstance(v, types) or v < 0:
                 raise c.err(f"{where}.{key}", f"must be a non-negative {'number' if types != int else 'integer'}, got {v!r}")
             params[key] = v
+    if params.get("repeats", 0) > limits.MAX_CAL_REPEATS:
+        raise c.err(f"{where}.repeats", f"{params['repeats']} is over the maximum of {limits.MAX_CAL_REPEATS} "
+                    "simulated qubits (docs/cli.md, Maxima)")
     return params
 
 

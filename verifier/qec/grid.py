@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from verifier.errors import UsageError
+from verifier.qec.limits import check_distance, check_rounds, check_shots
 from verifier.qec.workload import MemoryWorkload
 
 def point_seed(seed: int, distance: int, rounds: int, p: float) -> int:
@@ -45,6 +46,12 @@ class SweepSpec:
             raise UsageError(f"--distances lists a distance twice: {list(self.distances)}")
         if len(set(self.ps)) != len(self.ps):
             raise UsageError(f"--p lists a rate twice: {list(self.ps)}")
+        # the maxima (verifier.qec.limits) before any point is built
+        check_shots(self.shots)
+        for d in self.distances:
+            check_distance(d, "--distances")
+        if self.rounds is not None:
+            check_rounds(self.rounds)
 
     def workloads(self) -> list[MemoryWorkload]:
         out = []

@@ -28,7 +28,9 @@ import numpy as np
 from verifier.environment import package_version
 from verifier.errors import IntegrityError, UsageError
 from verifier.hashing import canonical_json, sha256_bytes, sha256_file, spec_digest
+from verifier.qec.limits import check_distance, check_rounds, check_shots
 from verifier.qec.noise import NOISE_MODELS
+from verifier.qec.plausibility import SAMPLE_SHOTS, check_recorded
 from verifier.qec.sampling import SAMPLER
 from verifier.qec.shotdata import DATA_FORMATS, count_records, format_from_suffix, read_records
 
@@ -181,10 +183,8 @@ class MemoryWorkload(_SampledMixin, QecWorkload):
     kind: str = field(default="memory", init=False)
 
     def __post_init__(self) -> None:
-        if self.distance < 2:
-            raise UsageError(f"--distance must be at least 2, got {self.distance}")
-        if self.rounds < 1:
-            raise UsageError(f"--rounds must be at least 1, got {self.rounds}")
+        check_distance(self.distance)
+        check_rounds(self.rounds)
         if self.basis not in ("x", "z"):
             raise UsageError(f"--basis must be x or z, got {self.basis!r}")
         if self.noise not in NOISE_MODELS:
@@ -221,8 +221,7 @@ class MemoryWorkload(_SampledMixin, QecWorkload):
 
 
 def _check_shots_seed(shots: int, seed: int) -> None:
-    if shots < 1:
-        raise UsageError(f"--shots must be at least 1, got {shots}")
+    check_shots(shots)
     if not (0 <= seed < 2**63):
         raise UsageError(f"--seed must be a non-negative integer below 2**63, got {seed}")
 
@@ -277,8 +276,10 @@ class CircuitWorkload(_SampledMixin, QecWorkload):
     def from_file(cls, path: str | os.PathLike[str], *, shots: int, seed: int,
                   rounds: int | None = None) -> "CircuitWorkload":
         p = Path(path)
-        _, text = _read_circuit(p)
         _check_shots_seed(shots, seed)
+        if rounds is not None:
+            check_rounds(rounds)
+        _, text = _read_circuit(p)
         return cls(str(p.resolve()), sha256_bytes(text.encode()), shots, seed, rounds)
 
     def spec(self) -> dict[str, Any]:
@@ -315,8 +316,12 @@ class RecordedWorkload(QecWorkload):
     def from_files(cls, circuit: str | os.PathLike[str], dets: str | os.PathLike[str],
                    obs: str | os.PathLike[str], *, data_format: str | None = None,
                    obs_format: str | None = None, shots: int | None = None,
-                   rounds: int | None = None) -> "RecordedWorkload":
+                   rounds: int | None = None, warn=None) -> "RecordedWorkload":
+        """The recorded workload of these files, once they are plausibly the circuit's
+        detection events (``verifier.qec.plausibility``: refused, or ``warn(line)``)."""
         cpath = Path(circuit)
+        if rounds is not None:
+            check_rounds(rounds)
         circ, text = _read_circuit(cpath)
         fmt = data_format or format_from_suffix(Path(dets))
         ofmt = obs_format or data_format or format_from_suffix(Path(obs))
@@ -332,6 +337,8 @@ class RecordedWorkload(QecWorkload):
             raise UsageError(f"{dets} holds {nd} shots but {obs} holds {no}")
         if nd == 0:
             raise UsageError(f"{dets} holds no shots")
+        check_recorded(circ, Path(dets), read_records(Path(dets), fmt, circ.num_detectors, 0,
+                                                      min(nd, SAMPLE_SHOTS)), warn=warn)
         if shots is not None:
             if shots < 1 or shots > nd:
                 raise UsageError(f"--shots {shots} is not in 1..{nd}, the shots recorded in {dets}")

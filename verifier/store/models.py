@@ -29,3 +29,30 @@ def model_evaluations(store: "Store | None", model_sha256: str) -> list[dict[str
                     "ler_ci": [lo, hi], "run_id": run_id, "recorded_at": str(at),
                     "fingerprint": fp, "decoder": name})
     return out
+
+
+def record_signature(store: "Store", signer: dict[str, Any]) -> None:
+    """Record a verified signature (``adapters.provenance.Signer.to_json()``) with its model;
+    verifying the same signature again keeps the first record."""
+    from verifier.store.db import now
+    from verifier.store.rows import insert
+
+    with store.connect() as con:
+        insert(con, "model_signatures",
+               {"model_sha256": signer["model_sha256"], "signature_sha256": signer["signature_sha256"],
+                "identity": signer["identity"], "method": signer["method"], "signer": signer,
+                "tool": signer.get("tool"), "verified_at": now()},
+               on_conflict="DO NOTHING")
+
+
+def model_signatures(store: "Store | None", model_sha256: str) -> list[dict[str, Any]]:
+    """The verified signers of this model file, the first verified first (empty when the
+    store does not exist yet or predates the table)."""
+    if store is None or not Path(store.path).exists():
+        return []
+    if not store.query("SELECT 1 FROM information_schema.tables WHERE table_name = 'model_signatures'"):
+        return []
+    rows = store.query("SELECT identity, method, signer, tool, verified_at FROM model_signatures "
+                       "WHERE model_sha256 = ? ORDER BY verified_at", [model_sha256])
+    return [{**json.loads(signer), "identity": identity, "method": method, "tool": tool,
+             "verified_at": str(at)} for identity, method, signer, tool, at in rows]

@@ -185,6 +185,20 @@ MIGRATIONS: list[tuple[str, str]] = [
     FROM blocks b LEFT JOIN decoders d ON d.fingerprint = b.fingerprint
     GROUP BY b.stream_id;
     """),
+    # `sov models verify` (and `sov accept` under a [provenance] policy) record each verified
+    # model-signing signature of a model file, by the file's sha256 (verifier.store.models).
+    ("model_signatures: verified signers of model files (model provenance)", """
+    CREATE TABLE model_signatures (
+        model_sha256 VARCHAR NOT NULL,
+        signature_sha256 VARCHAR NOT NULL,
+        identity VARCHAR NOT NULL,        -- key fingerprint sha256:... or certificate SAN / CN
+        method VARCHAR NOT NULL,          -- key | certificate
+        signer JSON NOT NULL,             -- signed name and digest, key or certificate details
+        tool VARCHAR,                     -- model-signing version
+        verified_at TIMESTAMPTZ NOT NULL,
+        PRIMARY KEY (model_sha256, signature_sha256)
+    );
+    """),
 ]
 
 

@@ -30,6 +30,26 @@ if TYPE_CHECKING:
 
 CalibrationGate = Callable[..., Any]  # accept_calibration(candidate, baseline, experiment=, ...)
 MakeDecoder = Callable[..., "Decoder"]  # (spec, contract=, provider=, batch_size=) -> Decoder
+ProvenanceCheck = Callable[[str, Any], "dict | None"]  # (candidate spec, ProvenanceSpec) -> signer
+
+
+def check_provenance(policy: Policy, candidate_spec: str, *, store: "Store",
+                     check: ProvenanceCheck | None) -> dict | None:
+    """The candidate's signature under the policy's ``[provenance]`` table, before any
+    replay: ``check`` (``adapters.provenance.check_candidate``, passed in by the CLI) raises
+    IntegrityError (exit 4) when a required signature is missing or any signature is
+    invalid or untrusted. A verified signer is recorded with the model and returned."""
+    if policy.provenance is None:
+        return None
+    if check is None:
+        raise UsageError("this policy has a [provenance] table and this build cannot verify "
+                         "model signatures")
+    signer = check(candidate_spec, policy.provenance)
+    if signer is not None:
+        from verifier.store.models import record_signature
+
+        record_signature(store, signer)
+    return signer
 
 
 @dataclass
@@ -156,11 +176,12 @@ def accept(candidate: "Decoder | None", baseline: "Decoder | None", policy: Poli
            store: "Store", run: "Run", workers: int = 1, keys: "list[Key] | None" = None,
            progress_factory: Callable[[str], Any] | None = None,
            candidate_spec: str | None = None, baseline_spec: str | None = None,
-           calibrate: CalibrationGate | None = None) -> AcceptOutcome:
+           calibrate: CalibrationGate | None = None, signer: dict | None = None) -> AcceptOutcome:
     """Replay both decoders on every workload, evaluate every gate, record the verdict.
 
     ``progress_factory(label)`` returns a context manager yielding a progress callback (or
-    None). Decoders may be None for a policy with calibration gates only."""
+    None). Decoders may be None for a policy with calibration gates only. ``signer``: the
+    candidate's verified signature (:func:`check_provenance`), recorded in the evidence."""
     from contextlib import nullcontext
 
     from verifier.qec.workload import from_flags
@@ -196,8 +217,9 @@ def accept(candidate: "Decoder | None", baseline: "Decoder | None", policy: Poli
                                    store=store, run=run, contract=policy.decoders.get("contract"),
                                    calibrate=calibrate)
     verdict = combine(gates) if gates else INCONCLUSIVE
+    cand_json = decoder_json(candidate) if candidate else {"name": candidate_spec}
     outcome = AcceptOutcome(verdict, gates, outcomes,
-                            decoder_json(candidate) if candidate else {"name": candidate_spec},
+                            cand_json | ({"signer": signer} if signer else {}),
                             decoder_json(baseline) if baseline else {"name": baseline_spec},
                             policy, run_id=run.run_id, candidate_spec=candidate_spec,
                             baseline_spec=baseline_spec)
@@ -235,13 +257,28 @@ def record_verdict(store: "Store", outcome: AcceptOutcome, *, keys: "list[Key] |
     outcome.evidence = doc
 
 
+def integrity_gates(policy: Policy, message: str) -> list[dict]:
+    """Every gate the policy would have evaluated (one per gate and workload, calibration
+    gates per experiment), each with status ``error`` and the integrity ``message``: what a
+    JUnit report lists when the run stopped on an integrity failure (exit 4)."""
+    rows = []
+    for g in policy.gates:
+        where = ([g.params.get("experiment")] if g.kind == "calibration"
+                 else [w.name for w in policy.workloads if g.applies_to(w.name)])
+        rows += [{"name": g.name, "workload": w, "status": "error", "message": message,
+                  "figures": {}} for w in where]
+    return rows
+
+
 def run_acceptance(policy: Policy, candidate: str | None, baseline: str | None, *, store: "Store",
                    make_decoder: MakeDecoder, provider: str = "cpu", batch_size: int = 8192,
                    contract: str | None = None, workers: int = 1, key_file: "Path | None" = None,
                    progress_factory: Callable[[str], Any] | None = None,
-                   calibrate: CalibrationGate | None = None) -> AcceptOutcome:
-    """``sov accept``: the decoders named by the flags (or the policy's ``[decoders]``),
-    the signing keys, and :func:`accept` inside one recorded run."""
+                   calibrate: CalibrationGate | None = None,
+                   provenance: ProvenanceCheck | None = None) -> AcceptOutcome:
+    """``sov accept``: the candidate's signature when the policy has a ``[provenance]``
+    table (before any model is loaded), the decoders named by the flags (or the policy's
+    ``[decoders]``), the signing keys, and :func:`accept` inside one recorded run."""
     from verifier.store.runs import recorded_run
 
     cand_spec = candidate or policy.decoders.get("candidate")
@@ -250,6 +287,7 @@ def run_acceptance(policy: Policy, candidate: str | None, baseline: str | None, 
         raise UsageError("give --candidate (or decoders.candidate in the policy)")
     if not base_spec:
         raise UsageError("give --baseline (or decoders.baseline in the policy)")
+    signer = check_provenance(policy, cand_spec, store=store, check=provenance)
     keys = None
     if key_file is not None:
         from verifier.evidence.keys import load_keys
@@ -264,7 +302,7 @@ def run_acceptance(policy: Policy, candidate: str | None, baseline: str | None, 
     with recorded_run(store, "accept") as rec:
         outcome = accept(cand, base, policy, store=store, run=rec, workers=workers, keys=keys,
                          progress_factory=progress_factory, candidate_spec=cand_spec,
-                         baseline_spec=base_spec, calibrate=calibrate)
+                         baseline_spec=base_spec, calibrate=calibrate, signer=signer)
         rec.exit_code = outcome.exit_code
         rec.summary = {"verdict": outcome.verdict, "candidate": cand_spec, "baseline": base_spec,
                        "verdict_id": outcome.verdict_id,

@@ -55,12 +55,21 @@ def _join(v: Any) -> str | None:
     return str(v)
 
 
+def _int(v: Any, key: str) -> int:
+    """An integer from a flag or the ``[compare]`` table (an integral float such as 1e5 too)."""
+    if isinstance(v, float) and v.is_integer():
+        v = int(v)
+    if isinstance(v, bool) or not isinstance(v, int):
+        raise UsageError(f"--{key} ([compare] {key}) must be an integer, got {v!r}")
+    return v
+
+
 def _grid(cfg: dict[str, Any], dist_text: str, p_text: str, *, noise, basis, shots, seed, rounds) -> SweepSpec:
     """The grid, sorted (distance, then p) as every comparison report lists it."""
     sweep = SweepSpec(tuple(sorted(parse_int_list(dist_text, flag="--distances"))),
                       tuple(sorted(parse_float_list(p_text, flag="--p"))),
-                      shots=int(shots or cfg.get("shots") or 10_000),
-                      seed=int(seed if seed is not None else cfg.get("seed", 0)),
+                      shots=_int(shots or cfg.get("shots") or 10_000, "shots"),
+                      seed=_int(seed if seed is not None else cfg.get("seed", 0), "seed"),
                       rounds=rounds or cfg.get("rounds"),
                       basis=(basis or cfg.get("basis") or "z").lower(),
                       noise=(noise or cfg.get("noise") or "uniform").lower())
