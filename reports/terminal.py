@@ -303,7 +303,10 @@ def history_table(rows):
 
 
 def print_run(console, d: dict) -> None:
-    """One run of ``sov history show``: command line, results, verdicts, drift checks."""
+    """One run of ``sov history show``: command line, results, verdicts (a verdict row that
+    fails the evidence chain marked TAMPERED), drift checks."""
+    from rich.markup import escape
+
     r = d["run"]
     console.print(f"[bold]{r['run_id']}[/bold]  sov {r['command']}  {r['status']} (exit {r['exit_code']})  "
                   f"{r['started_at']} .. {r['finished_at']}")
@@ -315,7 +318,9 @@ def print_run(console, d: dict) -> None:
                       f"{x['errors']}/{x['shots']} errors, LER {x['ler']:.3e}" if x["ler"] is not None else
                       f"  result: {x['decoder']}: {x['shots']} shots")
     for v in d["verdicts"]:
-        console.print(f"  verdict ({v['kind']}): {v['verdict']} exit {v['exit_code']}, evidence {str(v['evidence_hash'])[:16]}")
+        mark = "" if v.get("chain", "ok") == "ok" else f"  [bold red]{escape(v['chain'])}[/bold red]"
+        console.print(f"  verdict ({v['kind']}): {v['verdict']} exit {v['exit_code']}, "
+                      f"evidence {str(v['evidence_hash'])[:16]}{mark}")
         for g in v["gates"] or []:
             console.print(f"    {g['status']:12s} {g['name']} [{g.get('workload')}]: {g['message']}")
     for c in d["drift_checks"]:

@@ -38,8 +38,9 @@ def verify(
 
 @app.command("chain")
 def chain(db: o.DbOpt = None, json_out: o.JsonOpt = None) -> int:
-    """Walk the store's whole evidence chain: every record's hash and every link.
-    Exit 4 on the first broken one."""
+    """Walk the store's whole evidence chain: every record's hash and link, the verdict row
+    each record names, and the head file (STORE.head) that makes deleting the last record
+    show. Exit 4 naming the first bad entry, or when the store file does not read."""
     from verifier.evidence import record as evidence
 
     rep = evidence.verify_chain(o.store_for(db))

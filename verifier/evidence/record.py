@@ -40,6 +40,7 @@ from verifier.jsonsafe import json_safe
 if TYPE_CHECKING:
     from verifier.evidence.keys import Key
     from verifier.store.db import Store
+    from verifier.store.verdicts import VerdictRow
 
 EVIDENCE_FORMAT = "sov.evidence/1"
 HASH_ALG = "sha256"
@@ -80,17 +81,26 @@ def seal(record: dict, keys: "list[Key] | None" = None) -> dict:
 
 
 def append(store: "Store", body: dict, *, keys: "list[Key] | None" = None, run_id: str | None = None,
-           verdict_id: str | None = None) -> dict:
+           verdict_id: str | None = None, verdict_row: "VerdictRow | None" = None) -> dict:
     """Append a record to the store's evidence chain (sequence and previous hash filled in,
-    in the same transaction that inserts it) and return the sealed document."""
+    in the same transaction that inserts it) and return the sealed document. With
+    ``verdict_row`` the record commits to the row's hash (``verdict_row_sha256``) and the
+    row is inserted in the same transaction; the chain's head file is updated (signed
+    with ``keys``) either way (see :func:`verify_chain`)."""
+    from verifier.evidence.head import seal_head
     from verifier.store.db import now
     from verifier.store.evidence import append_record
+    from verifier.store.verdicts import row_hash
+
+    chained = {"chain_version": CHAIN_VERSION,
+               "verdict_row_sha256": row_hash(verdict_row) if verdict_row is not None else None}
 
     def sealed(seq: int, prev: str | None) -> dict:
         return seal({"sequence": seq, "previous_hash": prev, "created_at": now().isoformat(),
-                     "tool": tool_info(), **body}, keys)
+                     "tool": tool_info(), **body, **chained}, keys)
 
-    return append_record(store, sealed, run_id=run_id, verdict_id=verdict_id)
+    return append_record(store, sealed, run_id=run_id, verdict_id=verdict_id, verdict_row=verdict_row,
+                         head=lambda seq, h: seal_head(seq, h, keys))  # verifier.evidence.head
 
 
 def write(doc: dict, path: str | Path) -> None:
@@ -267,27 +277,128 @@ def _check_in_chain(rep: VerifyReport, record: dict, actual: str, store: "Store"
             f"record #{seq} differs from the store's chain entry ({stored_hash[:16]}...)")
 
 
+# -- the store's chain: records, verdict rows, head file ---------------------------------------
+#
+# Records appended since chain version 2 carry ``chain_version: 2`` and ``verdict_row_sha256``
+# (``verifier.store.verdicts.row_hash`` of their verdict row, or null), and every append
+# rewrites the head file ``STORE.head`` (sequence and hash of the last record, signed by the
+# record's keys). Records from before only chain by hash; their verdict rows are compared by
+# verdict and exit code, and with no version-2 record in the chain a missing head file is
+# not an error (deleting such a chain's last records cannot be detected).
+
+CHAIN_VERSION = 2
+
+
+def verdict_row_problem(record: dict, stored_hash: str, row) -> str | None:
+    """What is wrong with verdict ``row`` against the chain record naming it (None: nothing)."""
+    from verifier.store.verdicts import row_hash
+
+    if row.record_hash != stored_hash:
+        return f"verdict row names evidence {str(row.record_hash)[:16]}..., not this record"
+    said = f"it says {row.verdict} (exit {row.exit_code}), the record says " \
+           f"{record.get('verdict')} (exit {record.get('exit_code')})"
+    if (row.verdict, row.exit_code) != (record.get("verdict"), record.get("exit_code")):
+        return f"verdict row edited: {said}"
+    claimed = record.get("verdict_row_sha256")
+    if record.get("chain_version") == CHAIN_VERSION and claimed is not None and row_hash(row) != claimed:
+        return "verdict row edited: its content no longer hashes to what the record committed to"
+    return None
+
+
 def verify_chain(store: "Store") -> VerifyReport:
-    """Walk the whole chain in the store: every record's hash and every link."""
-    from verifier.store.evidence import chain
+    """Walk the whole chain in the store: every record's hash and link, the verdict row each
+    record names, and the head file; a store that cannot be read is one failed check."""
+    from verifier.errors import StoreError
+    from verifier.store.evidence import chain_entries, read_runs
+    from verifier.store.verdicts import verdict_rows
 
     rep = VerifyReport()
-    rows = chain(store)
-    prev_hash = None
-    expected_seq = 1
-    for seq, h, prev, raw in rows:
-        doc = json.loads(raw)
-        actual = record_hash(doc["record"])
-        problems = []
-        if seq != expected_seq:
-            problems.append(f"sequence gap: expected #{expected_seq}")
-        if actual != h or doc["hash"]["value"] != h:
-            problems.append("record hash mismatch")
-        if prev != prev_hash or doc["record"].get("previous_hash") != prev_hash:
-            problems.append("broken link to the previous record")
+    try:
+        rows, verdicts = chain_entries(store), verdict_rows(store)
+        read_runs(store)  # a store whose runs do not read (sov history list) is not intact either
+    except StoreError as e:
+        if not _store_unreadable(store, str(e)):
+            raise
+        rep.add("store", False, f"cannot be read as a sov store (truncated, corrupt or not a DuckDB file): {e}")
+        return rep
+    by_id = {v.verdict_id: v for v in verdicts}
+    named: set[str] = set()
+    prev_hash, expected_seq, doc = None, 1, None
+    for seq, h, prev, vid, raw in rows:
+        problems, doc = _entry_problems(seq, h, prev, raw, prev_hash, expected_seq)
+        if doc is not None and vid is not None:
+            named.add(vid)
+            problems += _row_problems(doc["record"], h, by_id.get(vid))
         rep.add(f"#{seq}", not problems, "; ".join(problems) or f"ok {h[:16]}")
         prev_hash, expected_seq = h, seq + 1
-    if not rows:
-        rep.add("chain", True, "empty chain")
+    _check_head(rep, store, rows, doc)
+    for vid in sorted(set(by_id) - named):
+        rep.add(f"verdict {vid[:12]}", False, f"verdict row ({by_id[vid].verdict}, evidence "
+                                              f"{str(by_id[vid].record_hash)[:16]}...) has no record in the chain")
     rep.record_hash = prev_hash
     return rep
+
+
+def _store_unreadable(store: "Store", message: str) -> bool:
+    """A store that was recorded into and no longer reads: a DuckDB file DuckDB cannot read
+    (truncated, corrupt), or a file without DuckDB's header next to a head file (a store
+    truncated or overwritten entirely). Not one that is locked, forbidden, absent, or a file
+    that never was a store (no header, no head file: a wrong ``--db``, exit 2 as elsewhere)."""
+    from verifier.store.evidence import head_path
+
+    low = message.lower()
+    if not Path(store.path).is_file() or any(w in low for w in ("locked", "not writable", "permission")):
+        return False
+    never_duckdb = "not a duckdb file" in low or "not a valid duckdb database file" in low
+    return not never_duckdb or head_path(store).exists()
+
+
+def _entry_problems(seq, h, prev, raw, prev_hash, expected_seq) -> tuple[list[str], dict | None]:
+    problems = [] if seq == expected_seq else [f"sequence gap: expected #{expected_seq}"]
+    try:
+        doc = json.loads(raw)
+        record, claimed = doc["record"], doc["hash"]["value"]
+        actual = record_hash(record)
+    except (ValueError, TypeError, KeyError) as e:
+        return problems + [f"record unreadable: {e}"], None
+    if actual != h or claimed != h:
+        problems.append("record hash mismatch")
+    if prev != prev_hash or record.get("previous_hash") != prev_hash:
+        problems.append("broken link to the previous record")
+    return problems, doc
+
+
+def _row_problems(record: dict, h: str, row) -> list[str]:
+    if row is None:
+        new = record.get("chain_version") == CHAIN_VERSION and record.get("verdict_row_sha256")
+        return ["its verdict row is missing"] if new else []
+    problem = verdict_row_problem(record, h, row)
+    return [problem] if problem else []
+
+
+def _check_head(rep: VerifyReport, store: "Store", rows: list, last_doc: dict | None) -> None:
+    from verifier.evidence.head import head_signatures
+    from verifier.store.evidence import head_path, read_head
+
+    head, why = read_head(store)
+    if why is not None:
+        rep.add("head", False, why)
+        return
+    if head is None:
+        new = last_doc is not None and last_doc["record"].get("chain_version") == CHAIN_VERSION
+        rep.add("head", not new, f"head file {head_path(store)} is missing" if new else
+                ("empty chain" if not rows else "no head file (chain written before head files): "
+                 "deleting its last records cannot be detected"))
+        return
+    seq, h = head.get("sequence"), str(head.get("record_hash"))
+    end = rows[-1][0] if rows else 0
+    if not isinstance(seq, int) or seq > end:
+        rep.add(f"#{seq}", False, f"missing: the head file names record #{seq} ({h[:16]}...), "
+                                  f"but the chain ends at #{end}")
+    elif seq < end:
+        rep.add("head", False, f"the head file names #{seq}, but the chain goes on to #{end} "
+                               "(an older head file put back, or records appended around sov)")
+    elif rows[-1][1] != h:
+        rep.add(f"#{seq}", False, f"differs from the head file's hash {h[:16]}...")
+    else:
+        rep.add("head", *head_signatures(head, seq, h, last_doc or {}))

@@ -45,12 +45,6 @@ def run_results(store, run_id: str) -> list[tuple]:
                        "WHERE x.run_id = ? ORDER BY x.recorded_at", [run_id])
 
 
-def run_verdicts(store, run_id: str) -> list[tuple]:
-    """``(verdict_id, kind, subject, verdict, exit_code, gates, record_hash)``."""
-    return store.query("SELECT verdict_id, kind, subject, verdict, exit_code, gates, "
-                       "record_hash FROM verdicts WHERE run_id = ? ORDER BY recorded_at", [run_id])
-
-
 def run_drift_checks(store, run_id: str) -> list[tuple]:
     """``(name, series, status, sha256, shots, errors, figures)``."""
     return store.query("SELECT name, series, status, sha256, shots, errors, figures "

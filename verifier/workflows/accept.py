@@ -233,7 +233,7 @@ def record_verdict(store: "Store", outcome: AcceptOutcome, *, keys: "list[Key] |
 
     from verifier.evidence import record as evidence
     from verifier.jsonsafe import json_safe
-    from verifier.store.verdicts import VerdictRow, save_verdict
+    from verifier.store.verdicts import VerdictRow
 
     verdict_id = uuid.uuid4().hex
     body = {
@@ -247,11 +247,12 @@ def record_verdict(store: "Store", outcome: AcceptOutcome, *, keys: "list[Key] |
         "gates": [g.to_json() for g in outcome.gates],
         "verdict": outcome.verdict, "exit_code": outcome.exit_code,
     }
-    doc = evidence.append(store, body, keys=keys, run_id=outcome.run_id, verdict_id=verdict_id)
-    save_verdict(store, VerdictRow(verdict_id, outcome.run_id, "accept", outcome.candidate.get("name"),
-                             outcome.verdict, outcome.exit_code,
-                             json.dumps(json_safe([g.to_json() for g in outcome.gates])),
-                             json.dumps(json_safe(body["figures"])), doc["hash"]["value"]))
+    row = VerdictRow(verdict_id, outcome.run_id, "accept", outcome.candidate.get("name"),
+                     outcome.verdict, outcome.exit_code,
+                     json.dumps(json_safe([g.to_json() for g in outcome.gates])),
+                     json.dumps(json_safe(body["figures"])), None)
+    doc = evidence.append(store, body, keys=keys, run_id=outcome.run_id, verdict_id=verdict_id,
+                          verdict_row=row)  # the row goes in the record's transaction, hashed into it
     outcome.verdict_id = verdict_id
     outcome.evidence = doc
 

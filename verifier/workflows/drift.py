@@ -414,14 +414,15 @@ def _record(store: "Store", report: DriftReport, *, run: "Run", keys) -> None:
                 "figures": mc.to_json(), "gates": [],
                 "alpha": report.alpha, "correction": "holm",
                 "verdict": mc.status, "exit_code": mc.exit_code}
-        doc = evidence.append(store, body, keys=keys, run_id=run.run_id, verdict_id=verdict_id)
+        row = VerdictRow(verdict_id, run.run_id, "drift", w.name, body["verdict"], body["exit_code"],
+                         json.dumps([]), json.dumps(json_safe(mc.to_json())), None)
+        doc = evidence.append(store, body, keys=keys, run_id=run.run_id, verdict_id=verdict_id,
+                              verdict_row=row)  # the row goes in the record's transaction, hashed into it
         report.evidence.append(doc)
         checks = [_series_row(w, mc, s, run.run_id) for s in mc.series] or [
             DriftCheckRow(w.name, run.run_id, "-", mc.sha256_now, False, None, 0, 0, 0.0, "drift",
                           json.dumps({"findings": mc.findings}))]
-        rows.record_checks(store, checks, VerdictRow(
-            verdict_id, run.run_id, "drift", w.name, body["verdict"], body["exit_code"],
-            json.dumps([]), json.dumps(json_safe(mc.to_json())), doc["hash"]["value"]))
+        rows.record_checks(store, checks)
 
 
 def run_check(store: "Store", names: list[str] | None, *, all_: bool, make_decoder: MakeDecoder,

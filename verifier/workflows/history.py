@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING, Any
 
 from verifier.errors import UsageError
 from verifier.store import history as rows
-from verifier.store.evidence import run_links
+from verifier.store.evidence import records_for_verdicts, run_links
+from verifier.store.verdicts import verdict_rows
 
 if TYPE_CHECKING:
     from verifier.store.db import Store
@@ -59,9 +60,7 @@ def show_run(store: "Store", run_id: str) -> dict:
         d = {"decoder": r[0], "model_sha256": r[1]}
         d.update({c: _j(v) if c == "figures" else v for c, v in zip(rows.RESULT_COLUMNS, r[2:])})
         results.append(d)
-    verdicts = [{"verdict_id": v[0], "kind": v[1], "subject": v[2], "verdict": v[3],
-                 "exit_code": v[4], "gates": _j(v[5]), "evidence_hash": v[6]}
-                for v in rows.run_verdicts(store, rid)]
+    verdicts = _verdicts(store, rid)
     drift = [{"name": d[0], "series": d[1], "status": d[2], "sha256": d[3], "shots": d[4],
               "errors": d[5], "figures": _j(d[6])}
              for d in rows.run_drift_checks(store, rid)]
@@ -69,6 +68,30 @@ def show_run(store: "Store", run_id: str) -> dict:
                 for e in run_links(store, rid)]
     return {"run": run, "results": results, "verdicts": verdicts, "evidence": evidence,
             "drift_checks": drift}
+
+
+def _verdicts(store: "Store", run_id: str) -> list[dict]:
+    """The run's verdict rows, each with ``chain``: ``ok``, or ``TAMPERED: why`` when the row
+    does not match the chain record that names it (or no record names it)."""
+    from verifier.evidence.record import record_hash, verdict_row_problem
+
+    vrows = verdict_rows(store, run_id)
+    records = records_for_verdicts(store, [v.verdict_id for v in vrows])
+    out = []
+    for v in vrows:
+        problem = "no evidence record in the chain names it"
+        if v.verdict_id in records:
+            seq, stored, raw = records[v.verdict_id]
+            try:
+                record = json.loads(raw)["record"]
+                problem = verdict_row_problem(record, stored, v) if record_hash(record) == stored \
+                    else f"its evidence record #{seq} was altered"
+            except (ValueError, TypeError, KeyError):
+                problem = f"its evidence record #{seq} is unreadable"
+        out.append({"verdict_id": v.verdict_id, "kind": v.kind, "subject": v.subject, "verdict": v.verdict,
+                    "exit_code": v.exit_code, "gates": _j(v.gates), "evidence_hash": v.record_hash,
+                    "chain": "ok" if problem is None else f"TAMPERED: {problem}"})
+    return out
 
 
 def export_parquet(store: "Store", out_dir: str | os.PathLike[str]) -> list[dict]:
