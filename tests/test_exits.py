@@ -115,8 +115,10 @@ def test_a_stop_signal_while_the_end_is_recorded_is_not_lost(store, monkeypatch)
 # -- SIGTERM and SIGHUP during a real run -------------------------------------------------------
 
 @pytest.mark.skipif(not Path("/proc").is_dir(), reason="needs /proc")
-@pytest.mark.parametrize("signum,code,workers", [(signal.SIGTERM, 143, 2), (signal.SIGHUP, 129, 1)])
+@pytest.mark.parametrize("signum,code,workers", [(signal.SIGTERM, 143, 2), (signal.SIGHUP, 129, 1),
+                                                 (signal.SIGINT, 130, 1)])
 def test_stop_signal_mid_run_is_recorded_incomplete_and_leaves_no_orphans(tmp_path, signum, code, workers):
+    """SIGTERM (systemd, CI cancellation), SIGHUP (a closed terminal) and Ctrl-C: one way out."""
     db = tmp_path / "s.duckdb"
     hooks = tmp_path / "hooks"
     hooks.mkdir()
@@ -124,8 +126,9 @@ def test_stop_signal_mid_run_is_recorded_incomplete_and_leaves_no_orphans(tmp_pa
     args = ["qec", "run", "--decoder", "identity-predecoder", "-d", "5", "--p", "0.01", "--shots", "1000000",
             "--seed", "11", "--workers", str(workers), "-q", "--db", str(db)]
     env = dict(os.environ, SOV_TEST_HOOK_DIR=str(hooks), OMP_NUM_THREADS="1")
+    # as from a terminal: a shell runs a background job with SIGINT ignored, which sov keeps
     p = subprocess.Popen(console_script(*args), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                         text=True, env=env)
+                         text=True, env=env, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         assert wait_until(lambda: (hooks / "blocks-written").exists() or p.poll() is not None, timeout=120)
         assert p.poll() is None, p.stderr.read()[-2000:]
@@ -142,9 +145,10 @@ def test_stop_signal_mid_run_is_recorded_incomplete_and_leaves_no_orphans(tmp_pa
         if p.poll() is None:
             p.kill()
             p.wait()
-    assert err == f"sov: terminated ({signal.Signals(signum).name})\n"
+    said = "interrupted" if signum == signal.SIGINT else f"terminated ({signal.Signals(signum).name})"
+    assert err == f"sov: {said}\n"
     status, exit_code, message = read_rows(str(db), "SELECT status, exit_code, message FROM runs")[0]
-    assert (status, exit_code) == ("incomplete", code) and signal.Signals(signum).name in message
+    assert (status, exit_code, message) == ("incomplete", code, said)
     assert wait_until(lambda: not any(alive(c) for c in family), timeout=15), [c for c in family if alive(c)]
     # what was done is kept, and counted as blocks of this run
     shots = read_rows(str(db), "SELECT coalesce(sum(shots), 0) FROM blocks")[0][0]

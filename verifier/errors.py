@@ -4,9 +4,11 @@ Exit codes (the one table of them): 0 pass, 1 gate failed, 2 usage or input erro
 4 integrity failure (corrupt or unsafe model, NaN outputs, hash mismatch); stopped by a signal,
 128 + its number: 129 SIGHUP, 130 SIGINT (Ctrl-C), 143 SIGTERM.
 
-SIGTERM and SIGHUP take the path of Ctrl-C: while :func:`stop_on_signals` is in force, the
-first of them raises :class:`Terminated` in the main thread, wherever it is, so that every
-``finally`` and the store's record of the run see it as they see ``KeyboardInterrupt``.
+Ctrl-C (SIGINT), SIGTERM and SIGHUP take one path: while :func:`stop_on_signals` is in force,
+the first of them raises :class:`Terminated` in the main thread, wherever it is, so that every
+``finally`` on the way up runs and the store records the run as incomplete. (A plain
+``KeyboardInterrupt`` would not do: typer turns it into a silent exit 130.) A signal the
+process was started with set to be ignored (``nohup``, a background job) stays ignored.
 """
 
 from __future__ import annotations
@@ -51,13 +53,14 @@ class StoreError(SovError):
 
 
 class Terminated(BaseException):
-    """Stopped by SIGTERM or SIGHUP (exit 128 + the signal's number), like Ctrl-C; not an
-    ``Exception``, so no ``except Exception`` on the way up swallows it."""
+    """Stopped by Ctrl-C, SIGTERM or SIGHUP (exit 128 + the signal's number: 130, 143, 129);
+    not an ``Exception``, so no ``except Exception`` on the way up swallows it."""
 
     def __init__(self, signum: int):
         self.signum = int(signum)
         self.exit_code = 128 + self.signum
-        super().__init__(f"terminated ({signal_name(self.signum)})")
+        super().__init__("interrupted" if self.signum == signal.SIGINT
+                         else f"terminated ({signal_name(self.signum)})")
 
 
 def signal_name(signum: int) -> str:
@@ -67,7 +70,7 @@ def signal_name(signum: int) -> str:
         return f"signal {signum}"
 
 
-STOP_SIGNALS = tuple(getattr(signal, n) for n in ("SIGTERM", "SIGHUP") if hasattr(signal, n))
+STOP_SIGNALS = tuple(getattr(signal, n) for n in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, n))
 # the first stop signal received (0: none), and how many sections defer it
 _SIGNALS = {"got": 0, "deferred": 0}
 
@@ -82,12 +85,13 @@ def _on_stop_signal(signum: int, _frame) -> None:
 
 @contextmanager
 def stop_on_signals() -> Iterator[None]:
-    """SIGTERM and SIGHUP raise :class:`Terminated` in the main thread while in force (the
-    previous handlers come back afterwards); elsewhere than the main thread, nothing."""
+    """Ctrl-C, SIGTERM and SIGHUP raise :class:`Terminated` in the main thread while in force
+    (the previous handlers come back afterwards); elsewhere than the main thread, nothing."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = {s: signal.signal(s, _on_stop_signal) for s in STOP_SIGNALS}
+    previous = {s: signal.signal(s, _on_stop_signal) for s in STOP_SIGNALS
+                if signal.getsignal(s) is not signal.SIG_IGN}
     _SIGNALS.update(got=0, deferred=0)
     try:
         yield

@@ -1,7 +1,7 @@
 """The ``sov`` command: a thin typer layer over the library.
 
 Every user error ends as one line on stderr and one of the exit codes of verifier/errors.py
-(0 pass, 1 gate failed, 2 usage/input, 3 inconclusive, 4 integrity; 129 SIGHUP, 130 Ctrl-C,
+(0 pass, 1 gate failed, 2 usage/input, 3 inconclusive, 4 integrity; 130 Ctrl-C, 129 SIGHUP,
 143 SIGTERM); ``--debug``, anywhere on the command line, shows the traceback before that line
 and changes no exit code.
 """
@@ -82,9 +82,9 @@ def split_debug(args: list[str]) -> tuple[list[str], bool]:
 def main(argv: list[str] | None = None) -> int:
     """Console entry point; returns (and exits with) the process exit code.
 
-    SIGTERM and SIGHUP stop a command as Ctrl-C does (verifier.errors.stop_on_signals): the
+    Ctrl-C, SIGTERM and SIGHUP stop a command alike (verifier.errors.stop_on_signals): the
     run being recorded is marked incomplete, the workers are stopped, one line on stderr,
-    exit 128 + the signal's number."""
+    exit 128 + the signal's number (130, 143, 129)."""
     args, debug = split_debug(list(sys.argv[1:] if argv is None else argv))
     _DEBUG["on"] = debug or os.environ.get("SOV_DEBUG") == "1"
     with stop_on_signals():
