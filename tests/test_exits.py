@@ -153,3 +153,17 @@ def test_stop_signal_mid_run_is_recorded_incomplete_and_leaves_no_orphans(tmp_pa
     # what was done is kept, and counted as blocks of this run
     shots = read_rows(str(db), "SELECT coalesce(sum(shots), 0) FROM blocks")[0][0]
     assert 0 < shots < 1_000_000
+
+
+def test_a_signal_started_ignored_stays_ignored():
+    """``nohup sov ...`` ignores SIGHUP, and sov keeps it so; the others are handled."""
+    from verifier.errors import stop_on_signals
+
+    before = signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    try:
+        with stop_on_signals():
+            assert signal.getsignal(signal.SIGHUP) is signal.SIG_IGN
+            assert signal.getsignal(signal.SIGTERM) not in (signal.SIG_IGN, signal.SIG_DFL)
+        assert signal.getsignal(signal.SIGHUP) is signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGHUP, before)
