@@ -85,6 +85,12 @@ def test_store_records_the_exit_code_the_process_returns(cli, tmp_path):
     # and a pass (0)
     assert cli("qec", "run", *W, "-q", "--db", db).returncode == 0
     assert _last_run(db) == ("ok", 0)
+    # an error after the run was recorded (its JSON cannot be written): the run says so too
+    (tmp_path / "file").write_text("")
+    line = one_line(cli("qec", "run", *W, "-q", "--db", db, "--json", tmp_path / "file" / "x.json"), 2)
+    assert _last_run(db) == ("error", 2)
+    assert read_rows(str(db), "SELECT message, summary IS NOT NULL FROM runs ORDER BY started_at DESC "
+                              "LIMIT 1")[0] == (line.removeprefix("sov: error: "), True)
 
 
 def test_a_stop_signal_while_the_end_is_recorded_is_not_lost(store, monkeypatch):

@@ -85,14 +85,19 @@ def main(argv: list[str] | None = None) -> int:
     Ctrl-C, SIGTERM and SIGHUP stop a command alike (verifier.errors.stop_on_signals): the
     run being recorded is marked incomplete, the workers are stopped, one line on stderr,
     exit 128 + the signal's number (130, 143, 129)."""
+    from verifier.store import runs
+
     args, debug = split_debug(list(sys.argv[1:] if argv is None else argv))
     _DEBUG["on"] = debug or os.environ.get("SOV_DEBUG") == "1"
+    runs.ENDED.clear()
+    _LAST_LINE["line"] = None
     with stop_on_signals():
         try:
             rv = app(args=args, prog_name="sov", standalone_mode=False)
             code = int(rv) if isinstance(rv, int) else 0
         except BaseException as e:  # noqa: BLE001 - each kind ends as one line and its exit code
             code = _ended(e)
+    runs.settle(code, _LAST_LINE["line"])  # the store says what the process returns
     _flush(sys.stdout)
     return code
 
@@ -135,7 +140,11 @@ def _ended(e: BaseException) -> int:
     return _say(f"sov: internal error: {type(e).__name__}: {_one_line(str(e))}{hint}", int(ExitCode.USAGE))
 
 
+_LAST_LINE: dict = {"line": None}
+
+
 def _say(line: str, code: int) -> int:
+    _LAST_LINE["line"] = line.removeprefix("sov: ").removeprefix("error: ")
     _flush(sys.stderr, line + "\n")
     return code
 

@@ -47,10 +47,31 @@ def _finish(store: Store, run_id: str, status: str, exit_code: int, **kw) -> Non
     makes it an incomplete run, recorded so, and goes on up."""
     with signals_deferred() as got:
         store.finish_run(run_id, status, exit_code=exit_code, **kw)
+        ENDED.update(store=store, run_id=run_id, exit_code=exit_code)
     if got:
         stop = Terminated(got[0])
         store.finish_run(run_id, "incomplete", exit_code=stop.exit_code, message=str(stop))
+        ENDED.update(exit_code=stop.exit_code)
         raise stop
+
+
+# the run this process recorded last as ended (store, run_id, exit_code), for settle()
+ENDED: dict = {}
+
+
+def settle(exit_code: int, message: str | None = None) -> None:
+    """The command ends with ``exit_code``: if the run it recorded last as ended says
+    otherwise (the command failed, or was stopped, after the run was recorded: writing its
+    JSON, say), that run is recorded with this code. Called once per command, by the CLI."""
+    ended = dict(ENDED)
+    ENDED.clear()
+    if not ended or ended["exit_code"] == exit_code:
+        return
+    status = "incomplete" if exit_code > 128 else STATUS_BY_EXIT.get(exit_code, "error")
+    try:
+        ended["store"].set_run_exit(ended["run_id"], status, exit_code=exit_code, message=message)
+    except SovError:  # the store went away meanwhile: the run keeps what it had
+        pass
 
 
 @contextmanager
