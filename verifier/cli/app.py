@@ -119,8 +119,8 @@ def _ended(e: BaseException) -> int:
         return _say("sov: interrupted" if isinstance(e, KeyboardInterrupt) else "sov: aborted", 130)
     if isinstance(e, BrokenPipeError):
         return 0
-    if isinstance(e, SystemExit) and isinstance(e.code, int):
-        return e.code
+    if isinstance(e, SystemExit):  # sys.exit(code) inside a command: that code, as Python gives it
+        return e.code if isinstance(e.code, int) else int(e.code is not None)
     if not isinstance(e, Exception):
         raise e
     if _DEBUG["on"]:

@@ -35,8 +35,9 @@ def ending(e: BaseException) -> tuple[str, int, str]:
         return "integrity", int(e.exit_code), str(e)
     if isinstance(e, SovError):
         return "error", int(e.exit_code), str(e)
-    if isinstance(e, SystemExit) and isinstance(e.code, int):
-        return STATUS_BY_EXIT.get(e.code, "error"), e.code, f"exit {e.code}"
+    if isinstance(e, SystemExit):
+        code = e.code if isinstance(e.code, int) else int(e.code is not None)
+        return STATUS_BY_EXIT.get(code, "error"), code, f"exit {code}"
     if isinstance(e, BrokenPipeError):  # the reader went away: sov ends quietly, exit 0
         return "error", 0, "broken pipe"
     return "error", int(ExitCode.USAGE), f"{type(e).__name__}: {e}"
