@@ -26,7 +26,8 @@ from verifier.errors import IntegrityError, SovError, UsageError
 def _child_limits(memory: int | None, parent: int) -> None:
     import resource
 
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    for name in ("SIGINT", "SIGTERM", "SIGHUP"):  # the parent decides; PR_SET_PDEATHSIG ends us with it
+        signal.signal(getattr(signal, name), signal.SIG_IGN)
     try:
         import ctypes
 

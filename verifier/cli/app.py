@@ -1,14 +1,16 @@
 """The ``sov`` command: a thin typer layer over the library.
 
 Every user error ends as one line on stderr and one of the exit codes of verifier/errors.py
-(0 pass, 1 gate failed, 2 usage/input, 3 inconclusive, 4 integrity); ``--debug``
-shows the traceback instead.
+(0 pass, 1 gate failed, 2 usage/input, 3 inconclusive, 4 integrity; 130 Ctrl-C, 129 SIGHUP,
+143 SIGTERM); ``--debug``, anywhere on the command line, shows the traceback before that line
+and changes no exit code.
 """
 
 from __future__ import annotations
 
 import os
 import sys
+import traceback
 from typing import Annotated, Optional
 
 import typer
@@ -16,7 +18,7 @@ import typer
 from verifier import __version__
 from verifier.cli import accept, calib, compare, demo, drift, evidence, history, keys, models, qec, report, watch
 from verifier.cli import sweep as _sweep  # noqa: F401  (registers qec sweep/threshold/lambda)
-from verifier.errors import ExitCode, SovError
+from verifier.errors import ExitCode, SovError, Terminated, stop_on_signals
 
 app = typer.Typer(
     name="sov",
@@ -67,59 +69,101 @@ def _one_line(text: str) -> str:
     return lines[0] if lines else ""
 
 
+def split_debug(args: list[str]) -> tuple[list[str], bool]:
+    """``args`` without ``--debug``, and whether it was there: the flag is global, so it may
+    come anywhere before a ``--`` (``sov --debug models inspect X``, ``sov models inspect X
+    --debug``). Left to click, a ``--debug`` after the subcommand is an option that command
+    does not have: a usage error, which ``--debug`` itself turned into a traceback and exit 1."""
+    end = args.index("--") if "--" in args else len(args)
+    head = [a for a in args[:end] if a != "--debug"]
+    return head + args[end:], len(head) != end
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Console entry point; returns (and exits with) the process exit code."""
+    """Console entry point; returns (and exits with) the process exit code.
+
+    Ctrl-C, SIGTERM and SIGHUP stop a command alike (verifier.errors.stop_on_signals): the
+    run being recorded is marked incomplete, the workers are stopped, one line on stderr,
+    exit 128 + the signal's number (130, 143, 129)."""
+    from verifier.store import runs
+
+    args, debug = split_debug(list(sys.argv[1:] if argv is None else argv))
+    _DEBUG["on"] = debug or os.environ.get("SOV_DEBUG") == "1"
+    runs.ENDED.clear()
+    _LAST_LINE["line"] = None
+    with stop_on_signals():
+        try:
+            rv = app(args=args, prog_name="sov", standalone_mode=False)
+            code = int(rv) if isinstance(rv, int) else 0
+        except BaseException as e:  # noqa: BLE001 - each kind ends as one line and its exit code
+            code = _ended(e)
+    runs.settle(code, _LAST_LINE["line"])  # the store says what the process returns
+    _flush(sys.stdout)
+    return code
+
+
+def _ended(e: BaseException) -> int:
+    """The exit code for ``e``, having said why on stderr in one line (after the traceback,
+    with --debug, for an error: a signal or an interrupt is no error)."""
     import click
 
     try:  # typer >= 0.2x vendors its own click: its exceptions are not click's
         from typer._click import exceptions as _tclick
     except ImportError:  # pragma: no cover
         _tclick = click.exceptions
-
-    args = list(sys.argv[1:] if argv is None else argv)
-    _DEBUG["on"] = "--debug" in args or os.environ.get("SOV_DEBUG") == "1"
-    code: int
-    try:
-        rv = app(args=args, prog_name="sov", standalone_mode=False)
-        code = int(rv) if isinstance(rv, int) else 0
-    except SovError as e:
-        if _DEBUG["on"]:
-            raise
-        sys.stderr.write(f"sov: error: {_one_line(str(e))}\n")
-        code = int(e.exit_code)
-    except (click.exceptions.Abort, getattr(_tclick, "Abort", click.exceptions.Abort)):
-        sys.stderr.write("sov: aborted\n")
-        code = 130
-    except (click.exceptions.UsageError, _tclick.UsageError) as e:
-        if _DEBUG["on"]:
-            raise
+    if isinstance(e, Terminated):
+        _stop_workers()
+        return _say(f"sov: {e}", e.exit_code)
+    if isinstance(e, (KeyboardInterrupt, click.exceptions.Abort, getattr(_tclick, "Abort", click.exceptions.Abort))):
+        _stop_workers()
+        return _say("sov: interrupted" if isinstance(e, KeyboardInterrupt) else "sov: aborted", 130)
+    if isinstance(e, BrokenPipeError):
+        return 0
+    if isinstance(e, SystemExit):  # sys.exit(code) inside a command: that code, as Python gives it
+        return e.code if isinstance(e.code, int) else int(e.code is not None)
+    if not isinstance(e, Exception):
+        raise e
+    if _DEBUG["on"]:
+        traceback.print_exception(type(e), e, e.__traceback__, file=sys.stderr)
+    if isinstance(e, SovError):
+        return _say(f"sov: error: {_one_line(str(e))}", int(e.exit_code))
+    if isinstance(e, (click.exceptions.UsageError, _tclick.UsageError)):
         where = f" (sov {e.ctx.command_path.split(' ', 1)[1]})" if e.ctx and " " in e.ctx.command_path else ""
-        sys.stderr.write(f"sov: error: {_one_line(e.format_message())}{where}; see --help\n")
-        code = int(ExitCode.USAGE)
-    except (click.exceptions.ClickException, _tclick.ClickException) as e:
-        if _DEBUG["on"]:
-            raise
-        sys.stderr.write(f"sov: error: {_one_line(e.format_message())}\n")
-        code = int(ExitCode.USAGE)
-    except KeyboardInterrupt:
-        sys.stderr.write("sov: interrupted\n")
-        code = 130
-    except BrokenPipeError:
-        code = 0
-    except OSError as e:  # the file system refused (name too long, permissions, disk full, ...)
-        if _DEBUG["on"]:
-            raise
+        return _say(f"sov: error: {_one_line(e.format_message())}{where}; see --help", int(ExitCode.USAGE))
+    if isinstance(e, (click.exceptions.ClickException, _tclick.ClickException)):
+        return _say(f"sov: error: {_one_line(e.format_message())}", int(ExitCode.USAGE))
+    if isinstance(e, OSError):  # the file system refused (name too long, permissions, disk full, ...)
         name = f": {str(e.filename)[:80]}" if e.filename else ""
-        sys.stderr.write(f"sov: error: {e.strerror or _one_line(str(e))}{name}\n")
-        code = int(ExitCode.USAGE)
-    except Exception as e:  # a bug in sov: still one line, unless --debug
-        if _DEBUG["on"]:
-            raise
-        sys.stderr.write(f"sov: internal error: {type(e).__name__}: {_one_line(str(e))} "
-                         "(run with --debug for the traceback)\n")
-        code = int(ExitCode.USAGE)
-    sys.stdout.flush()
+        return _say(f"sov: error: {e.strerror or _one_line(str(e))}{name}", int(ExitCode.USAGE))
+    # a bug in sov: still one line
+    hint = "" if _DEBUG["on"] else " (run with --debug for the traceback)"
+    return _say(f"sov: internal error: {type(e).__name__}: {_one_line(str(e))}{hint}", int(ExitCode.USAGE))
+
+
+_LAST_LINE: dict = {"line": None}
+
+
+def _say(line: str, code: int) -> int:
+    _LAST_LINE["line"] = line.removeprefix("sov: ").removeprefix("error: ")
+    _flush(sys.stderr, line + "\n")
     return code
+
+
+def _flush(stream, text: str = "") -> None:
+    try:
+        if text:
+            stream.write(text)
+        stream.flush()
+    except (OSError, ValueError):  # a closed or broken pipe: nothing more to say on it
+        pass
+
+
+def _stop_workers() -> None:
+    """Stop the local workers now, jobs running included (they would otherwise finish
+    their blocks before the process could exit)."""
+    from verifier.engine.pool import stop_pool
+
+    stop_pool()
 
 
 def entry() -> None:  # pragma: no cover - the console script

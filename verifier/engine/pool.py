@@ -23,8 +23,14 @@ PRELOAD = ["numpy", "stim", "pymatching", "verifier.engine.blocks", "verifier.qe
 
 
 def _pool_init(owner: int | None = None) -> None:  # keep each worker to one core's worth of threads
+    import signal
+
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     if owner:
+        # the sov process decides when its workers stop (stop_pool), even when a signal
+        # reaches its whole process group (Ctrl-C, systemd, a CI runner cancelling a job)
+        for name in ("SIGINT", "SIGTERM", "SIGHUP"):
+            signal.signal(getattr(signal, name), signal.SIG_IGN)
         _exit_with(owner)
 
 
@@ -128,6 +134,31 @@ def shutdown_pool() -> None:
         warming.join(timeout=30.0)
     if pool is not None:
         pool.shutdown(wait=True, cancel_futures=True)
+
+
+def stop_pool() -> None:
+    """Stop the pool now, its running jobs included (Ctrl-C, SIGTERM, SIGHUP): queued jobs
+    are cancelled, the workers killed and reaped; their model sandboxes die with them."""
+    with _POOL_LOCK:
+        pool = _POOL.pop("pool", None)
+        warming = _POOL.pop("warming", None)
+        _POOL.clear()
+    if warming is not None:
+        warming.join(timeout=30.0)  # see shutdown_pool
+    if pool is None:
+        return
+    procs = list((getattr(pool, "_processes", None) or {}).values())
+    for p in procs:
+        try:
+            p.kill()
+        except (OSError, ValueError, AttributeError):
+            pass
+    for p in procs:
+        try:
+            p.join(timeout=10.0)
+        except (OSError, ValueError, AssertionError):
+            pass
+    pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _shutdown_at_exit() -> None:

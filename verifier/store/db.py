@@ -231,6 +231,13 @@ class Store:
                         [now(), status, exit_code, message,
                          json.dumps(summary, default=str) if summary is not None else None, run_id])
 
+    def set_run_exit(self, run_id: str, status: str, *, exit_code: int, message: str | None) -> None:
+        """Correct how an ended run ended (its summary kept): the command failed or was
+        stopped after the run was recorded, so the process exits with another code."""
+        with self.connect() as con:
+            con.execute("UPDATE runs SET status = ?, exit_code = ?, message = coalesce(?, message) "
+                        "WHERE run_id = ?", [status, exit_code, message, run_id])
+
     # -- models, decoders, workloads ------------------------------------------------
 
     def record_model(self, *, sha256: str, path: str, contract: str | None, metadata: dict,
