@@ -67,7 +67,7 @@ def test_debug_keeps_the_exit_code_of_a_recorded_integrity_failure(cli, tmp_path
 
 # -- the store records the process's exit code --------------------------------------------------
 
-def test_store_records_the_exit_code_the_process_returns(cli, tmp_path):
+def test_store_records_the_exit_code_the_process_returns(cli, tmp_path, monkeypatch):
     db = tmp_path / "s.duckdb"
     # gate failed (1): a clearly degraded candidate
     flip = save(flipping_predecoder(), tmp_path / "flip.onnx")
@@ -85,9 +85,18 @@ def test_store_records_the_exit_code_the_process_returns(cli, tmp_path):
     # and a pass (0)
     assert cli("qec", "run", *W, "-q", "--db", db).returncode == 0
     assert _last_run(db) == ("ok", 0)
-    # an error after the run was recorded (its JSON cannot be written): the run says so too
+    # an unwritable --json is refused before any run is recorded
     (tmp_path / "file").write_text("")
-    line = one_line(cli("qec", "run", *W, "-q", "--db", db, "--json", tmp_path / "file" / "x.json"), 2)
+    one_line(cli("qec", "run", *W, "-q", "--db", db, "--json", tmp_path / "file" / "x.json"), 2)
+    assert _last_run(db) == ("ok", 0)
+    # an error after the run was recorded (the disk fills while its JSON is written): the run says so too
+    import verifier.atomic
+
+    def disk_full(*_a, **_k):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(verifier.atomic, "write_text_atomic", disk_full)
+    line = one_line(cli("qec", "run", *W, "-q", "--db", db, "--json", tmp_path / "x.json"), 2)
     assert _last_run(db) == ("error", 2)
     assert read_rows(str(db), "SELECT message, summary IS NOT NULL FROM runs ORDER BY started_at DESC "
                               "LIMIT 1")[0] == (line.removeprefix("sov: error: "), True)

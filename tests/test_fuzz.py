@@ -160,7 +160,10 @@ def test_random_bytes_as_stim_circuit(raw):
 POLICY_KEYS = ["policy", "name", "confidence", "decoders", "batch_size", "provider", "threads",
                "workloads", "gates", "kind", "margin", "per", "budget_us", "max_ratio_to_baseline",
                "experiment", "distance", "rounds", "basis", "noise", "p", "shots", "seed", "circuit",
-               "dets", "obs", "tolerance", "ler", "latency", "calibration", "x", "z", "uniform"]
+               "dets", "obs", "tolerance", "ler", "latency", "calibration", "x", "z", "uniform",
+               # [evidence] and [provenance] tables (trusted evidence, model signatures)
+               "evidence", "require", "ed25519", "ml-dsa-65", "provenance", "require_signature",
+               "signature", "public_keys", "certificate_chains", "identities"]
 scalars = st.one_of(st.none(), st.booleans(), st.integers(-10**20, 10**20), st.floats(allow_nan=True),
                     st.text(max_size=12), st.sampled_from(POLICY_KEYS))
 toml_like = st.recursive(
@@ -288,15 +291,19 @@ def test_random_qibocal_folders(yml, npz, results):
 COMMANDS = [["qec", "run"], ["qec", "latency"], ["qec", "crosscheck"], ["models", "inspect"],
             ["models", "list"], ["models", "bom"], ["history", "list"], ["history", "show"],
             ["evidence", "verify"], ["evidence", "chain"], ["calib", "experiments"], ["calib", "run"],
-            ["accept"], ["watch", "list"], ["report"], ["qec"], ["models"], []]
+            ["accept"], ["watch", "list"], ["report"], ["qec"], ["models"], [],
+            ["keys", "list"], ["keys", "trust"], ["keys", "untrust"], ["models", "verify"],
+            ["drift", "list"], ["drift", "add"], ["drift", "calib"]]
 FLAGS = ["--decoder", "--distance", "-d", "--rounds", "--basis", "--noise", "--p", "--shots", "--seed",
          "--circuit", "--dets", "--obs", "--data-format", "--contract", "--provider", "--threads",
          "--batch-size", "--max-errors", "--json", "--db", "--candidate", "--baseline", "--policy",
          "--model", "--experiment", "--latest", "--help", "--version", "--debug-not", "-q", "--margin",
-         "--key", "--limit", "--output"]
+         "--key", "--limit", "--output", "--require", "--signature", "--cert-chain", "--identity",
+         "--name"]
 VALUES = ["", "-", "--", "-1", "0", "1", "2", "3", "0.01", "nan", "inf", "-0.0", "1e999", "x", "z",
           "si1000", "uniform", "pymatching", "identity-predecoder", "qec.decoder", "cal.fit", "cuda",
-          "b8", "01", "dets", "é" * 3, "a" * 300, "%s", "{}", "[1]"]
+          "b8", "01", "dets", "é" * 3, "a" * 300, "%s", "{}", "[1]", "1000000000000000",
+          "10000000001", "ed25519", "ml-dsa-65,ed25519", "a\x00b"]
 
 
 @pytest.fixture(scope="module")
@@ -322,6 +329,7 @@ def test_random_cli_arguments(data, cli_files, tmp_path_factory, monkeypatch):
     monkeypatch.chdir(cwd)
     monkeypatch.setenv("SOV_DB", str(cwd / "s.duckdb"))
     monkeypatch.setenv("HOME", str(cwd))
+    monkeypatch.setenv("SOV_TRUST_DIR", str(cwd / "trusted"))
     cmd = data.draw(st.sampled_from(COMMANDS))
     rest = data.draw(st.lists(st.one_of(st.sampled_from(FLAGS), st.sampled_from(VALUES),
                                         st.sampled_from(cli_files), st.text(max_size=8)), max_size=8))
@@ -329,7 +337,7 @@ def test_random_cli_arguments(data, cli_files, tmp_path_factory, monkeypatch):
     argv = [a.replace("\x00", "") for a in argv]
     assume("--debug" not in argv)  # --debug shows tracebacks on purpose
     # keep any run that happens to be valid tiny: later values win in click
-    if cmd[:1] in (["qec"], ["accept"]) and len(cmd) == 2 or cmd == ["accept"]:
+    if cmd[:1] in (["qec"], ["accept"]) and len(cmd) == 2 or cmd in (["accept"], ["drift", "add"]):
         argv += ["--shots", "64"] if cmd != ["qec", "latency"] else ["--shots", "16"]
         argv += ["--workers", "1"] if cmd != ["qec", "latency"] else []
     code, err = _run_main(argv)
