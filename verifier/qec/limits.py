@@ -34,36 +34,29 @@ def _is_int(v) -> bool:
     return isinstance(v, int) and not isinstance(v, bool)
 
 
+def _count(value, flag: str, lowest: int, highest: int, over: str) -> int:
+    """``value`` as a whole number in ``[lowest, highest]``; ``over`` ends the message for
+    a value above the maximum."""
+    if not _is_int(value):
+        raise UsageError(f"{flag} must be an integer, got {value!r}")
+    if value < lowest:
+        raise UsageError(f"{flag} must be at least {lowest}, got {value}")
+    if value > highest:
+        raise UsageError(f"{flag} {value} is over the maximum {over}")
+    return value
+
+
 def check_shots(shots, flag: str = "--shots") -> int:
-    if not _is_int(shots):
-        raise UsageError(f"{flag} must be an integer, got {shots!r}")
-    if shots < 1:
-        raise UsageError(f"{flag} must be at least 1, got {shots}")
-    if shots > MAX_SHOTS:
-        raise UsageError(f"{flag} {shots} is over the maximum of {MAX_SHOTS:.0e} shots per workload "
-                         "(docs/cli.md, Maxima)")
-    return shots
+    return _count(shots, flag, 1, MAX_SHOTS, f"of {MAX_SHOTS:.0e} shots per workload (docs/cli.md, Maxima)")
 
 
 def check_distance(distance, flag: str = "--distance") -> int:
-    if not _is_int(distance):
-        raise UsageError(f"{flag} must be an integer, got {distance!r}")
-    if distance < 2:
-        raise UsageError(f"{flag} must be at least 2, got {distance}")
-    if distance > MAX_DISTANCE:
-        raise UsageError(f"{flag} {distance} is over the maximum distance {MAX_DISTANCE} "
-                         "(docs/cli.md, Maxima; give larger codes as --circuit FILE.stim)")
-    return distance
+    return _count(distance, flag, 2, MAX_DISTANCE, f"distance {MAX_DISTANCE} (docs/cli.md, Maxima; "
+                                                   "give larger codes as --circuit FILE.stim)")
 
 
 def check_rounds(rounds, flag: str = "--rounds") -> int:
-    if not _is_int(rounds):
-        raise UsageError(f"{flag} must be an integer, got {rounds!r}")
-    if rounds < 1:
-        raise UsageError(f"{flag} must be at least 1, got {rounds}")
-    if rounds > MAX_ROUNDS:
-        raise UsageError(f"{flag} {rounds} is over the maximum of {MAX_ROUNDS} rounds (docs/cli.md, Maxima)")
-    return rounds
+    return _count(rounds, flag, 1, MAX_ROUNDS, f"of {MAX_ROUNDS} rounds (docs/cli.md, Maxima)")
 
 
 def check_calibration(repeats: int, shots: int) -> None:
