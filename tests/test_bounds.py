@@ -195,6 +195,16 @@ def test_unwritable_outputs_of_other_commands(cli, tmp_path):
     assert not Path(db).exists()
 
 
+@pytest.mark.parametrize("command", [["models", "inspect", "grid-cnn-uniform"], ["models", "list"],
+                                     ["models", "bom", "grid-cnn-uniform"], ["keys", "list"],
+                                     ["keys", "generate", "--out", "keys"], ["evidence", "chain"]])
+def test_unwritable_json_of_commands_that_record_nothing(cli, tmp_path, command, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    r = cli(*command, "--json", str(tmp_path / "no" / "o.json"))
+    assert "--json" in one_line(r, 2)
+    assert not (tmp_path / "keys").exists()
+
+
 def test_check_outputs_accepts_new_files_stdout_and_devices(tmp_path):
     from verifier.cli.options import check_outputs
 

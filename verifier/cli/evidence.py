@@ -26,6 +26,7 @@ def verify(
     """Exit 0 when the record's hash and every signature hold and each required algorithm
     is signed by a trusted key; exit 4 when anything was altered, or the record is unsigned,
     self-signed or signed by an untrusted key."""
+    o.check_outputs(json_out=json_out)
     from reports.terminal import print_trusted_verification
     from verifier.evidence.trust import verify_file
 
@@ -41,6 +42,7 @@ def chain(db: o.DbOpt = None, json_out: o.JsonOpt = None) -> int:
     """Walk the store's whole evidence chain: every record's hash and link, the verdict row
     each record names, and the head file (STORE.head) that makes deleting the last record
     show. Exit 4 naming the first bad entry, or when the store file does not read."""
+    o.check_outputs(json_out=json_out)
     from verifier.evidence import record as evidence
 
     rep = evidence.verify_chain(o.store_for(db))

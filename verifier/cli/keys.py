@@ -20,6 +20,7 @@ def generate(
     json_out: o.JsonOpt = None,
 ) -> int:
     """Generate a signing key bundle: one key per algorithm, signed side by side (hybrid)."""
+    o.check_outputs(json_out=json_out)
     from reports.terminal import print_keys
     from verifier.evidence.keys import DEFAULT_ALGS, generate as gen, write_keys
 
@@ -38,6 +39,7 @@ KeyFile = o.operand(Path, "FILE.pub", "A public key file (sov keys generate writ
 def trust(file: KeyFile, json_out: o.JsonOpt = None) -> int:
     """Trust the keys of a public key file: evidence signed by them verifies
     (the trust store: $SOV_TRUST_DIR, or ~/.config/sov/trusted)."""
+    o.check_outputs(json_out=json_out)
     from reports.terminal import print_trusted
     from verifier.evidence import trust as store
 
@@ -50,6 +52,7 @@ def trust(file: KeyFile, json_out: o.JsonOpt = None) -> int:
 @app.command("list")
 def list_keys(json_out: o.JsonOpt = None) -> int:
     """The trusted public keys: algorithm, key id and file."""
+    o.check_outputs(json_out=json_out)
     from reports.terminal import trusted_keys_table
     from verifier.evidence import trust as store
 
@@ -63,6 +66,7 @@ def list_keys(json_out: o.JsonOpt = None) -> int:
 def untrust(key_id: Annotated[str, typer.Argument(metavar="KEY_ID", help="A trusted key's id (or its first 8+ characters).", show_default=False)],
             json_out: o.JsonOpt = None) -> int:
     """Stop trusting one key: evidence signed by it no longer verifies."""
+    o.check_outputs(json_out=json_out)
     from reports.terminal import print_trusted
     from verifier.evidence import trust as store
 

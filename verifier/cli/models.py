@@ -23,6 +23,7 @@ def inspect(
     """Contract, sha256, opset, operators, inputs/outputs, metadata and integrity verdict.
 
     Exit 4 when the file fails an integrity check, 2 when it is missing."""
+    o.check_outputs(json_out=json_out)
     from adapters.builtin import builtin_path
     from adapters.contracts import inspection
     from adapters.onnx_model import inspect_model
@@ -43,6 +44,7 @@ def inspect(
 @app.command("list")
 def list_models(json_out: o.JsonOpt = None) -> int:
     """The models that ship with sov."""
+    o.check_outputs(json_out=json_out)
     from adapters.builtin import builtin_models
     from reports.terminal import builtin_models_table
 
@@ -73,6 +75,7 @@ def verify(
 
     Exit 0 when it verifies, 4 when it does not (tampered file, untrusted key or
     certificate, unexpected identity), 2 for a missing file or model-signing not installed."""
+    o.check_outputs(json_out=json_out)
     from adapters.builtin import builtin_path
     from adapters.provenance import verify_signature
     from reports.terminal import signer_table
@@ -101,6 +104,7 @@ def bom(
     datasets (workload ids) it was evaluated on according to the store.
 
     Exit 4 when the file fails an integrity check, 2 when it is missing."""
+    o.check_outputs(json_out=json_out)
     from adapters.builtin import builtin_path
     from adapters.onnx_model import inspect_model
     from reports.bom import model_bom
