@@ -18,6 +18,12 @@ from verifier.cli.app import main
 from verifier.errors import UsageError
 
 
+@pytest.fixture(autouse=True)
+def _in_a_temporary_folder(tmp_path, monkeypatch):
+    """Some commands here get as far as opening their --db: never in the repository."""
+    monkeypatch.chdir(tmp_path)
+
+
 class Recorded(Exception):
     pass
 
