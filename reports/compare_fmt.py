@@ -146,11 +146,11 @@ def workload_label(w: dict[str, Any]) -> str:
 
 def terminal_table(payload: dict[str, Any]):
     """The summary as a rich table for the terminal."""
-    from rich.table import Table
-
     dm = decoder_map(payload)
     bl = dm[payload["baseline"]]["label"]
-    t = Table(title=f"Decoder comparison · run {payload['run_id']}", title_justify="left")
+    from reports.tables import new_table
+
+    t = new_table(title=f"Decoder comparison · run {payload['run_id']}", title_justify="left")
     for col, right in (("#", True), ("decoder", False), ("sha256", False), ("failures/shots", True),
                        ("pooled LER [95% CI]", True), (f"÷ {bl}", True), ("paired vs baseline", False),
                        ("thr.", True), ("Λ", True), ("p50", True), ("p99", True), ("p99.9 µs/rnd", True),
@@ -203,10 +203,10 @@ def calibration_rows(cal: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
 
 
 def calibration_table(cal: dict[str, Any]):
-    from rich.table import Table
-
     head, rows = calibration_rows(cal)
-    t = Table(title=cal.get("title", "Calibration models"), title_justify="left")
+    from reports.tables import new_table
+
+    t = new_table(title=cal.get("title", "Calibration models"), title_justify="left")
     for i, h in enumerate(head):
         t.add_column(h, justify="left" if i < 2 else "right")
     for r in rows:

@@ -7,6 +7,8 @@ import time
 from contextlib import contextmanager
 from typing import Iterator
 
+from reports.tables import new_table
+
 
 def fmt_rate(x: float | None, lo: float | None = None, hi: float | None = None) -> str:
     if x is None or x != x:
@@ -19,9 +21,7 @@ def fmt_rate(x: float | None, lo: float | None = None, hi: float | None = None) 
 
 def task_table(results, *, title: str = "QEC replay"):
     """A rich table of one or more TaskResults (one row each)."""
-    from rich.table import Table
-
-    t = Table(title=title, title_justify="left")
+    t = new_table(title=title, title_justify="left")
     for col in ("decoder", "shots", "errors", "LER (95% CI)", "LER / round", "shots/s", "fingerprint"):
         t.add_column(col, justify="right" if col in ("shots", "errors", "shots/s") else "left")
     for r in results:
@@ -75,9 +75,7 @@ _LATENCY_KEYS = ("p50", "p99", "p99.9", "mean", "max")
 
 def latency_table(res, title: str):
     """``sov qec latency``: per-shot and per-round percentiles of a LatencyResult."""
-    from rich.table import Table
-
-    t = Table(title=title, title_justify="left")
+    t = new_table(title=title, title_justify="left")
     for col in ("", *_LATENCY_KEYS):
         t.add_column(col, justify="right")
     t.add_row("per shot (µs)", *(f"{res.per_shot_us[k]:,.2f}" for k in _LATENCY_KEYS))
@@ -104,9 +102,7 @@ def _runtime(spec: dict) -> str:
 
 def crosscheck_table(check):
     """``sov qec crosscheck``: one row per pair of runtimes (a RuntimeCrosscheck)."""
-    from rich.table import Table
-
-    t = Table(title=f"{check.variants[0].name}: per-shot predictions across runtimes ({check.workload.describe()})",
+    t = new_table(title=f"{check.variants[0].name}: per-shot predictions across runtimes ({check.workload.describe()})",
               title_justify="left")
     for col in ("reference", "other", "compared shots", "differing shots", "agree"):
         t.add_column(col, justify="right" if "shots" in col else "left")
@@ -145,9 +141,7 @@ def compare_tables(payload: dict, *, reused_from: str | None = None) -> list:
 
 def points_table(result, title: str):
     """The points of a sweep (``sov qec sweep | threshold | lambda``), by distance then rate."""
-    from rich.table import Table
-
-    t = Table(title=title, title_justify="left")
+    t = new_table(title=title, title_justify="left")
     for col in ("d", "rounds", "p", "shots", "errors", "LER (95% CI)", "LER / round", "reused"):
         t.add_column(col, justify="left" if col.startswith("LER") else "right")
     for q in sorted(result.points, key=lambda r: (r.workload.distance, r.workload.p)):
@@ -227,9 +221,7 @@ _COLOUR = {"pass": "green", "fail": "red", "inconclusive": "yellow"}
 
 def table(title: str, columns, rows):
     """A plain rich table: a title, column names, rows of cells (strings)."""
-    from rich.table import Table
-
-    t = Table(title=title, title_justify="left")
+    t = new_table(title=title, title_justify="left")
     for c in columns:
         t.add_column(c)
     for r in rows:
@@ -387,10 +379,8 @@ def _cal_fmt(v, pct: bool = True) -> str:
 
 def calib_result_table(result):
     """``sov calib run``: one model's figures against the simulated truth."""
-    from rich.table import Table
-
     wl = result.workload
-    t = Table(title=f"{result.model} on {result.experiment}: {wl['repeats']} simulated qubits, seed {wl['seed']}, "
+    t = new_table(title=f"{result.model} on {result.experiment}: {wl['repeats']} simulated qubits, seed {wl['seed']}, "
                     f"{wl['shots']} shots (workload {result.workload_id[:12]})", title_justify="left")
     if result.experiment == "readout":
         f = result.figures["assignment_fidelity"]
@@ -422,9 +412,7 @@ def calib_result_notes(result) -> list[str]:
 
 def calib_replay_table(report: dict):
     """``sov calib replay``: per action and qubit, the candidate beside Qibocal's re-fit."""
-    from rich.table import Table
-
-    t = Table(title=f"{report['model']} vs Qibocal on {report['folder']} (folder {report['folder_id'][:12]})",
+    t = new_table(title=f"{report['model']} vs Qibocal on {report['folder']} (folder {report['folder_id'][:12]})",
               title_justify="left")
     for c in ("action", "qubit", "parameter", "candidate", "qibocal re-fit", "recorded", "cand. vs qibocal",
               "cand. spread", "qibocal spread"):
@@ -458,9 +446,7 @@ def _replay_rows(q: dict) -> list[tuple[str, ...]]:
 
 def calib_experiments_table(experiments):
     """``sov calib experiments``."""
-    from rich.table import Table
-
-    t = Table(title="calibration experiments (units: Hz, ns, a.u.)", title_justify="left")
+    t = new_table(title="calibration experiments (units: Hz, ns, a.u.)", title_justify="left")
     for c in ("experiment", "params", "points", "sweep", "truth drawn from"):
         t.add_column(c)
     for e in experiments:
@@ -487,9 +473,7 @@ def model_table(info, contract: str | None, *, known: bool):
     """``sov models inspect``: one checked file, the contract it names and whether sov
     knows that contract (as ``adapters.contracts.inspection`` resolved them)."""
     from rich.markup import escape
-    from rich.table import Table
-
-    t = Table(title=f"{info.file_name}", show_header=False, title_justify="left")
+    t = new_table(title=f"{info.file_name}", show_header=False, title_justify="left")
     t.add_column(style="bold")
     t.add_column()
     t.add_row("sha256", info.sha256)
@@ -511,9 +495,7 @@ def model_table(info, contract: str | None, *, known: bool):
 
 def builtin_models_table(models: list[dict[str, str]]):
     """``sov models list``: the shipped models."""
-    from rich.table import Table
-
-    t = Table(title="built-in models", title_justify="left")
+    t = new_table(title="built-in models", title_justify="left")
     for c in ("name", "contract", "description"):
         t.add_column(c)
     for m in models:
@@ -524,9 +506,7 @@ def builtin_models_table(models: list[dict[str, str]]):
 def signer_table(signer):
     """``sov models verify``: the verified signature (``adapters.provenance.Signer``)."""
     from rich.markup import escape
-    from rich.table import Table
-
-    t = Table(title="signature verified", show_header=False, title_justify="left")
+    t = new_table(title="signature verified", show_header=False, title_justify="left")
     t.add_column(style="bold")
     t.add_column()
     t.add_row("signer", escape(signer.identity))
