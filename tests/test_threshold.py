@@ -202,3 +202,12 @@ def test_cli_threshold_below_threshold_everywhere_is_inconclusive(cli, tmp_path)
     from verifier.store.db import Store
 
     assert Store(db).query("SELECT status, exit_code FROM runs") == [("inconclusive", 3)]
+
+
+@pytest.mark.parametrize("command, extra", [("threshold", ["--p", "0.005,0.007,0.009"]), ("lambda", ["--p", "0.003"])])
+@pytest.mark.parametrize("distances", ["2,4", "3,4,5"])
+def test_even_distances_are_refused_in_one_line(cli, tmp_path, command, extra, distances):
+    r = cli("qec", command, "--distances", distances, *extra, "--shots", "100", "--workers", "1",
+            "--db", str(tmp_path / "s.duckdb"))
+    assert r.returncode == 2 and r.stderr.count("\n") == 1, r.stderr
+    assert "odd code distances" in r.stderr and not (tmp_path / "s.duckdb").exists()

@@ -32,7 +32,18 @@ def grid(distances: str, p: str | None, *, shots: int, seed: int, rounds: int | 
     return SweepSpec(ds, parse_float_list(p, flag="--p"), shots, seed, rounds, basis.lower(), noise.lower())
 
 
+def _check_odd(spec: SweepSpec, what: str) -> None:
+    """The rotated surface code's fits compare distances of one parity: an even distance
+    does not correct one more error than the odd one below it, so the finite-size curves
+    of d = 2, 4 (or of 3, 4, 5) do not cross where those of 3, 5, 7 do."""
+    even = [d for d in spec.distances if d % 2 == 0]
+    if even:
+        raise UsageError(f"{what} takes odd code distances of the rotated surface code, got "
+                         f"{', '.join(map(str, even))} (e.g. --distances 3,5,7)")
+
+
 def check_threshold_grid(spec: SweepSpec) -> None:
+    _check_odd(spec, "a threshold")
     if len(spec.distances) < 2 or len(spec.distances) * len(spec.ps) < 6:
         raise UsageError("a threshold needs at least two distances and six points in all "
                          "(e.g. --distances 3,5,7 --p 0.005,0.007,0.009)")
@@ -41,6 +52,7 @@ def check_threshold_grid(spec: SweepSpec) -> None:
 def check_lambda_grid(spec: SweepSpec) -> None:
     if len(spec.ps) != 1:
         raise UsageError(f"sov qec lambda takes one physical error rate (--p 0.003), got {len(spec.ps)}")
+    _check_odd(spec, "Λ")
     if len(spec.distances) < 2:
         raise UsageError("Λ needs at least two distances (e.g. --distances 3,5,7)")
 
