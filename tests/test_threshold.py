@@ -211,3 +211,19 @@ def test_even_distances_are_refused_in_one_line(cli, tmp_path, command, extra, d
             "--db", str(tmp_path / "s.duckdb"))
     assert r.returncode == 2 and r.stderr.count("\n") == 1, r.stderr
     assert "odd code distances" in r.stderr and not (tmp_path / "s.duckdb").exists()
+
+
+def test_a_widened_threshold_interval_stays_inside_zero_one():
+    """Few shots and a poor fit widen the interval by sqrt(chi2/dof) about the estimate; the
+    tenth of these simulated sweeps reached below zero before the interval was cut to [0, 1]."""
+    rng = np.random.default_rng(0)
+    sweeps = [[LerPoint(d, p, 300, int(rng.binomial(300, min(0.5, 0.03 * (p / 0.007) ** ((d + 1) / 2)))))
+               for d in (3, 5, 7) for p in (0.002, 0.004, 0.006, 0.008, 0.01)] for _ in range(10)]
+    fits = [fit_threshold(sweeps[i], bootstrap=100, seed=i) for i in (0, 9)]
+    for f in fits:
+        if f.threshold is not None and f.threshold_ci[0] is not None:
+            lo, hi = f.threshold_ci
+            assert 0.0 <= lo <= f.threshold <= hi <= 1.0, f.threshold_ci
+    widened = fits[1]
+    assert widened.threshold is not None
+    assert widened.ci_scale > 1 and widened.threshold_ci[0] == 0.0

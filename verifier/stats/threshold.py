@@ -257,7 +257,9 @@ def fit_threshold(points: Sequence[LerPoint], *, confidence: float = CONFIDENCE,
     scale = max(1.0, math.sqrt(chi2 / dof)) if dof > 0 else 1.0
     if boot_th:
         blo, bhi = np.quantile(boot_th, [alpha / 2, 1 - alpha / 2])
-        ci = (pth - scale * (pth - float(blo)), pth + scale * (float(bhi) - pth))
+        # the chi-square scaling widens the bootstrap interval about the estimate; a rate
+        # stays a rate: the interval is cut to [0, 1]
+        ci = (max(0.0, pth - scale * (pth - float(blo))), min(1.0, pth + scale * (float(bhi) - pth)))
     else:
         ci = (None, None)
     status, msg = _status(d, p, y, ds, found, pth)
