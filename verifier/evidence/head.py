@@ -27,24 +27,19 @@ def head_signatures(head: dict, seq: int, hash_hex: str, last_doc: dict) -> tupl
     """``(ok, detail)``: every signature over the head verifies by its embedded key (which
     keys to trust is ``evidence verify --key``'s business), and the keys that signed the
     last record (``last_doc``) signed the head too."""
-    from cryptography.hazmat.primitives import serialization as s
-
-    from verifier.evidence.keys import ALGORITHMS, Key, available, key_id_of
+    from verifier.evidence.keys import check_signature
 
     sigs = head.get("signatures") if isinstance(head.get("signatures"), list) else []
     good, unchecked = set(), set()
     for sig in sigs:
-        if isinstance(sig, dict) and sig.get("alg") in ALGORITHMS and not available(sig["alg"]):
-            unchecked.add(sig.get("key_id"))  # as evidence verify: this installation cannot check it
-            continue
         try:
-            alg = sig["alg"]
-            pub = s.load_pem_public_key(str(sig["public_key"]).encode())
-            ok = isinstance(pub, ALGORITHMS[alg][1]()[1]) and key_id_of(pub) == sig["key_id"] \
-                and Key(alg, sig["key_id"], pub).verify(str(sig["signature"]), head_message(seq, hash_hex))
+            check = check_signature(sig, head_message(seq, hash_hex))
         except Exception:  # any malformed entry is simply not a valid signature
-            ok = False
-        if not ok:
+            check = None
+        if check is not None and check.status == "unchecked":  # as evidence verify
+            unchecked.add(sig.get("key_id"))
+            continue
+        if check is None or check.status != "valid":
             return False, f"INVALID head signature ({sig.get('alg') if isinstance(sig, dict) else sig!r})"
         good.add(sig["key_id"])
     signers = {x.get("key_id") for x in last_doc.get("signatures") or [] if isinstance(x, dict)}

@@ -217,3 +217,35 @@ def available(alg: str) -> bool:
         except Exception:  # ImportError, UnsupportedAlgorithm, an old cryptography's AttributeError
             _AVAILABLE[alg] = False
     return _AVAILABLE[alg]
+
+
+@dataclass(frozen=True)
+class SignatureCheck:
+    """One signature entry (``alg``, ``key_id``, ``public_key``, ``signature``) checked over
+    a message with the public key it carries. ``status``: ``valid``, ``invalid`` (a
+    well-formed entry whose signature does not verify), ``malformed`` or ``unchecked`` (this
+    installation cannot check its algorithm). Which keys to trust is the caller's business."""
+
+    status: str
+    detail: str = ""
+
+
+def check_signature(sig: Any, message: bytes) -> SignatureCheck:
+    if not isinstance(sig, dict):
+        return SignatureCheck("malformed", "not an object")
+    alg, kid = sig.get("alg"), sig.get("key_id")
+    if alg not in ALGORITHMS:
+        return SignatureCheck("malformed", f"unknown algorithm {alg!r}")
+    if not available(alg):
+        return SignatureCheck("unchecked", f"not checked: this installation cannot check {alg}")
+    from cryptography.hazmat.primitives import serialization as s
+
+    try:
+        pub = s.load_pem_public_key(str(sig.get("public_key", "")).encode())
+    except Exception as e:
+        return SignatureCheck("malformed", f"embedded public key unreadable: {e}")
+    if not isinstance(pub, ALGORITHMS[alg][1]()[1]) or key_id_of(pub) != kid:
+        return SignatureCheck("malformed", "embedded public key does not match its alg/key_id")
+    if Key(alg, kid, pub).verify(str(sig.get("signature", "")), message):
+        return SignatureCheck("valid", f"valid, key {kid[:16]}")
+    return SignatureCheck("invalid", f"INVALID signature by key {str(kid)[:16]}")

@@ -162,7 +162,7 @@ def verify(doc: Any, *, pinned: "list[Key] | None" = None, store: "Store | None"
 
     This is integrity only: a signature carries its own public key, so a forger's record
     re-signed with a fresh key passes. :func:`verify_trusted` is the acceptance check."""
-    from verifier.evidence.keys import ALGORITHMS, Key, available, key_id_of
+    from verifier.evidence.keys import ALGORITHMS, check_signature
 
     rep = VerifyReport()
     if not isinstance(doc, dict) or "__unparsable__" in doc:
@@ -191,36 +191,20 @@ def verify(doc: Any, *, pinned: "list[Key] | None" = None, store: "Store | None"
             f"record was altered: its sha256 is {actual[:16]}..., the document claims {str(claimed)[:16]}...")
     message = signing_message(str(claimed))
     valid_ids: set[str] = set()
-    from cryptography.hazmat.primitives import serialization as s
-
     for i, sig in enumerate(doc.get("signatures") or []):
-        if not isinstance(sig, dict):
-            rep.add(f"signature[{i}]", False, "not an object")
+        check = check_signature(sig, message)
+        alg = sig.get("alg") if isinstance(sig, dict) else None
+        label = f"signature[{i}] {alg}" if alg in ALGORITHMS else f"signature[{i}]"
+        if check.status in ("malformed", "unchecked"):  # unchecked: verify_trusted refuses if required
+            rep.add(label, check.status == "unchecked", check.detail)
             continue
-        alg, kid = sig.get("alg"), sig.get("key_id")
-        if alg not in ALGORITHMS:
-            rep.add(f"signature[{i}]", False, f"unknown algorithm {alg!r}")
-            continue
-        if not available(alg):  # e.g. an OpenSSL without ML-DSA: verify_trusted refuses if required
-            rep.add(f"signature[{i}] {alg}", True, f"not checked: this installation cannot check {alg}")
-            continue
-        pub_t = ALGORITHMS[alg][1]()[1]
-        try:
-            pub = s.load_pem_public_key(str(sig.get("public_key", "")).encode())
-        except Exception as e:
-            rep.add(f"signature[{i}] {alg}", False, f"embedded public key unreadable: {e}")
-            continue
-        if not isinstance(pub, pub_t) or key_id_of(pub) != kid:
-            rep.add(f"signature[{i}] {alg}", False, "embedded public key does not match its alg/key_id")
-            continue
-        good = Key(alg, kid, pub).verify(str(sig.get("signature", "")), message)
-        rep.add(f"signature[{i}] {alg}", good and actual == claimed,
-                f"valid, key {kid[:16]}" if good and actual == claimed else
-                ("valid over the claimed hash, but the record does not match it" if good else
-                 f"INVALID signature by key {str(kid)[:16]}"))
+        good = check.status == "valid"
+        rep.add(label, good and actual == claimed,
+                check.detail if actual == claimed else
+                ("valid over the claimed hash, but the record does not match it" if good else check.detail))
         if good:
-            valid_ids.add(kid)
-            rep.signed_by.append(f"{alg}:{kid}")
+            valid_ids.add(sig["key_id"])
+            rep.signed_by.append(f"{alg}:{sig['key_id']}")
     if not doc.get("signatures"):
         rep.add("signatures", True if not pinned else False,
                 "unsigned (hash and chain only)" if not pinned else "unsigned, but --key was given")
