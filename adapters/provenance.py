@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from verifier.errors import IntegrityError, UsageError
+from verifier.hashing import sha256_bytes, sha256_file
 
 MODEL_SIGNING_VERSION = "1.1.1"
 INSTALL_HINT = ("model provenance needs the model-signing package: "
@@ -59,14 +60,6 @@ def _model_signing():
     except ImportError:
         raise UsageError(INSTALL_HINT) from None
     return verifying
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _read(path: Path, what: str) -> bytes:
@@ -195,7 +188,7 @@ def verify_signature(model: str | Path, signature: str | Path, *, public_keys: I
         raise IntegrityError(f"{model.name}: signed by {identity}, not a trusted identity "
                              f"({', '.join(wanted)})")
     name, digest = _signed_subject(bundle["payload"])
-    return Signer(identity, method, _sha256(model), hashlib.sha256(raw).hexdigest(), name, digest,
+    return Signer(identity, method, sha256_file(model), sha256_bytes(raw), name, digest,
                   names, details)
 
 
