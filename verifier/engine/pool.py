@@ -123,15 +123,21 @@ def shared_pool(workers: int, *, start_method: str | None = None):
         return pool
 
 
-def shutdown_pool() -> None:
+def _detach_pool():
+    """Take the pool out of this process's hands (None when there is none), once a worker
+    still being started has finished: one started when this process exits (an error right
+    after the warm-up began) would find the pool's semaphores gone and print a traceback."""
     with _POOL_LOCK:
         pool = _POOL.pop("pool", None)
         warming = _POOL.pop("warming", None)
         _POOL.clear()
     if warming is not None:
-        # a worker still being started when this process exits (an error right after the
-        # warm-up began) would find the pool's semaphores gone and print a traceback
         warming.join(timeout=30.0)
+    return pool
+
+
+def shutdown_pool() -> None:
+    pool = _detach_pool()
     if pool is not None:
         pool.shutdown(wait=True, cancel_futures=True)
 
@@ -139,12 +145,7 @@ def shutdown_pool() -> None:
 def stop_pool() -> None:
     """Stop the pool now, its running jobs included (Ctrl-C, SIGTERM, SIGHUP): queued jobs
     are cancelled, the workers killed and reaped; their model sandboxes die with them."""
-    with _POOL_LOCK:
-        pool = _POOL.pop("pool", None)
-        warming = _POOL.pop("warming", None)
-        _POOL.clear()
-    if warming is not None:
-        warming.join(timeout=30.0)  # see shutdown_pool
+    pool = _detach_pool()
     if pool is None:
         return
     procs = list((getattr(pool, "_processes", None) or {}).values())
@@ -168,8 +169,6 @@ def _shutdown_at_exit() -> None:
     worker reads (else that worker prints a traceback as this process exits)."""
     atexit.unregister(shutdown_pool)
     atexit.register(shutdown_pool)
-
-
 
 
 def warm_pool(pool, workers: int) -> None:
