@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any, Callable
 from verifier.errors import IntegrityError, ResourceLimit, SovError, UsageError
 from verifier.jsonsafe import json_safe
 from verifier.stats.drift import holm, latency_p_value, ler_p_value
+from verifier.qec.workload import FILE_FLAGS
 from verifier.store import watch as rows
 from verifier.store.verdicts import VerdictRow
 from verifier.store.watch import DriftCheckRow, Watched
@@ -194,7 +195,7 @@ def _replay(store: "Store", w: Watched, entry: dict, *, run: "Run", make_decoder
 
     s = SeriesCheck(entry["name"])
     args = dict(entry["args"])
-    for k in ("circuit", "dets", "obs"):
+    for k in FILE_FLAGS:
         if args.get(k) is not None:
             args[k] = Path(args[k])
     s.seed = seed if seed is not None else secrets.randbits(62)
