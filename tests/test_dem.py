@@ -13,7 +13,9 @@ import stim
 from baselines.pymatching_decoder import PyMatchingDecoder
 from tests.fixtures.cli import one_line
 from verifier.errors import UsageError
-from verifier.qec.workload import CircuitWorkload, MemoryWorkload, RecordedWorkload, from_flags
+from verifier.qec.flags import from_flags
+from verifier.qec.recorded import RecordedWorkload
+from verifier.qec.workload import CircuitWorkload, MemoryWorkload
 
 ISING = Path(__file__).parent / "data" / "ising" / "circuits"
 

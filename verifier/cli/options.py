@@ -132,7 +132,7 @@ def executor_for(kind: str, scheduler: str | None, workers: int):
 
 def qec_workload(**flags):
     """The workload named by the shared workload flags (``verifier.qec.workload.from_flags``)."""
-    from verifier.qec.workload import from_flags
+    from verifier.qec.flags import from_flags
 
     return from_flags(**flags)
 

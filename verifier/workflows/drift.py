@@ -190,7 +190,7 @@ def _history(store: "Store", w: Watched, series: str) -> tuple[int, int, int, li
 
 def _replay(store: "Store", w: Watched, entry: dict, *, run: "Run", make_decoder: MakeDecoder,
             workers: int, seed: int | None) -> SeriesCheck:
-    from verifier.qec.workload import from_flags
+    from verifier.qec.flags import from_flags
     from verifier.workflows.qec import run_task
 
     s = SeriesCheck(entry["name"])
@@ -284,7 +284,7 @@ def register(store: "Store", path: Path, name: str, workloads: "list[WorkloadSpe
     cannot be built, or a reference replay that fails (an integrity failure is exit 4, a
     time-out exit 2) before anything is registered; then register the model and record
     that replay as the start of its history."""
-    from verifier.qec.workload import from_flags
+    from verifier.qec.flags import from_flags
     from verifier.store.runs import recorded_run
     from verifier.workflows.drift_registry import prepare
 
