@@ -34,7 +34,7 @@ POLICY_KEYS = {"name", "description", "confidence"}
 
 @dataclass(frozen=True)
 class WorkloadSpec:
-    """One reference workload: the keyword arguments of ``verifier.qec.workload.from_flags``."""
+    """One reference workload: the keyword arguments of ``verifier.qec.flags.from_flags``."""
 
     name: str
     args: dict[str, Any]
