@@ -295,7 +295,7 @@ def print_drift(console, report) -> None:
 def history_table(rows):
     return table("sov history", ("run", "command", "status", "exit", "verdict", "started"),
                  [(r["run_id"], r["command"], r["status"], str(r["exit_code"]), r["verdict"] or "-",
-                   str(r["started_at"])[:19]) for r in rows])
+                   str(r["started_at"])[:19].replace("T", " ")) for r in rows])
 
 
 def print_run(console, d: dict) -> None:
