@@ -414,3 +414,17 @@ def test_unknown_folders_are_refused(tmp_path):
     with pytest.raises(UsageError) as e:
         read_dataset(BUNDLES["sparse"], dem="x.dem")
     assert "does not apply" in one_line(e)
+
+
+def test_dets_index_is_the_same_when_scanned_in_small_chunks(monkeypatch):
+    from verifier.qec import shotdata
+
+    path = BUNDLES["sparse"] / "samples_X.dets"
+    whole = read_shots(path, "dets", 120, 1, 100, 50)
+    monkeypatch.setattr(shotdata, "_CHUNK", 7)  # lines straddle every chunk boundary
+    shotdata._line_starts_cached.cache_clear()
+    try:
+        assert count_records(path, "dets", 121) == 2_000 and observables_in_dets(path)
+        assert all(np.array_equal(a, b) for a, b in zip(read_shots(path, "dets", 120, 1, 100, 50), whole))
+    finally:
+        shotdata._line_starts_cached.cache_clear()

@@ -106,13 +106,20 @@ def _dets_line_starts(path: Path) -> np.ndarray:
     return _line_starts_cached(str(Path(path).resolve()), st.st_mtime_ns, st.st_size)
 
 
+_CHUNK = 1 << 24  # bytes scanned at a time: a file of any size in bounded memory
+
+
 @lru_cache(maxsize=8)
 def _line_starts_cached(path: str, mtime_ns: int, size: int) -> np.ndarray:
     # cached per file version: a workload reads a 'dets' file block by block, and each
     # block needs the byte offsets of its lines
-    mm = np.memmap(path, dtype=np.uint8, mode="r") if size else np.zeros(0, np.uint8)
-    ends = np.flatnonzero(mm == ord("\n"))
-    if len(mm) and (len(ends) == 0 or ends[-1] != len(mm) - 1):
+    ends = []
+    with open(path, "rb") as f:
+        for offset in range(0, size, _CHUNK):
+            chunk = np.frombuffer(f.read(_CHUNK), dtype=np.uint8)
+            ends.append(np.flatnonzero(chunk == ord("\n")) + offset)
+    ends = np.concatenate(ends) if ends else np.zeros(0, np.int64)
+    if size and (len(ends) == 0 or ends[-1] != size - 1):
         raise UsageError(f"{path}: the last 'dets' record does not end with a newline")
     starts = np.concatenate([[0], ends[:-1] + 1]).astype(np.int64) if len(ends) else np.zeros(0, np.int64)
     starts.setflags(write=False)
@@ -122,8 +129,11 @@ def _line_starts_cached(path: str, mtime_ns: int, size: int) -> np.ndarray:
 def observables_in_dets(path: Path) -> bool:
     """Whether a ``dets`` file names observables (``L<k>`` tokens): then it holds the
     observables of its shots after the detectors, and no separate observables file is needed."""
-    size = Path(path).stat().st_size
-    return bool(size) and bool(np.any(np.memmap(path, dtype=np.uint8, mode="r") == ord("L")))
+    with open(path, "rb") as f:
+        while chunk := f.read(_CHUNK):
+            if b"L" in chunk:
+                return True
+    return False
 
 
 def _dets_bits(path: Path, start: int, count: int, shapes: tuple[tuple[int, int], ...]) -> np.ndarray:
