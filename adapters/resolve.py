@@ -11,9 +11,10 @@ from verifier.errors import UsageError
 
 
 def decoder_from_spec(spec: str, *, contract: str | None = None, provider: str = "cpu",
-                      threads: int | None = None, batch_size: int = 8192, workers: int = 1):
+                      threads: int | None = None, batch_size: int = 8192, workers: int = 1,
+                      families: bool = False):
     """A baseline name (``pymatching``...), a built-in model name, a path to an ONNX file,
-    or a model family."""
+    or, with ``families`` (the commands that run a grid of distances), a model family."""
     from baselines.pymatching_decoder import BASELINES, PyMatchingDecoder
 
     if spec in BASELINES:
@@ -25,6 +26,9 @@ def decoder_from_spec(spec: str, *, contract: str | None = None, provider: str =
 
     path = builtin_path(spec) or Path(spec)
     if builtin_path(spec) is None and _is_family(spec):
+        if not families:
+            raise UsageError(f"--decoder {spec} names a model family (one file per distance); this command "
+                             "takes one file: families go to sov qec sweep, threshold, lambda and compare")
         return _family(spec, contract, _options(provider, threads, batch_size, workers))
     if not path.exists() and not spec.endswith(".onnx"):
         raise UsageError(f"unknown decoder {spec!r}: give a baseline ({', '.join(BASELINES)}), "
