@@ -144,6 +144,13 @@ def _candidates(spec: str) -> tuple[str, list[tuple[str, dict[str, Any]]]]:
     return f"glob {spec}", [(p, dict(empty)) for p in files]
 
 
+def _short_name(spec: str) -> str:
+    """What tables call a family: the last part of each path, as a single file is named."""
+    if "," in spec:
+        return ",".join(Path(s.strip()).name for s in spec.split(",") if s.strip())
+    return Path(spec).name + ("/" if Path(spec).is_dir() else "")
+
+
 @dataclass(frozen=True)
 class Member:
     key: MemberKey
@@ -155,7 +162,8 @@ class Member:
 class ModelFamily:
     """A Decoder over several ONNX files, one per point; see the module docstring."""
 
-    name: str  # the --decoder value as given
+    name: str  # as a single file's is its file name: the pattern's, the directory's, the files'
+    spec: str  # the --decoder value as given
     searched: str  # "pattern ...", "directory ...": what a refusal says was searched
     members: tuple[Member, ...]
 
@@ -170,7 +178,7 @@ class ModelFamily:
         for path, from_name in found:
             dec = make(path)
             members.append(Member(_key(path, dec, from_name), path, dec))
-        return cls(spec, searched, tuple(members))
+        return cls(_short_name(spec), spec, searched, tuple(members))
 
     @property
     def model_sha256(self) -> None:
@@ -188,9 +196,9 @@ class ModelFamily:
         if not found:
             names = [m.path for m in self.members]
             shown = ", ".join(names[:_SHOWN]) + (", ..." if len(names) > _SHOWN else "")
-            raise UsageError(f"--decoder {self.name}: no member for {point_text(workload)}; searched the "
+            raise UsageError(f"--decoder {self.spec}: no member for {point_text(workload)}; searched the "
                              f"{self.searched}: {shown}")
-        raise UsageError(f"--decoder {self.name}: {len(found)} members for {point_text(workload)}: "
+        raise UsageError(f"--decoder {self.spec}: {len(found)} members for {point_text(workload)}: "
                          f"{', '.join(m.path for m in found)}; give one file per (distance, rounds, basis)")
 
     def check(self, workload) -> None:

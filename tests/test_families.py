@@ -68,6 +68,7 @@ def test_sweep_of_a_pattern_gives_pymatchings_errors_per_point(cli, tmp_path, mo
     fam = _json(cli("qec", "sweep", "--decoder", str(models / PATTERN), *grid, *_grid(db=db)))
     ref = _json(cli("qec", "sweep", "--decoder", "pymatching", *grid, *_grid(db=db)))
     assert _errors(fam["points"]) == _errors(ref["points"])
+    assert fam["decoder"] == PATTERN  # named as a single file is: by its file name
     assert sum(e for _, e in _errors(fam["points"]).values()) > 0  # a test that can fail
     assert ref["reused_shots"] == 0  # the members' blocks are their own, not PyMatching's
     for q in fam["points"]:  # each point names the file that ran it, and that file's identity
@@ -214,11 +215,16 @@ def test_compare_takes_a_family_as_one_candidate(cli, tmp_path, models):
     paths = _metadata_family(tmp_path / "vendor")
     r = cli("compare", "--decoder", str(models / PATTERN), "--decoder", str(tmp_path / "vendor"),
             "--distances", "3,5", "--p", "0.008", "--basis", "x", "--shots", SHOTS, "--latency-shots", "0",
-            "--workers", "1", "--db", str(db), "--json", "-")
+            "--workers", "1", "--db", str(db), "--json", "-", "--markdown", str(tmp_path / "r.md"),
+            "--html", str(tmp_path / "r.html"))
     out = _json(r)
+    md = (tmp_path / "r.md").read_text()
+    assert "model family of 4 files" in md and "`predecoder_memory_d5_T5_Z.onnx` sha256" in md
+    assert "model family (one file per distance" in (tmp_path / "r.html").read_text()
     decoders = {d["spec"]: d for d in out["decoders"]}
     assert len(decoders) == 3 and decoders["pymatching"]["baseline"]
     fam = decoders[str(models / PATTERN)]
+    assert fam["label"] == PATTERN and decoders[str(tmp_path / "vendor")]["label"] == "vendor/"
     assert sorted(Path(m["file"]).name for m in fam["members"]) == sorted(
         f"predecoder_memory_d{d}_T{d}_{b}.onnx" for d in (3, 5) for b in "XZ")
     paired = [p for p in out["paired"] if p["decoder"] in (fam["key"], decoders[str(tmp_path / "vendor")]["key"])]
