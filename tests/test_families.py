@@ -241,3 +241,25 @@ def test_commands_of_one_workload_refuse_a_family(cli, tmp_path, models):
     r = cli("qec", "run", "--decoder", str(models / PATTERN), "--distance", "3", "--p", "0.01", "--shots", "100",
             "--workers", "1", "--db", str(tmp_path / "s.duckdb"))
     assert r.returncode == 2 and "names a model family" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+
+
+ISING = Path(__file__).parent / "data" / "ising" / "noop"
+
+
+def test_isings_own_export_is_a_member_by_its_name(cli, tmp_path):
+    """Ising-Decoding's file name, basis upper case, fits the pattern of its own naming."""
+    pattern = str(ISING / PATTERN)
+    base = ["--decoder", pattern, "--contract", "qec.predecoder.flat", "--p", "0.003", *_grid(db=tmp_path / "s.duckdb")]
+    r = cli("qec", "sweep", "--distances", "3,5", "--basis", "x", *base)
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1
+    assert "no member for (d=3, rounds=3, basis X)" in r.stderr
+    assert str(ISING / "predecoder_memory_d5_T5_X.onnx") in r.stderr
+    r = cli("qec", "sweep", "--distances", "5", "--basis", "z", *base)
+    assert r.returncode == 2 and "no member for (d=5, rounds=5, basis Z)" in r.stderr
+
+
+def test_a_model_fit_for_no_point_gets_no_family_hint(cli, tmp_path):
+    path = save(fixed_identity(7, "x"), tmp_path / "d7.onnx")
+    r = cli("qec", "sweep", "--decoder", path, "--distances", "3,5", "--p", "0.008", "--basis", "x",
+            *_grid(db=tmp_path / "s.duckdb"))
+    assert r.returncode == 2 and "expected [batch, 24]" in r.stderr and "needs a family" not in r.stderr

@@ -54,14 +54,24 @@ def sweep(decoder: Decoder, spec: SweepSpec | Sequence[QecWorkload], *, store: "
 
 
 def _check_point(decoder: Decoder, workload: QecWorkload, workloads: Sequence[QecWorkload]) -> None:
-    """``decoder.check``; a single model refused at one distance of a grid of several is
-    likely built for one distance: the refusal names the point and the way out."""
+    """``decoder.check``; a single model refused at one distance of the grid but fit for
+    another was built for one distance: the refusal names the point and the way out."""
     try:
         decoder.check(workload)
     except UsageError as e:
-        distances = {w.distance for w in workloads}
-        if len(distances) < 2 or callable(getattr(decoder, "for_workload", None)):
+        if callable(getattr(decoder, "for_workload", None)) or not _serves_another(decoder, workload, workloads):
             raise
         raise UsageError(f"{e} (at d={workload.distance}, rounds={workload.rounds}); a model built for one "
                          "distance needs a family, one file per point: --decoder "
                          "'DIR/NAME_d{d}_T{rounds}_{basis}.onnx' (docs/cli.md, Model families)") from None
+
+
+def _serves_another(decoder: Decoder, workload: QecWorkload, workloads: Sequence[QecWorkload]) -> bool:
+    for w in workloads:
+        if w.distance != workload.distance:
+            try:
+                decoder.check(w)
+                return True
+            except UsageError:
+                pass
+    return False
