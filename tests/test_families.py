@@ -263,3 +263,14 @@ def test_a_model_fit_for_no_point_gets_no_family_hint(cli, tmp_path):
     r = cli("qec", "sweep", "--decoder", path, "--distances", "3,5", "--p", "0.008", "--basis", "x",
             *_grid(db=tmp_path / "s.duckdb"))
     assert r.returncode == 2 and "expected [batch, 24]" in r.stderr and "needs a family" not in r.stderr
+
+
+def test_a_family_on_the_worker_pool_gives_the_same_points(run_sov, cli, tmp_path, models):
+    """Jobs carry each point's member to the workers (two processes), blocks several per job."""
+    grid = ["--decoder", str(models / PATTERN), "--distances", "3,5", "--p", "0.006,0.01", "--basis", "x",
+            "--shots", "20000", "--seed", "5", "--json", "-"]
+    pool = run_sov("qec", "sweep", *grid, "--workers", "2", "--db", str(tmp_path / "a.duckdb"))
+    inline = cli("qec", "sweep", *grid, "--workers", "1", "--db", str(tmp_path / "b.duckdb"))
+    a, b = _json(pool), _json(inline)
+    assert _errors(a["points"]) == _errors(b["points"]) and a["ran_shots"] == 80000
+    assert [q["member"] for q in a["points"]] == [q["member"] for q in b["points"]]
