@@ -58,6 +58,11 @@ def point_text(workload) -> str:
     return f"(d={workload.distance}, rounds={workload.rounds}, basis {basis})"
 
 
+def is_pattern(spec: str) -> bool:
+    """A family named by placeholders (and no file of that very name)."""
+    return bool(_PLACEHOLDER.search(spec)) and not Path(spec).is_file()
+
+
 def is_family_spec(spec: str) -> bool:
     """Whether ``spec`` names a family rather than one file or a baseline."""
     if Path(spec).is_file():

@@ -25,7 +25,7 @@ def decoder_from_spec(spec: str, *, contract: str | None = None, provider: str =
     from adapters.onnx_decoder import OnnxDecoder
 
     path = builtin_path(spec) or Path(spec)
-    if builtin_path(spec) is None and _is_family(spec):
+    if builtin_path(spec) is None and _is_family(spec, families):
         if not families:
             raise UsageError(f"--decoder {spec} names a model family (one file per distance); this command "
                              "takes one file: families go to sov qec sweep, threshold, lambda and compare")
@@ -47,10 +47,12 @@ def _options(provider: str, threads: int | None, batch_size: int, workers: int):
 
 # -- model families (adapters.family) -------------------------------------------------------
 
-def _is_family(spec: str) -> bool:
-    from adapters.family import is_family_spec
+def _is_family(spec: str, families: bool) -> bool:
+    """Where families are not taken, only a pattern is told so (a directory or a list
+    keeps the refusal it always had)."""
+    from adapters.family import is_family_spec, is_pattern
 
-    return is_family_spec(spec)
+    return is_family_spec(spec) if families else is_pattern(spec)
 
 
 def _family(spec: str, contract: str | None, opts):
