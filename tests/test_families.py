@@ -274,3 +274,12 @@ def test_a_family_on_the_worker_pool_gives_the_same_points(run_sov, cli, tmp_pat
     a, b = _json(pool), _json(inline)
     assert _errors(a["points"]) == _errors(b["points"]) and a["ran_shots"] == 80000
     assert [q["member"] for q in a["points"]] == [q["member"] for q in b["points"]]
+
+
+def test_the_terminal_table_names_each_points_model(cli, tmp_path, models):
+    r = cli("qec", "sweep", "--decoder", str(models / PATTERN), "--distances", "3,5", "--p", "0.008",
+            "--basis", "x", "--shots", "500", "--workers", "1", "--db", str(tmp_path / "s.duckdb"),
+            env={"COLUMNS": "200"})
+    assert r.returncode == 0, r.stderr
+    rows = [line for line in r.stdout.splitlines() if "predecoder_memory_d" in line and "0.008" in line]
+    assert [("d3_T3_X" in row, "d5_T5_X" in row) for row in rows] == [(True, False), (False, True)], r.stdout
