@@ -142,13 +142,16 @@ def compare_tables(payload: dict, *, reused_from: str | None = None) -> list:
 def points_table(result, title: str):
     """The points of a sweep (``sov qec sweep | threshold | lambda``), by distance then rate."""
     t = new_table(title=title, title_justify="left")
-    for col in ("d", "rounds", "p", "shots", "errors", "LER (95% CI)", "LER / round", "reused"):
-        t.add_column(col, justify="left" if col.startswith("LER") else "right")
+    family = any("member" in q.figures for q in result.points)  # a model family: the file of each point
+    for col in ("d", "rounds", "p", "shots", "errors", "LER (95% CI)", "LER / round", "reused",
+                *(["model"] if family else [])):
+        t.add_column(col, justify="left" if col.startswith("LER") or col == "model" else "right")
     for q in sorted(result.points, key=lambda r: (r.workload.distance, r.workload.p)):
         lo, hi = q.ler_ci
         t.add_row(str(q.workload.distance), str(q.workload.rounds), f"{q.workload.p:g}",
                   f"{q.stats.shots:,}", f"{q.stats.errors:,}", fmt_rate(q.stats.ler, lo, hi),
-                  fmt_rate(q.ler_per_round), f"{q.reused_shots:,}")
+                  fmt_rate(q.ler_per_round), f"{q.reused_shots:,}",
+                  *([q.figures.get("member", {}).get("decoder", "")] if family else []))
     return t
 
 
