@@ -23,7 +23,7 @@ from adapters.grid_geometry import CHANNELS, CONTRACT, GridGeometry, geometry_fo
 from adapters.onnx_model import ModelInfo
 from adapters.runner import BatchedRunner, RunnerTransport
 from adapters.runtime import RuntimeOptions
-from verifier.errors import UsageError
+from verifier.errors import IntegrityError, UsageError
 from verifier.qec.decoder import pack_bits, unpack_bits
 
 MAX_BATCH_ELEMENTS = 1 << 23  # cap shots per inference call so a batch stays ~32 MB of input
@@ -48,7 +48,8 @@ def workload_geometry(info: ModelInfo, workload) -> GridGeometry:
     dmap = info.metadata.get("sov.detector_map")
     circuit = workload._circuit
     try:
-        geo = geometry_for(circuit, dmap, model=info.file_name)
+        geo = geometry_for(circuit, dmap, mask_map_text=info.metadata.get("sov.mask_map"),
+                           model=info.file_name)
     except UsageError as e:
         if dmap is None and getattr(workload, "kind", None) != "memory":
             raise UsageError(f"{info.file_name}: {CONTRACT} needs a rotated surface-code memory "
@@ -107,7 +108,7 @@ class CompiledGridPredecoder(RunnerTransport):
         t0 = time.perf_counter()
         pre_l, residual, corr = self.residual(events)
         t1 = time.perf_counter()
-        out = pre_l ^ self.matching.decode_bits(np.ascontiguousarray(residual))
+        out = pre_l ^ self._match(np.ascontiguousarray(residual))
         t2 = time.perf_counter()
         c = self.counters
         c.shots += events.shape[0]
@@ -121,11 +122,49 @@ class CompiledGridPredecoder(RunnerTransport):
     def decode_packed(self, dets: np.ndarray) -> np.ndarray:
         return pack_bits(self.decode_bits(unpack_bits(dets, self.geometry.num_detectors)))
 
+    def _match(self, residual: np.ndarray) -> np.ndarray:
+        """PyMatching on the residual. A residual it cannot match holds events that no set
+        of the detector error model's mechanisms explains: the model's corrections broke
+        the syndrome, an integrity failure of the model (exit 4), not of sov."""
+        try:
+            return self.matching.decode_bits(residual)
+        except ValueError:
+            bad = 0
+            for row in residual:
+                try:
+                    self.matching.decode_bits(row[None, :])
+                except ValueError:
+                    bad += 1
+            raise IntegrityError(f"{self.runner.name}: PyMatching cannot match the residual of "
+                                 f"{bad} of {residual.shape[0]} shots (its predicted corrections "
+                                 "leave detection events no error mechanism of the detector error "
+                                 "model explains)") from None
+
+
+def dem_detectors(dem, num_detectors: int) -> np.ndarray:
+    """bool ``[num_detectors]``: the detectors some error mechanism of ``dem`` flips."""
+    touched = np.zeros(num_detectors, dtype=bool)
+    for inst in dem.flattened():
+        if inst.type == "error":
+            ids = [t.val for t in inst.targets_copy() if t.is_relative_detector_id()]
+            touched[ids] = True
+    return touched
+
+
+def _workload_dem(workload):
+    return workload.circuit().detector_error_model(decompose_errors=True, approximate_disjoint_errors=True)
+
 
 def compile_grid(info: ModelInfo, session, options: RuntimeOptions, workload) -> CompiledGridPredecoder:
+    """The runtime on ``workload``. A correction's effect is restricted to the detectors of
+    the workload's detector error model: a detector no mechanism flips is deterministic
+    under that model, so a correction cannot be told apart from no correction there
+    (Ising's pipeline passes such final detectors through unchanged), and an event put
+    on it could never be matched."""
     from baselines.pymatching_decoder import PyMatchingDecoder
 
     geo = workload_geometry(info, workload)
+    geo = geo.restricted_to(dem_detectors(_workload_dem(workload), geo.num_detectors))
     cap = max(1, MAX_BATCH_ELEMENTS // geo.cells)
     if options.batch_size > cap:
         options = dataclasses.replace(options, batch_size=cap)
