@@ -181,7 +181,7 @@ def single_faults(s: CircuitStructure):
             events.append((pos, s.meas_paulis[i], anc[i:i + 1], col))
             if not s.meas_resets[i]:
                 events.append((pos + 1, s.meas_paulis[i], anc[i:i + 1], col))
-    events.sort(key=lambda e: e[0])
+    events.sort(key=lambda e: (e[0], e[1]))
     sim = stim.FlipSimulator(batch_size=B, num_qubits=s.num_qubits, disable_stabilizer_randomization=True)
     prev = 0
     j = 0
