@@ -46,6 +46,9 @@ def check_grid(info: ModelInfo, contract: str, workload) -> None:
 
 def workload_geometry(info: ModelInfo, workload) -> GridGeometry:
     dmap = info.metadata.get("sov.detector_map")
+    if not getattr(workload, "has_circuit", True):
+        raise UsageError(f"{info.file_name}: {CONTRACT} derives its grid from the circuit: give the "
+                         "circuit the shots come from (--circuit FILE.stim)")
     circuit = workload._circuit
     try:
         geo = geometry_for(circuit, dmap, mask_map_text=info.metadata.get("sov.mask_map"),
@@ -151,10 +154,6 @@ def dem_detectors(dem, num_detectors: int) -> np.ndarray:
     return touched
 
 
-def _workload_dem(workload):
-    return workload.circuit().detector_error_model(decompose_errors=True, approximate_disjoint_errors=True)
-
-
 def compile_grid(info: ModelInfo, session, options: RuntimeOptions, workload) -> CompiledGridPredecoder:
     """The runtime on ``workload``. A correction's effect is restricted to the detectors of
     the workload's detector error model: a detector no mechanism flips is deterministic
@@ -164,7 +163,7 @@ def compile_grid(info: ModelInfo, session, options: RuntimeOptions, workload) ->
     from baselines.pymatching_decoder import PyMatchingDecoder
 
     geo = workload_geometry(info, workload)
-    geo = geo.restricted_to(dem_detectors(_workload_dem(workload), geo.num_detectors))
+    geo = geo.restricted_to(dem_detectors(workload.detector_error_model(), geo.num_detectors))
     cap = max(1, MAX_BATCH_ELEMENTS // geo.cells)
     if options.batch_size > cap:
         options = dataclasses.replace(options, batch_size=cap)

@@ -14,7 +14,8 @@ from adapters.grid_geometry import analyse, geometry_for
 from adapters.ising_layout import attach, ising_layout
 from adapters.reference_models import save
 from verifier.errors import IntegrityError, UsageError
-from verifier.qec.workload import CircuitWorkload, MemoryWorkload, RecordedWorkload
+from verifier.qec.recorded import RecordedWorkload
+from verifier.qec.workload import CircuitWorkload, MemoryWorkload
 
 from tests.fixtures.onnx_models import constant_grid_model
 
@@ -97,13 +98,13 @@ def test_effects_stay_inside_the_detector_error_model():
     detectors it flips only its round-4 detector."""
     import stim
 
-    from adapters.grid import _workload_dem, dem_detectors
+    from adapters.grid import dem_detectors
 
     c = stim.Circuit.from_file(str(CIRCUIT))
     lay = ising_layout(c)
     g = geometry_for(c, json.dumps(lay.detector_map), mask_map_text=json.dumps(lay.mask_map))
     w = CircuitWorkload.from_file(CIRCUIT, shots=1, seed=0)
-    touched = dem_detectors(_workload_dem(w), 120)
+    touched = dem_detectors(w.detector_error_model(), 120)
     assert not touched[FINAL].any() and touched[:108].all()
     r = g.restricted_to(touched)
     cell = ((2 * 5 + 4) * 5 + 0) * 5 + 0  # ch2 (X flag), slice 4, cell (0, 0): ancilla 25
