@@ -310,3 +310,32 @@ def test_unmatchable_residual_is_an_integrity_failure(tmp_path, cli):
     assert "random.onnx" in r.stderr and "cannot match the residual" in r.stderr
     assert "Traceback" not in r.stderr and "internal error" not in r.stderr
     assert len(r.stderr.strip().splitlines()) == 1
+
+
+def test_random_model_on_isings_circuit_is_matchable(tmp_path):
+    """The issue's failure: a random-weight model's predicted last-round flips put events
+    on Ising's final detectors (in no error mechanism) and PyMatching could not match most
+    residuals. With effects limited to the DEM every residual matches."""
+    import onnx
+
+    from adapters.onnx_decoder import OnnxDecoder
+    from verifier.qec.decoder import unpack_bits
+
+    model = _random_grid_model()
+    for key, value in ising_layout(__import__("stim").Circuit.from_file(str(CIRCUIT))).metadata().items():
+        if key != "sov.contract":
+            model.metadata_props.add(key=key, value=value)
+    path = tmp_path / "random.onnx"
+    onnx.save(model, str(path))
+    w, _ = _recorded(tmp_path, "sparse")
+    dec = OnnxDecoder.from_file(str(path))
+    dec.check(w)
+    compiled = dec.compile_for(w)
+    dets, _ = w.sample_block(w.blocks()[0])
+    ev = unpack_bits(dets, 120)
+    corr = compiled.runner.run(compiled.geometry.tensorize(ev)).reshape(len(ev), -1) > 0
+    lay = ising_layout(__import__("stim").Circuit.from_file(str(CIRCUIT)))
+    raw = geometry_for(w._circuit, json.dumps(lay.detector_map), mask_map_text=json.dumps(lay.mask_map))
+    unrestricted = (ev ^ raw.predicted(corr)[1])[:, FINAL].any(axis=1).sum()
+    assert unrestricted > len(ev) // 4
+    assert compiled.decode_packed(dets).shape == (len(ev), 1)  # every residual matched
