@@ -17,14 +17,18 @@ from adapters.grid_circuit import CONTRACT, Propagation, layout_error
 from verifier.errors import UsageError
 
 
+def _json_value(text: str, key: str, model: str):
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as e:
+        raise UsageError(f"{model}: metadata {key} is not valid JSON ({e.msg})") from None
+
+
 def parse_detector_map(text: str | None, num_detectors: int, *, model: str = "model") -> list | None:
     """``sov.detector_map`` JSON -> list of ``(channel, t, row, col)`` or None entries."""
     if text is None:
         return None
-    try:
-        entries = json.loads(text)
-    except json.JSONDecodeError as e:
-        raise UsageError(f"{model}: metadata sov.detector_map is not valid JSON ({e.msg})") from None
+    entries = _json_value(text, "sov.detector_map", model)
     if not isinstance(entries, list) or len(entries) != num_detectors:
         found = f"{len(entries)} entries" if isinstance(entries, list) else type(entries).__name__
         raise UsageError(f"{model}: metadata sov.detector_map: expected a list of {num_detectors} "
@@ -51,10 +55,7 @@ def parse_mask_map(text: str | None, rounds: int, *, model: str = "model") -> np
     scale = np.ones((2, rounds), dtype=np.float32)
     if text is None:
         return scale
-    try:
-        spec = json.loads(text)
-    except json.JSONDecodeError as e:
-        raise UsageError(f"{model}: metadata sov.mask_map is not valid JSON ({e.msg})") from None
+    spec = _json_value(text, "sov.mask_map", model)
     if not isinstance(spec, dict) or not spec or set(spec) - {"x", "z"}:
         raise UsageError(f"{model}: metadata sov.mask_map must be an object with keys \"x\" "
                          f"and/or \"z\", found {text[:80]!r}")
