@@ -212,17 +212,31 @@ def test_noop_with_the_ising_map_is_exactly_pymatching(tmp_path, circuit):
         assert np.array_equal(got[:, 0] & 1, recorded.astype(np.uint8)) and errors == 36
 
 
-def test_bare_noop_model_replays_as_pymatching_from_the_cli(tmp_path, cli):
-    """Ising's bare graph with its noop last layer, through ``sov qec run``: PyMatching's 7
-    errors on the 2,000 sparse-bundle shots."""
-    model = _ising_model(tmp_path, "noop.onnx", noop=True)
+def test_bare_noop_model_is_pymatching_shot_for_shot(tmp_path):
+    """Ising's bare graph with its noop last layer gives the PyMatching predictions Ising
+    recorded for the 2,000 sparse-bundle shots, shot for shot (7 errors)."""
+    from adapters.onnx_decoder import OnnxDecoder
+
+    w, shots = _recorded(tmp_path, "sparse")
+    dec = OnnxDecoder.from_file(_ising_model(tmp_path, "noop.onnx", noop=True))
+    dec.check(w)
+    pre, res, pred = _decode_all(dec.compile_for(w), w)
+    recorded = _bin(ISING / "sparse" / "data_X" / "pymatching_predictions.bin", np.int32)[:, 0]
+    assert not pre.any() and np.array_equal(res, shots[:, :120])
+    assert np.array_equal(pred, recorded.astype(np.uint8)) and int((pred != shots[:, 120]).sum()) == 7
+
+
+def test_sparse_bare_model_from_the_cli(tmp_path, cli):
+    """The user's path: ``sov qec run`` on the copy with Ising's layout, Ising's circuit and
+    the recorded shots gives Ising's 26 pipeline errors in 2,000 shots."""
+    model = _ising_model(tmp_path, "sparse.onnx")
     _recorded(tmp_path, "sparse")
     r = cli("qec", "run", "--decoder", model, "--circuit", str(CIRCUIT), "--dets",
             str(tmp_path / "d.b8"), "--obs", str(tmp_path / "o.b8"), "--workers", "1",
             "--db", str(tmp_path / "s.duckdb"), "--json", str(tmp_path / "r.json"))
     assert r.returncode == 0, r.stderr
     j = json.loads((tmp_path / "r.json").read_text())
-    assert j["shots"] == 2000 and j["errors"] == 7
+    assert j["shots"] == 2000 and j["errors"] == 26
 
 
 def test_sparse_bare_model_gives_isings_pipeline_shot_for_shot(tmp_path):
@@ -339,3 +353,23 @@ def test_random_model_on_isings_circuit_is_matchable(tmp_path):
     unrestricted = (ev ^ raw.predicted(corr)[1])[:, FINAL].any(axis=1).sum()
     assert unrestricted > len(ev) // 4
     assert compiled.decode_packed(dets).shape == (len(ev), 1)  # every residual matched
+
+
+def test_ising_memory_z_circuit_layout_and_noop(tmp_path):
+    """Ising's memory-Z circuit: the layout finds the Z basis; a noop model placed with it
+    is PyMatching on sampled shots."""
+    import stim
+
+    from adapters.onnx_decoder import OnnxDecoder
+    from baselines.pymatching_decoder import PyMatchingDecoder
+
+    path = ISING / "circuits" / "ising_d5_T5_Z_simple.stim"
+    lay = ising_layout(stim.Circuit.from_file(str(path)))
+    assert lay.basis == "z" and lay.mask_map == {"z": [1.0] * 5, "x": [0.0, 1.0, 1.0, 1.0, 0.0]}
+    model = save(constant_grid_model(-10.0, metadata=lay.metadata()), tmp_path / "noop.onnx")
+    w = CircuitWorkload.from_file(path, shots=4000, seed=5)
+    dec = OnnxDecoder.from_file(model)
+    dec.check(w)
+    dets, _ = w.sample_block(w.blocks()[0])
+    assert np.array_equal(dec.compile_for(w).decode_packed(dets),
+                          PyMatchingDecoder().compile_for(w).decode_packed(dets))
