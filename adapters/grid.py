@@ -44,6 +44,10 @@ def check_grid(info: ModelInfo, contract: str, workload) -> None:
         raise UsageError(f"{name}: fixed batch {b_in} in but {b_out} out")
 
 
+_ISING_HINT = ("; a model in NVIDIA Ising Decoding's layout gets its map with "
+               "`python -m adapters.ising_layout CIRCUIT.stim MODEL.onnx OUT.onnx`")
+
+
 def workload_geometry(info: ModelInfo, workload) -> GridGeometry:
     dmap = info.metadata.get("sov.detector_map")
     if not getattr(workload, "has_circuit", True):
@@ -57,7 +61,8 @@ def workload_geometry(info: ModelInfo, workload) -> GridGeometry:
         if dmap is None and getattr(workload, "kind", None) != "memory":
             raise UsageError(f"{info.file_name}: {CONTRACT} needs a rotated surface-code memory "
                              f"workload (--distance/--rounds/--basis) or a model with "
-                             f"sov.detector_map metadata; this circuit does not fit: {e}") from None
+                             f"sov.detector_map metadata; this circuit does not fit: {e}"
+                             f"{_ISING_HINT if 'QUBIT_COORDS' in str(e) else ''}") from None
         raise
     if getattr(workload, "kind", None) == "memory":
         if (geo.distance, geo.rounds) != (workload.distance, workload.rounds):
@@ -150,7 +155,7 @@ def dem_detectors(dem, num_detectors: int) -> np.ndarray:
     for inst in dem.flattened():
         if inst.type == "error":
             ids = [t.val for t in inst.targets_copy() if t.is_relative_detector_id()]
-            touched[ids] = True
+            touched[[k for k in ids if k < num_detectors]] = True
     return touched
 
 

@@ -88,8 +88,18 @@ def test_ising_circuit_geometry_and_layout():
     assert g.logical_support == tuple((0, c) for c in range(5))  # Ising's X observable: row 0
     with pytest.raises(UsageError, match="sov.mask_map"):
         geometry_for(c, json.dumps(entries), mask_map_text='{"x": [1, 1]}')
+    with pytest.raises(UsageError, match="not valid JSON"):
+        geometry_for(c, json.dumps(entries), mask_map_text='{"x": [1')
     with pytest.raises(UsageError, match="sov.mask_map"):
         geometry_for(c, json.dumps(entries), mask_map_text='{"y": [1, 1, 1, 1, 1]}')
+
+
+def test_a_model_without_a_map_on_isings_circuit_is_told_how_to_get_one(tmp_path):
+    from adapters.onnx_decoder import OnnxDecoder
+
+    dec = OnnxDecoder.from_file(save(constant_grid_model(-1.0), tmp_path / "bare.onnx"))
+    with pytest.raises(UsageError, match=r"QUBIT_COORDS.*python -m adapters\.ising_layout"):
+        dec.check(CircuitWorkload.from_file(CIRCUIT, shots=10, seed=0))
 
 
 def test_effects_stay_inside_the_detector_error_model():
