@@ -383,3 +383,17 @@ def test_ising_memory_z_circuit_layout_and_noop(tmp_path):
     dets, _ = w.sample_block(w.blocks()[0])
     assert np.array_equal(dec.compile_for(w).decode_packed(dets),
                           PyMatchingDecoder().compile_for(w).decode_packed(dets))
+
+
+def test_shots_that_do_not_fit_the_dem_are_not_blamed_on_the_model(tmp_path):
+    """Shots with events the DEM cannot explain even before the model acts (here: shots of
+    the fully noisy circuit replayed against the one-fault circuit) are exit 2, not 4."""
+    from adapters.onnx_decoder import OnnxDecoder
+
+    w = CircuitWorkload.from_file(_one_fault_circuit(tmp_path), shots=200, seed=1)
+    dec = OnnxDecoder.from_file(save(constant_grid_model(-1.0), tmp_path / "noop.onnx"))
+    dec.check(w)
+    noisy = MemoryWorkload(3, 3, "z", "uniform", 0.02, 200, 3)
+    dets, _ = noisy.sample_block(noisy.blocks()[0])
+    with pytest.raises(UsageError, match=r"detection events of \d+ of 200 shots cannot be matched"):
+        dec.compile_for(w).decode_packed(dets)
