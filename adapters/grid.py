@@ -23,7 +23,8 @@ from adapters.grid_geometry import CHANNELS, CONTRACT, GridGeometry, geometry_fo
 from adapters.onnx_model import ModelInfo
 from adapters.runner import BatchedRunner, RunnerTransport
 from adapters.runtime import RuntimeOptions
-from verifier.errors import IntegrityError, UsageError
+from adapters.finisher import match_residual
+from verifier.errors import UsageError
 from verifier.qec.decoder import pack_bits, unpack_bits
 
 MAX_BATCH_ELEMENTS = 1 << 23  # cap shots per inference call so a batch stays ~32 MB of input
@@ -116,7 +117,7 @@ class CompiledGridPredecoder(RunnerTransport):
         t0 = time.perf_counter()
         pre_l, residual, corr = self.residual(events)
         t1 = time.perf_counter()
-        out = pre_l ^ self._match(np.ascontiguousarray(residual), events)
+        out = pre_l ^ match_residual(self.matching, np.ascontiguousarray(residual), events, self.runner.name)
         t2 = time.perf_counter()
         c = self.counters
         c.shots += events.shape[0]
@@ -129,39 +130,6 @@ class CompiledGridPredecoder(RunnerTransport):
 
     def decode_packed(self, dets: np.ndarray) -> np.ndarray:
         return pack_bits(self.decode_bits(unpack_bits(dets, self.geometry.num_detectors)))
-
-    def _match(self, residual: np.ndarray, events: np.ndarray | None = None) -> np.ndarray:
-        """PyMatching on the residual. A residual it cannot match holds events that no set
-        of the detector error model's mechanisms explains. When the shot's own events do
-        match, the model's corrections broke the syndrome: an integrity failure of the
-        model (exit 4), not of sov. When they do not either, the shots do not fit the
-        detector error model (exit 2), whatever the model did."""
-        try:
-            return self.matching.decode_bits(residual)
-        except ValueError:
-            pass
-        model_bad = data_bad = 0
-        for k in range(residual.shape[0]):
-            if self._unmatchable(residual[k]):
-                if events is not None and self._unmatchable(events[k]):
-                    data_bad += 1
-                else:
-                    model_bad += 1
-        if model_bad:
-            raise IntegrityError(f"{self.runner.name}: PyMatching cannot match the residual of "
-                                 f"{model_bad} of {residual.shape[0]} shots (the model's predicted "
-                                 "corrections leave detection events no error mechanism of the "
-                                 "detector error model explains)")
-        raise UsageError(f"the detection events of {data_bad} of {residual.shape[0]} shots cannot be "
-                         "matched with the workload's detector error model (events on detectors no "
-                         "error mechanism flips): the shots do not come from this circuit or DEM")
-
-    def _unmatchable(self, row: np.ndarray) -> bool:
-        try:
-            self.matching.decode_bits(row[None, :])
-        except ValueError:
-            return True
-        return False
 
 
 def dem_detectors(dem, num_detectors: int) -> np.ndarray:

@@ -48,6 +48,7 @@ def _recorded(tmp_path: Path, bundle: str, circuit: Path = CIRCUIT) -> tuple[Rec
 
 
 def _decode_all(compiled, w):
+    from adapters.finisher import match_residual
     from verifier.qec.decoder import unpack_bits
 
     pre, res, pred = [], [], []
@@ -57,7 +58,7 @@ def _decode_all(compiled, w):
         pre_l, residual, _ = compiled.residual(ev)
         pre.append(pre_l[:, 0])
         res.append(residual)
-        pred.append(pre_l[:, 0] ^ compiled._match(np.ascontiguousarray(residual))[:, 0])
+        pred.append(pre_l[:, 0] ^ match_residual(compiled.matching, np.ascontiguousarray(residual), ev, "m")[:, 0])
     return np.concatenate(pre), np.concatenate(res), np.concatenate(pred)
 
 
