@@ -114,22 +114,33 @@ def lam(row: dict[str, Any]) -> str:
     return _with_ci(row, "lambda", "{:.2f}")
 
 
-VERDICT_TEXT = {"identical": "identical", "no significant difference": "no sig. difference",
-                "better": "better", "worse": "worse"}
+VERDICT_TEXT = {"better": "better", "non-inferior": "non-inferior", "worse": "WORSE",
+                "inconclusive": "inconclusive"}
+
+
+def rank(row: dict[str, Any]) -> str:
+    return "ref." if row.get("rank") is None else str(row["rank"])
 
 
 def paired(row: dict[str, Any]) -> tuple[str, str]:
-    """(verdict word, detail) of a summary row's pooled paired test."""
+    """(verdict word, detail) of a candidate's verdict against the baseline: the verdict
+    from the per-workload tests, and its deciding (worst significant) workload."""
     pr = row.get("paired")
     if row.get("baseline"):
-        return ("baseline", "")
+        return ("reference", "")
     if not pr:
         return ("n/a", "")
     v = VERDICT_TEXT.get(pr["verdict"], pr["verdict"])
-    if pr["verdict"] == "identical":
-        return (v, "same failures on every shot")
-    return (v, f"p = {pvalue(pr['p_value'])} · discordant shots: {pr['only_candidate_fails']:,} "
-               f"fail only here, {pr['only_baseline_fails']:,} only in the baseline")
+    if pr.get("identical"):
+        return (f"{v} (identical)", "same failures on every shot")
+    dc = pr["deciding"]
+    r = dc.get("ratio")
+    lo, hi = dc.get("ratio_ci") or [None, None]
+    rt = (f"{r:.2f}× [{lo:.2f}, {hi:.2f}]" if r is not None and lo is not None and math.isfinite(hi)
+          else "ratio n/a")
+    which = ("worst" if pr["significantly_worse"] else "best" if pr["significantly_better"] else "closest call")
+    return (v, f"{which}: {dc['label']} {rt}, Holm p = {pvalue(dc['p_holm'])}; "
+               f"margin {pr['margin']:.0%} over {pr['workloads']} workloads")
 
 
 def decoder_map(payload: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -154,7 +165,7 @@ def terminal_table(payload: dict[str, Any]):
 
     t = new_table(title=f"Decoder comparison · run {payload['run_id']}", title_justify="left")
     for col, right in (("#", True), ("decoder", False), ("sha256", False), ("failures/shots", True),
-                       ("pooled LER [95% CI]", True), (f"÷ {bl}", True), ("paired vs baseline", False),
+                       ("pooled LER [95% CI]", True), (f"÷ {bl}", True), ("verdict vs baseline", False),
                        ("thr.", True), ("Λ", True), ("p50", True), ("p99", True), ("p99.9 µs/rnd", True),
                        ("shots/s", True)):
         t.add_column(col, justify="right" if right else "left")
@@ -164,9 +175,9 @@ def terminal_table(payload: dict[str, Any]):
         if r.get("integrity_failure"):
             verdict = "INTEGRITY FAILURE"
         ci = r.get("pooled_ler_ci") or [None, None]
-        t.add_row(str(r["rank"]), d["label"], short_sha(d), f"{r['errors']:,}/{r['shots']:,}",
+        t.add_row(rank(r), d["label"], short_sha(d), f"{r['errors']:,}/{r['shots']:,}",
                   ler_ci(r["pooled_ler"], ci[0], ci[1], plain=True), ratio(r["ratio_to_baseline"]),
-                  verdict + (f" (p={pvalue(r['paired']['p_value'])})" if r.get("paired") and verdict not in ("identical",) else ""),
+                  verdict + (f": {detail}" if detail and "identical" not in verdict else ""),
                   threshold(r), lam(r), micro(r["latency_p50"]), micro(r["latency_p99"]),
                   micro(r["latency_p999"]), rate(r["throughput"]))
     return t

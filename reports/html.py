@@ -224,10 +224,10 @@ def _findings(payload, dm, colors) -> str:
             sub = f"LER vs {dm[payload['baseline']]['label']} (geometric mean) · {_badge(verdict)}"
             if detail:
                 sub += f'<br><span class="small">{escape(detail)}</span>'
-            cards.append(f'<div class="card" style="--c:{c}"><div class="name">#{r["rank"]} {escape(d["label"])}</div>'
+            cards.append(f'<div class="card" style="--c:{c}"><div class="name">{"reference" if r["rank"] is None else "#" + str(r["rank"])} {escape(d["label"])}</div>'
                          f'<div class="big">{escape(big)}</div><div class="sub">{sub}</div></div>')
             continue
-        cards.append(f'<div class="card" style="--c:{c}"><div class="name">#{r["rank"]} {escape(d["label"])}</div>'
+        cards.append(f'<div class="card" style="--c:{c}"><div class="name">{"reference" if r["rank"] is None else "#" + str(r["rank"])} {escape(d["label"])}</div>'
                      f'<div class="big">{escape(big)}</div><div class="sub">{escape(sub)}</div></div>')
     return f'<div class="findings">{"".join(cards)}</div>'
 
@@ -243,7 +243,7 @@ def _summary_table(payload, dm, colors) -> str:
     head = ('<thead><tr><th class="num" rowspan="2">#</th><th rowspan="2">Decoder</th>'
             '<th class="num" rowspan="2">Pooled LER<br><span class="small">[95% CI] · failures / shots</span></th>'
             f'<th class="num" rowspan="2">LER ÷<br>{escape(dm[payload["baseline"]]["label"])}</th>'
-            '<th rowspan="2">Paired test vs baseline</th><th class="num" rowspan="2">Threshold<br>'
+            '<th rowspan="2">Verdict vs baseline</th><th class="num" rowspan="2">Threshold<br>'
             '<span class="small">[95% CI]</span></th>'
             f'<th class="num" rowspan="2">{lam_head}</th>'
             '<th class="num grp" colspan="3">Latency, µs per round</th>'
@@ -263,7 +263,7 @@ def _summary_table(payload, dm, colors) -> str:
         lam_main, lam_ci = _split(F.lam(r))
         note = escape(r.get("threshold_note") or "")
         body.append(
-            f'<tr class="{"base" if r["baseline"] else ""}"><td class="num">{r["rank"]}</td>'
+            f'<tr class="{"base" if r["baseline"] else ""}"><td class="num">{F.rank(r)}</td>'
             f'<td class="dec">{_sw(colors[r["decoder"]])}{escape(d["label"])}'
             f'<div class="small mono">{escape(F.short_sha(d))}</div></td>'
             f'<td class="num">{escape(ler_main)}<div class="small">{escape(ler_ci)} · '
@@ -277,10 +277,12 @@ def _summary_table(payload, dm, colors) -> str:
             f'<td class="num">{escape(F.micro(r["latency_p999"]))}</td>'
             f'<td class="num">{escape(F.rate(r["throughput"]))}</td></tr>')
     notes = []
-    notes.append(f"Ranked by the geometric mean over workloads of each decoder's LER divided by "
-                 f"{escape(dm[payload['baseline']]['label'])}'s on the same shots (lower is better). "
-                 f"Paired test: exact McNemar on the shots where exactly one of the two fails, pooled over "
-                 f"workloads; a difference is called at p &lt; {payload.get('alpha', 0.05):g}.")
+    notes.append(f"The baseline {escape(dm[payload['baseline']]['label'])} is the reference. Candidates are "
+                 "ranked by their verdict (better, non-inferior, inconclusive, worse), then by the geometric "
+                 "mean of their LER ratio to the baseline on the same shots. A verdict comes from each "
+                 "workload on its own: the non-inferiority test at the margin, and the exact McNemar test on "
+                 "the shots where exactly one of the two fails, Holm-adjusted across the candidate's workloads "
+                 f"at α = {payload.get('alpha', 0.05):g}. The detail names the worst significant workload.")
     if lat_w:
         notes.append(f"Latency: µs per QEC round to decode one shot, one shot at a time, at "
                      f"d={lat_w['distance']}, p={lat_w['p']:g} (rounds={lat_w['rounds']}). Throughput: "
@@ -471,7 +473,7 @@ def _paired_section(payload, dm, colors) -> str:
             f'<p>Every decoder decoded the <em>same</em> shots, so each candidate is compared shot by shot with '
             f'{bl}. Only the shots where exactly one of the two fails carry information (exact McNemar test, '
             f'two-sided). Per-workload p-values are not adjusted for multiple comparisons; the verdict in the summary '
-            f'comes from the single test pooled over all workloads.</p><table><thead><tr><th>Candidate</th><th>Workload</th><th class="num">Shots</th>'
+            f'comes from these per-workload tests, Holm-adjusted across its workloads.</p><table><thead><tr><th>Candidate</th><th>Workload</th><th class="num">Shots</th>'
             f'<th class="num">Both fail</th><th class="num">Only candidate fails</th>'
             f'<th class="num">Only {bl} fails</th><th class="num">p-value</th><th>Verdict</th></tr></thead>'
             f'<tbody>{"".join(rows)}</tbody></table>')
