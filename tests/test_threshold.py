@@ -215,11 +215,12 @@ def test_even_distances_are_refused_in_one_line(cli, tmp_path, command, extra, d
 
 def test_a_widened_threshold_interval_stays_inside_zero_one():
     """Few shots and a poor fit widen the interval by sqrt(chi2/dof) about the estimate; the
-    tenth of these simulated sweeps reached below zero before the interval was cut to [0, 1]."""
+    sixth of these simulated sweeps reaches below zero before the interval is cut to [0, 1]
+    (the tenth did under the former fit over every distance)."""
     rng = np.random.default_rng(0)
     sweeps = [[LerPoint(d, p, 300, int(rng.binomial(300, min(0.5, 0.03 * (p / 0.007) ** ((d + 1) / 2)))))
                for d in (3, 5, 7) for p in (0.002, 0.004, 0.006, 0.008, 0.01)] for _ in range(10)]
-    fits = [fit_threshold(sweeps[i], bootstrap=100, seed=i) for i in (0, 9)]
+    fits = [fit_threshold(sweeps[i], bootstrap=100, seed=i) for i in (0, 5)]
     for f in fits:
         if f.threshold is not None and f.threshold_ci[0] is not None:
             lo, hi = f.threshold_ci

@@ -131,7 +131,7 @@ def single_log_eps_var(ler: np.ndarray, shots: np.ndarray, rounds: np.ndarray) -
     eps = epsilon_of(ler, rounds)
     deps = (np.clip(1 - 2 * ler, 1e-12, 1.0) ** (1.0 / rounds - 1.0)) / rounds
     var_p = np.maximum(ler * (1 - ler), 1.0 / shots) / shots  # floor keeps a 0-error point finite
-    return (deps ** 2) * var_p / np.maximum(eps, 1e-300) ** 2
+    return (deps ** 2) * var_p / np.maximum(eps, 1e-150) ** 2
 
 
 @dataclass(frozen=True)
