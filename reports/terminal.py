@@ -163,23 +163,40 @@ def _threshold_line(fit) -> str:
     if fit.threshold is None:
         return f"threshold: not measured ({fit.message})"
     lo, hi = fit.threshold_ci
-    ci = f" [{lo:.4%}, {hi:.4%}] ({int(round(fit.confidence * 100))}% CI)" if lo is not None else ""
-    win = f", fit over p in [{fit.window[0]:g}, {fit.window[1]:g}]" if fit.window else ""
-    return (f"threshold p_th = {fit.threshold:.4%}{ci}; nu = {fit.nu:.2f}, "
-            f"chi2/dof = {fit.chi2:.1f}/{fit.dof}{win}")
+    ci = (f" [{lo:.4%}, {hi:.4%}] ({int(round(fit.confidence * 100))}% CI, bootstrap, with the spread "
+          "over the fit choices)" if lo is not None else "")
+    return f"threshold p_th = {fit.threshold:.4%}{ci}"
+
+
+def _pct_ci(ci) -> str:
+    lo, hi = ci
+    return f" [{lo:.4%}, {hi:.4%}]" if lo is not None and hi is not None else ""
+
+
+def _threshold_detail(fit) -> list[str]:
+    """How the threshold was fitted: the rule's distances and window, each fit choice."""
+    if fit.threshold is None:
+        return []
+    win = f", p in [{fit.window[0]:g}, {fit.window[1]:g}]" if fit.window else ""
+    out = [f"  finite-size scaling over d = {', '.join(map(str, fit.fit_distances or fit.distances))}{win}: "
+           f"nu = {fit.nu:.2f}, chi2/dof = {fit.chi2:.1f}/{fit.dof}"]
+    for c in fit.choices:
+        if c["threshold"] is not None:
+            tag = "" if c["used"] else " (diagnostic, not in the interval)"
+            out.append(f"  fit over {c['name']}: {c['threshold']:.4%}{_pct_ci(c['threshold_ci'])}{tag}")
+    return out
 
 
 def threshold_lines(res, *, noise: str, basis: str, store_path: str = "") -> list:
     """A ``workflows.sweep.ThresholdResult`` as the terminal shows it."""
     r, fit = res.sweep, res.fit
     out: list = [points_table(r, f"{r.decoder_name}: {noise} noise, basis {basis}"),
-                 _threshold_line(fit)]
+                 _threshold_line(fit), *_threshold_detail(fit)]
     for c in fit.crossings:
         a, b = c["distances"]
-        lo, hi = c["crossing_ci"]
         where = f"{c['crossing']:.4%}" if c["crossing"] is not None else "no crossing in range"
-        ci = f" [{lo:.4%}, {hi:.4%}]" if lo is not None else ""
-        out.append(f"  d = {a} / {b} curves cross at {where}{ci}")
+        out.append(f"  d = {a} / {b} curves cross at {where}{_pct_ci(c['crossing_ci'])}")
+    out.extend(f"warning: {w}" for w in fit.warnings)
     for label, bf in res.baselines.items():
         th = bf.get("threshold")
         out.append(f"  baseline {label}: threshold "
@@ -193,8 +210,8 @@ def threshold_lines(res, *, noise: str, basis: str, store_path: str = "") -> lis
 
 _CONVENTION = {
     "google": "google convention: 1 − 2 P_L(n) = A (1 − 2 ε_d)^n fitted over the round counts n, A free",
-    "single-round-count": "single-round-count convention: 1 − 2 P_L = (1 − 2 ε_d)^rounds from one experiment "
-                          "per distance, A = 1 (the time boundaries count as rounds: reads Λ high)",
+    "single-round-count": "single-round-count convention: 1 − 2 P_L = (1 − 2 ε_d)^rounds, one experiment per "
+                          "distance, A = 1 (reads Λ high)",
 }
 
 

@@ -71,7 +71,7 @@ def disagreements(rows: list[dict]) -> list[str]:
             lo, hi = y["crossing_ci"]
             if lo is not None and not (lo <= x["crossing"] <= hi):
                 (xa, xb), (ya, yb) = x["distances"], y["distances"]
-                out.append(f"the distances disagree: the d = {xa}/{xb} crossing {x['crossing']:.3%} lies outside "
-                           f"the d = {ya}/{yb} crossing's interval [{lo:.3%}, {hi:.3%}] (finite-size drift)")
+                out.append(f"the distances disagree: d = {xa}/{xb} cross at {x['crossing']:.3%}, outside the "
+                           f"d = {ya}/{yb} interval [{lo:.3%}, {hi:.3%}] (finite-size drift)")
                 break
     return out

@@ -190,13 +190,17 @@ def _start(d: np.ndarray, p: np.ndarray, y: np.ndarray, choice: _Choice, found: 
 
 
 def _choices(ds: list[int], window: float | None, drop_smallest: bool) -> list[_Choice]:
+    """The headline fit (the rule), the same distances with the other rate choice, and
+    (when the rule left a distance out) the every-distance fit as a diagnostic."""
     rule_ds = tuple(ds[1:]) if drop_smallest and len(ds) >= 3 else tuple(ds)
     alt = None if window else WINDOW
-    out = [_Choice("rule: " + ("largest distances" if rule_ds != tuple(ds) else "all distances")
-                   + (f", window ±{window:.0%}" if window else ", every rate"), rule_ds, window, True),
-           _Choice("rule's distances, " + (f"window ±{alt:.0%}" if alt else "every rate"), rule_ds, alt, True)]
+
+    def name(dd, w):
+        return f"d = {', '.join(map(str, dd))}, " + (f"rates within ±{w:.0%}" if w else "every rate")
+
+    out = [_Choice(name(rule_ds, window), rule_ds, window, True), _Choice(name(rule_ds, alt), rule_ds, alt, True)]
     if rule_ds != tuple(ds):
-        out.append(_Choice("every distance (diagnostic)", tuple(ds), window, False))
+        out.append(_Choice(name(tuple(ds), window), tuple(ds), window, False))
     return out
 
 
@@ -296,8 +300,8 @@ def fit_threshold(points: Sequence[LerPoint], *, confidence: float = CONFIDENCE,
     warn = disagreements(rows)
     for c in choices:
         if not c.used and c.ok and ci[0] is not None and not (ci[0] <= c.theta[0] <= ci[1]):
-            warn.append(f"the fit over every distance gives {c.theta[0]:.3%}, outside the interval: "
-                        f"the smallest distance drifts (left out by the rule)")
+            warn.append(f"the fit over every distance ({c.theta[0]:.3%}) lies outside the interval: "
+                        "the smallest distance drifts")
     return ThresholdFit(pth, ci, 1.0 / float(head.theta[1]),
                         {"A": float(head.theta[2]), "B": float(head.theta[3]), "C": float(head.theta[4])},
                         head.chi2, head.dof, status=status, message=msg, bootstrap=len(head.boot),
