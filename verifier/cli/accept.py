@@ -29,7 +29,7 @@ def accept(
     latency_per: Annotated[str, typer.Option("--latency-per", help="Latency budget per shot or per round.")] = "shot",
     max_latency_ratio: Annotated[Optional[float], typer.Option("--max-latency-ratio", help="Latency gate: at most this many times the baseline's decode time.")] = None,
     experiment: ExperimentOpt = None,
-    tolerance: Annotated[Optional[float], typer.Option("--tolerance", help="Calibration gate tolerance (see sov calib).")] = None,
+    tolerance: Annotated[Optional[str], typer.Option("--tolerance", metavar="1.5x|1.5x+F|ABS", help="Calibration gate: the candidate's median error may be at most this factor times the baseline's (plus F, default 0.0005), or exceed it by at most ABS [default: 1.5x].", show_default=False)] = None,
     repeats: Annotated[Optional[int], typer.Option("--repeats", min=1, help="Calibration repeats.")] = None,
     runtime: Optional[dict] = None,  # --contract ... --batch-size: see o.runtime_options
     workers: o.WorkersOpt = None,
@@ -45,7 +45,7 @@ def accept(
     Gates: LER non-inferiority on paired shots (default: the candidate's LER may exceed the
     baseline's by at most 10 % of it, at 95 % confidence), optional latency budget, and
     calibration tolerance (--experiment). Exit 0 pass, 1 fail, 3 inconclusive (with the
-    shots that would likely decide). Everything is recorded in the store and in its
+    shots that would decide with 80 % probability). Everything is recorded in the store and in its
     hash-chained evidence log."""
     o.check_outputs(json_out=json_out, junit=junit, evidence_out=evidence_out)
     from reports.junit import write_junit

@@ -8,6 +8,7 @@ Heavy libraries are imported inside the helpers, never at module level, so that
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Annotated, Any, Optional
@@ -131,7 +132,7 @@ def executor_for(kind: str, scheduler: str | None, workers: int):
 
 
 def qec_workload(**flags):
-    """The workload named by the shared workload flags (``verifier.qec.workload.from_flags``)."""
+    """The workload named by the shared workload flags (``verifier.qec.flags.from_flags``)."""
     from verifier.qec.flags import from_flags
 
     return from_flags(**flags)
@@ -195,8 +196,9 @@ def human_console(json_target: str | None):
 
     to_stderr = json_target == "-"
     stream = sys.stderr if to_stderr else sys.stdout
-    # logs and CI get a wide, plain layout instead of rich's 80-column default
-    width = None if stream.isatty() else 140
+    # logs and CI get a wide, plain layout instead of rich's 80-column default, unless the
+    # caller says how wide its page is (COLUMNS, which rich then reads itself)
+    width = None if stream.isatty() or os.environ.get("COLUMNS", "").isdigit() else 140
     return Console(stderr=to_stderr, highlight=False, width=width)
 
 
@@ -241,7 +243,7 @@ def option_block(into: str, block: list[tuple[str, Any, Any]]):
 
 def workload_options(*, shots: int | None, recorded: bool = True):
     """The workload flags (``--distance`` ... ``--data-format``) as the parameter ``workload``:
-    a dict of ``verifier.qec.workload.from_flags``'s keyword arguments. ``shots``: this
+    a dict of ``verifier.qec.flags.from_flags``'s keyword arguments. ``shots``: this
     command's default shot count (None: the command declares its own --shots, which means
     something else there); ``recorded=False``: no --dets/--obs/--data-format (a command
     that only samples)."""
