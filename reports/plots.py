@@ -51,8 +51,9 @@ def threshold_figure(fit, *, title: str | None = None, baselines: dict[str, Sequ
         c = colors[d]
         ax.fill_between(p, np.maximum(ci[:, 0], 1e-12), ci[:, 1], color=c, alpha=0.18, lw=0)
         ok = y > 0
+        left_out = bool(getattr(fit, "fit_distances", ())) and d not in fit.fit_distances
         ax.errorbar(p[ok], y[ok], yerr=[y[ok] - ci[ok, 0], ci[ok, 1] - y[ok]], fmt="o", ms=4,
-                    color=c, capsize=2, lw=1, label=f"d = {d}")
+                    color=c, capsize=2, lw=1, label=f"d = {d}" + (" (left out of the fit)" if left_out else ""))
         if (~ok).any():  # zero errors: the upper bound only
             ax.plot(p[~ok], ci[~ok, 1], "v", color=c, ms=5)
         lo_w, hi_w = getattr(fit, "window", None) or (p.min(), p.max())

@@ -139,3 +139,33 @@ def test_cli_lambda_conventions(cli, tmp_path):
 def test_cli_lambda_bad_convention_flags(cli, tmp_path, args, needle):
     r = cli("qec", "lambda", "--p", "0.003", "--db", str(tmp_path / "x.duckdb"), *args)
     assert r.returncode == 2 and needle in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
+
+
+def test_sinter_baseline_with_several_round_counts_is_fitted_in_googles_convention(cli, tmp_path):
+    """A sinter CSV with rows at several round counts per distance (metadata ``r``) is a
+    google-convention baseline; the command's own sinter export round-trips as one."""
+    import sinter
+
+    from adapters.sinter_interop import read_sinter_csv_epsilon
+
+    rng = np.random.default_rng(4)
+    rows = [sinter.TaskStats(strong_id=f"{q.distance}-{q.rounds}", decoder="theirs",
+                             json_metadata={"d": q.distance, "r": q.rounds, "p": 0.003},
+                             shots=q.shots, errors=q.errors) for q in _google_counts(rng, 200_000)]
+    path = tmp_path / "b.csv"
+    path.write_text(sinter.CSV_HEADER + "\n" + "\n".join(s.to_csv_line() for s in rows) + "\n")
+    pts = read_sinter_csv_epsilon(path, 0.003)["sinter:theirs"]
+    fit = fit_lambda(pts, bootstrap=200)
+    assert fit.convention == GOOGLE and fit.lam_ci[0] <= LAM <= fit.lam_ci[1]
+    mine = tmp_path / "mine.csv"
+    r = cli("qec", "lambda", "--distances", "3,5,7", "--p", "0.003", "--shots", "4000", "--workers", "1",
+            "--bootstrap", "50", "--db", str(tmp_path / "l.duckdb"), "--json", "-", "--sinter-csv", str(mine),
+            "--baseline-csv", str(path), "--rounds-factors", "1,3")
+    assert r.returncode in (0, 3), r.stderr
+    out = json.loads(r.stdout)
+    assert out["baselines"]["sinter:theirs"]["convention"] == GOOGLE
+    assert [e["rounds"] for e in out["baselines"]["sinter:theirs"]["epsilon"]] == [[3, 9, 27], [5, 15, 45], [7, 21, 63]]
+    again = read_sinter_csv_epsilon(mine, 0.003)
+    (label, back), = again.items()
+    assert sorted((q.distance, q.rounds) for q in back) == [(3, 3), (3, 9), (5, 5), (5, 15), (7, 7), (7, 21)]
+    assert infer_convention(back) == GOOGLE
