@@ -124,8 +124,9 @@ def test_identity_predecoder_has_exactly_pymatchings_threshold(uniform_sweep, id
 
 @pytest.mark.slow
 def test_pymatching_lambda_at_0_3_percent_between_3_and_4():
-    """Λ at p = 0.003 for d = 3, 5, 7 (rounds = d) is between 3 and 4 for PyMatching on
-    uniform noise: the 95 % interval must overlap [3, 4] and exclude 1 (suppression)."""
+    """Λ at p = 0.003 for d = 3, 5, 7 in the single-round-count convention (rounds = d,
+    A = 1) is between 3 and 4 for PyMatching on uniform noise: the 95 % interval must
+    overlap [3, 4] and exclude 1 (suppression). (Google's convention: tests/test_lambda.py.)"""
     from baselines.pymatching_decoder import PyMatchingDecoder
     from verifier.stats.suppression import points_from_results
     from verifier.qec.grid import SweepSpec
@@ -133,7 +134,7 @@ def test_pymatching_lambda_at_0_3_percent_between_3_and_4():
 
     res = sweep(PyMatchingDecoder(), SweepSpec((3, 5, 7), (0.003,), 60_000, seed=99), workers=2)
     fit = fit_lambda(points_from_results(res.points), seed=1)
-    assert fit.status == "ok"
+    assert fit.status == "ok" and fit.convention == "single-round-count"
     lo, hi = fit.lam_ci
     assert lo < fit.lam < hi
     assert lo <= 4.0 and hi >= 3.0, (fit.lam, fit.lam_ci)

@@ -68,7 +68,7 @@ def _threshold(rows: list[dict], notes: list[str]) -> dict[str, Any]:
         return th
     js = fit.to_json()
     th["threshold_fit"] = {k: js.get(k) for k in ("threshold", "threshold_ci", "status", "message",
-                                                    "crossings", "curves")}
+                                                    "crossings", "curves", "fit_distances", "warnings")}
     if fit.status == "ok" and fit.threshold is not None:
         th["threshold"] = fit.threshold
         th["threshold_ci"] = list(fit.threshold_ci)
