@@ -91,8 +91,9 @@ def fit_lambda(points: Sequence[EpsilonPoint], *, confidence: float = CONFIDENCE
     zero = [e.distance for e in est if e.status == "no_errors"]
     if zero:
         return LambdaFit(None, (None, None), None, None, status="no_errors",
-                         message=f"no logical errors at distance {', '.join(map(str, zero))}: "
-                                 "run more shots to measure ε there", **base)
+                         message=f"ε not measured at distance {', '.join(map(str, zero))} (no logical errors"
+                                 + (", or none growing with the rounds" if conv == GOOGLE else "")
+                                 + "): run more shots to measure ε there", **base)
     if any(e.status == "above_threshold" for e in est):
         return LambdaFit(None, (None, None), None, None, status="above_threshold",
                          message="a logical error rate reached 1/2: ε is not defined", **base)
