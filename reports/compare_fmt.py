@@ -166,7 +166,7 @@ def terminal_table(payload: dict[str, Any]):
     t = new_table(title=f"Decoder comparison · run {payload['run_id']}", title_justify="left")
     for col, right in (("#", True), ("decoder", False), ("sha256", False), ("failures/shots", True),
                        ("pooled LER [95% CI]", True), (f"÷ {bl}", True), ("verdict vs baseline", False),
-                       ("thr.", True), ("Λ", True), ("p50", True), ("p99", True), ("p99.9 µs/rnd", True),
+                       ("thr.", True), ("Λ (r=d)", True), ("p50", True), ("p99", True), ("p99.9 µs/rnd", True),
                        ("shots/s", True)):
         t.add_column(col, justify="right" if right else "left")
     for r in payload["summary"]:

@@ -239,7 +239,7 @@ def _summary_table(payload, dm, colors) -> str:
     if rows and rows[0].get("latency_workload") in wl:
         lat_w = wl[rows[0]["latency_workload"]]
     lam_p = next((r.get("lambda_p") for r in rows if r.get("lambda_p") is not None), None)
-    lam_head = f"Λ<br><span class=\"small\">p = {lam_p:g}</span>" if lam_p is not None else "Λ"
+    lam_head = f"Λ<br><span class=\"small\">p = {lam_p:g}, rounds = d</span>" if lam_p is not None else "Λ"
     head = ('<thead><tr><th class="num" rowspan="2">#</th><th rowspan="2">Decoder</th>'
             '<th class="num" rowspan="2">Pooled LER<br><span class="small">[95% CI] · failures / shots</span></th>'
             f'<th class="num" rowspan="2">LER ÷<br>{escape(dm[payload["baseline"]]["label"])}</th>'
@@ -593,9 +593,12 @@ def _suppression(payload, dm, colors) -> str:
     return ('<h2>Threshold and error suppression</h2><table><thead><tr><th>Decoder</th>'
             '<th class="num">Threshold p<sub>th</sub> [95% CI]</th><th>Pairwise crossings</th>'
             f'{head}</tr></thead><tbody>{"".join(body)}</tbody></table>'
-            '<p class="small">Threshold: finite-size-scaling fit over every distance and rate, interval from a '
-            'parametric bootstrap (needs ≥ 2 distances and ≥ 3 rates). Λ = ε<sub>d</sub> / ε<sub>d+2</sub> from a '
-            'weighted fit of the per-round error ε against d, bootstrap interval.</p>')
+            '<p class="small">Threshold: finite-size-scaling fit (without the smallest distance when three or more '
+            'are swept), interval from a parametric bootstrap with the spread over the fit choices (needs ≥ 2 '
+            'distances and ≥ 3 rates). Λ = ε<sub>d</sub> / ε<sub>d+2</sub> from a weighted fit of the per-round '
+            'error ε against d, bootstrap interval; ε from rounds = d alone with A = 1 (single-round-count '
+            'convention, which reads Λ higher than <code>sov qec lambda</code>\'s fit over several round '
+            'counts).</p>')
 
 
 def _environment(payload) -> str:

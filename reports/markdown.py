@@ -58,7 +58,7 @@ def _qec(payload: dict[str, Any]) -> str:
             lines += [f"> **{d['label']}** failed an integrity check and has no score: {d['integrity_failure']}", ""]
     lam_p = next((r.get("lambda_p") for r in payload["summary"] if r.get("lambda_p") is not None), None)
     head = ["#", "Decoder", "sha256", "Failures / shots", "Pooled LER [95% CI]", f"LER ÷ {bl}",
-            "Verdict vs baseline", "Threshold", f"Λ (p = {lam_p:g})" if lam_p is not None else "Λ", "p50 µs/round", "p99 µs/round", "p99.9 µs/round", "Shots/s"]
+            "Verdict vs baseline", "Threshold", f"Λ (p = {lam_p:g}, rounds = d)" if lam_p is not None else "Λ (rounds = d)", "p50 µs/round", "p99 µs/round", "p99.9 µs/round", "Shots/s"]
     rows = []
     for r in payload["summary"]:
         d = dm[r["decoder"]]
