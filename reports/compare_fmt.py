@@ -225,3 +225,64 @@ def calibration_table(cal: dict[str, Any]):
     for r in rows:
         t.add_row(*r)
     return t
+
+
+# -- procurement answers: qubits per logical qubit, real time ---------------------------------
+
+MAIN_TARGET = "1e-09"
+
+
+def main_target(payload: dict[str, Any]) -> str:
+    targets = [f"{t:g}" for t in (payload.get("procurement") or {}).get("targets") or []]
+    return MAIN_TARGET if MAIN_TARGET in targets or not targets else targets[len(targets) // 2]
+
+
+def qubits_text(row: dict[str, Any], key: str) -> str:
+    q = row.get("qubits_per_logical") or {}
+    if q.get("status") != "ok":
+        return f"not projected: {q.get('message', 'n/a')}"
+    t = (q.get("targets") or {}).get(key) or {}
+    if t.get("qubits") is None:
+        return "out of reach (d > 999)"
+    lo, hi = t.get("qubits_ci") or [None, None]
+    span = f"[{lo:,}, {hi:,}]" if lo is not None and hi is not None else "[?, ?]"
+    return f"{t['qubits']:,} {span} (d = {int(t['distance'])})"
+
+
+def saved_text(row: dict[str, Any], key: str) -> str:
+    s = (row.get("qubits_saved") or {}).get(key)
+    if row.get("baseline"):
+        return "reference"
+    if not s:
+        return "n/a"
+    lo, hi = s.get("saved_ci") or [None, None]
+    word = "saves" if s["saved"] >= 0 else "costs"
+    span = f" [{lo:,.0f}, {hi:,.0f}]" if lo is not None and hi is not None else ""
+    return f"{word} {abs(s['saved']):,}{span}"
+
+
+def realtime_text(row: dict[str, Any]) -> str:
+    rt = row.get("realtime") or {}
+    if rt.get("status") != "ok":
+        return rt.get("message", "n/a")
+    cyc = rt["cycle_time_us"]
+    head = f"p99 {micro(rt['p99_us_per_round'])} µs/round vs {cyc:g} µs cycle: "
+    if rt["keeps_up_p99"]:
+        return head + "keeps up"
+    if rt["keeps_up_mean"]:
+        return head + "keeps up on average, not at p99"
+    return head + f"falls behind, backlog {rate(rt['backlog_rounds_per_second'])} rounds/s"
+
+
+def procurement_table(payload: dict[str, Any]):
+    """Per decoder: its verdict, what it is worth in qubits, whether it keeps up in real time."""
+    from reports.tables import new_table
+
+    dm = decoder_map(payload)
+    key = main_target(payload)
+    t = new_table(title=f"What each decoder is worth (target {key} logical errors per round)", title_justify="left")
+    for col in ("decoder", "verdict", "physical qubits per logical [95% CI]", "vs baseline", "real time"):
+        t.add_column(col)
+    for r in payload["summary"]:
+        t.add_row(dm[r["decoder"]]["label"], paired(r)[0], qubits_text(r, key), saved_text(r, key), realtime_text(r))
+    return t

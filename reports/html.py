@@ -183,6 +183,7 @@ def render_html(payload: dict[str, Any]) -> str:
         parts.append(f'<p class="alert"><b>{escape(d["label"])}</b> failed an integrity check and has no '
                      f'score: {escape(d["integrity_failure"])}</p>')
     if n_dec:
+        parts.append(_answers(payload, dm))
         parts.append(_findings(payload, dm, colors))
         parts.append(_summary_table(payload, dm, colors))
         parts.append(_charts(payload, dm, colors))
@@ -206,6 +207,34 @@ def render_html(payload: dict[str, Any]) -> str:
         f'<code>{escape(payload["command"])}</code>.</footer>')
     parts.append("</main></body></html>\n")
     return "".join(parts)
+
+
+def _answers(payload, dm) -> str:
+    """First page: the question, each candidate's verdict, its worth in qubits and in real
+    time, the models' sha256 prefixes; the evidence follows."""
+    key = F.main_target(payload)
+    rows = []
+    for r in payload["summary"]:
+        d = dm[r["decoder"]]
+        verdict, detail = F.paired(r)
+        rows.append(f'<tr><td class="dec">{escape(d["label"])}<div class="small mono">{escape(F.short_sha(d))}</div></td>'
+                    f'<td>{_badge(verdict)}<div class="small">{escape(detail)}</div></td>'
+                    f'<td class="num">{escape(F.qubits_text(r, key))}</td><td class="num">{escape(F.saved_text(r, key))}</td>'
+                    f'<td>{escape(F.realtime_text(r))}</td></tr>')
+    base = next((r for r in payload["summary"] if r.get("baseline")), {})
+    q = base.get("qubits_per_logical") or {}
+    rt = base.get("realtime") or {}
+    notes = [f"Physical qubits per logical qubit to reach {escape(key)} logical errors per round: "
+             f"{escape(q.get('assumptions') or q.get('message') or '')}; {escape(q.get('method', ''))}."]
+    if rt.get("note"):
+        notes.append(f"Real time: single-shot latency per round at d = {rt.get('distance')} against a "
+                     f"{rt.get('cycle_time_us', 1):g} µs QEC cycle, on {escape(rt.get('measured_on', ''))}; "
+                     f"{escape(rt['note'])}.")
+    return ('<section class="answers"><h2>Is each candidate worth buying?</h2>'
+            '<table><thead><tr><th>Decoder</th><th>Verdict vs baseline</th>'
+            f'<th class="num">Physical qubits per logical [95% CI]</th><th class="num">vs baseline</th>'
+            f'<th>Real time</th></tr></thead><tbody>{"".join(rows)}</tbody></table>'
+            f'<p class="small">{" ".join(notes)}</p></section>')
 
 
 def _findings(payload, dm, colors) -> str:

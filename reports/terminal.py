@@ -125,11 +125,12 @@ def crosscheck_differences(check) -> list[str]:
 def compare_tables(payload: dict, *, reused_from: str | None = None) -> list:
     """What the terminal shows of a comparison payload; with ``reused_from`` (a fresh run,
     not a re-render) also how many shots came from that store."""
-    from reports.compare_fmt import calibration_table, terminal_table
+    from reports.compare_fmt import calibration_table, procurement_table, terminal_table
 
     out: list = []
     if payload.get("decoders"):
         out.append(terminal_table(payload))
+        out.append(procurement_table(payload))
     if payload.get("calibration"):
         out.append(calibration_table(payload["calibration"]))
     reused = sum(r["reused_shots"] for r in payload.get("results") or [])

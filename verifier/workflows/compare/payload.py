@@ -7,9 +7,11 @@ import math
 from typing import Any
 
 from verifier.stats.binomial import CONFIDENCE, clopper_pearson
+from verifier.stats.projection import qubits_saved
 from verifier.workflows.compare.details import regenerate_command
 from verifier.workflows.compare.fits import threshold_and_lambda
 from verifier.workflows.compare.paired import ALPHA, VERDICTS, candidate_verdict
+from verifier.workflows.compare.procurement import qubits_per_logical, realtime, settings
 
 PAYLOAD_SCHEMA = "sov.compare/1"
 
@@ -76,7 +78,17 @@ def _summary_row(d: dict[str, Any], payload: dict[str, Any], by: dict, largest: 
         "threshold": th.get("threshold"), "threshold_ci": th.get("threshold_ci"),
         "threshold_fit": th.get("threshold_fit"), "lambda": th.get("lambda"), "lambda_ci": th.get("lambda_ci"),
         "lambda_p": th.get("lambda_p"), "lambda_by_p": th.get("lambda_by_p"), "threshold_note": th.get("note"),
+        **_procurement(d, mine, head, payload),
     }
+
+
+def _procurement(d: dict[str, Any], mine: list[dict[str, Any]], head: dict[str, Any] | None,
+                 payload: dict[str, Any]) -> dict[str, Any]:
+    proc = payload.get("procurement") or settings()
+    provider = (d.get("fingerprint_spec") or {}).get("provider")
+    return {"qubits_per_logical": qubits_per_logical(mine, proc["targets"]),
+            "realtime": realtime(head, cycle_time_us=proc["cycle_time_us"],
+                                 environment=payload.get("environment") or {}, provider=provider)}
 
 
 def summarize(payload: dict[str, Any]) -> list[dict[str, Any]]:
@@ -92,6 +104,13 @@ def summarize(payload: dict[str, Any]) -> list[dict[str, Any]]:
                              order.get(r["verdict"], len(order)), r["ratio_to_baseline"] is None,
                              r["ratio_to_baseline"] if r["ratio_to_baseline"] is not None else 0.0,
                              r["errors"]))
+    base_row = next((r for r in rows if r["decoder"] == payload["baseline"]), None)
+    for r in rows:
+        if base_row is not None and r is not base_row:
+            r["qubits_saved"] = qubits_saved(r["qubits_per_logical"], base_row["qubits_per_logical"])
+    for r in rows:  # the draws served the paired differences; the report keeps the intervals
+        for t in (r["qubits_per_logical"].get("targets") or {}).values():
+            t.pop("qubits_draws", None)
     k = 0
     for r in rows:
         if r["decoder"] == payload["baseline"]:

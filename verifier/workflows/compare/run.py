@@ -17,6 +17,7 @@ from verifier.workflows.latency import latency_distribution
 from verifier.workflows.compare.details import (LATENCY_SHOTS, ModelInspector, compare_command,
                                                 environment, model_details, sweep_json)
 from verifier.workflows.compare.paired import paired_test
+from verifier.workflows.compare.procurement import settings
 from verifier.workflows.compare.payload import header, summarize, workload_entry
 from verifier.workflows.compare.recorded import find_verdicts
 
@@ -134,7 +135,7 @@ def _decoder_entry(c: Candidate, failed: dict[str, str], inspect: ModelInspector
 def run_compare(candidates: list[Candidate], sweep: SweepSpec, *, run: "Run", workers: int = 1,
                 latency_shots: int = LATENCY_SHOTS, argv: Sequence[str] | None = None,
                 progress: ProgressFactory | None = None, calibration: dict[str, Any] | None = None,
-                inspect_model: ModelInspector | None = None) -> dict[str, Any]:
+                inspect_model: ModelInspector | None = None, procurement: dict[str, Any] | None = None) -> dict[str, Any]:
     """Run every (decoder, workload) the store does not hold yet and build the payload.
 
     ``progress(label, index, total)`` returns a context manager that yields a
@@ -167,6 +168,7 @@ def run_compare(candidates: list[Candidate], sweep: SweepSpec, *, run: "Run", wo
         "verdicts": find_verdicts(run.store, [c.decoder.model_sha256 for c in candidates] +
                                   [c.fp for c in candidates]),
         "calibration": calibration,
+        "procurement": procurement or settings(),
     }
     payload["summary"] = summarize(payload)
     if failed:  # an integrity failure outranks a resource limit
