@@ -33,6 +33,22 @@ def task_table(results, *, title: str = "QEC replay"):
     return t
 
 
+def fault_probe_line(probe: dict | None, *, who: str = "") -> str | None:
+    """One line of the single-fault probe (``verifier.qec.probe``), or None without one."""
+    if not probe:
+        return None
+    w1 = (f"{probe['weight1_failed']:,} of {probe['weight1_total']:,} single faults wrong "
+          f"(pymatching {probe['baseline_weight1_failed']:,})")
+    if probe.get("weight1_ambiguous"):
+        w1 += f", {probe['weight1_ambiguous']:,} undecidable"
+    w2 = (f"; {probe['weight2_failed']:,} of {probe['weight2_sampled']:,} sampled pairs wrong "
+          f"(pymatching {probe['baseline_weight2_failed']:,})" if probe.get("weight2_sampled") else "")
+    empty = "" if probe.get("empty_syndrome_ok", True) else "; [red]flips on the empty syndrome[/]"
+    colour = "red" if probe.get("weight1_failed_baseline_ok") or empty else "green"
+    return (f"fault probe{' ' + who if who else ''}: [{colour}]{w1}[/]{w2}{empty} "
+            f"({probe.get('seconds', 0.0):.1f} s)")
+
+
 @contextmanager
 def shot_progress(label: str, *, quiet: bool = False) -> Iterator:
     """A progress callback ``(stats, total)`` drawing on stderr when it is a terminal."""
