@@ -148,14 +148,34 @@ def compare_tables(payload: dict, *, reused_from: str | None = None) -> list:
         out.append(terminal_table(payload))
     if payload.get("calibration"):
         out.append(calibration_table(payload["calibration"]))
+    out += compare_probe_lines(payload)
     reused = sum(r["reused_shots"] for r in payload.get("results") or [])
     if reused_from is not None and reused:
         out.append(f"{reused:,} shots reused from the store {reused_from}")
     return out
 
 
+def compare_probe_lines(payload: dict) -> list[str]:
+    """One fault-probe line per probed decoder of a comparison, its counts summed over the
+    grid's workloads."""
+    labels = {d["key"]: d["label"] for d in payload.get("decoders") or []}
+    summed: dict[str, dict] = {}
+    keys = ("weight1_total", "weight1_ambiguous", "weight1_failed", "baseline_weight1_failed",
+            "weight1_failed_baseline_ok", "weight2_sampled", "weight2_failed", "baseline_weight2_failed",
+            "seconds")
+    for r in payload.get("results") or []:
+        fp = r.get("fault_probe")
+        if not fp:
+            continue
+        acc = summed.setdefault(r["decoder"], {k: 0 for k in keys} | {"empty_syndrome_ok": True, "n": 0})
+        for k in keys:
+            acc[k] += fp.get(k) or 0
+        acc["empty_syndrome_ok"] &= bool(fp.get("empty_syndrome_ok", True))
+        acc["n"] += 1
+    return [f"{fault_probe_line(acc, who=labels.get(key, key[:12]))}"
+            + (f" over {acc['n']} workloads" if acc["n"] > 1 else "") for key, acc in summed.items()]
 
-def points_table(result, title: str):
+
     """The points of a sweep (``sov qec sweep | threshold | lambda``), by distance then rate."""
     t = new_table(title=title, title_justify="left")
     for col in ("d", "rounds", "p", "shots", "errors", "LER (95% CI)", "LER / round", "reused"):
@@ -255,6 +275,9 @@ def print_accept(console, outcome) -> None:
         pc = w.paired
         console.print(f"  {w.name}: {w.workload.describe()}; paired shots {pc.shots:,}: both fail "
                       f"{pc.n11:,}, only candidate {pc.n10:,}, only baseline {pc.n01:,}")
+        for who, r in (("candidate", w.candidate), ("baseline", w.baseline)):
+            if (line := fault_probe_line(r.figures.get("fault_probe"), who=who)) is not None:
+                console.print(f"    {line}")
     console.print(f"verdict: [bold {_COLOUR[outcome.verdict]}]{outcome.verdict.upper()}[/] "
                   f"(exit {outcome.exit_code}); run {outcome.run_id}, evidence "
                   f"#{outcome.evidence['record']['sequence']} {outcome.evidence['hash']['value'][:16]}"

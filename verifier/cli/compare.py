@@ -66,6 +66,7 @@ def compare(
         plan, store=store, workers=n_workers, latency_shots=latency_shots, argv=sys.argv[1:],
         decoder_for=lambda s: wiring.decoder_from_spec(s, **runtime, workers=n_workers),
         resolve_calib_model=wiring.calibration_model_from_spec, inspect_model=wiring.inspect_model,
+        probe=wiring.fault_prober(),
         progress=lambda label, i, total: shot_progress(f"[{i}/{total}] {label}", quiet=quiet))
     for table in compare_tables(result.payload, reused_from=store.path):
         console.print(table)
