@@ -190,7 +190,7 @@ def accept(candidate: "Decoder | None", baseline: "Decoder | None", policy: Poli
     ``probe``: the single-fault probe, run on each decoder that is a model."""
     from contextlib import nullcontext
 
-    from verifier.qec.workload import from_flags
+    from verifier.qec.flags import from_flags
     from verifier.workflows.qec import run_task
 
     decoder_gates = [g for g in policy.gates if g.kind != "calibration"]
