@@ -36,12 +36,9 @@ WEIGHT2_MIN_DISTANCE = 5  # below it some pairs are legitimately ambiguous
 
 
 def workload_dem(workload: "QecWorkload"):
-    """The detector error model the workload's matching decoders use."""
-    own = getattr(workload, "detector_error_model", None)
-    if callable(own):
-        return own()
-    return workload.circuit().detector_error_model(decompose_errors=True,
-                                                   approximate_disjoint_errors=True)
+    """The detector error model the workload's matching decoders use (its ``--dem`` or
+    its circuit's): the faults the probe decodes."""
+    return workload.detector_error_model()
 
 
 @dataclass(frozen=True)
