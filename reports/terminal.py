@@ -172,10 +172,11 @@ def compare_probe_lines(payload: dict) -> list[str]:
             acc[k] += fp.get(k) or 0
         acc["empty_syndrome_ok"] &= bool(fp.get("empty_syndrome_ok", True))
         acc["n"] += 1
-    return [f"{fault_probe_line(acc, who=labels.get(key, key[:12]))}"
-            + (f" over {acc['n']} workloads" if acc["n"] > 1 else "") for key, acc in summed.items()]
+    return [fault_probe_line(acc, who=labels.get(key, key[:12]) + (f" ({acc['n']} workloads)" if acc["n"] > 1 else ""))
+            for key, acc in summed.items()]
 
 
+def points_table(result, title: str):
     """The points of a sweep (``sov qec sweep | threshold | lambda``), by distance then rate."""
     t = new_table(title=title, title_justify="left")
     for col in ("d", "rounds", "p", "shots", "errors", "LER (95% CI)", "LER / round", "reused"):
