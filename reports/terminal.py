@@ -37,12 +37,18 @@ def fault_probe_line(probe: dict | None, *, who: str = "") -> str | None:
     """One line of the single-fault probe (``verifier.qec.probe``), or None without one."""
     if not probe:
         return None
+    if "skipped" in probe:
+        return f"fault probe{' ' + who if who else ''}: not run ({probe['skipped']})"
+
+    def base(n) -> str:
+        return f"(pymatching {n:,})" if n is not None else "(pymatching cannot decode this DEM)"
+
     w1 = (f"{probe['weight1_failed']:,} of {probe['weight1_total']:,} single faults wrong "
-          f"(pymatching {probe['baseline_weight1_failed']:,})")
+          f"{base(probe['baseline_weight1_failed'])}")
     if probe.get("weight1_ambiguous"):
         w1 += f", {probe['weight1_ambiguous']:,} undecidable"
     w2 = (f"; {probe['weight2_failed']:,} of {probe['weight2_sampled']:,} sampled pairs wrong "
-          f"(pymatching {probe['baseline_weight2_failed']:,})" if probe.get("weight2_sampled") else "")
+          f"{base(probe['baseline_weight2_failed'])}" if probe.get("weight2_sampled") else "")
     empty = "" if probe.get("empty_syndrome_ok", True) else "; [red]flips on the empty syndrome[/]"
     colour = "red" if probe.get("weight1_failed_baseline_ok") or empty else "green"
     return (f"fault probe{' ' + who if who else ''}: [{colour}]{w1}[/]{w2}{empty} "
@@ -165,11 +171,11 @@ def compare_probe_lines(payload: dict) -> list[str]:
             "seconds")
     for r in payload.get("results") or []:
         fp = r.get("fault_probe")
-        if not fp:
+        if not fp or "skipped" in fp:
             continue
         acc = summed.setdefault(r["decoder"], {k: 0 for k in keys} | {"empty_syndrome_ok": True, "n": 0})
-        for k in keys:
-            acc[k] += fp.get(k) or 0
+        for k in keys:  # a workload without a baseline column leaves the sum without one
+            acc[k] = None if acc[k] is None or fp.get(k) is None else acc[k] + fp[k]
         acc["empty_syndrome_ok"] &= bool(fp.get("empty_syndrome_ok", True))
         acc["n"] += 1
     return [fault_probe_line(acc, who=labels.get(key, key[:12]) + (f" ({acc['n']} workloads)" if acc["n"] > 1 else ""))

@@ -169,3 +169,26 @@ def test_accept_and_compare_probe_models_only(cli, tmp_path):
 def test_wiring_builds_the_pymatching_prober():
     probe = fault_prober(warn=lambda _line: None)
     assert probe.baseline.name == "pymatching"
+
+
+def test_a_circuit_without_a_matching_baseline_is_probed_without_its_column(tmp_path):
+    circuit = tmp_path / "weight3.stim"  # one weight-3 mechanism stim cannot decompose
+    circuit.write_text("R 0 1 2\nCORRELATED_ERROR(0.1) X0 X1 X2\nM 0 1 2\n"
+                       "DETECTOR rec[-1]\nDETECTOR rec[-2]\nDETECTOR rec[-3]\nOBSERVABLE_INCLUDE(0) rec[-1]\n")
+    wl = CircuitWorkload.from_file(circuit, shots=100, seed=0)
+    zeros = decoder_from_spec(save(constant_decoder(3, 1, flip=False), tmp_path / "zeros.onnx"))
+    probe, lines = _prober()
+    fp = probe(zeros, wl)
+    assert (fp.weight1_total, fp.weight1_failed, fp.baseline_weight1_failed) == (1, 1, None)
+    assert fp.weight1_failed_baseline_ok is None and lines == []
+    assert probe(PyMatchingDecoder(), wl) is None  # its replay says why it cannot decode
+
+
+def test_a_resource_limit_in_the_probe_leaves_the_verdict_to_the_replay(tmp_path, monkeypatch):
+    from tests.test_hostile import slow_loop
+
+    monkeypatch.setenv("SOV_BATCH_TIMEOUT_S", "1")
+    wl = MemoryWorkload(3, 3, "z", "uniform", 0.01, 100, 0)
+    probe, lines = _prober()
+    skipped = probe(decoder_from_spec(slow_loop(tmp_path)), wl)
+    assert "resource limit" in skipped.to_json()["skipped"] and lines == []

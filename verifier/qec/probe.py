@@ -37,8 +37,14 @@ WEIGHT2_MIN_DISTANCE = 5  # below it some pairs are legitimately ambiguous
 
 def workload_dem(workload: "QecWorkload"):
     """The detector error model the workload's matching decoders use (its ``--dem`` or
-    its circuit's): the faults the probe decodes."""
-    return workload.detector_error_model()
+    its circuit's): the faults the probe decodes. A circuit whose errors do not decompose
+    has no matching baseline, but its undecomposed DEM still lists every fault."""
+    try:
+        return workload.detector_error_model()
+    except ValueError:
+        from verifier.qec.dem import circuit_dem
+
+        return circuit_dem(workload.circuit(), decompose=False)
 
 
 @dataclass(frozen=True)
@@ -165,11 +171,11 @@ class FaultProbe:
     weight1_total: int
     weight1_ambiguous: int
     weight1_failed: int
-    baseline_weight1_failed: int
-    weight1_failed_baseline_ok: int  # single faults the baseline corrects and this decoder does not
+    baseline_weight1_failed: int | None  # None: the baseline cannot decode this DEM
+    weight1_failed_baseline_ok: int | None  # single faults the baseline corrects and this decoder does not
     weight2_sampled: int
     weight2_failed: int
-    baseline_weight2_failed: int
+    baseline_weight2_failed: int | None
     empty_syndrome_ok: bool
     distance: int | None
     seed: int
@@ -190,18 +196,35 @@ class FaultProbe:
     @property
     def suspect(self) -> bool:
         """Fails single faults the baseline corrects, or flips with no detection event."""
-        return self.weight1_failed_baseline_ok > 0 or not self.empty_syndrome_ok
+        return bool(self.weight1_failed_baseline_ok) or not self.empty_syndrome_ok
 
 
-def compare_failures(fail: np.ndarray, base: np.ndarray, syn: ProbeSyndromes, seconds: float) -> FaultProbe:
-    """The probe's counts from the failure rows of a decoder and of the baseline."""
+@dataclass(frozen=True)
+class ProbeSkipped:
+    """A probe that could not run to the end (a resource limit of the model's sandbox):
+    the replay that follows gives the run's own verdict."""
+
+    reason: str
+    suspect = False
+
+    def to_json(self) -> dict[str, Any]:
+        return {"skipped": self.reason}
+
+
+def compare_failures(fail: np.ndarray, base: np.ndarray | None, syn: ProbeSyndromes,
+                     seconds: float) -> FaultProbe:
+    """The probe's counts from the failure rows of a decoder and of the baseline (None:
+    no baseline column)."""
     w1 = slice(1, 1 + syn.weight1)
     ok = ~syn.ambiguous
-    f1, b1 = fail[w1] & ok, base[w1] & ok
-    f2, b2 = fail[1 + syn.weight1:], base[1 + syn.weight1:]
-    return FaultProbe(syn.weight1, int(syn.ambiguous.sum()), int(f1.sum()), int(b1.sum()),
-                      int((f1 & ~b1).sum()), syn.weight2, int(f2.sum()), int(b2.sum()),
-                      not bool(fail[0]), syn.distance, syn.seed, seconds,
+    f1, f2 = fail[w1] & ok, fail[1 + syn.weight1:]
+    if base is None:
+        b1 = b1_ok = b2 = None
+    else:
+        b1_mask = base[w1] & ok
+        b1, b1_ok, b2 = int(b1_mask.sum()), int((f1 & ~b1_mask).sum()), int(base[1 + syn.weight1:].sum())
+    return FaultProbe(syn.weight1, int(syn.ambiguous.sum()), int(f1.sum()), b1, b1_ok, syn.weight2,
+                      int(f2.sum()), b2, not bool(fail[0]), syn.distance, syn.seed, seconds,
                       tuple(int(i) for i in np.flatnonzero(f1)[:10]))
 
 
@@ -220,13 +243,14 @@ class FaultProber:
     pins_circuit: Callable[["Decoder"], bool] = lambda _d: False
     weight2_samples: int = WEIGHT2_SAMPLES
     _syndromes: dict[str, ProbeSyndromes] = field(default_factory=dict)
-    _baseline: dict[str, np.ndarray] = field(default_factory=dict)
-    _done: dict[tuple[str, str], FaultProbe] = field(default_factory=dict)
+    _baseline: dict[str, np.ndarray | None] = field(default_factory=dict)
+    _done: dict[tuple[str, str], FaultProbe | ProbeSkipped | None] = field(default_factory=dict)
     _warned: set[str] = field(default_factory=set)
 
-    def __call__(self, decoder: "Decoder", workload: "QecWorkload") -> FaultProbe | None:
+    def __call__(self, decoder: "Decoder", workload: "QecWorkload") -> FaultProbe | ProbeSkipped | None:
         """The probe of ``decoder`` on ``workload`` (None for a decoder that does not
-        decode syndromes it is given, e.g. recorded predictions)."""
+        decode syndromes it is given, e.g. recorded predictions, and for the baseline
+        where it cannot decode the workload: its replay says why)."""
         from verifier.qec.decoder import fingerprint
 
         if getattr(decoder, "decodes_any_syndrome", True) is False:
@@ -235,16 +259,26 @@ class FaultProber:
         if key not in self._done:
             self._done[key] = self._probe(decoder, workload, key[0])
         probe = self._done[key]
-        self._maybe_warn(decoder, probe, key[0])
+        if isinstance(probe, FaultProbe):
+            self._maybe_warn(decoder, probe, key[0])
         return probe
 
-    def _probe(self, decoder: "Decoder", workload: "QecWorkload", fp: str) -> FaultProbe:
+    def _probe(self, decoder: "Decoder", workload: "QecWorkload", fp: str) -> FaultProbe | ProbeSkipped | None:
+        from verifier.errors import ResourceLimit
         from verifier.qec.decoder import fingerprint
 
         started = time.monotonic()
         syn = self._syndromes_for(workload)
         base = self._baseline_failures(workload, syn)
-        fail = base if fp == fingerprint(self.baseline) else failures(decoder.compile_for(workload), syn)
+        if fp == fingerprint(self.baseline):
+            if base is None:
+                return None
+            fail = base
+        else:
+            try:
+                fail = failures(decoder.compile_for(workload), syn)
+            except ResourceLimit as e:  # a time or memory limit is the replay's to report
+                return ProbeSkipped(str(e))
         return compare_failures(fail, base, syn, time.monotonic() - started)
 
     def _syndromes_for(self, workload: "QecWorkload") -> ProbeSyndromes:
@@ -255,10 +289,15 @@ class FaultProber:
                                                    weight2_samples=self.weight2_samples)
         return self._syndromes[sid]
 
-    def _baseline_failures(self, workload: "QecWorkload", syn: ProbeSyndromes) -> np.ndarray:
+    def _baseline_failures(self, workload: "QecWorkload", syn: ProbeSyndromes) -> np.ndarray | None:
+        from verifier.errors import UsageError
+
         sid = workload.stream_id
         if sid not in self._baseline:
-            self._baseline[sid] = failures(self.baseline.compile_for(workload), syn)
+            try:
+                self._baseline[sid] = failures(self.baseline.compile_for(workload), syn)
+            except UsageError:  # e.g. a DEM that is not graphlike: no baseline column
+                self._baseline[sid] = None
         return self._baseline[sid]
 
     def _maybe_warn(self, decoder: "Decoder", probe: FaultProbe, fp: str) -> None:
@@ -276,7 +315,7 @@ def warning_line(name: str, probe: FaultProbe, *, pinned: bool, baseline: str = 
     if not probe.empty_syndrome_ok:
         return (f"sov: warning: {name} predicts a logical flip for the empty syndrome (no detection "
                 "event): the decoder is broken (fault probe)")
-    if probe.weight1_failed_baseline_ok == 0:
+    if not probe.weight1_failed_baseline_ok:
         return None
     head = (f"sov: warning: {name} gets {probe.weight1_failed_baseline_ok:,} of {probe.weight1_total:,} "
             f"single faults wrong that {baseline} corrects (fault probe)")
