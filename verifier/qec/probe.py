@@ -159,8 +159,10 @@ def sample_pairs(candidates: np.ndarray, n: int, seed: int) -> np.ndarray:
 def failures(compiled: "CompiledDecoder", syn: ProbeSyndromes) -> np.ndarray:
     """bool[n]: the rows whose prediction is not the row's observable effect. Each distinct
     syndrome is decoded once, all in one batch (a decoder is a function of its syndrome)."""
-    unique, inverse = np.unique(syn.dets, axis=0, return_inverse=True)
-    pred = np.asarray(compiled.decode_packed(np.ascontiguousarray(unique)))[inverse.reshape(-1)]
+    rows = np.ascontiguousarray(syn.dets)
+    keys = rows.view(np.dtype((np.void, rows.shape[1]))).reshape(-1)  # one sortable key per row
+    _, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
+    pred = np.asarray(compiled.decode_packed(rows[first]))[inverse.reshape(-1)]
     return (pred[:, :syn.obs.shape[1]] != syn.obs).any(axis=1)
 
 
