@@ -33,6 +33,28 @@ def task_table(results, *, title: str = "QEC replay"):
     return t
 
 
+def fault_probe_line(probe: dict | None, *, who: str = "") -> str | None:
+    """One line of the single-fault probe (``verifier.qec.probe``), or None without one."""
+    if not probe:
+        return None
+    if "skipped" in probe:
+        return f"fault probe{' ' + who if who else ''}: not run ({probe['skipped']})"
+
+    def base(n) -> str:
+        return f"(pymatching {n:,})" if n is not None else "(pymatching cannot decode this DEM)"
+
+    w1 = (f"{probe['weight1_failed']:,} of {probe['weight1_total']:,} single faults wrong "
+          f"{base(probe['baseline_weight1_failed'])}")
+    if probe.get("weight1_ambiguous"):
+        w1 += f", {probe['weight1_ambiguous']:,} undecidable"
+    w2 = (f"; {probe['weight2_failed']:,} of {probe['weight2_sampled']:,} sampled pairs wrong "
+          f"{base(probe['baseline_weight2_failed'])}" if probe.get("weight2_sampled") else "")
+    empty = "" if probe.get("empty_syndrome_ok", True) else "; [red]flips on the empty syndrome[/]"
+    colour = "red" if probe.get("weight1_failed_baseline_ok") or empty else "green"
+    return (f"fault probe{' ' + who if who else ''}: [{colour}]{w1}[/]{w2}{empty} "
+            f"({probe.get('seconds', 0.0):.1f} s)")
+
+
 @contextmanager
 def shot_progress(label: str, *, quiet: bool = False) -> Iterator:
     """A progress callback ``(stats, total)`` drawing on stderr when it is a terminal."""
@@ -133,11 +155,32 @@ def compare_tables(payload: dict, *, reused_from: str | None = None) -> list:
         out.append(procurement_table(payload))
     if payload.get("calibration"):
         out.append(calibration_table(payload["calibration"]))
+    out += compare_probe_lines(payload)
     reused = sum(r["reused_shots"] for r in payload.get("results") or [])
     if reused_from is not None and reused:
         out.append(f"{reused:,} shots reused from the store {reused_from}")
     return out
 
+
+def compare_probe_lines(payload: dict) -> list[str]:
+    """One fault-probe line per probed decoder of a comparison, its counts summed over the
+    grid's workloads."""
+    labels = {d["key"]: d["label"] for d in payload.get("decoders") or []}
+    summed: dict[str, dict] = {}
+    keys = ("weight1_total", "weight1_ambiguous", "weight1_failed", "baseline_weight1_failed",
+            "weight1_failed_baseline_ok", "weight2_sampled", "weight2_failed", "baseline_weight2_failed",
+            "seconds")
+    for r in payload.get("results") or []:
+        fp = r.get("fault_probe")
+        if not fp or "skipped" in fp:
+            continue
+        acc = summed.setdefault(r["decoder"], {k: 0 for k in keys} | {"empty_syndrome_ok": True, "n": 0})
+        for k in keys:  # a workload without a baseline column leaves the sum without one
+            acc[k] = None if acc[k] is None or fp.get(k) is None else acc[k] + fp[k]
+        acc["empty_syndrome_ok"] &= bool(fp.get("empty_syndrome_ok", True))
+        acc["n"] += 1
+    return [fault_probe_line(acc, who=labels.get(key, key[:12]) + (f" ({acc['n']} workloads)" if acc["n"] > 1 else ""))
+            for key, acc in summed.items()]
 
 
 def points_table(result, title: str):
@@ -282,6 +325,9 @@ def print_accept(console, outcome) -> None:
         pc = w.paired
         console.print(f"  {w.name}: {w.workload.describe()}; paired shots {pc.shots:,}: both fail "
                       f"{pc.n11:,}, only candidate {pc.n10:,}, only baseline {pc.n01:,}")
+        for who, r in (("candidate", w.candidate), ("baseline", w.baseline)):
+            if (line := fault_probe_line(r.figures.get("fault_probe"), who=who)) is not None:
+                console.print(f"    {line}")
     console.print(f"verdict: [bold {_COLOUR[outcome.verdict]}]{outcome.verdict.upper()}[/] "
                   f"(exit {outcome.exit_code}); run {outcome.run_id}, evidence "
                   f"#{outcome.evidence['record']['sequence']} {outcome.evidence['hash']['value'][:16]}"

@@ -68,6 +68,7 @@ def compare(
         plan, store=store, workers=n_workers, latency_shots=latency_shots, argv=sys.argv[1:],
         decoder_for=lambda s: wiring.decoder_or_family(s, **runtime, workers=n_workers),
         resolve_calib_model=wiring.calibration_model_from_spec, inspect_model=wiring.inspect_model,
+        probe=wiring.fault_prober(),
         progress=lambda label, i, total: shot_progress(f"[{i}/{total}] {label}", quiet=quiet),
         cycle_time_us=cycle_time, targets=_targets(targets))
     for table in compare_tables(result.payload, reused_from=store.path):

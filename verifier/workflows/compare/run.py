@@ -81,7 +81,8 @@ def _result_row(c: Candidate, w, res, lat: dict[str, Any]) -> dict[str, Any]:
             "ler_per_round": res.ler_per_round,
             "ler_per_round_ci": [per_round(lo, w.rounds), per_round(hi, w.rounds)],
             "seconds": s.seconds, "shots_per_second": s.shots_per_second,
-            "reused_shots": res.reused_shots, "latency": lat, **_member(c, w, res)}
+            "reused_shots": res.reused_shots, "latency": lat, "fault_probe": res.figures.get("fault_probe"),
+            **_member(c, w, res)}
 
 
 def _member(c: Candidate, w, res) -> dict[str, Any]:
@@ -92,10 +93,12 @@ def _member(c: Candidate, w, res) -> dict[str, Any]:
 
 
 def _run_tasks(candidates: list[Candidate], workloads: list, *, run: "Run", workers: int, latency_shots: int,
-               progress: ProgressFactory | None) -> tuple[list[dict[str, Any]], dict[str, str], int]:
-    """Every (decoder, workload) task; a decoder that fails integrity or hits a resource
-    limit is dropped from the remaining tasks and named in the returned failures
-    (fingerprint -> message), with the exit code the worst of them asks for (0: none)."""
+               progress: ProgressFactory | None,
+               probe: Callable | None = None) -> tuple[list[dict[str, Any]], dict[str, str], int]:
+    """Every (decoder, workload) task, each model probed first (``probe``); a decoder that
+    fails integrity or hits a resource limit is dropped from the remaining tasks and named
+    in the returned failures (fingerprint -> message), with the exit code the worst of
+    them asks for (0: none)."""
     from verifier.workflows.qec import run_task
 
     results: list[dict[str, Any]] = []
@@ -113,7 +116,8 @@ def _run_tasks(candidates: list[Candidate], workloads: list, *, run: "Run", work
             try:
                 with ctx as prog:
                     dec = member_for(c.decoder, w)  # a family: the member for this point
-                    res = run_task(dec, w, run=run, workers=workers, progress=prog)
+                    res = run_task(dec, w, run=run, workers=workers, progress=prog,
+                                   probe=probe if dec.model_sha256 else None)
                     # inside the bar's context: it stays up while the latency probe runs
                     lat = latency_distribution(dec, w, shots=latency_shots)
             except (IntegrityError, ResourceLimit) as e:  # that candidate fails, the others go on
@@ -135,14 +139,16 @@ def _decoder_entry(c: Candidate, failed: dict[str, str], inspect: ModelInspector
 def run_compare(candidates: list[Candidate], sweep: SweepSpec, *, run: "Run", workers: int = 1,
                 latency_shots: int = LATENCY_SHOTS, argv: Sequence[str] | None = None,
                 progress: ProgressFactory | None = None, calibration: dict[str, Any] | None = None,
-                inspect_model: ModelInspector | None = None, procurement: dict[str, Any] | None = None) -> dict[str, Any]:
+                inspect_model: ModelInspector | None = None, procurement: dict[str, Any] | None = None,
+                probe: Callable | None = None) -> dict[str, Any]:
     """Run every (decoder, workload) the store does not hold yet and build the payload.
 
     ``progress(label, index, total)`` returns a context manager that yields a
     ``ProgressFn`` (or None); ``calibration`` is an already-computed calibration section;
     ``inspect_model(path)`` describes an ONNX file for the models section (without it the
     section is empty). A decoder that fails integrity (NaN outputs, changed file) is
-    reported as such and the run's exit code becomes 4."""
+    reported as such and the run's exit code becomes 4. ``probe``: the single-fault probe
+    (``verifier.workflows.qec.ProbeFn``), run on each decoder that is a model."""
     baseline = _baseline(candidates)
     _labels(candidates)
     workloads = sweep.workloads()
@@ -151,7 +157,7 @@ def run_compare(candidates: list[Candidate], sweep: SweepSpec, *, run: "Run", wo
             c.decoder.check(w)
     started = time.monotonic()
     results, failed, failed_code = _run_tasks(candidates, workloads, run=run, workers=workers,
-                                 latency_shots=latency_shots, progress=progress)
+                                 latency_shots=latency_shots, progress=progress, probe=probe)
     elapsed = time.monotonic() - started
     env = environment()  # load average right after the measurements
     paired = [{"decoder": c.fp, **paired_test(run.store, _fp_for(baseline, w), _fp_for(c, w), w)}
