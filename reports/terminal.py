@@ -361,7 +361,8 @@ def _series_line(s) -> str:
     hist = (f"history {s.history_errors}/{s.history_shots} over {s.history_checks} checks"
             if s.history_checks else "no history yet: this check starts it")
     return (f"  {s.series}: {s.errors}/{s.shots} errors (LER {s.ler:.3e}); {hist}"
-            + (f"; p = {s.ler_p:.2g}" if s.ler_p is not None else ""))
+            + (f"; p = {s.ler_p:.2g}" if s.ler_p is not None else "")
+            + (f"; {s.latency_note}" if getattr(s, "latency_note", None) else ""))
 
 
 def print_drift(console, report) -> None:
