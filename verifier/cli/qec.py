@@ -36,7 +36,7 @@ def run(
     n_workers = o.workers_or_default(workers)
     o.start_workers(executor, n_workers)
     wl = o.qec_workload(**workload)
-    from reports.terminal import fault_probe_line, shot_progress, task_table
+    from reports.terminal import fault_probe_line, load_line, shot_progress, task_table
     from verifier.workflows.qec import record_task
 
     dec = wiring.decoder_from_spec(decoder, **runtime, workers=n_workers)
@@ -50,6 +50,8 @@ def run(
         console.print(line)
     if result.reused_shots:
         console.print(f"{result.reused_shots:,} shots reused from the store {store.path}")
+    if (line := load_line(payload.get("machine"))) is not None:
+        console.print(line)
     o.write_json(json_out, payload)
     return 0
 

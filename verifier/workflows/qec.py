@@ -5,6 +5,7 @@ from __future__ import annotations
 from contextlib import nullcontext
 from typing import Any, Callable, Sequence
 
+from verifier.environment import machine
 from verifier.engine.replay import replay
 from verifier.engine.results import ProgressFn, TaskResult
 from verifier.qec.decoder import Decoder
@@ -44,8 +45,9 @@ def record_task(decoder: Decoder, workload: QecWorkload, *, store: Store, worker
                           progress=progress, executor=executor, probe=probe)
         payload = result.to_json()
         payload["db"] = store.path
+        payload["machine"] = machine()  # its load right after the timing: shots/s means little without it
         rec.summary = {"decoder": decoder.name, "workload_id": workload.id, "shots": result.stats.shots,
-                       "errors": result.stats.errors}
+                       "errors": result.stats.errors, "load_average": payload["machine"]["load_average"]}
         if "fault_probe" in result.figures:
             rec.summary["fault_probe"] = result.figures["fault_probe"]
     return result, payload
