@@ -1,5 +1,6 @@
 """Decoder specs, as every command and sinter take them, to Decoders: a baseline name
-(``pymatching``...), a built-in model's name, or a path to an ONNX file."""
+(``pymatching``...), a built-in model's name, a path to an ONNX file, or
+``predictions:FILE`` (predictions made elsewhere, ``adapters.predictions``)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,14 @@ from verifier.errors import UsageError
 
 def decoder_from_spec(spec: str, *, contract: str | None = None, provider: str = "cpu",
                       threads: int | None = None, batch_size: int = 8192, workers: int = 1):
-    """A baseline name (``pymatching``...), a built-in model name, or a path to an ONNX file."""
+    """A baseline name (``pymatching``...), a built-in model name, a path to an ONNX file, or
+    ``predictions:FILE`` / ``predictions:FMT:FILE``."""
+    if spec.startswith("predictions:"):
+        from adapters.predictions import PredictionsDecoder
+
+        if contract:
+            raise UsageError("--contract applies to ONNX models, not to a predictions file")
+        return PredictionsDecoder.from_spec(spec)
     from baselines.pymatching_decoder import BASELINES, PyMatchingDecoder
 
     if spec in BASELINES:
@@ -25,7 +33,7 @@ def decoder_from_spec(spec: str, *, contract: str | None = None, provider: str =
     path = builtin_path(spec) or Path(spec)
     if not path.exists() and not spec.endswith(".onnx"):
         raise UsageError(f"unknown decoder {spec!r}: give a baseline ({', '.join(BASELINES)}), "
-                         "a built-in model (sov models list) or a path to an .onnx file")
+                         "a built-in model (sov models list), a path to an .onnx file or predictions:FILE")
     if threads is None:
         threads = max(1, (os.cpu_count() or 1) // max(1, workers))
     opts = RuntimeOptions(provider=provider, threads=threads, batch_size=batch_size)

@@ -71,7 +71,7 @@ def _task_json(r: "TaskResult") -> dict:
     d = r.to_json()
     return {k: d[k] for k in ("decoder", "fingerprint", "model_sha256", "shots", "errors", "ler",
                               "ler_ci", "ler_per_round", "seconds", "shots_per_second",
-                              "reused_shots")}
+                              "reused_shots", "commitment") if k in d}
 
 
 @dataclass

@@ -11,18 +11,25 @@ from verifier.qec.decoder import Decoder
 from verifier.qec.workload import MemoryWorkload, QecWorkload
 from verifier.store.db import Store
 from verifier.store.runs import Run, recorded_run
+from verifier.workflows.syndromes import check_scored_shots
 
 
 def run_task(decoder: Decoder, workload: QecWorkload, *, run: Run | None = None, workers: int = 1,
              max_errors: int | None = None, progress: ProgressFn | None = None,
              executor=None) -> TaskResult:
     """Check the decoder against the workload, replay every shot, record the result (the
-    run loop records the model and decoder, and the result row with the last blocks)."""
+    run loop records the model and decoder, and the result row with the last blocks).
+    Predictions made elsewhere are first checked to belong to these shots (an export's
+    commitment, ``verifier.workflows.syndromes``), reported in ``figures["commitment"]``."""
     decoder.check(workload)
-    return replay(decoder, workload, store=run.store if run is not None else None,
-                  run_id=run.run_id if run is not None else None, workers=workers,
-                  max_errors=max_errors, progress=progress, executor=executor,
-                  record_result=run is not None)
+    commitment = check_scored_shots(run.store if run is not None else None, decoder, workload)
+    result = replay(decoder, workload, store=run.store if run is not None else None,
+                    run_id=run.run_id if run is not None else None, workers=workers,
+                    max_errors=max_errors, progress=progress, executor=executor,
+                    record_result=run is not None)
+    if commitment is not None:
+        result.figures["commitment"] = commitment
+    return result
 
 
 def record_task(decoder: Decoder, workload: QecWorkload, *, store: Store, workers: int = 1,

@@ -74,7 +74,8 @@ def _result_row(c: Candidate, w, res, lat: dict[str, Any]) -> dict[str, Any]:
             "ler_per_round": res.ler_per_round,
             "ler_per_round_ci": [per_round(lo, w.rounds), per_round(hi, w.rounds)],
             "seconds": s.seconds, "shots_per_second": s.shots_per_second,
-            "reused_shots": res.reused_shots, "latency": lat}
+            "reused_shots": res.reused_shots, "latency": lat,
+            **({"commitment": res.figures["commitment"]} if "commitment" in res.figures else {})}
 
 
 def _run_tasks(candidates: list[Candidate], workloads: list, *, run: "Run", workers: int, latency_shots: int,
