@@ -158,7 +158,9 @@ class CompiledPredictions:
 class PredictionsDecoder:
     """Predictions made elsewhere, as a Decoder (``verifier.qec.decoder``)."""
 
-    path: str = field(compare=False)  # where it was read; the sha256 is its identity
+    # where it was read; the sha256 is its identity. Not ``path``: reports take a decoder
+    # with a ``path`` for an ONNX file to inspect
+    file: str = field(compare=False)
     sha256: str
     fmt: str
     name: str = field(compare=False)
@@ -177,7 +179,7 @@ class PredictionsDecoder:
         return {"decoder": "predictions", "sha256": self.sha256, "format": self.fmt}
 
     def _layout_for(self, workload) -> _Layout:
-        path = Path(self.path)
+        path = Path(self.file)
         if not path.is_file():
             raise UsageError(f"predictions file not found: {path}")
         return _layout(path, self.fmt, int(workload.num_observables))
@@ -192,10 +194,10 @@ class PredictionsDecoder:
         if lay.rows != workload.shots:
             raise UsageError(f"{self.name} holds {lay.rows:,} rows of predictions but the workload has "
                              f"{workload.shots:,} shots: one row per shot, in the workload's order")
-        _check_values(Path(self.path), self.fmt, lay)
+        _check_values(Path(self.file), self.fmt, lay)
 
     def compile_for(self, workload) -> CompiledPredictions:
-        if sha256_file(self.path) != self.sha256:
-            raise IntegrityError(f"{self.path} changed since it was named (sha256 differs)")
-        return CompiledPredictions(self.path, self.fmt, int(workload.num_observables),
+        if sha256_file(self.file) != self.sha256:
+            raise IntegrityError(f"{self.file} changed since it was named (sha256 differs)")
+        return CompiledPredictions(self.file, self.fmt, int(workload.num_observables),
                                    self._layout_for(workload))
