@@ -103,6 +103,8 @@ def test_refusals_before_any_shot(cli, tmp_path, ising_shots):
     two[17, 0] = 2
     not01 = _ising_bin(tmp_path / "not01.bin", two)
     (tmp_path / "wide.01").write_text("01\n" * 10_000)
+    (tmp_path / "two.01").write_text("0\n" * 500 + "2\n" + "0\n" * 9_499)
+    (tmp_path / "pad.b8").write_bytes(b"\x00" * 9_999 + b"\x02")  # bit 1 set: a second observable?
     bad_header = tmp_path / "header.bin"
     bad_header.write_bytes(np.array([10_000, 1], "<i4").tobytes() + b"\0" * 100)
     db = tmp_path / "s.duckdb"
@@ -110,6 +112,8 @@ def test_refusals_before_any_shot(cli, tmp_path, ising_shots):
               wide: "holds 2 predictions per shot but the workload has 1 observable",
               tmp_path / "wide.01": "holds 2 predictions per shot",
               not01: "the prediction of shot 17, observable 0 is 2, not 0 or 1",
+              tmp_path / "two.01": "holds a character other than 0 or 1",
+              tmp_path / "pad.b8": "sets bits beyond its 1 bits",
               bad_header: "its header says 10000 x 1 values but 100 bytes follow",
               tmp_path / "missing.bin": "predictions file not found"}
     for f, says in expect.items():
