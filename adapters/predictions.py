@@ -157,7 +157,7 @@ class PredictionsDecoder:
     sha256: str
     fmt: str
     name: str = field(compare=False)
-    precomputed = True  # verifier.qec.decoder.is_precomputed
+    decodes_any_syndrome = False  # verifier.qec.decoder.is_precomputed
 
     @classmethod
     def from_spec(cls, spec: str) -> "PredictionsDecoder":

@@ -59,11 +59,12 @@ class Decoder(Protocol):
 
 
 def is_precomputed(decoder: Decoder) -> bool:
-    """A decoder whose predictions were made elsewhere (``precomputed = True``: a predictions
-    file). It answers only for the shots of the workload it was made for, by position, so it
-    cannot decode other syndromes (a latency or fault probe), and sampled shots are scored
-    with it only when they were exported to its maker (``verifier.workflows.syndromes``)."""
-    return bool(getattr(decoder, "precomputed", False))
+    """A decoder whose predictions were made elsewhere (``decodes_any_syndrome = False``: a
+    predictions file). It answers only for the shots of the workload it was made for, by
+    position, so it cannot decode other syndromes (a latency or fault probe), and sampled
+    shots are scored with it only when they were exported to its maker
+    (``verifier.workflows.syndromes``)."""
+    return getattr(decoder, "decodes_any_syndrome", True) is False
 
 
 def transport_seconds(compiled: CompiledDecoder) -> float:
