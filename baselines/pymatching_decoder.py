@@ -1,5 +1,6 @@
 """PyMatching baselines: minimum-weight perfect matching on the workload's detector
-error model (``decompose_errors=True``), plain or with PyMatching's correlated matching."""
+error model (``verifier.qec.dem``: a shipped ``--dem`` or the circuit's own), plain or with
+PyMatching's correlated matching."""
 
 from __future__ import annotations
 
@@ -27,11 +28,19 @@ def _first_line(e: Exception) -> str:
     return (str(e).strip().splitlines() or [type(e).__name__])[0][:200].rstrip(".")
 
 
-def detector_error_model(circuit):
-    """The circuit's DEM with every error split into graphlike pieces; a circuit whose
-    errors cannot be split is a usage error (exit 2), not a crash."""
+def detector_error_model(source):
+    """The DEM to match on: a ``stim.DetectorErrorModel`` as given, a workload's own
+    (``QecWorkload.detector_error_model``), or a ``stim.Circuit``'s as sov builds it
+    (``verifier.qec.dem``). Errors that cannot be split into graphlike pieces are a usage
+    error (exit 2), not a crash."""
+    from verifier.qec.dem import circuit_dem
+
+    if hasattr(source, "compile_sampler") and not hasattr(source, "compile_detector_sampler"):
+        return source
     try:
-        return circuit.detector_error_model(decompose_errors=True)
+        if hasattr(source, "compile_detector_sampler"):
+            return circuit_dem(source)
+        return source.detector_error_model()
     except ValueError as e:
         if "decompose" not in str(e):
             raise UsageError(f"cannot build the circuit's detector error model: {_first_line(e)}") from None
@@ -39,10 +48,11 @@ def detector_error_model(circuit):
                                               why=_first_line(e))) from None
 
 
-def build_matching(circuit, *, correlated: bool = False):
+def build_matching(source, *, correlated: bool = False):
+    """PyMatching on ``source``'s DEM (see :func:`detector_error_model`)."""
     import pymatching
 
-    dem = detector_error_model(circuit)
+    dem = detector_error_model(source)
     try:
         return pymatching.Matching.from_detector_error_model(dem, enable_correlations=correlated)
     except ValueError as e:
@@ -87,5 +97,5 @@ class PyMatchingDecoder:
         return None
 
     def compile_for(self, workload) -> CompiledMatching:
-        return CompiledMatching(build_matching(workload.circuit(), correlated=self.correlated),
+        return CompiledMatching(build_matching(workload, correlated=self.correlated),
                                 self.correlated)

@@ -118,7 +118,7 @@ def recorded(tmp_path_factory):
 
 @pytest.mark.parametrize("fmt", ["b8", "dets"])
 def test_genuine_stim_shots_are_accepted_without_a_warning(recorded, fmt):
-    from verifier.qec.workload import RecordedWorkload
+    from verifier.qec.recorded import RecordedWorkload
 
     warned = []
     w = RecordedWorkload.from_files(recorded / "c.stim", recorded / f"genuine_d.{fmt}", recorded / f"genuine_o.{fmt}",
@@ -141,7 +141,7 @@ def test_random_bytes_of_the_right_length_are_refused(cli, recorded, tmp_path):
 
 
 def test_data_at_another_noise_level_is_warned_about(recorded):
-    from verifier.qec.workload import RecordedWorkload
+    from verifier.qec.recorded import RecordedWorkload
 
     warned = []
     RecordedWorkload.from_files(recorded / "c.stim", recorded / "hot_d.b8", recorded / "hot_o.b8",
@@ -150,7 +150,7 @@ def test_data_at_another_noise_level_is_warned_about(recorded):
 
 
 def test_plausibility_reads_one_block_only(recorded, monkeypatch):
-    from verifier.qec import plausibility, workload
+    from verifier.qec import plausibility, recorded as workload
 
     seen = []
     real = workload.read_records

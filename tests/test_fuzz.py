@@ -53,7 +53,7 @@ def _fresh_dir() -> Path:
 # -- recorded shot data ---------------------------------------------------------------------
 
 def _load_all(circuit: Path, dets: Path, obs: Path, fmt: str | None):
-    from verifier.qec.workload import RecordedWorkload
+    from verifier.qec.recorded import RecordedWorkload
 
     w = RecordedWorkload.from_files(circuit, dets, obs, data_format=fmt)
     for b in w.blocks():
@@ -88,7 +88,7 @@ def test_wellformed_shot_data_roundtrips_through_every_format(small_circuit, dat
     """Random valid shots written by stim in each format read back bit for bit."""
     import stim
 
-    from verifier.qec.workload import RecordedWorkload
+    from verifier.qec.recorded import RecordedWorkload
 
     c = stim.Circuit(small_circuit.read_text())
     n = data.draw(st.integers(1, 40))

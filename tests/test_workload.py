@@ -5,7 +5,8 @@ import pytest
 import stim
 
 from verifier.errors import UsageError
-from verifier.qec.workload import BLOCK_SHOTS, CircuitWorkload, MemoryWorkload, RecordedWorkload
+from verifier.qec.recorded import RecordedWorkload
+from verifier.qec.workload import BLOCK_SHOTS, CircuitWorkload, MemoryWorkload
 
 
 def _all(w):

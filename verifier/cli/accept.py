@@ -45,7 +45,7 @@ def accept(
     Gates: LER non-inferiority on paired shots (default: the candidate's LER may exceed the
     baseline's by at most 10 % of it, at 95 % confidence), optional latency budget, and
     calibration tolerance (--experiment). Exit 0 pass, 1 fail, 3 inconclusive (with the
-    shots that would likely decide). Everything is recorded in the store and in its
+    shots that would decide with 80 % probability). Everything is recorded in the store and in its
     hash-chained evidence log."""
     o.check_outputs(json_out=json_out, junit=junit, evidence_out=evidence_out)
     from reports.junit import write_junit

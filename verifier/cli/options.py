@@ -74,6 +74,10 @@ CircuitOpt = Annotated[Optional[Path], typer.Option("--circuit", metavar="FILE.s
                                                     help="Your own stim circuit (sampled, or with --dets/--obs replayed).")]
 DetsOpt = Annotated[Optional[Path], typer.Option("--dets", metavar="FILE", help="Recorded detection events.")]
 ObsOpt = Annotated[Optional[Path], typer.Option("--obs", metavar="FILE", help="Recorded observable flips.")]
+DemOpt = Annotated[Optional[Path], typer.Option("--dem", metavar="FILE.dem",
+                                                help="Detector error model to decode against (plain or .gz), "
+                                                     "e.g. the one fitted to a device [default: the circuit's].",
+                                                show_default=False)]
 DataFormatOpt = Annotated[Optional[str], typer.Option("--data-format", metavar="b8|01|dets",
                                                       help="Format of --dets/--obs [default: from the file suffix].",
                                                       show_default=False)]
@@ -128,7 +132,7 @@ def executor_for(kind: str, scheduler: str | None, workers: int):
 
 def qec_workload(**flags):
     """The workload named by the shared workload flags (``verifier.qec.workload.from_flags``)."""
-    from verifier.qec.workload import from_flags
+    from verifier.qec.flags import from_flags
 
     return from_flags(**flags)
 
@@ -244,7 +248,7 @@ def workload_options(*, shots: int | None, recorded: bool = True):
     block = [("distance", DistanceOpt, None), ("rounds", RoundsOpt, None), ("basis", BasisOpt, "z"),
              ("noise", NoiseOpt, "uniform"), ("p", POpt, None), ("shots", ShotsOpt, shots),
              ("seed", SeedOpt, SEED), ("circuit", CircuitOpt, None), ("dets", DetsOpt, None),
-             ("obs", ObsOpt, None), ("data_format", DataFormatOpt, None)]
+             ("obs", ObsOpt, None), ("data_format", DataFormatOpt, None), ("dem", DemOpt, None)]
     return option_block("workload", [b for b in block if (shots is not None or b[0] != "shots")
                                      and (recorded or b[0] not in ("dets", "obs", "data_format"))])
 

@@ -109,7 +109,7 @@ def _reuse_circuit(workload: QecWorkload) -> None:
     """Jobs ship lean workloads (no circuit): a worker builds each stream's circuit once
     (si1000's noise pass is costly at large distances) and hands it to every later job."""
     cached = getattr(workload, "__dict__", None)
-    if cached is None or "_circuit" in cached:
+    if cached is None or "_circuit" in cached or not workload.has_circuit:
         return
     circuit = _CIRCUITS.get(workload.stream_id)
     if circuit is None:

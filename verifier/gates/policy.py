@@ -15,10 +15,11 @@ from typing import Any
 from verifier.errors import UsageError
 from verifier.gates.gate import DEFAULT_MARGIN
 from verifier.qec import limits
+from verifier.qec.workload import FILE_FLAGS
 from verifier.stats.binomial import CONFIDENCE
 
 WORKLOAD_KEYS = {"name", "distance", "rounds", "basis", "noise", "p", "shots", "seed", "circuit",
-                 "dets", "obs", "data_format"}
+                 "dets", "obs", "data_format", "dem"}
 GATE_KINDS: dict[str, set[str]] = {
     "ler_noninferiority": {"kind", "name", "margin", "confidence", "workloads"},
     "latency": {"kind", "name", "per", "budget_us", "max_ratio_to_baseline", "workloads"},
@@ -94,10 +95,10 @@ class Policy:
 
 def default_workload_args(*, distance=None, rounds=None, basis="z", noise="uniform", p=None,
                           shots=10_000, seed=0, circuit=None, dets=None, obs=None,
-                          data_format=None) -> dict[str, Any]:
+                          data_format=None, dem=None) -> dict[str, Any]:
     return {"distance": distance, "rounds": rounds, "basis": basis, "noise": noise, "p": p,
             "shots": shots, "seed": seed, "circuit": circuit, "dets": dets, "obs": obs,
-            "data_format": data_format}
+            "data_format": data_format, "dem": dem}
 
 
 def from_flags(workload_args: dict[str, Any], *, margin: float = DEFAULT_MARGIN,
@@ -290,7 +291,7 @@ def _parse_decoders(c: _Checker, decoders: Any, base: Path | None) -> dict[str, 
 
 _WORKLOAD_TYPES = (("distance", int), ("rounds", int), ("shots", int), ("seed", int),
                    ("basis", str), ("noise", str), ("p", (int, float)),
-                   ("circuit", str), ("dets", str), ("obs", str), ("data_format", str))
+                   ("circuit", str), ("dets", str), ("obs", str), ("data_format", str), ("dem", str))
 
 
 def _parse_workload(c: _Checker, w: dict, i: int, names: set[str], base: Path | None) -> WorkloadSpec:
@@ -307,7 +308,7 @@ def _parse_workload(c: _Checker, w: dict, i: int, names: set[str], base: Path | 
             v = w[key]
             if isinstance(v, bool) or not isinstance(v, types):
                 raise c.err(f"{where}.{key}", f"must be {'a number' if key == 'p' else 'an integer' if types is int else 'a string'}, got {v!r}")
-            if key in ("circuit", "dets", "obs"):
+            if key in FILE_FLAGS:
                 v = Path(v) if Path(v).is_absolute() or base is None else base / v
             args[key] = float(v) if key == "p" else v
     if args["shots"] < 1:

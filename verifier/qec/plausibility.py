@@ -89,10 +89,10 @@ class Plausibility:
                 f"({self.ratio:.2g}x, z = {self.z:+.0f})")
 
 
-def expected_densities(circuit) -> np.ndarray:
-    """Per detector, the probability that it fires under the circuit's error model."""
-    dem = circuit.detector_error_model(decompose_errors=False, approximate_disjoint_errors=True)
-    keep = np.ones(circuit.num_detectors)  # prod(1 - 2 p) over the mechanisms flipping each detector
+def expected_densities(dem) -> np.ndarray:
+    """Per detector, the probability that it fires under the error model ``dem`` (a
+    decomposed DEM flips the same detectors: ``^`` only separates its pieces)."""
+    keep = np.ones(dem.num_detectors)  # prod(1 - 2 p) over the mechanisms flipping each detector
     for inst in dem.flattened():
         if inst.type != "error":
             continue
@@ -103,25 +103,25 @@ def expected_densities(circuit) -> np.ndarray:
     return (1.0 - keep) / 2.0
 
 
-def measure(circuit, dets: np.ndarray) -> Plausibility:
+def measure(dem, dets: np.ndarray) -> Plausibility:
     """``dets``: bit-packed detection events (``verifier.qec.workload``'s layout)."""
-    q = expected_densities(circuit)
+    q = expected_densities(dem)
     n = int(dets.shape[0])
-    bits = np.unpackbits(dets, axis=1, bitorder="little", count=circuit.num_detectors)
+    bits = np.unpackbits(dets, axis=1, bitorder="little", count=dem.num_detectors)
     per_shot = bits.sum(axis=1, dtype=np.int64)
     measured = float(per_shot.mean()) if n else 0.0
     expected = float(q.sum())
     spread = max(float(per_shot.std(ddof=1)) if n > 1 else 0.0, math.sqrt(float((q * (1 - q)).sum())))
     se = spread / math.sqrt(max(n, 1))
     z = (measured - expected) / se if se > 0 else (0.0 if measured == expected else math.copysign(math.inf, measured - expected))
-    return Plausibility(n, circuit.num_detectors, expected, measured, z)
+    return Plausibility(n, dem.num_detectors, expected, measured, z)
 
 
-def check_recorded(circuit, dets_path: Path, dets: np.ndarray, *, warn=None) -> Plausibility:
+def check_recorded(dem, dets_path: Path, dets: np.ndarray, *, warn=None) -> Plausibility:
     """Refuse (:class:`UsageError`) or warn about a detection-event file that its circuit
     cannot have produced. ``dets``: its first records, bit-packed; ``warn(line)`` gets the
     one-line warning (default: stderr)."""
-    res = measure(circuit, dets)
+    res = measure(dem, dets)
     v = res.verdict
     if v == "refuse":
         raise UsageError(f"{dets_path} does not look like detection events of this circuit: {res.describe()}; "

@@ -85,20 +85,24 @@ def _scratch() -> _Scratch:
     return s
 
 
-def sample_b8(circuit, shots: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """``(dets, obs)``: ``shots`` shots of ``circuit``'s detectors and observables, drawn
-    by a stim sampler seeded with ``seed``, bit-packed ``uint8[shots, ceil(n / 8)]``."""
+def sample_b8(source, shots: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(dets, obs)``: ``shots`` shots of the detectors and observables of ``source`` (a
+    ``stim.Circuit``, or a ``stim.DetectorErrorModel`` for a noiseless circuit shipped with
+    its DEM), drawn by a stim sampler seeded with ``seed``, bit-packed ``uint8[shots, ceil(n / 8)]``."""
     d_path, o_path = _scratch().paths
-    sampler = circuit.compile_detector_sampler(seed=seed)
     try:
-        sampler.sample_write(shots, filepath=d_path, format="b8",
-                             obs_out_filepath=o_path, obs_out_format="b8")
+        if hasattr(source, "compile_detector_sampler"):
+            source.compile_detector_sampler(seed=seed).sample_write(
+                shots, filepath=d_path, format="b8", obs_out_filepath=o_path, obs_out_format="b8")
+        else:
+            source.compile_sampler(seed=seed).sample_write(
+                shots, det_out_file=d_path, det_out_format="b8", obs_out_file=o_path, obs_out_format="b8")
         dets = np.fromfile(d_path, dtype=np.uint8)
         obs = np.fromfile(o_path, dtype=np.uint8)
     except OSError as e:
         raise UsageError(f"cannot write sampled shots to scratch space ({d_path}): "
                          f"{e.strerror or e}") from None
-    dw, ow = (circuit.num_detectors + 7) // 8, (circuit.num_observables + 7) // 8
+    dw, ow = (source.num_detectors + 7) // 8, (source.num_observables + 7) // 8
     if dets.size != shots * dw or obs.size != shots * ow:  # pragma: no cover - stim broke its format
         raise RuntimeError(f"stim wrote {dets.size} + {obs.size} bytes for {shots} shots, "
                            f"expected {shots * dw} + {shots * ow}")

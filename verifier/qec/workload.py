@@ -27,14 +27,15 @@ import numpy as np
 
 from verifier.environment import package_version
 from verifier.errors import IntegrityError, UsageError
-from verifier.hashing import canonical_json, sha256_bytes, sha256_file, spec_digest
+from verifier.hashing import canonical_json, sha256_bytes, spec_digest
+from verifier.qec.dem import circuit_dem, num_errors, parse_dem, read_dem_text
+from verifier.qec.inputs import checked_circuit, read_circuit, read_given_dem
 from verifier.qec.limits import check_distance, check_rounds, check_shots
 from verifier.qec.noise import NOISE_MODELS
-from verifier.qec.plausibility import SAMPLE_SHOTS, check_recorded
 from verifier.qec.sampling import SAMPLER
-from verifier.qec.shotdata import DATA_FORMATS, count_records, format_from_suffix, read_records
 
 BLOCK_SHOTS = 8192
+FILE_FLAGS = ("circuit", "dets", "obs", "dem")  # the workload flags that name files
 
 _CIRCUIT_TEXT_SHA256: dict[str, str] = {}  # legacy stream id -> sha256 of the circuit's text
 
@@ -59,6 +60,8 @@ class QecWorkload:
     distance: int | None
     rounds: int | None
     basis: str | None
+    dem_path: str | None = None  # a DEM given with --dem, which the decoders decode against
+    dem_sha256: str | None = None
 
     def spec(self) -> dict[str, Any]:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -87,7 +90,7 @@ class QecWorkload:
         re-keys them to this id when it can tell they were drawn under this stim
         (``verifier.store.schema``, migration 5)."""
         s = self._legacy_stream_spec()
-        s["circuit"] = self.circuit_text_sha256
+        s["circuit"] = self.circuit_text_sha256 if self.has_circuit else None
         s["stim"] = package_version("stim")
         return s
 
@@ -96,7 +99,7 @@ class QecWorkload:
         s.pop("shots", None)
         s["block_shots"] = BLOCK_SHOTS
         if isinstance(self, _SampledMixin):
-            s["sampler"] = SAMPLER
+            s["sampler"] = ("stim.DetectorErrorModel:" if self.from_dem else "") + SAMPLER
         return s
 
     @cached_property
@@ -130,17 +133,38 @@ class QecWorkload:
     def _circuit(self):
         return self.circuit()
 
+    def detector_error_model(self):
+        """The DEM every matching decoder and pre-decoder finisher of this workload decodes
+        against (``verifier.qec.dem``): the ``--dem`` file, or the circuit's own."""
+        return self._dem
+
+    @cached_property
+    def _dem(self):
+        if self.dem_path is None:
+            return circuit_dem(self._circuit)
+        path = Path(self.dem_path)
+        text = read_dem_text(path)
+        if sha256_bytes(text.encode()) != self.dem_sha256:
+            raise IntegrityError(f"{path} changed since the workload was defined")
+        return parse_dem(text, path)
+
+    @property
+    def has_circuit(self) -> bool:
+        return True
+
     @property
     def num_detectors(self) -> int:
-        return self._circuit.num_detectors
+        return (self._circuit if self.has_circuit else self._dem).num_detectors
 
     @property
     def num_observables(self) -> int:
-        return self._circuit.num_observables
+        return (self._circuit if self.has_circuit else self._dem).num_observables
 
     def circuit_hashes(self) -> set[str]:
         """sha256 of the circuit's text, as stim prints it (with and without a final
         newline) and, for a user's file, as the file holds it."""
+        if not self.has_circuit:
+            return set()
         text = str(self._circuit)
         hashes = {self.circuit_text_sha256, sha256_bytes((text + "\n").encode())}
         own = getattr(self, "circuit_sha256", None)
@@ -159,14 +183,23 @@ class QecWorkload:
     def describe(self) -> str:
         return canonical_json(self.spec())
 
+    def _with_dem(self, spec: dict[str, Any]) -> dict[str, Any]:
+        """A workload decoded against a given DEM is another workload; without one the
+        canonical form (and so every id recorded before ``--dem`` existed) is unchanged."""
+        if self.dem_sha256 is not None:
+            spec["dem_sha256"] = self.dem_sha256
+        return spec
+
 
 class _SampledMixin:
     seed: int
+    from_dem: bool = False  # a noiseless circuit with --dem: the shots are drawn from the DEM
 
     def sample_block(self, block: Block) -> tuple[np.ndarray, np.ndarray]:
         from verifier.qec.sampling import sample_b8
 
-        return sample_b8(self._circuit, block.shots, block_seed(self.seed, block.index))
+        source = self._dem if self.from_dem else self._circuit
+        return sample_b8(source, block.shots, block_seed(self.seed, block.index))
 
 
 @dataclass(frozen=True)
@@ -181,6 +214,8 @@ class MemoryWorkload(_SampledMixin, QecWorkload):
     shots: int
     seed: int
     kind: str = field(default="memory", init=False)
+    dem_path: str | None = None
+    dem_sha256: str | None = None
 
     def __post_init__(self) -> None:
         check_distance(self.distance)
@@ -200,9 +235,9 @@ class MemoryWorkload(_SampledMixin, QecWorkload):
         return f"surface_code:rotated_memory_{self.basis}"
 
     def spec(self) -> dict[str, Any]:
-        return {"kind": self.kind, "code": self.code_task, "distance": self.distance,
-                "rounds": self.rounds, "noise": self.noise, "p": float(self.p),
-                "shots": self.shots, "seed": self.seed}
+        return self._with_dem({"kind": self.kind, "code": self.code_task, "distance": self.distance,
+                               "rounds": self.rounds, "noise": self.noise, "p": float(self.p),
+                               "shots": self.shots, "seed": self.seed})
 
     def circuit(self):
         import stim
@@ -226,39 +261,6 @@ def _check_shots_seed(shots: int, seed: int) -> None:
         raise UsageError(f"--seed must be a non-negative integer below 2**63, got {seed}")
 
 
-def _read_circuit(path: Path):
-    import stim
-
-    try:
-        text = path.read_text()
-    except FileNotFoundError:
-        raise UsageError(f"circuit file not found: {path}") from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise UsageError(f"cannot read circuit file {path}: {e}") from None
-    try:
-        circuit = stim.Circuit(text)
-    except Exception as e:  # stim raises ValueError with a long message
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise UsageError(f"{path} is not a valid stim circuit: {first}") from None
-    if circuit.num_detectors == 0:
-        raise UsageError(f"{path} declares no DETECTOR: nothing to decode")
-    if circuit.num_observables == 0:
-        raise UsageError(f"{path} declares no OBSERVABLE_INCLUDE: no ground truth to score against")
-    try:
-        circuit.detector_error_model(decompose_errors=False)
-    except Exception as e:
-        first = str(e).strip().splitlines()[0]
-        raise UsageError(f"{path}: stim cannot build a detector error model: {first}") from None
-    return circuit, text
-
-
-def _checked_circuit(path: str, sha256: str):
-    circuit, text = _read_circuit(Path(path))
-    if sha256_bytes(text.encode()) != sha256:
-        raise IntegrityError(f"{path} changed since the workload was defined")
-    return circuit
-
-
 @dataclass(frozen=True)
 class CircuitWorkload(_SampledMixin, QecWorkload):
     """A user's own ``.stim`` circuit, sampled by stim with a seed."""
@@ -271,119 +273,29 @@ class CircuitWorkload(_SampledMixin, QecWorkload):
     kind: str = field(default="circuit", init=False)
     distance: int | None = field(default=None, init=False)
     basis: str | None = field(default=None, init=False)
+    dem_path: str | None = None
+    dem_sha256: str | None = None
+    from_dem: bool = False
 
     @classmethod
     def from_file(cls, path: str | os.PathLike[str], *, shots: int, seed: int,
-                  rounds: int | None = None) -> "CircuitWorkload":
+                  rounds: int | None = None, dem: str | os.PathLike[str] | None = None) -> "CircuitWorkload":
         p = Path(path)
         _check_shots_seed(shots, seed)
         if rounds is not None:
             check_rounds(rounds)
-        _, text = _read_circuit(p)
-        return cls(str(p.resolve()), sha256_bytes(text.encode()), shots, seed, rounds)
+        circ, text = read_circuit(p, dem_given=dem is not None)
+        dem_path, dem_sha = read_given_dem(dem, circ)
+        noiseless = dem is not None and num_errors(circuit_dem(circ, decompose=False)) == 0
+        return cls(str(p.resolve()), sha256_bytes(text.encode()), shots, seed, rounds,
+                   dem_path, dem_sha, noiseless)
 
     def spec(self) -> dict[str, Any]:
-        return {"kind": self.kind, "circuit_sha256": self.circuit_sha256, "rounds": self.rounds,
-                "shots": self.shots, "seed": self.seed}
+        return self._with_dem({"kind": self.kind, "circuit_sha256": self.circuit_sha256,
+                               "rounds": self.rounds, "shots": self.shots, "seed": self.seed})
 
     def circuit(self):
-        return _checked_circuit(self.circuit_path, self.circuit_sha256)
+        return checked_circuit(self.circuit_path, self.circuit_sha256)
 
     def describe(self) -> str:
         return f"circuit {Path(self.circuit_path).name} (sha256 {self.circuit_sha256[:12]}), {self.shots} shots, seed {self.seed}"
-
-
-@dataclass(frozen=True)
-class RecordedWorkload(QecWorkload):
-    """Recorded shots: a circuit plus detection events and observable flips on disk,
-    in stim's ``b8``, ``01`` or ``dets`` format (those of Google's published data)."""
-
-    circuit_path: str
-    circuit_sha256: str
-    dets_path: str
-    dets_sha256: str
-    obs_path: str
-    obs_sha256: str
-    data_format: str
-    obs_format: str
-    shots: int
-    rounds: int | None = None
-    kind: str = field(default="recorded", init=False)
-    distance: int | None = field(default=None, init=False)
-    basis: str | None = field(default=None, init=False)
-
-    @classmethod
-    def from_files(cls, circuit: str | os.PathLike[str], dets: str | os.PathLike[str],
-                   obs: str | os.PathLike[str], *, data_format: str | None = None,
-                   obs_format: str | None = None, shots: int | None = None,
-                   rounds: int | None = None, warn=None) -> "RecordedWorkload":
-        """The recorded workload of these files, once they are plausibly the circuit's
-        detection events (``verifier.qec.plausibility``: refused, or ``warn(line)``)."""
-        cpath = Path(circuit)
-        if rounds is not None:
-            check_rounds(rounds)
-        circ, text = _read_circuit(cpath)
-        fmt = data_format or format_from_suffix(Path(dets))
-        ofmt = obs_format or data_format or format_from_suffix(Path(obs))
-        for f in (fmt, ofmt):
-            if f not in DATA_FORMATS:
-                raise UsageError(f"data format must be one of {', '.join(DATA_FORMATS)}, got {f!r}")
-        for p in (Path(dets), Path(obs)):
-            if not p.is_file():
-                raise UsageError(f"data file not found: {p}")
-        nd = count_records(Path(dets), fmt, circ.num_detectors)
-        no = count_records(Path(obs), ofmt, circ.num_observables)
-        if nd != no:
-            raise UsageError(f"{dets} holds {nd} shots but {obs} holds {no}")
-        if nd == 0:
-            raise UsageError(f"{dets} holds no shots")
-        check_recorded(circ, Path(dets), read_records(Path(dets), fmt, circ.num_detectors, 0,
-                                                      min(nd, SAMPLE_SHOTS)), warn=warn)
-        if shots is not None:
-            if shots < 1 or shots > nd:
-                raise UsageError(f"--shots {shots} is not in 1..{nd}, the shots recorded in {dets}")
-            nd = shots
-        return cls(str(cpath.resolve()), sha256_bytes(text.encode()),
-                   str(Path(dets).resolve()), sha256_file(dets),
-                   str(Path(obs).resolve()), sha256_file(obs), fmt, ofmt, nd, rounds)
-
-    def spec(self) -> dict[str, Any]:
-        return {"kind": self.kind, "circuit_sha256": self.circuit_sha256,
-                "dets_sha256": self.dets_sha256, "obs_sha256": self.obs_sha256,
-                "format": self.data_format, "obs_format": self.obs_format,
-                "rounds": self.rounds, "shots": self.shots}
-
-    def circuit(self):
-        return _checked_circuit(self.circuit_path, self.circuit_sha256)
-
-    def sample_block(self, block: Block) -> tuple[np.ndarray, np.ndarray]:
-        dets = read_records(Path(self.dets_path), self.data_format, self.num_detectors,
-                            block.start, block.shots)
-        obs = read_records(Path(self.obs_path), self.obs_format, self.num_observables,
-                           block.start, block.shots)
-        return dets, obs
-
-    def describe(self) -> str:
-        return (f"recorded {Path(self.dets_path).name} + {Path(self.obs_path).name} "
-                f"({self.data_format}), {self.shots} shots")
-
-
-def from_flags(*, distance: int | None, rounds: int | None, basis: str, noise: str, p: float | None,
-                 shots: int, seed: int, circuit: Path | None = None, dets: Path | None = None,
-                 obs: Path | None = None, data_format: str | None = None):
-    """The workload named by the shared workload flags of every command (``--distance``,
-    ``--circuit``, ``--dets``/``--obs``, ...), with the flags' names in its errors."""
-    if (dets is None) != (obs is None):
-        raise UsageError("--dets and --obs go together: give both, with --circuit")
-    if dets is not None:
-        if circuit is None:
-            raise UsageError("--dets/--obs need --circuit, the circuit the shots were recorded from")
-        return RecordedWorkload.from_files(circuit, dets, obs, data_format=data_format,
-                                           rounds=rounds)
-    if circuit is not None:
-        return CircuitWorkload.from_file(circuit, shots=shots, seed=seed, rounds=rounds)
-    if distance is None:
-        raise UsageError("give --distance (with --p), or --circuit FILE.stim")
-    if p is None:
-        raise UsageError("give --p, the physical error rate (e.g. --p 0.003)")
-    return MemoryWorkload(distance, rounds or distance, basis.lower(), noise.lower(), p, shots, seed)

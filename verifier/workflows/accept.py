@@ -184,7 +184,7 @@ def accept(candidate: "Decoder | None", baseline: "Decoder | None", policy: Poli
     candidate's verified signature (:func:`check_provenance`), recorded in the evidence."""
     from contextlib import nullcontext
 
-    from verifier.qec.workload import from_flags
+    from verifier.qec.flags import from_flags
     from verifier.workflows.qec import run_task
 
     decoder_gates = [g for g in policy.gates if g.kind != "calibration"]

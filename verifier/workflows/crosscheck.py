@@ -18,7 +18,8 @@ import numpy as np
 
 from verifier.engine.blocks import unpack_predictions
 from verifier.errors import UsageError
-from verifier.qec.workload import BLOCK_SHOTS, QecWorkload, from_flags
+from verifier.qec.flags import from_flags
+from verifier.qec.workload import BLOCK_SHOTS, QecWorkload
 from verifier.store import decoders
 from verifier.store.runs import recorded_run
 from verifier.workflows.qec import run_task

@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any, Callable
 from verifier.errors import IntegrityError, ResourceLimit, SovError, UsageError
 from verifier.jsonsafe import json_safe
 from verifier.stats.drift import holm, latency_p_value, ler_p_value
+from verifier.qec.workload import FILE_FLAGS
 from verifier.store import watch as rows
 from verifier.store.verdicts import VerdictRow
 from verifier.store.watch import DriftCheckRow, Watched
@@ -189,12 +190,12 @@ def _history(store: "Store", w: Watched, series: str) -> tuple[int, int, int, li
 
 def _replay(store: "Store", w: Watched, entry: dict, *, run: "Run", make_decoder: MakeDecoder,
             workers: int, seed: int | None) -> SeriesCheck:
-    from verifier.qec.workload import from_flags
+    from verifier.qec.flags import from_flags
     from verifier.workflows.qec import run_task
 
     s = SeriesCheck(entry["name"])
     args = dict(entry["args"])
-    for k in ("circuit", "dets", "obs"):
+    for k in FILE_FLAGS:
         if args.get(k) is not None:
             args[k] = Path(args[k])
     s.seed = seed if seed is not None else secrets.randbits(62)
@@ -283,7 +284,7 @@ def register(store: "Store", path: Path, name: str, workloads: "list[WorkloadSpe
     cannot be built, or a reference replay that fails (an integrity failure is exit 4, a
     time-out exit 2) before anything is registered; then register the model and record
     that replay as the start of its history."""
-    from verifier.qec.workload import from_flags
+    from verifier.qec.flags import from_flags
     from verifier.store.runs import recorded_run
     from verifier.workflows.drift_registry import prepare
 
