@@ -124,28 +124,15 @@ def _check_export_request(workload: "QecWorkload", out: Path, fmt: str, truth: P
             raise UsageError(f"--truth {truth}: folder {truth.parent} does not exist")
 
 
-def _detector_error_model(workload: "QecWorkload"):
-    """The DEM the lab's own decoders use for this workload (one place, so that the switch
-    to the workload's own DEM is one line)."""
-    own = getattr(workload, "detector_error_model", None)
-    if callable(own):
-        return own()
-    return workload.circuit().detector_error_model(decompose_errors=True,
-                                                   approximate_disjoint_errors=True)
-
-
 def _write_side_files(workload: "QecWorkload", out: Path) -> dict[str, str]:
-    """The circuit and the DEM the vendor decodes against (a workload without a circuit,
-    an Ising bundle, sends its DEM only)."""
+    """The circuit and the DEM the vendor decodes against: the DEM the lab's own matching
+    decoders use (``QecWorkload.detector_error_model``); a workload without a circuit (an
+    Ising bundle) sends its DEM only."""
     files: dict[str, str] = {}
-    try:
-        circuit = workload.circuit()
-    except UsageError:
-        circuit = None
-    if circuit is not None:
-        (out / CIRCUIT).write_text(str(circuit) + "\n")
+    if workload.has_circuit:
+        (out / CIRCUIT).write_text(str(workload.circuit()) + "\n")
         files["circuit"] = str(out / CIRCUIT)
-    (out / DEM).write_text(str(_detector_error_model(workload)) + "\n")
+    (out / DEM).write_text(str(workload.detector_error_model()) + "\n")
     files["detector_error_model"] = str(out / DEM)
     return files
 
