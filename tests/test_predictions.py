@@ -134,6 +134,17 @@ def test_sampled_shots_need_an_export(cli, tmp_path):
     line = one_line(cli("qec", "run", "--decoder", f"predictions:{preds}", *MEMORY, "--workers", "1",
                         "--db", tmp_path / "s.duckdb"), 2)
     assert "is sampled and has no export" in line
+    # accept and compare refuse before any shot, whichever side the predictions are on
+    line = one_line(cli("accept", "--candidate", "pymatching", "--baseline", f"predictions:{preds}", *MEMORY,
+                        "--workers", "1", "--db", tmp_path / "s.duckdb"), 2)
+    assert "is sampled and has no export" in line
+    line = one_line(cli("compare", "--decoder", "pymatching", "--baseline", f"predictions:{preds}",
+                        "--distances", "3", "--p", "0.01", "--shots", "3000", "--seed", str(SECRET_SEED),
+                        "--workers", "1", "--db", tmp_path / "s.duckdb"), 2)
+    assert "is sampled and has no export" in line
+    from verifier.store.db import Store
+
+    assert Store(tmp_path / "s.duckdb").query("SELECT count(*) FROM blocks")[0][0] == 0
 
 
 def test_accept_predictions_candidate_against_pymatching(cli, tmp_path, ising_shots):

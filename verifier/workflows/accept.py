@@ -186,6 +186,7 @@ def accept(candidate: "Decoder | None", baseline: "Decoder | None", policy: Poli
 
     from verifier.qec.flags import from_flags
     from verifier.workflows.qec import run_task
+    from verifier.workflows.syndromes import refuse_unexported
 
     decoder_gates = [g for g in policy.gates if g.kind != "calibration"]
     built: list[tuple[WorkloadSpec, Any]] = []
@@ -195,8 +196,9 @@ def accept(candidate: "Decoder | None", baseline: "Decoder | None", policy: Poli
         for w in policy.workloads:
             if any(g.applies_to(w.name) for g in decoder_gates):
                 wl = from_flags(**w.args)
-                candidate.check(wl)
-                baseline.check(wl)
+                for dec in (candidate, baseline):
+                    dec.check(wl)
+                    refuse_unexported(store, dec, wl)
                 built.append((w, wl))
     outcomes: list[WorkloadOutcome] = []
     for w, wl in built:

@@ -211,6 +211,27 @@ def verify_export(workload: "QecWorkload", export: "SyndromeExport") -> None:
                              "the truth changed since the syndromes were sent")
 
 
+def _exports(store: "Store | None", decoder: Decoder, workload: "QecWorkload") -> list["SyndromeExport"]:
+    """The exports a precomputed decoder's scoring of ``workload`` must verify; refuses
+    (exit 2) sampled shots that were never exported: nobody outside saw them."""
+    from verifier.store.commitments import exports_for
+
+    exports = exports_for(store, workload.id, getattr(workload, "dets_sha256", None))
+    if not exports and getattr(workload, "seed", None) is not None:
+        where = f" in the store {store.path}" if store is not None else ""
+        raise UsageError(f"{decoder.name} scores recorded shots or exported syndromes, and workload "
+                         f"{workload.id[:12]} is sampled and has no export{where}: send its syndromes "
+                         "with sov qec export-syndromes, or give recorded shots (--circuit --dets --obs)")
+    return exports
+
+
+def refuse_unexported(store: "Store | None", decoder: Decoder, workload: "QecWorkload") -> None:
+    """The cheap half of :func:`check_scored_shots` (one store query, no shot), for the
+    checks a command makes of every decoder and workload before it runs any."""
+    if is_precomputed(decoder):
+        _exports(store, decoder, workload)
+
+
 def check_scored_shots(store: "Store | None", decoder: Decoder, workload: "QecWorkload") -> dict | None:
     """Before a precomputed decoder (a predictions file) scores ``workload``: sampled shots
     must have been exported from this store (else exit 2), and every export of the
@@ -218,15 +239,8 @@ def check_scored_shots(store: "Store | None", decoder: Decoder, workload: "QecWo
     for the result's JSON; None for other decoders and for recorded shots never exported."""
     if not is_precomputed(decoder):
         return None
-    from verifier.store.commitments import exports_for
-
-    exports = exports_for(store, workload.id, getattr(workload, "dets_sha256", None))
+    exports = _exports(store, decoder, workload)
     if not exports:
-        if getattr(workload, "seed", None) is not None:  # sampled: the vendor never saw these shots
-            where = f" in the store {store.path}" if store is not None else ""
-            raise UsageError(f"{decoder.name} scores recorded shots or exported syndromes, and workload "
-                             f"{workload.id[:12]} is sampled and has no export{where}: send its syndromes "
-                             "with sov qec export-syndromes, or give recorded shots (--circuit --dets --obs)")
         return None
     for export in exports:
         verify_export(workload, export)

@@ -19,6 +19,7 @@ from verifier.workflows.compare.details import (LATENCY_SHOTS, ModelInspector, c
 from verifier.workflows.compare.paired import paired_test
 from verifier.workflows.compare.payload import header, summarize, workload_entry
 from verifier.workflows.compare.recorded import find_verdicts
+from verifier.workflows.syndromes import refuse_unexported
 
 if TYPE_CHECKING:
     from verifier.store.runs import Run
@@ -134,6 +135,7 @@ def run_compare(candidates: list[Candidate], sweep: SweepSpec, *, run: "Run", wo
     for c in candidates:  # refuse before any shot a decoder that cannot serve a workload
         for w in workloads:
             c.decoder.check(w)
+            refuse_unexported(run.store, c.decoder, w)
     started = time.monotonic()
     results, failed, failed_code = _run_tasks(candidates, workloads, run=run, workers=workers,
                                  latency_shots=latency_shots, progress=progress)
