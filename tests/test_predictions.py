@@ -309,3 +309,18 @@ def test_export_refusals(cli, tmp_path):
 
     assert len(exports_for(Store(db), "none")) == 0
     assert Store(db).query("SELECT count(*) FROM syndrome_exports")[0][0] == 1
+
+
+def test_recorded_shots_exported_and_scored(cli, tmp_path, ising_shots):
+    """A lab's recorded shots (Ising's bundle) sent out and scored by their own flags; the
+    predictions file that comes back is Ising's own."""
+    db = tmp_path / "lab.duckdb"
+    exp = _json(cli("qec", "export-syndromes", *ising_shots, "--out", tmp_path / "out", "--db", db,
+                    "--json", "-"))
+    assert exp["shots"] == 10_000 and exp["format"] == "b8"
+    dets = Path(ising_shots[ising_shots.index("--dets") + 1])
+    assert (tmp_path / "out" / "detection_events.b8").read_bytes() == dets.read_bytes()
+    out = _json(cli("qec", "run", "--decoder", f"predictions:{PREDICTIONS}", *ising_shots, "--workers", "1",
+                    "--db", db, "--json", "-"))
+    assert out["errors"] == 36 and out["commitment"]["verified"] is True
+    assert out["commitment"]["value"] == exp["commitment"]["value"]
