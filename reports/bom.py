@@ -26,7 +26,7 @@ def _prop(name: str, value: Any) -> dict[str, str]:
 def model_bom(info, *, contract: str | None, store, sov_version: str) -> dict[str, Any]:
     """The BOM of a checked model (``adapters.onnx_model.ModelInfo``) with what ``store``
     recorded about it; the contract is ``contract`` or the model's own metadata."""
-    from verifier.qec.workload import sha256_file
+    from verifier.hashing import sha256_file
     from verifier.store.models import model_evaluations, model_signatures
 
     ext = {loc: sha256_file(Path(info.path).parent / loc) for loc in info.external_data}

@@ -286,6 +286,10 @@ def print_drift(console, report) -> None:
                 console.print(_series_line(s))
         for f in m.findings:
             console.print(f"  [{colour}]{'found' if m.integrity else 'moved'}: {f}[/]")
+    b = report.budget
+    level = (f"budget {b.per_year:.0%} false alarms a year over {b.checks_per_year:.0f} checks"
+             if b else "explicit --alpha")
+    console.print(f"[dim]level {report.alpha:.2g} per check (Holm over its tests; {level})[/]")
 
 
 def history_table(rows):

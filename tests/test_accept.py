@@ -135,11 +135,13 @@ def test_paired_counts_from_packed_blocks():
 
 
 def test_latency_gate_and_combine():
-    ok = latency(0.5, 10_000, budget_us=100)
+    ok = latency(50.0, (48.0, 52.0), budget_us=100)
     assert ok.status == PASS and ok.figures["measured_us"] == pytest.approx(50)
-    per_round = latency(0.5, 10_000, budget_us=10, per="round", rounds=5)
+    per_round = latency(50.0, (45.0, 49.0 + 1), budget_us=10.5, per="round", rounds=5)
     assert per_round.status == PASS and per_round.figures["measured_us"] == pytest.approx(10)
-    slow = latency(0.5, 10_000, budget_us=100, baseline_seconds=0.1, baseline_shots=10_000, max_ratio=2)
+    straddles = latency(50.0, (40.0, 60.0), budget_us=55)
+    assert straddles.status == INCONCLUSIVE
+    slow = latency(50.0, (48.0, 52.0), budget_us=100, ratio=5.0, ratio_ci=(4.5, 5.5), max_ratio=2)
     assert slow.status == FAIL and slow.figures["ratio_to_baseline"] == pytest.approx(5)
     assert combine([ok, slow]) == FAIL
     assert combine([ok, ler_noninferiority(PairedCounts(10, 0, 0, 0))]) == INCONCLUSIVE

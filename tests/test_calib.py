@@ -260,9 +260,14 @@ def test_accept_rejects_a_model_30_percent_off_and_passes_the_shipped_mlp(tmp_pa
     assert g.status == "fail" and g.name == "calibration_tolerance" and g.workload == "rabi_amplitude"
     par = g.figures["parameters"]["pi_pulse_amplitude"]
     assert par["candidate_median_error"] > 0.2 and par["difference_ci"][0] > 0.05
+    # the shipped MLP is ~3x Qibocal's median error: within 5 points, not within 1.5x
     ok = accept_calibration("rabi-amplitude-mlp", "qibocal", "rabi_amplitude", repeats=20, seed=0,
-                            resolve=models)
+                            resolve=models, tolerance=0.05)
     assert ok.status == "pass", ok.message
+    assert accept_calibration("rabi-amplitude-mlp", "qibocal", "rabi_amplitude", repeats=20, seed=0,
+                              resolve=models).status != "pass"
+    assert accept_calibration("sov-reference", "qibocal", "rabi_amplitude", repeats=20, seed=0,
+                              resolve=models).status == "pass"
     rows = store.query("SELECT model, experiment, repeats, source FROM cal_results ORDER BY model")
     assert len(rows) == 2 and {r[1] for r in rows} == {"rabi_amplitude"} and {r[2] for r in rows} == {20}
 
@@ -331,3 +336,36 @@ def test_replay_of_a_qibocal_format_folder_for_every_fit_experiment(tmp_path):
                 assert q["stability"][p]["candidate_rel_spread"] is not None
     only = replay_folder(out, "rabi-amplitude-mlp", n_boot=0, records=qibocal_records(), resolve=models)  # an ONNX model replays its own experiment
     assert [a["experiment"] for a in only["actions"]] == ["rabi_amplitude"]
+
+
+def test_tolerance_forms():
+    from verifier.calib.tolerance import Tolerance
+
+    assert Tolerance.parse(None) == Tolerance(1.5, 0.0005)
+    assert Tolerance.parse("2x") == Tolerance(2.0, 0.0005)
+    assert Tolerance.parse("1.2x+0.001") == Tolerance(1.2, 0.001)
+    assert Tolerance.parse("0.05") == Tolerance.parse(0.05) == Tolerance(1.0, 0.05)
+    for bad in ("0.5x", "-1", "x", "nan"):
+        with pytest.raises(UsageError):
+            Tolerance.parse(bad)
+
+
+def test_relative_tolerance_rejects_ten_times_worse_and_passes_as_good():
+    """On simulated errors (independent lognormal, median 0.2 %, 30 repeats, 200
+    comparisons): a candidate 10x worse fails nearly always; one as good is almost never
+    failed and passes in most comparisons (the rest are inconclusive: more repeats)."""
+    from verifier.calib.accept import paired_median_difference, _status
+    from verifier.calib.tolerance import Tolerance
+
+    tol = Tolerance.parse(None)
+    rng = np.random.default_rng(3)
+    worse_failed = good_passed = good_failed = 0
+    for _ in range(200):
+        base = 0.002 * rng.lognormal(0, 0.8, 30)
+        same = 0.002 * rng.lognormal(0, 0.8, 30)
+        _, lo, hi = paired_median_difference(10 * same, tol.factor * base, n_boot=400)
+        worse_failed += _status(lo, hi, tol.floor) == "fail"
+        _, lo, hi = paired_median_difference(same, tol.factor * base, n_boot=400)
+        good_passed += _status(lo, hi, tol.floor) == "pass"
+        good_failed += _status(lo, hi, tol.floor) == "fail"
+    assert worse_failed >= 190 and good_passed >= 100 and good_failed <= 10, (worse_failed, good_passed, good_failed)

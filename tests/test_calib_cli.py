@@ -19,8 +19,25 @@ def test_accept_rejects_a_model_30_percent_off_exit_1(cli, tmp_path):
     d = json.loads((tmp_path / "a.json").read_text())
     assert d["verdict"] == "fail"
     gate = next(g for g in d["gates"] if g["name"] == "calibration_tolerance")
-    assert gate["status"] == "fail" and gate["figures"]["tolerance"] == 0.05
+    assert gate["status"] == "fail" and gate["figures"]["tolerance"] == {"factor": 1.5, "floor": 0.0005,
+                                                                          "text": "1.5x+0.0005"}
     assert gate["figures"]["parameters"]["pi_pulse_amplitude"]["candidate_median_error"] > 0.2
+
+
+def test_accept_rejects_a_model_many_times_worse_than_qibocal(cli, tmp_path):
+    """Peak picking is off by ~4 % where Qibocal's fit is off by ~0.15 %: the default relative
+    tolerance rejects it (exit 1); 5 percentage points absolute, the tolerance of earlier
+    releases, does not."""
+    peak = save(peak_rabi_model(1.0), tmp_path / "peak.onnx")
+    args = ("accept", "--candidate", peak, "--baseline", "qibocal", "--experiment", "rabi_amplitude",
+            "--repeats", "20", "--db", str(tmp_path / "s.duckdb"), "--json", "-", "-q")
+    r = cli(*args)
+    assert r.returncode == 1, r.stderr
+    par = json.loads(r.stdout)["gates"][0]["figures"]["parameters"]["pi_pulse_amplitude"]
+    assert par["candidate_median_error"] > 10 * par["baseline_median_error"]
+    assert cli(*args, "--tolerance", "0.05").returncode != 1
+    line = one_line(cli(*args, "--tolerance", "lots"), 2)
+    assert "1.5x" in line
 
 
 def test_calib_run_discriminators_json(cli, tmp_path):

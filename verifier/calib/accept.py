@@ -1,15 +1,15 @@
 """Acceptance and drift for calibration models.
 
-``accept_calibration(candidate, baseline, experiment, tolerance=0.05, ...)`` runs both
+``accept_calibration(candidate, baseline, experiment, tolerance="1.5x", ...)`` runs both
 models on the same simulated qubits and compares their errors against the truth, per
 parameter (fits: the normalized error of ``verifier.calib.metrics``; readout: 1 -
-assignment fidelity). Default gate: the candidate's median error may exceed the
-baseline's by at most ``tolerance`` = 5 percentage points. A failed fit counts as an
-infinitely wrong estimate.
+assignment fidelity). Default gate (``verifier.calib.tolerance``): the candidate's median
+error may be at most 1.5 times the baseline's plus 0.05 percentage points. A failed fit
+counts as an infinitely wrong estimate.
 
-Decision, per parameter, on the paired difference of medians ``d = median(c) - median(b)``
+Decision, per parameter, on the paired statistic ``d = median(c) - factor * median(b)``
 with a paired bootstrap interval over the repeats (``confidence``, default 95 %):
-``pass`` if the upper bound <= tolerance, ``fail`` if the lower bound > tolerance,
+``pass`` if the upper bound <= floor, ``fail`` if the lower bound > floor,
 ``inconclusive`` otherwise (more repeats would decide). The experiment's verdict is the
 worst of its parameters. The result is a ``verifier.gates.gate.GateResult`` (name
 ``calibration_tolerance``) like every other gate of ``sov accept``.
@@ -30,11 +30,12 @@ import numpy as np
 from verifier.calib.experiments import experiment as get_experiment
 from verifier.calib.run import ModelFactory, close, evaluate, fingerprint, open_model, record_result
 from verifier.calib.simulator import CalWorkload, simulate
+from verifier.calib.tolerance import Tolerance
 from verifier.errors import UsageError
 from verifier.jsonsafe import json_safe
 from verifier.stats.binomial import CONFIDENCE
 
-DEFAULT_TOLERANCE = 0.05
+DEFAULT_TOLERANCE = Tolerance.parse(None)
 BOOTSTRAP = 2000
 GATE_NAME = "calibration_tolerance"
 REFERENCE_SEED = 7_000_007  # the fixed reference data set of drift signatures
@@ -74,10 +75,12 @@ def _fmt(v: float | None) -> str:
     return f"{v:.2%}" if abs(v) >= 1e-4 else f"{v:.2e}"
 
 
-def compare_results(cand, base, *, tolerance: float = DEFAULT_TOLERANCE,
+def compare_results(cand, base, *, tolerance: "Tolerance | float | str" = DEFAULT_TOLERANCE,
                     confidence: float = CONFIDENCE):
     """A GateResult from two CalResults on the same workload."""
     from verifier.gates.gate import GateResult, combine
+
+    tol = Tolerance.parse(tolerance)
 
     if cand.workload_id != base.workload_id:
         raise UsageError("candidate and baseline were not run on the same calibration workload")
@@ -86,22 +89,23 @@ def compare_results(cand, base, *, tolerance: float = DEFAULT_TOLERANCE,
     statuses = []
     msgs = []
     for p in ce:
-        d, lo, hi = paired_median_difference(ce[p], be[p], confidence=confidence)
-        st = _status(lo, hi, tolerance)
+        d, lo, hi = paired_median_difference(ce[p], tol.factor * np.asarray(be[p], float), confidence=confidence)
+        st = _status(lo, hi, tol.floor)
         statuses.append(st)
         cm, bm = float(np.median(ce[p])), float(np.median(be[p]))
         # infinite (failed) errors become None
         per[p] = json_safe({"candidate_median_error": cm, "baseline_median_error": bm,
                             "candidate_p95_error": np.quantile(ce[p], 0.95, method="higher"),
                             "baseline_p95_error": np.quantile(be[p], 0.95, method="higher"),
+                            "allowed_median_error": tol.factor * bm + tol.floor,
                             "difference": d, "difference_ci": [lo, hi],
                             "candidate_failures": int((~np.isfinite(ce[p])).sum()),
                             "baseline_failures": int((~np.isfinite(be[p])).sum()),
                             "status": st})
-        msgs.append(f"{p}: median error {_fmt(cm)} vs {_fmt(bm)}, difference {_fmt(d)} "
-                    f"[{_fmt(lo)}, {_fmt(hi)}] vs tolerance {_fmt(tolerance)}")
+        msgs.append(f"{p}: median error {_fmt(cm)} vs {_fmt(bm)}, allowed {tol.describe()}: "
+                    f"excess {_fmt(d - tol.floor)} [{_fmt(lo - tol.floor)}, {_fmt(hi - tol.floor)}]")
     status = combine([GateResult("p", s) for s in statuses])
-    figures = {"experiment": cand.experiment, "tolerance": tolerance, "confidence": confidence,
+    figures = {"experiment": cand.experiment, "tolerance": tol.to_json(), "confidence": confidence,
                "repeats": int(cand.values.shape[0]), "workload_id": cand.workload_id,
                "seed": cand.workload.get("seed"), "candidate": cand.model, "baseline": base.model,
                "candidate_fingerprint": cand.fingerprint, "baseline_fingerprint": base.fingerprint,
@@ -112,7 +116,7 @@ def compare_results(cand, base, *, tolerance: float = DEFAULT_TOLERANCE,
 
 
 def accept_calibration(candidate: Any, baseline: Any, experiment: str | None = None, *,
-                       tolerance: float | None = DEFAULT_TOLERANCE, repeats: int | None = None,
+                       tolerance: "Tolerance | float | str | None" = DEFAULT_TOLERANCE, repeats: int | None = None,
                        seed: int | None = 0, shots: int | None = None,
                        confidence: float | None = CONFIDENCE, store=None, run=None,
                        contract: str | None = None, resolve: ModelFactory | None = None):
@@ -120,10 +124,10 @@ def accept_calibration(candidate: Any, baseline: Any, experiment: str | None = N
     qubits. ``candidate``/``baseline``: ``qibocal``, ``sov-reference``, FILE.onnx, a
     built-in model name (built by ``resolve``), or a model object. Returns a
     ``GateResult``; with a store both runs are recorded in ``cal_results``."""
-    tol = DEFAULT_TOLERANCE if tolerance is None else float(tolerance)
+    tol = Tolerance.parse(tolerance)
     conf = CONFIDENCE if confidence is None else float(confidence)
-    if not (0 <= tol < 1e6) or not (0.5 <= conf < 1):
-        raise UsageError("--tolerance must be >= 0 and the confidence in [0.5, 1)")
+    if not (0.5 <= conf < 1):
+        raise UsageError("the confidence must lie in [0.5, 1)")
     cand = open_model(candidate, experiment, resolve, contract=contract)
     exp_name = experiment or getattr(cand, "experiment", None)
     if exp_name is None:

@@ -29,7 +29,7 @@ def accept(
     latency_per: Annotated[str, typer.Option("--latency-per", help="Latency budget per shot or per round.")] = "shot",
     max_latency_ratio: Annotated[Optional[float], typer.Option("--max-latency-ratio", help="Latency gate: at most this many times the baseline's decode time.")] = None,
     experiment: ExperimentOpt = None,
-    tolerance: Annotated[Optional[float], typer.Option("--tolerance", help="Calibration gate tolerance (see sov calib).")] = None,
+    tolerance: Annotated[Optional[str], typer.Option("--tolerance", metavar="1.5x|1.5x+F|ABS", help="Calibration gate: the candidate's median error may be at most this factor times the baseline's (plus F, default 0.0005), or exceed it by at most ABS [default: 1.5x].", show_default=False)] = None,
     repeats: Annotated[Optional[int], typer.Option("--repeats", min=1, help="Calibration repeats.")] = None,
     runtime: Optional[dict] = None,  # --contract ... --batch-size: see o.runtime_options
     workers: o.WorkersOpt = None,

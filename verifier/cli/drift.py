@@ -105,7 +105,9 @@ def remove(name: NameOpt = None, db: o.DbOpt = None, json_out: o.JsonOpt = None,
 def check(
     name: Annotated[Optional[list[str]], typer.Option("--name", metavar="NAME", help="Watched model(s) to check.")] = None,
     all_: Annotated[bool, typer.Option("--all", help="Check every watched model.")] = False,
-    alpha: Annotated[float, typer.Option("--alpha", help="Family-wise false-alarm level (Holm over every series checked).")] = 0.01,
+    per_year: Annotated[float, typer.Option("--false-alarms-per-year", help="Yearly false-alarm budget of an unchanged model, spent evenly over the checks of a year at --every.")] = 0.05,
+    every: Annotated[str, typer.Option("--every", help="How often this check runs (30m, 6h, 1d, 1w): sets each check's share of the budget.")] = "1d",
+    alpha: Annotated[Optional[float], typer.Option("--alpha", help="Family-wise level of this one check (Holm over every series), instead of the budget's share.", show_default=False)] = None,
     latency_tolerance: Annotated[float, typer.Option("--latency-tolerance", help="Latency shifts smaller than this fraction are never drift.")] = 0.5,
     seed: Annotated[Optional[int], typer.Option("--seed", min=0, help="Sampling seed [default: fresh random, recorded].")] = None,
     key: o.KeyOpt = None,
@@ -117,11 +119,14 @@ def check(
     compare with its history. Exit 1 on drift, naming what moved (file hash, LER, latency)."""
     o.check_outputs(json_out=json_out)
     from reports.terminal import print_drift
+    from verifier.stats.drift import FalseAlarmBudget
     from verifier.workflows.drift import run_check
+    from verifier.workflows.drift_schedule import every_seconds
 
     n_workers = o.workers_or_default(workers)
     report = run_check(o.store_for(db), name, all_=all_, make_decoder=wiring.drift_decoder_factory(n_workers),
-                       signature=wiring.calibration_signature, workers=n_workers, alpha=alpha, seed=seed,
+                       signature=wiring.calibration_signature, workers=n_workers, alpha=alpha,
+                       budget=FalseAlarmBudget(per_year, every_seconds(every)), seed=seed,
                        latency_tolerance=latency_tolerance, key_file=key)
     print_drift(o.human_console(json_out), report)
     o.write_json(json_out, report.to_json())

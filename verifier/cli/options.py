@@ -131,7 +131,7 @@ def executor_for(kind: str, scheduler: str | None, workers: int):
 
 
 def qec_workload(**flags):
-    """The workload named by the shared workload flags (``verifier.qec.workload.from_flags``)."""
+    """The workload named by the shared workload flags (``verifier.qec.flags.from_flags``)."""
     from verifier.qec.flags import from_flags
 
     return from_flags(**flags)
@@ -241,7 +241,7 @@ def option_block(into: str, block: list[tuple[str, Any, Any]]):
 
 def workload_options(*, shots: int | None, recorded: bool = True):
     """The workload flags (``--distance`` ... ``--data-format``) as the parameter ``workload``:
-    a dict of ``verifier.qec.workload.from_flags``'s keyword arguments. ``shots``: this
+    a dict of ``verifier.qec.flags.from_flags``'s keyword arguments. ``shots``: this
     command's default shot count (None: the command declares its own --shots, which means
     something else there); ``recorded=False``: no --dets/--obs/--data-format (a command
     that only samples)."""

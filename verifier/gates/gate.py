@@ -336,32 +336,40 @@ def ler_noninferiority(c: PairedCounts, *, margin: float = DEFAULT_MARGIN,
     return GateResult(name, status, figures, msg, workload)
 
 
-def latency(seconds: float, shots: int, *, budget_us: float, per: str = "shot",
-            rounds: int | None = None, workload: str | None = None,
-            baseline_seconds: float | None = None, baseline_shots: int | None = None,
-            max_ratio: float | None = None, name: str = "latency") -> GateResult:
-    """Mean decode time per shot (or per round) against a budget in microseconds, and
-    optionally against ``max_ratio`` times the baseline's.
-
-    ``seconds`` is the wall time spent decoding (model + matching, summed over blocks);
-    sampling is not counted. Timing has no sampling error worth testing, so the gate is
-    pass or fail (inconclusive only when nothing was decoded)."""
+def latency(us_per_shot: float, us_per_shot_ci: tuple[float, float], *, budget_us: float,
+            per: str = "shot", rounds: int | None = None, workload: str | None = None,
+            ratio: float | None = None, ratio_ci: tuple[float, float] | None = None,
+            max_ratio: float | None = None, timing: dict | None = None,
+            name: str = "latency") -> GateResult:
+    """The candidate's mean decode time per shot (or per round) against a budget in
+    microseconds, and optionally its paired ratio to the baseline against ``max_ratio``;
+    each with its interval (``verifier.workflows.paired_timing``): pass when the interval
+    lies within the limit, fail when it lies beyond it, inconclusive when it straddles it."""
     if per not in ("shot", "round"):
         raise ValueError(per)
-    if shots <= 0 or seconds <= 0:
-        return GateResult(name, INCONCLUSIVE, {"shots": shots, "seconds": seconds},
-                          "no decode time measured", workload)
-    div = shots * (rounds if per == "round" else 1)
-    measured = seconds / div * 1e6
+    if not (us_per_shot > 0):
+        return GateResult(name, INCONCLUSIVE, {"measured_us": us_per_shot}, "no decode time measured", workload)
+    div = rounds if per == "round" else 1
+    measured, lo, hi = us_per_shot / div, us_per_shot_ci[0] / div, us_per_shot_ci[1] / div
     figures: dict[str, Any] = {"per": per, "budget_us": budget_us, "measured_us": measured,
-                               "seconds": seconds, "shots": shots, "rounds": rounds}
-    ok = measured <= budget_us
-    parts = [f"{measured:.3g} us per {per} (budget {budget_us:g})"]
-    if max_ratio is not None and baseline_seconds and baseline_shots:
-        base_us = baseline_seconds / (baseline_shots * (rounds if per == "round" else 1)) * 1e6
-        ratio = measured / base_us if base_us > 0 else math.inf
-        figures.update(baseline_us=base_us, ratio_to_baseline=ratio, max_ratio=max_ratio)
-        ok = ok and ratio <= max_ratio
-        parts.append(f"{ratio:.2f}x the baseline (max {max_ratio:g}x)")
-    return GateResult(name, PASS if ok else FAIL, figures,
-                      ("within budget: " if ok else "over budget: ") + ", ".join(parts), workload)
+                               "measured_us_ci": [lo, hi], "rounds": rounds, "timing": timing}
+    statuses = [_limit_status(lo, hi, budget_us)]
+    parts = [f"{measured:.3g} us per {per} [{lo:.3g}, {hi:.3g}] (budget {budget_us:g})"]
+    if max_ratio is not None and ratio is not None and ratio_ci is not None:
+        figures.update(ratio_to_baseline=ratio, ratio_ci=list(ratio_ci), max_ratio=max_ratio)
+        statuses.append(_limit_status(ratio_ci[0], ratio_ci[1], max_ratio))
+        parts.append(f"{ratio:.2f}x the baseline [{ratio_ci[0]:.2f}, {ratio_ci[1]:.2f}] (max {max_ratio:g}x)")
+    status = combine([GateResult(name, st) for st in statuses])
+    word = {PASS: "within budget: ", FAIL: "over budget: ", INCONCLUSIVE: "undecided: "}[status]
+    load = (timing or {}).get("load") or {}
+    if load.get("high"):
+        parts.append(f"machine under load (load average {load.get('before')} on {load.get('cores')} cores)")
+    return GateResult(name, status, figures, word + ", ".join(parts), workload)
+
+
+def _limit_status(lo: float, hi: float, limit: float) -> str:
+    if hi <= limit:
+        return PASS
+    if lo > limit:
+        return FAIL
+    return INCONCLUSIVE

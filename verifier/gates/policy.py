@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from verifier.calib.tolerance import Tolerance
 from verifier.errors import UsageError
 from verifier.gates.gate import DEFAULT_MARGIN
 from verifier.qec import limits
@@ -33,7 +34,7 @@ POLICY_KEYS = {"name", "description", "confidence"}
 
 @dataclass(frozen=True)
 class WorkloadSpec:
-    """One reference workload: the keyword arguments of ``verifier.qec.workload.from_flags``."""
+    """One reference workload: the keyword arguments of ``verifier.qec.flags.from_flags``."""
 
     name: str
     args: dict[str, Any]
@@ -395,8 +396,12 @@ def _calibration_params(c: _Checker, g: dict, where: str) -> dict[str, Any]:
     if not isinstance(exp, str) or not exp:
         raise c.err(f"{where}.experiment", "missing: the calibration experiment (e.g. rabi_amplitude)")
     params: dict[str, Any] = {"experiment": exp}
-    for key, types in (("tolerance", (int, float)), ("repeats", int), ("seed", int),
-                       ("confidence", (int, float))):
+    if "tolerance" in g:
+        try:
+            params["tolerance"] = Tolerance.parse(g["tolerance"] if not isinstance(g["tolerance"], bool) else "?").text
+        except UsageError as e:
+            raise c.err(f"{where}.tolerance", str(e).removeprefix("--tolerance").lstrip(": ")) from None
+    for key, types in (("repeats", int), ("seed", int), ("confidence", (int, float))):
         if key in g:
             v = g[key]
             if isinstance(v, bool) or not isinstance(v, types) or v < 0:

@@ -7,14 +7,45 @@
 * **latency**: mean decode time per shot, on a log scale, against the history's checks
   (at least 3): a Student-t prediction interval, ``t = (log x - mean) / (s sqrt(1 + 1/k))``
   with ``k - 1`` degrees of freedom;
-* **Holm**'s step-down procedure corrects every p-value of one invocation together.
+* **Holm**'s step-down procedure corrects every p-value of one invocation together;
+* a **yearly false-alarm budget** (:class:`FalseAlarmBudget`) controls false alarms across
+  repeated checks: Holm alone holds within one invocation, and a daily check at 1 %
+  raises a false alarm most years. Each check spends ``alpha = budget * every / year``
+  (alpha-spending at a declared cadence: by the union bound, a year's checks of an
+  unchanged model raise at least one false alarm with probability at most ``budget``).
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 MIN_LATENCY_HISTORY = 3
+YEAR_SECONDS = 365.25 * 86400
+DEFAULT_BUDGET = 0.05  # false alarms per year
+DEFAULT_EVERY_SECONDS = 86400  # checks run daily unless declared otherwise
+
+
+@dataclass(frozen=True)
+class FalseAlarmBudget:
+    """At most ``per_year`` probability of any false alarm in a year of checks run every
+    ``every_seconds``."""
+
+    per_year: float = DEFAULT_BUDGET
+    every_seconds: float = DEFAULT_EVERY_SECONDS
+
+    @property
+    def checks_per_year(self) -> float:
+        return YEAR_SECONDS / self.every_seconds
+
+    @property
+    def alpha(self) -> float:
+        """The family-wise level one check spends (Holm over its tests)."""
+        return min(self.per_year, self.per_year / self.checks_per_year)
+
+    def to_json(self) -> dict:
+        return {"false_alarms_per_year": self.per_year, "every_seconds": self.every_seconds,
+                "checks_per_year": self.checks_per_year, "alpha_per_check": self.alpha}
 
 
 def ler_p_value(x: int, n: int, hist_errors: int, hist_shots: int) -> float:

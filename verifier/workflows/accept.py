@@ -14,6 +14,8 @@ import uuid
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
 
+import numpy as np
+
 from verifier.errors import UsageError
 from verifier.gates.gate import (EXIT_BY_VERDICT, INCONCLUSIVE, GateResult, PairedCounts, combine,
                             latency, ler_noninferiority)
@@ -27,6 +29,7 @@ if TYPE_CHECKING:
     from verifier.engine.results import TaskResult
     from verifier.store.runs import Run
     from verifier.store.db import Store
+    from verifier.workflows.paired_timing import PairedTiming
 
 CalibrationGate = Callable[..., Any]  # accept_calibration(candidate, baseline, experiment=, ...)
 MakeDecoder = Callable[..., "Decoder"]  # (spec, contract=, provider=, batch_size=) -> Decoder
@@ -59,12 +62,14 @@ class WorkloadOutcome:
     candidate: "TaskResult"
     baseline: "TaskResult"
     paired: PairedCounts
+    timing: "PairedTiming | None" = None  # when a latency gate applies to this workload
 
     def to_json(self) -> dict:
         return {"name": self.name, "id": self.workload.id, "stream_id": self.workload.stream_id,
                 "description": self.workload.describe(), "spec": self.workload.spec(),
                 "paired": self.paired.to_json(), "candidate": _task_json(self.candidate),
-                "baseline": _task_json(self.baseline)}
+                "baseline": _task_json(self.baseline),
+                "timing": self.timing.to_json() if self.timing else None}
 
 
 def _task_json(r: "TaskResult") -> dict:
@@ -130,6 +135,17 @@ def paired_counts(store: "Store", candidate: "TaskResult", baseline: "TaskResult
         raise UsageError(f"block {e.args[0]} of workload {workload.id[:12]} is missing from the store") from None
 
 
+def paired_timing(candidate: "Decoder", baseline: "Decoder", workload) -> "PairedTiming":
+    """Both decoders timed together on the workload's first shots (``paired_timing``)."""
+    from verifier.engine.blocks import compiled_decoder
+    from verifier.workflows.paired_timing import CHUNK_SHOTS, time_pair
+
+    block = workload.blocks()[0]
+    dets, _ = workload.sample_block(block)
+    dets = np.ascontiguousarray(dets[:CHUNK_SHOTS])
+    return time_pair(compiled_decoder(candidate, workload), compiled_decoder(baseline, workload), dets)
+
+
 def evaluate_gate(spec: GateSpec, wo: WorkloadOutcome) -> GateResult:
     if spec.kind == "ler_noninferiority":
         return ler_noninferiority(wo.paired, margin=spec.params["margin"],
@@ -140,10 +156,12 @@ def evaluate_gate(spec: GateSpec, wo: WorkloadOutcome) -> GateResult:
         rounds = wo.workload.rounds
         if per == "round" and not rounds:
             raise UsageError(f"latency per round needs the workload's rounds ({wo.name}): give --rounds")
-        c, b = wo.candidate.stats, wo.baseline.stats
-        return latency(c.seconds, c.shots, budget_us=spec.params["budget_us"], per=per,
-                       rounds=rounds, workload=wo.name, baseline_seconds=b.seconds,
-                       baseline_shots=b.shots, max_ratio=spec.params.get("max_ratio_to_baseline"),
+        t = wo.timing
+        if t is None:  # pragma: no cover - accept() times every workload a latency gate names
+            raise UsageError(f"no paired timing for workload {wo.name}")
+        return latency(t.candidate_us(), t.candidate_us_ci(), budget_us=spec.params["budget_us"], per=per,
+                       rounds=rounds, workload=wo.name, ratio=t.ratio, ratio_ci=t.ratio_ci(),
+                       max_ratio=spec.params.get("max_ratio_to_baseline"), timing=t.to_json(),
                        name=spec.name)
     raise UsageError(f"gate kind {spec.kind!r} does not apply to decoder workloads")
 
@@ -208,7 +226,9 @@ def accept(candidate: "Decoder | None", baseline: "Decoder | None", policy: Poli
             with cm as progress:
                 results.append(run_task(dec, wl, run=run, workers=workers, progress=progress))
         paired = paired_counts(store, results[0], results[1], wl)
-        outcomes.append(WorkloadOutcome(w.name, wl, results[0], results[1], paired))
+        timed = any(g.kind == "latency" and g.applies_to(w.name) for g in decoder_gates)
+        outcomes.append(WorkloadOutcome(w.name, wl, results[0], results[1], paired,
+                                        paired_timing(candidate, baseline, wl) if timed else None))
     gates: list[GateResult] = []
     for g in decoder_gates:
         for wo in outcomes:

@@ -172,7 +172,7 @@ def crosscheck_runtimes(make_variant: VariantFactory, workload_flags: dict[str, 
                         providers: Sequence[str] | None, levels: Sequence[str] | None, store: "Store",
                         workers: int = 1, max_listed: int = 20,
                         progress: ProgressFactory | None = None) -> RuntimeCrosscheck:
-    """Replay the workload named by ``workload_flags`` (``verifier.qec.workload.from_flags``)
+    """Replay the workload named by ``workload_flags`` (``verifier.qec.flags.from_flags``)
     once per runtime variant ``make_variant(provider, level)``, reusing what the store
     holds, in one recorded run, then compare every variant's per-shot predictions with
     the first one's. The run's exit code is 1 when some prediction differs."""

@@ -17,8 +17,11 @@ and compares with that model's in-control history in the store:
   against the last in-control check (deterministic data: any shift beyond 1e-4 relative).
 
 All p-values of one invocation (every series of every model checked at once) are
-corrected together with Holm's step-down procedure at family-wise level ``alpha``
-(default 0.01). Checks that drifted are not used as history for later control limits.
+corrected together with Holm's step-down procedure at family-wise level ``alpha``. By
+default ``alpha`` is the share of a yearly false-alarm budget (5 % a year) that one check
+at the declared cadence (daily) may spend (``verifier.stats.drift.FalseAlarmBudget``); an
+explicit ``alpha`` overrides it. Checks that drifted are not used as history for later
+control limits.
 """
 
 from __future__ import annotations
@@ -27,17 +30,17 @@ import json
 import math
 import secrets
 import uuid
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
 from verifier.errors import IntegrityError, ResourceLimit, SovError, UsageError
 from verifier.jsonsafe import json_safe
-from verifier.stats.drift import holm, latency_p_value, ler_p_value
+from verifier.stats.drift import FalseAlarmBudget, holm, latency_p_value, ler_p_value
 from verifier.qec.workload import FILE_FLAGS
 from verifier.store import watch as rows
 from verifier.store.verdicts import VerdictRow
 from verifier.store.watch import DriftCheckRow, Watched
+from verifier.workflows.drift_report import DriftReport, ModelCheck, SeriesCheck, findings_of
 
 if TYPE_CHECKING:
     from verifier.evidence.keys import Key
@@ -45,139 +48,10 @@ if TYPE_CHECKING:
     from verifier.store.db import Store
     from verifier.store.runs import Run
 
-DEFAULT_ALPHA = 0.01
 DEFAULT_LATENCY_TOLERANCE = 0.5
 
 MakeDecoder = Callable[[str, dict], Any]  # (path, decoder options) -> Decoder
 Signature = Callable[[str, str], dict]  # (calibration model path, experiment) -> drift signature
-
-
-@dataclass
-class SeriesCheck:
-    series: str
-    workload_id: str | None = None
-    seed: int | None = None
-    shots: int = 0
-    errors: int = 0
-    seconds: float = 0.0
-    history_checks: int = 0
-    history_shots: int = 0
-    history_errors: int = 0
-    history_latency_us: list[float] = field(default_factory=list)
-    ler_p: float | None = None
-    ler_p_adjusted: float | None = None
-    latency_p: float | None = None
-    latency_p_adjusted: float | None = None
-    ler_drift: bool = False
-    latency_drift: bool = False
-    error: str | None = None
-    signature: dict | None = None  # calibration models: what the model returned
-    cal_shift: dict | None = None  # calibration models: compare_signatures(history, now)
-    cal_drift: bool = False
-    failure: SovError | None = field(default=None, repr=False, compare=False)  # why it cannot run
-
-    @property
-    def integrity(self) -> bool:
-        """The model failed an integrity check on this series (NaN outputs, unsafe file, ...)."""
-        return isinstance(self.failure, IntegrityError)
-
-    @property
-    def error_kind(self) -> str | None:  # integrity | resource | error (None: it ran)
-        return self.error and ("integrity" if self.integrity else
-                               "resource" if isinstance(self.failure, ResourceLimit) else "error")
-
-    @property
-    def ler(self) -> float | None:
-        return self.errors / self.shots if self.shots else None
-
-    @property
-    def history_ler(self) -> float | None:
-        return self.history_errors / self.history_shots if self.history_shots else None
-
-    @property
-    def latency_us(self) -> float | None:
-        return self.seconds / self.shots * 1e6 if self.shots and self.seconds > 0 else None
-
-    @property
-    def history_latency_median_us(self) -> float | None:
-        h = sorted(self.history_latency_us)
-        return h[len(h) // 2] if h else None
-
-    def to_json(self) -> dict:
-        from verifier.stats.binomial import clopper_pearson
-
-        d = {k: getattr(self, k) for k in ("series", "workload_id", "seed", "shots", "errors",
-                                          "history_checks", "history_shots", "history_errors",
-                                          "ler_p", "ler_p_adjusted", "latency_p",
-                                          "latency_p_adjusted", "ler_drift", "latency_drift", "error",
-                                          "error_kind", "signature", "cal_shift", "cal_drift")}
-        d.update(ler=self.ler, ler_ci=list(clopper_pearson(self.errors, self.shots)) if self.shots else None,
-                 history_ler=self.history_ler, latency_us=self.latency_us,
-                 history_latency_median_us=self.history_latency_median_us)
-        return d
-
-
-@dataclass
-class ModelCheck:
-    watched: Watched
-    sha256_now: str | None
-    series: list[SeriesCheck] = field(default_factory=list)
-    findings: list[str] = field(default_factory=list)
-
-    @property
-    def hash_changed(self) -> bool:
-        return self.sha256_now != self.watched.sha256
-
-    @property
-    def drift(self) -> bool:
-        return self.hash_changed or any(s.ler_drift or s.latency_drift or s.cal_drift or s.error
-                                        for s in self.series)
-
-    @property
-    def integrity(self) -> bool:
-        """The model now fails an integrity check: reported as such (exit 4), not as drift."""
-        return any(s.integrity for s in self.series)
-
-    @property
-    def status(self) -> str:
-        return "integrity" if self.integrity else ("drift" if self.drift else "ok")
-
-    @property
-    def exit_code(self) -> int:
-        return 4 if self.integrity else (1 if self.drift else 0)
-
-    def to_json(self) -> dict:
-        return {"name": self.watched.name, "path": self.watched.path, "status": self.status,
-                "sha256_expected": self.watched.sha256, "sha256_now": self.sha256_now,
-                "hash_changed": self.hash_changed, "findings": self.findings,
-                "series": [s.to_json() for s in self.series]}
-
-
-@dataclass
-class DriftReport:
-    models: list[ModelCheck]
-    alpha: float
-    latency_tolerance: float
-    run_id: str | None = None
-    evidence: list[dict] = field(default_factory=list)
-
-    @property
-    def drift(self) -> bool:
-        return any(m.drift for m in self.models)
-
-    @property
-    def exit_code(self) -> int:  # 4 when a model now fails integrity, else 1 on drift
-        return max((m.exit_code for m in self.models), default=0)
-
-    @property
-    def status(self) -> str:
-        return {4: "integrity", 1: "drift"}.get(self.exit_code, "ok")
-
-    def to_json(self) -> dict:
-        return {"status": self.status, "exit_code": self.exit_code,
-                "alpha": self.alpha, "correction": "holm", "latency_tolerance": self.latency_tolerance,
-                "run_id": self.run_id, "models": [m.to_json() for m in self.models],
-                "evidence_hashes": [e["hash"]["value"] for e in self.evidence]}
 
 
 def _history(store: "Store", w: Watched, series: str) -> tuple[int, int, int, list[float]]:
@@ -349,33 +223,22 @@ def _test(models: list[ModelCheck], alpha: float, latency_tolerance: float) -> N
             s.latency_drift = rej and abs(math.log(ratio)) > math.log1p(latency_tolerance)
 
 
-def _findings(s: SeriesCheck) -> list[str]:
-    out = []
-    if s.error:
-        what = "integrity failure" if s.integrity else "cannot run"
-        out.append(f"{s.series}: {what}: {s.error}")
-    if s.cal_drift:
-        shifts = ", ".join(f"{k}: {v.get('max_rel_shift', v) if isinstance(v, dict) else v:.3g}"
-                           for k, v in (s.cal_shift or {}).get("shift", {}).items())
-        out.append(f"{s.series}: calibration output shift on the reference data ({shifts})")
-    if s.ler_drift:
-        out.append(f"{s.series}: LER shift: {s.errors}/{s.shots} = {s.ler:.3e} vs history "
-                   f"{s.history_errors}/{s.history_shots} = {s.history_ler:.3e} "
-                   f"(p = {s.ler_p:.2g}, Holm-adjusted {s.ler_p_adjusted:.2g})")
-    if s.latency_drift:
-        out.append(f"{s.series}: latency shift: {s.latency_us:.3g} us/shot vs history median "
-                   f"{s.history_latency_median_us:.3g} (p = {s.latency_p:.2g}, "
-                   f"Holm-adjusted {s.latency_p_adjusted:.2g})")
-    return out
-
-
 def check(store: "Store", names: list[str] | None, *, run: "Run", make_decoder: MakeDecoder,
-          workers: int = 1, alpha: float = DEFAULT_ALPHA, seed: int | None = None,
-          latency_tolerance: float = DEFAULT_LATENCY_TOLERANCE,
+          workers: int = 1, alpha: float | None = None, budget: FalseAlarmBudget | None = None,
+          seed: int | None = None, latency_tolerance: float = DEFAULT_LATENCY_TOLERANCE,
           keys: "list[Key] | None" = None, signature: Signature | None = None) -> DriftReport:
-    """Check the named watched models (all when ``names`` is None) and record the outcome."""
+    """Check the named watched models (all when ``names`` is None) and record the outcome.
+    The level: ``alpha`` if given, else the per-check share of ``budget`` (default: 5 % a
+    year at daily checks)."""
     from verifier.workflows.drift_registry import get, list_watched
 
+    if alpha is None:
+        budget = budget or FalseAlarmBudget()
+        if not (0 < budget.per_year < 1) or not (budget.every_seconds > 0):
+            raise UsageError(f"--false-alarms-per-year must lie in (0, 1), got {budget.per_year}")
+        alpha = budget.alpha
+    else:
+        budget = None
     if not (0 < alpha < 1):
         raise UsageError(f"--alpha must lie in (0, 1), got {alpha}")
     if latency_tolerance < 0:
@@ -388,8 +251,8 @@ def check(store: "Store", names: list[str] | None, *, run: "Run", make_decoder: 
     _test(models, alpha, latency_tolerance)
     for mc in models:
         for s in mc.series:
-            mc.findings += _findings(s)
-    report = DriftReport(models, alpha, latency_tolerance, run_id=run.run_id)
+            mc.findings += findings_of(s)
+    report = DriftReport(models, alpha, latency_tolerance, run_id=run.run_id, budget=budget)
     _record(store, report, run=run, keys=keys)
     return report
 
@@ -414,6 +277,7 @@ def _record(store: "Store", report: DriftReport, *, run: "Run", keys) -> None:
                 "workloads": [{"name": s.series, "id": s.workload_id, "seed": s.seed} for s in mc.series],
                 "figures": mc.to_json(), "gates": [],
                 "alpha": report.alpha, "correction": "holm",
+                "budget": report.budget.to_json() if report.budget else None,
                 "verdict": mc.status, "exit_code": mc.exit_code}
         row = VerdictRow(verdict_id, run.run_id, "drift", w.name, body["verdict"], body["exit_code"],
                          json.dumps([]), json.dumps(json_safe(mc.to_json())), None)
@@ -427,7 +291,8 @@ def _record(store: "Store", report: DriftReport, *, run: "Run", keys) -> None:
 
 
 def run_check(store: "Store", names: list[str] | None, *, all_: bool, make_decoder: MakeDecoder,
-              workers: int = 1, alpha: float = DEFAULT_ALPHA, seed: int | None = None,
+              workers: int = 1, alpha: float | None = None, budget: FalseAlarmBudget | None = None,
+              seed: int | None = None,
               latency_tolerance: float = DEFAULT_LATENCY_TOLERANCE, key_file: "Path | None" = None,
               signature: Signature | None = None) -> DriftReport:
     """``sov drift check``: :func:`check` inside one recorded run, records signed with the
@@ -443,7 +308,7 @@ def run_check(store: "Store", names: list[str] | None, *, all_: bool, make_decod
         keys = load_keys(key_file, want="private")
     with recorded_run(store, "drift check") as rec:
         report = check(store, None if all_ else list(names or []), run=rec, make_decoder=make_decoder,
-                       workers=workers, alpha=alpha, seed=seed, latency_tolerance=latency_tolerance,
+                       workers=workers, alpha=alpha, budget=budget, seed=seed, latency_tolerance=latency_tolerance,
                        keys=keys, signature=signature)
         rec.exit_code = report.exit_code
         rec.summary = {"status": report.status, "models": {m.watched.name: m.status for m in report.models}}

@@ -20,6 +20,11 @@ def parse_every(text: str) -> tuple[int, str]:
     return int(t[:-1]), t[-1]
 
 
+def every_seconds(text: str) -> int:
+    n, unit = parse_every(text)
+    return n * _UNITS[unit]
+
+
 def sov_executable() -> str:
     """The ``sov`` a scheduler should start: the one beside this Python first (a venv's),
     else the one on PATH, else this Python running the entry point."""
@@ -58,7 +63,8 @@ def schedule(name: str, every: str, fmt: str, *, sov_exe: str, db: str, workdir:
              log: str | None = None) -> str:
     """The systemd service + timer units, or the crontab line, that run the drift check."""
     n, unit = parse_every(every)
-    cmd = f"{sov_exe} drift check --name {name} --db {db} --json {log or '-'}"
+    # the check spends its share of the yearly false-alarm budget at this cadence
+    cmd = f"{sov_exe} drift check --name {name} --every {every} --db {db} --json {log or '-'}"
     if fmt == "cron":
         return (f"# sov drift check for {name}, every {every}; exit 1 on drift (cron mails the output)\n"
                 f"{_cron_when(n, unit)} cd {workdir} && {cmd} >> {workdir}/sov-drift-{name}.log 2>&1\n")
