@@ -159,6 +159,15 @@ def test_accept_predictions_candidate_against_pymatching(cli, tmp_path, ising_sh
     assert w["paired"] == {"n00": 9964, "n10": 0, "n01": 0, "n11": 36}
     assert w["candidate"]["errors"] == w["baseline"]["errors"] == 36
     assert out["candidate"]["spec"]["decoder"] == "predictions"
+    # a latency gate cannot time predictions: refused before any shot
+    line = one_line(cli("accept", "--candidate", f"predictions:{PREDICTIONS}", "--baseline", "pymatching",
+                        *ising_shots, "--latency-budget-us", "100", "--workers", "1", "--db",
+                        tmp_path / "t.duckdb"), 2)
+    assert "no latency" in line
+    from verifier.store.db import Store
+
+    held = tmp_path / "t.duckdb"
+    assert not held.exists() or Store(held).query("SELECT count(*) FROM blocks")[0][0] == 0
     # and as the baseline
     r = cli("accept", "--candidate", "pymatching", "--baseline", f"predictions:{PREDICTIONS}", *ising_shots,
             "--workers", "1", "--db", tmp_path / "s.duckdb", "--json", "-")

@@ -202,6 +202,7 @@ def accept(candidate: "Decoder | None", baseline: "Decoder | None", policy: Poli
     candidate's verified signature (:func:`check_provenance`), recorded in the evidence."""
     from contextlib import nullcontext
 
+    from verifier.qec.decoder import is_precomputed
     from verifier.qec.flags import from_flags
     from verifier.workflows.qec import run_task
     from verifier.workflows.syndromes import refuse_unexported
@@ -214,9 +215,13 @@ def accept(candidate: "Decoder | None", baseline: "Decoder | None", policy: Poli
         for w in policy.workloads:
             if any(g.applies_to(w.name) for g in decoder_gates):
                 wl = from_flags(**w.args)
+                timed = any(g.kind == "latency" and g.applies_to(w.name) for g in decoder_gates)
                 for dec in (candidate, baseline):
                     dec.check(wl)
                     refuse_unexported(store, dec, wl)
+                    if timed and is_precomputed(dec):
+                        raise UsageError(f"a latency gate times both decoders and {dec.name} holds "
+                                         f"predictions made elsewhere, with no latency: drop the gate for {w.name}")
                 built.append((w, wl))
     outcomes: list[WorkloadOutcome] = []
     for w, wl in built:
