@@ -53,7 +53,7 @@ def task_stats(result: "SweepResult") -> list[sinter.TaskStats]:
         meta = {"d": w.distance, "r": w.rounds, "p": getattr(w, "p", None),
                 "noise": getattr(w, "noise", None), "b": w.basis, "seed": getattr(w, "seed", None),
                 "workload_id": w.id, "fingerprint": r.fingerprint}
-        out.append(sinter.TaskStats(strong_id=task_id(r.fingerprint, w), decoder=r.decoder_name,
+        out.append(sinter.TaskStats(strong_id=task_id(r.fingerprint, w), decoder=result.decoder_name,
                                     json_metadata=meta, shots=r.stats.shots, errors=r.stats.errors,
                                     discards=0, seconds=r.stats.seconds + r.stats.sample_seconds))
     return out

@@ -137,6 +137,8 @@ def decoder_map(payload: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 def short_sha(d: dict[str, Any]) -> str:
+    if d.get("members"):  # a model family: each point has its member's sha256
+        return f"{len(d['members'])} files"
     return (d.get("model_sha256") or "")[:12] or "— (open)"
 
 

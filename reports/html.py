@@ -498,6 +498,12 @@ def _models(payload, colors) -> str:
             if md:
                 kv.append(("metadata", "<br>".join(f'<span class="mono">{escape(k)}</span> = {escape(_clip(str(v)))}'
                                                    for k, v in sorted(md.items()))))
+        elif d.get("members"):
+            kv += [("kind", "model family (one file per distance, rounds and basis)"),
+                   ("members", "<br>".join(f'd={f["distance"]} rounds={f["rounds"]} basis {f["basis"]}: '
+                                           f'<span class="mono">{escape(f["file"])}</span> '
+                                           f'<span class="mono">{escape(f["sha256"][:16])}</span>'
+                                           for f in d["members"]))]
         else:
             spec = d.get("fingerprint_spec") or {}
             kv += [("kind", "open baseline (no model file)"),

@@ -3,6 +3,7 @@ requests and wikis (GitHub-flavoured tables, no HTML)."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from reports import compare_fmt as F
@@ -91,6 +92,9 @@ def _qec(payload: dict[str, Any]) -> str:
         if m:
             lines.append(f"- **{d['label']}**: `{m['file_name']}` sha256 `{m['sha256']}`, contract `{m.get('contract')}`, "
                          f"{F.size(m.get('size_bytes'))}, operators {', '.join(m.get('operators', []))}")
+        elif d.get("members"):
+            lines.append(f"- **{d['label']}**: model family of {len(d['members'])} files: " + ", ".join(
+                f"`{Path(f['file']).name}` sha256 `{f['sha256'][:16]}`" for f in d["members"]))
         else:
             lines.append(f"- **{d['label']}**: open baseline, fingerprint `{d['fingerprint'][:16]}`")
     vs = payload.get("verdicts") or []

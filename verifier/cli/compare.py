@@ -24,7 +24,7 @@ ExperimentOpt = o.experiment_opt("Calibration experiment for --model (rabi_ampli
 @o.hidden_aliases(model="--calib-model")
 @o.runtime_options("provider", "threads", "batch_size")
 def compare(
-    decoder: Annotated[List[str], typer.Option("--decoder", help="Repeatable: pymatching, pymatching-correlated, a built-in model, or FILE.onnx.")] = [],  # noqa: B006
+    decoder: Annotated[List[str], typer.Option("--decoder", help="Repeatable: pymatching, pymatching-correlated, a built-in model, FILE.onnx, or a model family (one file per distance: 'DIR/NAME_d{d}_T{rounds}_{basis}.onnx', a directory, or A.onnx,B.onnx).")] = [],  # noqa: B006
     baseline: Annotated[str, typer.Option("--baseline", help="The reference every candidate is tested against (added if not listed).")] = "pymatching",
     distances: Annotated[Optional[str], typer.Option("--distances", metavar="3,5,7", help="Code distances, comma-separated.")] = None,
     p: o.PListOpt = None,
@@ -64,7 +64,7 @@ def compare(
         o.start_workers("local", n_workers)
     result = run_comparison(
         plan, store=store, workers=n_workers, latency_shots=latency_shots, argv=sys.argv[1:],
-        decoder_for=lambda s: wiring.decoder_from_spec(s, **runtime, workers=n_workers),
+        decoder_for=lambda s: wiring.decoder_or_family(s, **runtime, workers=n_workers),
         resolve_calib_model=wiring.calibration_model_from_spec, inspect_model=wiring.inspect_model,
         progress=lambda label, i, total: shot_progress(f"[{i}/{total}] {label}", quiet=quiet))
     for table in compare_tables(result.payload, reused_from=store.path):

@@ -8,6 +8,7 @@ Heavy libraries are imported inside the helpers, never at module level, so that
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Annotated, Any, Optional
@@ -72,13 +73,17 @@ MaxErrorsOpt = Annotated[Optional[int], typer.Option("--max-errors", min=1,
                                                      help="Stop each workload early after this many logical errors.")]
 CircuitOpt = Annotated[Optional[Path], typer.Option("--circuit", metavar="FILE.stim",
                                                     help="Your own stim circuit (sampled, or with --dets/--obs replayed).")]
-DetsOpt = Annotated[Optional[Path], typer.Option("--dets", metavar="FILE", help="Recorded detection events.")]
+DetsOpt = Annotated[Optional[Path], typer.Option("--dets", metavar="FILE", help="Recorded detection events (a dets file may carry the observables too: then no --obs).")]
 ObsOpt = Annotated[Optional[Path], typer.Option("--obs", metavar="FILE", help="Recorded observable flips.")]
 DemOpt = Annotated[Optional[Path], typer.Option("--dem", metavar="FILE.dem",
                                                 help="Detector error model to decode against (plain or .gz), "
                                                      "e.g. the one fitted to a device [default: the circuit's].",
                                                 show_default=False)]
-DataFormatOpt = Annotated[Optional[str], typer.Option("--data-format", metavar="b8|01|dets",
+DatasetOpt = Annotated[Optional[Path], typer.Option("--dataset", metavar="DIR",
+                                                   help="A folder of recorded shots as a lab or vendor ships it "
+                                                        "(Ising test bundle, Google experiment folder, or a stim "
+                                                        "folder); says which files it used.", show_default=False)]
+DataFormatOpt = Annotated[Optional[str], typer.Option("--data-format", metavar="b8|01|dets|ising-bin",
                                                       help="Format of --dets/--obs [default: from the file suffix].",
                                                       show_default=False)]
 
@@ -195,8 +200,9 @@ def human_console(json_target: str | None):
 
     to_stderr = json_target == "-"
     stream = sys.stderr if to_stderr else sys.stdout
-    # logs and CI get a wide, plain layout instead of rich's 80-column default
-    width = None if stream.isatty() else 140
+    # logs and CI get a wide, plain layout instead of rich's 80-column default, unless the
+    # caller says how wide its page is (COLUMNS, which rich then reads itself)
+    width = None if stream.isatty() or os.environ.get("COLUMNS", "").isdigit() else 140
     return Console(stderr=to_stderr, highlight=False, width=width)
 
 
@@ -248,9 +254,10 @@ def workload_options(*, shots: int | None, recorded: bool = True):
     block = [("distance", DistanceOpt, None), ("rounds", RoundsOpt, None), ("basis", BasisOpt, "z"),
              ("noise", NoiseOpt, "uniform"), ("p", POpt, None), ("shots", ShotsOpt, shots),
              ("seed", SeedOpt, SEED), ("circuit", CircuitOpt, None), ("dets", DetsOpt, None),
-             ("obs", ObsOpt, None), ("data_format", DataFormatOpt, None), ("dem", DemOpt, None)]
+             ("obs", ObsOpt, None), ("data_format", DataFormatOpt, None), ("dem", DemOpt, None),
+             ("dataset", DatasetOpt, None)]
     return option_block("workload", [b for b in block if (shots is not None or b[0] != "shots")
-                                     and (recorded or b[0] not in ("dets", "obs", "data_format"))])
+                                     and (recorded or b[0] not in ("dets", "obs", "data_format", "dataset"))])
 
 
 RUNTIME_BLOCK = [("contract", ContractOpt, None), ("provider", ProviderOpt, "cpu"), ("threads", ThreadsOpt, None),

@@ -26,7 +26,9 @@ BootstrapOpt = Annotated[int, typer.Option("--bootstrap", min=0, help="Parametri
 FitWindowOpt = Annotated[float, typer.Option("--fit-window", min=0.0,
                                              help="Scaling fit uses rates within ±this (relative) of the crossings; 0 = all.")]
 
-_GRID = [("decoder", o.DecoderOpt, "pymatching"), ("distances", o.DistancesOpt, "3,5,7"), ("p", o.PListOpt, None),
+GridDecoderOpt = Annotated[str, typer.Option("--decoder", help="pymatching, pymatching-correlated, a built-in model, FILE.onnx, or a model family, one file per distance: 'DIR/NAME_d{d}_T{rounds}_{basis}.onnx', a directory, or A.onnx,B.onnx (docs/cli.md, Model families).")]
+
+_GRID = [("decoder", GridDecoderOpt, "pymatching"), ("distances", o.DistancesOpt, "3,5,7"), ("p", o.PListOpt, None),
          ("rounds", o.RoundsOpt, None), ("basis", o.BasisOpt, "z"), ("noise", o.NoiseOpt, "uniform")]
 _RUN = [*o.RUNTIME_BLOCK, ("workers", o.WorkersOpt, None), ("executor", o.ExecutorOpt, "local"),
         ("scheduler", o.SchedulerOpt, None), ("db", o.DbOpt, None), ("json_out", o.JsonOpt, None)]
@@ -105,7 +107,7 @@ def _execute(f: GridFlags, spec, command: str, analyse: Callable, render: Callab
     n_workers = o.workers_or_default(f.workers)
     o.start_workers(f.executor, n_workers)
     spec.workloads()  # validates every point before anything is recorded
-    dec = wiring.decoder_from_spec(f.decoder, contract=f.contract, provider=f.provider, threads=f.threads,
+    dec = wiring.decoder_or_family(f.decoder, contract=f.contract, provider=f.provider, threads=f.threads,
                                    batch_size=f.batch_size, workers=n_workers)
     store = o.store_for(f.db)
     with o.executor_for(f.executor, f.scheduler, n_workers) as ex:

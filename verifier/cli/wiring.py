@@ -18,6 +18,14 @@ def decoder_from_spec(spec: str, **kwargs: Any):
     return resolve(spec, **kwargs)
 
 
+def decoder_or_family(spec: str, **kwargs: Any):
+    """:func:`decoder_from_spec`, or a model family: one ONNX file per (distance, rounds,
+    basis), named by a pattern, a glob, a directory or a comma-separated list
+    (``adapters.family``; docs/cli.md, "Model families"). For the commands that run a grid
+    of distances: ``qec sweep | threshold | lambda`` and ``compare``."""
+    return decoder_from_spec(spec, families=True, **kwargs)
+
+
 def onnx_runtime_variant(spec: str, **kwargs: Any):
     """``sov qec crosscheck``'s decoders: ``make(provider, level)`` is the ONNX model
     ``spec`` on that execution provider at that graph-optimization level (one model load

@@ -59,9 +59,15 @@ def check_lambda_grid(spec: SweepSpec) -> None:
 
 def _run_figures(result: SweepResult, db: str) -> dict[str, Any]:
     """What every fit's JSON says about the sweep behind it."""
-    return {"decoder": result.decoder_name, "fingerprint": result.fingerprint,
-            "sweep": result.spec.to_json() if result.spec else None, "run_id": result.run_id, "db": db,
-            "wall_seconds": result.seconds, "ran_shots": result.ran_shots, "reused_shots": result.reused_shots}
+    out = {"decoder": result.decoder_name, "fingerprint": result.fingerprint,
+           "sweep": result.spec.to_json() if result.spec else None, "run_id": result.run_id, "db": db,
+           "wall_seconds": result.seconds, "ran_shots": result.ran_shots, "reused_shots": result.reused_shots}
+    members = [{"distance": r.workload.distance, "rounds": r.workload.rounds, "basis": r.workload.basis,
+                "p": getattr(r.workload, "p", None), **r.figures["member"]}
+               for r in result.points if "member" in r.figures]
+    if members:  # a model family: the file that ran each point
+        out["members"] = members
+    return out
 
 
 @dataclass

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from verifier.errors import IntegrityError, ResourceLimit, UsageError
 from verifier.jsonsafe import json_safe
-from verifier.qec.decoder import Decoder, fingerprint
+from verifier.qec.decoder import Decoder, fingerprint, member_for, member_json
 from verifier.qec.grid import SweepSpec
 from verifier.stats.binomial import CONFIDENCE, clopper_pearson, per_round
 from verifier.workflows.latency import latency_distribution
@@ -67,6 +67,12 @@ def _baseline(candidates: list[Candidate]) -> Candidate:
     return baselines[0]
 
 
+def _fp_for(c: Candidate, w) -> str:
+    """The fingerprint the store keeps ``c``'s blocks of ``w`` under: a family's member's."""
+    member = member_for(c.decoder, w)
+    return c.fp if member is c.decoder else fingerprint(member)
+
+
 def _result_row(c: Candidate, w, res, lat: dict[str, Any]) -> dict[str, Any]:
     s = res.stats
     lo, hi = clopper_pearson(s.errors, s.shots, CONFIDENCE)
@@ -75,8 +81,15 @@ def _result_row(c: Candidate, w, res, lat: dict[str, Any]) -> dict[str, Any]:
             "ler_per_round": res.ler_per_round,
             "ler_per_round_ci": [per_round(lo, w.rounds), per_round(hi, w.rounds)],
             "seconds": s.seconds, "shots_per_second": s.shots_per_second,
-            "reused_shots": res.reused_shots, "latency": lat,
+            "reused_shots": res.reused_shots, "latency": lat, **_member(c, w, res),
             **({"commitment": res.figures["commitment"]} if "commitment" in res.figures else {})}
+
+
+def _member(c: Candidate, w, res) -> dict[str, Any]:
+    """The family member that ran a task, as sweeps name it (nothing for one decoder)."""
+    if res.fingerprint == c.fp:
+        return {}
+    return {"member": member_json(member_for(c.decoder, w), res.fingerprint)}
 
 
 def _run_tasks(candidates: list[Candidate], workloads: list, *, run: "Run", workers: int, latency_shots: int,
@@ -100,9 +113,10 @@ def _run_tasks(candidates: list[Candidate], workloads: list, *, run: "Run", work
             ctx = progress(label, i, total) if progress else nullcontext(None)
             try:
                 with ctx as prog:
-                    res = run_task(c.decoder, w, run=run, workers=workers, progress=prog)
+                    dec = member_for(c.decoder, w)  # a family: the member for this point
+                    res = run_task(dec, w, run=run, workers=workers, progress=prog)
                     # inside the bar's context: it stays up while the latency probe runs
-                    lat = latency_distribution(c.decoder, w, shots=latency_shots)
+                    lat = latency_distribution(dec, w, shots=latency_shots)
             except (IntegrityError, ResourceLimit) as e:  # that candidate fails, the others go on
                 failed[c.fp] = str(e)
                 codes[c.fp] = int(e.exit_code)
@@ -115,7 +129,8 @@ def _decoder_entry(c: Candidate, failed: dict[str, str], inspect: ModelInspector
     return {"key": c.fp, "label": c.label, "spec": c.spec, "name": c.decoder.name,
             "baseline": c.baseline, "fingerprint": c.fp, "model_sha256": c.decoder.model_sha256,
             "fingerprint_spec": c.decoder.fingerprint_spec(), "model": model_details(c.decoder, inspect),
-            "integrity_failure": failed.get(c.fp)}
+            "integrity_failure": failed.get(c.fp),
+            **({"members": c.decoder.members_json()} if callable(getattr(c.decoder, "members_json", None)) else {})}
 
 
 def run_compare(candidates: list[Candidate], sweep: SweepSpec, *, run: "Run", workers: int = 1,
@@ -141,7 +156,7 @@ def run_compare(candidates: list[Candidate], sweep: SweepSpec, *, run: "Run", wo
                                  latency_shots=latency_shots, progress=progress)
     elapsed = time.monotonic() - started
     env = environment()  # load average right after the measurements
-    paired = [{"decoder": c.fp, **paired_test(run.store, baseline.fp, c.fp, w)}
+    paired = [{"decoder": c.fp, **paired_test(run.store, _fp_for(baseline, w), _fp_for(c, w), w)}
               for c in candidates if c is not baseline and c.fp not in failed and baseline.fp not in failed
               for w in workloads]
     payload = {
