@@ -65,7 +65,7 @@ def test_ising_pymatching_predictions_score_36_errors(cli, tmp_path, ising_shots
     from verifier.store.db import Store
 
     spec = decoder_spec(Store(tmp_path / "s.duckdb"), out["fingerprint"])
-    assert spec == {"decoder": "predictions", "sha256": out["model_sha256"], "format": "bin"}
+    assert spec == {"decoder": "predictions", "sha256": out["model_sha256"], "format": "ising-bin"}
 
 
 def test_explicit_format_names_the_same_decoder(cli, tmp_path, ising_shots):
@@ -111,10 +111,10 @@ def test_refusals_before_any_shot(cli, tmp_path, ising_shots):
     expect = {short: "holds 9,999 rows of predictions but the workload has 10,000 shots",
               wide: "holds 2 predictions per shot but the workload has 1 observable",
               tmp_path / "wide.01": "holds 2 predictions per shot",
-              not01: "the prediction of shot 17, observable 0 is 2, not 0 or 1",
+              not01: "record 17 holds 2 in column 0",
               tmp_path / "two.01": "holds a character other than 0 or 1",
               tmp_path / "pad.b8": "sets bits beyond its 1 bits",
-              bad_header: "its header says 10000 x 1 values but 100 bytes follow",
+              bad_header: "the header says 10000 x 1 values but 100 bytes follow it",
               tmp_path / "missing.bin": "predictions file not found"}
     for f, says in expect.items():
         line = one_line(cli("qec", "run", "--decoder", f"predictions:{f}", *ising_shots, "--workers", "1",
