@@ -333,3 +333,31 @@ def test_recorded_shots_exported_and_scored(cli, tmp_path, ising_shots):
                     "--db", db, "--json", "-"))
     assert out["errors"] == 36 and out["commitment"]["verified"] is True
     assert out["commitment"]["value"] == exp["commitment"]["value"]
+
+
+# -- datasets as they ship -------------------------------------------------------------------
+
+@pytest.mark.parametrize("willow", [False, True])
+def test_a_google_folder_scores_its_own_predictions(cli, tmp_path, willow):
+    """A Google-layout folder (written with stim) replays with its shipped DEM; the
+    predictions it ships give the folder's own errors, shot for shot PyMatching's."""
+    from tests.test_datasets import write_google_folder
+
+    exp = tmp_path / "exp"
+    facts = write_google_folder(exp, willow=willow)
+    shipped = (exp / "decoding_results" / "pymatching_with_si1000_prior" / "obs_flips_predicted.b8" if willow
+               else exp / "obs_flips_predicted_by_pymatching.01")
+    db = tmp_path / "s.duckdb"
+    theirs = _json(cli("qec", "run", "--decoder", f"predictions:{shipped}", "--dataset", exp, "--workers", "1",
+                       "--db", db, "--json", "-"))
+    ours = _json(cli("qec", "run", "--decoder", "pymatching", "--dataset", exp, "--workers", "1", "--db", db,
+                     "--json", "-"))
+    assert theirs["errors"] == ours["errors"] == facts["errors"] > 0
+    assert theirs["workload_id"] == ours["workload_id"]
+
+
+def test_an_ising_bundle_folder_scores_its_own_predictions(cli, tmp_path):
+    bundle = ISING / "noop" / "data_X"
+    out = _json(cli("qec", "run", "--decoder", f"predictions:{PREDICTIONS}", "--dataset", bundle, "--workers", "1",
+                    "--db", tmp_path / "s.duckdb", "--json", "-"))
+    assert (out["shots"], out["errors"]) == (10_000, 36)
