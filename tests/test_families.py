@@ -202,7 +202,9 @@ def test_threshold_and_lambda_of_a_family_equal_pymatchings(cli, tmp_path, model
     assert a["threshold"] == b["threshold"] and a["status"] == b["status"]
     assert all(q["member"]["file"].endswith(f"_d{q['distance']}_T{q['distance']}_X.onnx") for q in a["points"])
 
-    grid = ["--distances", "3,5", "--p", "0.008", "--basis", "x", "--bootstrap", "50"]
+    # members built for rounds = d: Λ in the one-round-count convention (Google's needs 3d, 9d)
+    grid = ["--distances", "3,5", "--p", "0.008", "--basis", "x", "--bootstrap", "50",
+            "--convention", "single-round-count"]
     l_fam = _json(cli("qec", "lambda", "--decoder", fam, *grid, *_grid(db=db, shots="4000")))
     l_ref = _json(cli("qec", "lambda", *grid, *_grid(db=db, shots="4000")))
     assert l_fam["lambda"] == l_ref["lambda"] and l_fam["epsilon"] == l_ref["epsilon"]

@@ -361,3 +361,11 @@ def test_an_ising_bundle_folder_scores_its_own_predictions(cli, tmp_path):
     out = _json(cli("qec", "run", "--decoder", f"predictions:{PREDICTIONS}", "--dataset", bundle, "--workers", "1",
                     "--db", tmp_path / "s.duckdb", "--json", "-"))
     assert (out["shots"], out["errors"]) == (10_000, 36)
+
+
+def test_the_fault_probe_skips_predictions(cli, tmp_path, ising_shots):
+    """The single-fault probe decodes syndromes of its own: a predictions file has none to
+    give, so its JSON says null where a model's holds counts."""
+    out = _json(cli("qec", "run", "--decoder", f"predictions:{PREDICTIONS}", *ising_shots, "--workers", "1",
+                    "--db", tmp_path / "s.duckdb", "--json", "-"))
+    assert out["errors"] == 36 and "fault_probe" in out and out["fault_probe"] is None

@@ -104,3 +104,16 @@ def test_refusals(cli, tmp_path):
     assert "not both" in line
     with pytest.raises(UsageError, match="--dem"):
         from_flags(**FLAGS, dataset=NOOP / "data_X", dem=tmp_path / "x.dem")
+
+
+def test_a_flat_residual_pymatching_cannot_match_is_the_models_integrity_failure(cli, tmp_path):
+    """Events on Ising's final detectors, which no error mechanism flips, cannot come from
+    the shots: a model that returns them broke the syndrome (exit 4, one line)."""
+    from adapters.reference_models import save
+    from tests.fixtures.onnx_models import constant_decoder
+
+    ones = save(constant_decoder(120, 121, flip=True, metadata={"sov.contract": "qec.predecoder.flat"}),
+                tmp_path / "ones.onnx")
+    line = one_line(cli("qec", "run", "--decoder", ones, "--circuit", SIMPLE, "--dets",
+                        NOOP / "data_X" / "samples_X.dets", "--workers", "1", "--db", tmp_path / "s.duckdb"), 4)
+    assert "ones.onnx" in line and "cannot match the residual" in line
