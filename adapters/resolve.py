@@ -11,13 +11,14 @@ from verifier.errors import UsageError
 
 def decoder_from_spec(spec: str, *, contract: str | None = None, provider: str = "cpu",
                       threads: int | None = None, batch_size: int = 8192, workers: int = 1):
-    """A baseline name (``pymatching``...), a built-in model name, or a path to an ONNX file."""
-    from baselines.pymatching_decoder import BASELINES, PyMatchingDecoder
+    """A baseline name (``baselines.registry``: ``pymatching``, ``tesseract``, ... with
+    options as ``NAME:KEY=VALUE,...``), a built-in model name, or a path to an ONNX file."""
+    from baselines.registry import BASELINES, baseline
 
-    if spec in BASELINES:
+    if spec.partition(":")[0] in BASELINES:
         if contract:
             raise UsageError(f"--contract applies to ONNX models, not to the baseline {spec!r}")
-        return PyMatchingDecoder.named(spec)
+        return baseline(spec)
     from adapters.builtin import builtin_path
     from adapters.onnx_decoder import OnnxDecoder
     from adapters.runtime import RuntimeOptions

@@ -24,7 +24,7 @@ ExperimentOpt = o.experiment_opt("Calibration experiment for --model (rabi_ampli
 @o.hidden_aliases(model="--calib-model")
 @o.runtime_options("provider", "threads", "batch_size")
 def compare(
-    decoder: Annotated[List[str], typer.Option("--decoder", help="Repeatable: pymatching, pymatching-correlated, a built-in model, or FILE.onnx.")] = [],  # noqa: B006
+    decoder: Annotated[List[str], typer.Option("--decoder", help="Repeatable. " + o.DECODER_HELP)] = [],  # noqa: B006
     baseline: Annotated[str, typer.Option("--baseline", help="The reference every candidate is tested against (added if not listed).")] = "pymatching",
     distances: Annotated[Optional[str], typer.Option("--distances", metavar="3,5,7", help="Code distances, comma-separated.")] = None,
     p: o.PListOpt = None,

@@ -43,7 +43,11 @@ WorkersOpt = Annotated[Optional[int], typer.Option("--workers", min=1, help="Wor
 PolicyOpt = Annotated[Optional[Path], typer.Option("--policy", metavar="FILE.toml",
                                                    help="Workloads and gates from a policy file (docs/policy.md).")]
 
-DecoderOpt = Annotated[str, typer.Option("--decoder", help="pymatching, pymatching-correlated, a built-in model, or FILE.onnx.")]
+DECODER_HELP = ("A baseline: pymatching, pymatching-correlated (graphlike DEMs: surface, repetition), "
+                "tesseract, bposd (any DEM; qLDPC), chromobius (color codes), belief-matching "
+                "(extra [belief]); options as NAME:KEY=VALUE,... (docs/baselines.md). Or a "
+                "built-in model, or FILE.onnx.")
+DecoderOpt = Annotated[str, typer.Option("--decoder", help=DECODER_HELP)]
 ModelOpt = Annotated[str, typer.Option("--model", help="qibocal, sov-reference, a built-in model (sov models list), FILE.onnx, or openai:http://HOST:PORT/v1#MODEL (an OpenAI-compatible endpoint, asked about plots).")]
 EXPERIMENTS = ("resonator_spectroscopy, qubit_spectroscopy, rabi_amplitude, rabi_length, t1, ramsey, spin_echo "
                "or readout")
