@@ -26,7 +26,7 @@ BootstrapOpt = Annotated[int, typer.Option("--bootstrap", min=0, help="Parametri
 FitWindowOpt = Annotated[float, typer.Option("--fit-window", min=0.0,
                                              help="Scaling fit uses rates within ±this (relative) of the crossings; 0 = all.")]
 
-_GRID = [("decoder", o.DecoderOpt, "pymatching"), ("distances", o.DistancesOpt, "3,5,7"), ("p", o.PListOpt, None),
+_GRID = [("decoder", o.DecoderOpt, "pymatching"), ("code", o.CodeOpt, "surface"), ("distances", o.DistancesOpt, "3,5,7"), ("p", o.PListOpt, None),
          ("rounds", o.RoundsOpt, None), ("basis", o.BasisOpt, "z"), ("noise", o.NoiseOpt, "uniform")]
 _RUN = [*o.RUNTIME_BLOCK, ("workers", o.WorkersOpt, None), ("executor", o.ExecutorOpt, "local"),
         ("scheduler", o.SchedulerOpt, None), ("db", o.DbOpt, None), ("json_out", o.JsonOpt, None)]
@@ -53,6 +53,7 @@ def _grid_command(name: str, *, shots: int, fit: Sequence[tuple] = (), plots: bo
 @dataclass(frozen=True)
 class GridFlags:
     decoder: str
+    code: str
     distances: str
     p: str | None
     rounds: int | None
@@ -85,7 +86,7 @@ class GridFlags:
         from verifier.workflows.sweep import grid
 
         return grid(self.distances, self.p, shots=self.shots, seed=self.seed, rounds=self.rounds,
-                    basis=self.basis, noise=self.noise)
+                    basis=self.basis, noise=self.noise, code=self.code)
 
     def check_plot(self) -> None:
         from verifier.errors import UsageError

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from verifier.errors import UsageError
+from verifier.qec.codes import check_code
 from verifier.qec.limits import check_distance, check_rounds, check_shots
 from verifier.qec.workload import MemoryWorkload
 
@@ -27,7 +28,8 @@ def point_seed(seed: int, distance: int, rounds: int, p: float) -> int:
 
 @dataclass(frozen=True)
 class SweepSpec:
-    """A grid of rotated-memory workloads: every distance at every physical error rate."""
+    """A grid of memory workloads (the rotated surface code unless ``code`` says otherwise):
+    every distance at every physical error rate."""
 
     distances: tuple[int, ...]
     ps: tuple[float, ...]
@@ -36,6 +38,7 @@ class SweepSpec:
     rounds: int | None = None  # None: rounds = distance
     basis: str = "z"
     noise: str = "uniform"
+    code: str = "surface"  # verifier.qec.codes
 
     def __post_init__(self) -> None:
         if not self.distances:
@@ -50,6 +53,7 @@ class SweepSpec:
         check_shots(self.shots)
         for d in self.distances:
             check_distance(d, "--distances")
+            check_code(self.code, d, self.basis, "--distances")
         if self.rounds is not None:
             check_rounds(self.rounds)
 
@@ -59,11 +63,12 @@ class SweepSpec:
             r = self.rounds or d
             for p in self.ps:
                 out.append(MemoryWorkload(d, r, self.basis, self.noise, float(p), self.shots,
-                                          point_seed(self.seed, d, r, p)))
+                                          point_seed(self.seed, d, r, p), code=self.code))
         return out
 
     def to_json(self) -> dict:
-        return {"distances": list(self.distances), "p": list(self.ps), "shots": self.shots,
+        code = {} if self.code == "surface" else {"code": self.code}
+        return {**code, "distances": list(self.distances), "p": list(self.ps), "shots": self.shots,
                 "seed": self.seed, "rounds": self.rounds or "distance", "basis": self.basis,
                 "noise": self.noise}
 

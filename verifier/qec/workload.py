@@ -246,18 +246,14 @@ class MemoryWorkload(_SampledMixin, QecWorkload):
                                "shots": self.shots, "seed": self.seed})
 
     def circuit(self):
-        import stim
+        from verifier.qec.codes import generated
 
-        from verifier.qec.noise import si1000, uniform_kwargs
-
-        if self.noise == "uniform":
-            return stim.Circuit.generated(self.code_task, distance=self.distance,
-                                          rounds=self.rounds, **uniform_kwargs(self.p))
-        clean = stim.Circuit.generated(self.code_task, distance=self.distance, rounds=self.rounds)
-        return si1000(clean, self.p)
+        return generated(self.code, self.code_task, self.distance, self.rounds, self.basis,
+                         self.noise, self.p)
 
     def describe(self) -> str:
-        what = f"rotated memory {self.basis.upper()}" if self.code == "surface" else CODE_TASKS[self.code]
+        what = {"surface": f"rotated memory {self.basis.upper()}", "color": f"color code memory {self.basis.upper()}",
+                "repetition": "repetition code memory"}[self.code]
         return (f"{what} d={self.distance} rounds={self.rounds} "
                 f"{self.noise} p={self.p:g}, {self.shots} shots, seed {self.seed}")
 
