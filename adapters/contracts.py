@@ -33,16 +33,62 @@ def contract_list() -> str:
 
 def inspection(info: "ModelInfo", flag: str | None) -> dict:
     """What ``sov models inspect`` reports of a file that passed the integrity checks: its
-    description, the contract it names (``flag`` wins), and whether sov knows that contract."""
-    name = flag or info.metadata.get("sov.contract")
-    return info.to_json() | {"contract": name, "contract_known": name in CONTRACTS, "integrity": "ok"}
+    description, the contract it names (``flag`` wins, then its metadata, then a vendor
+    layout sov recognizes), where that came from, and whether sov knows that contract."""
+    name, source = contract_source(info, flag)
+    return info.to_json() | {"contract": name, "contract_source": source,
+                             "contract_known": name in CONTRACTS, "integrity": "ok"}
+
+
+ISING_INPUT, ISING_OUTPUT = "dets", "L_and_residual_dets"
+
+
+def recognized_contract(info: "ModelInfo") -> str | None:
+    """The contract of a model without ``sov.contract`` whose tensors are a known vendor
+    layout: Ising-Decoding's export (one uint8 input ``dets`` [batch, D], one uint8 output
+    ``L_and_residual_dets`` [batch, 1 + D]: pre_L, then the residual) is
+    ``qec.predecoder.flat``. Only names, dtypes and ranks this specific are recognized; a
+    bare tensor layout is never guessed (see :func:`_no_contract`)."""
+    if len(info.inputs) != 1 or len(info.outputs) != 1:
+        return None
+    i, o = info.inputs[0], info.outputs[0]
+    if (i.name, o.name) != (ISING_INPUT, ISING_OUTPUT) or (i.dtype, o.dtype) != ("uint8", "uint8"):
+        return None
+    if len(i.shape) != 2 or len(o.shape) != 2:
+        return None
+    d_in, d_out = i.shape[1], o.shape[1]
+    if isinstance(d_in, int) and isinstance(d_out, int) and d_out != d_in + 1:
+        return None
+    return "qec.predecoder.flat"
+
+
+def _no_contract(info: "ModelInfo") -> str:
+    """The refusal of a model that names no contract, with a hint when its tensors fit one
+    that sov does not assume from tensors alone."""
+    line = f"{info.file_name} names no contract (metadata 'sov.contract')"
+    if len(info.inputs) == 1 and len(info.outputs) == 1:
+        i, o = info.inputs[0], info.outputs[0]
+        if (i.dtype, o.dtype) == ("float32", "float32") and len(i.shape) == 5 == len(o.shape) \
+                and i.shape[1] == 4 and i.shape[1:] == o.shape[1:]:
+            return (f"{line}; its {i.type_text} -> {o.type_text} tensors fit qec.predecoder.grid, which "
+                    "sov does not assume: give --contract qec.predecoder.grid if that is what it is")
+    return f"{line}: give --contract, one of: {contract_list()}"
+
+
+def contract_source(info: "ModelInfo", flag: str | None) -> tuple[str | None, str | None]:
+    """(contract name, where it came from: "flag" | "metadata" | "recognized" | None)."""
+    if flag:
+        return flag, "flag"
+    if info.metadata.get("sov.contract"):
+        return info.metadata["sov.contract"], "metadata"
+    found = recognized_contract(info)
+    return (found, "recognized") if found else (None, None)
 
 
 def resolve_contract(info: "ModelInfo", flag: str | None, *, family: tuple[str, ...] | None = None) -> str:
-    name = flag or info.metadata.get("sov.contract")
+    name, _ = contract_source(info, flag)
     if not name:
-        raise UsageError(f"{info.file_name} names no contract (metadata 'sov.contract'): give "
-                         f"--contract, one of: {contract_list()}")
+        raise UsageError(_no_contract(info))
     if name not in CONTRACTS:
         raise UsageError(f"{info.file_name}: unknown contract {name!r}; contracts are: {contract_list()}")
     if family is not None and name not in family:

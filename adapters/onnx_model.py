@@ -42,9 +42,21 @@ class TensorInfo:
     dtype: str  # numpy-style name: uint8, bool, float32, ...
     shape: tuple[int | str | None, ...]  # int for fixed dims, str for symbolic, None unknown
 
+    @property
+    def dims(self) -> str:
+        """``[batch, 120]``: fixed sizes, symbolic names, ``?`` where unknown."""
+        return "[" + ", ".join("?" if d is None else str(d) for d in self.shape) + "]"
+
+    @property
+    def type_text(self) -> str:
+        """``uint8 [batch, 120]``, as ``sov models inspect`` shows a tensor."""
+        return f"{self.dtype} {self.dims}"
+
     def show(self) -> str:
-        dims = ", ".join("?" if d is None else str(d) for d in self.shape)
-        return f"{self.name}: {self.dtype}[{dims}]"
+        return f"{self.name}: {self.dtype}{self.dims}"
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self) | {"type": self.type_text}
 
 
 @dataclass(frozen=True)
@@ -75,8 +87,8 @@ class ModelInfo:
 
     def to_json(self) -> dict[str, Any]:
         d = asdict(self)
-        d["inputs"] = [asdict(t) for t in self.inputs]
-        d["outputs"] = [asdict(t) for t in self.outputs]
+        d["inputs"] = [t.to_json() for t in self.inputs]
+        d["outputs"] = [t.to_json() for t in self.outputs]
         return d
 
 

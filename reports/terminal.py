@@ -295,7 +295,7 @@ def print_drift(console, report) -> None:
 def history_table(rows):
     return table("sov history", ("run", "command", "status", "exit", "verdict", "started"),
                  [(r["run_id"], r["command"], r["status"], str(r["exit_code"]), r["verdict"] or "-",
-                   str(r["started_at"])[:19]) for r in rows])
+                   str(r["started_at"])[:19].replace("T", " ")) for r in rows])
 
 
 def print_run(console, d: dict) -> None:
@@ -473,9 +473,10 @@ def calib_drift_message(sig: dict, prev: dict | None, cmp: dict | None) -> str:
 # -- models ---------------------------------------------------------------------------------
 
 
-def model_table(info, contract: str | None, *, known: bool):
+def model_table(info, contract: str | None, *, known: bool, source: str | None = None):
     """``sov models inspect``: one checked file, the contract it names and whether sov
-    knows that contract (as ``adapters.contracts.inspection`` resolved them)."""
+    knows that contract (as ``adapters.contracts.inspection`` resolved them); ``source``
+    "recognized" marks a contract read off a vendor's tensor layout."""
     from rich.markup import escape
     t = new_table(title=f"{info.file_name}", show_header=False, title_justify="left")
     t.add_column(style="bold")
@@ -483,12 +484,13 @@ def model_table(info, contract: str | None, *, known: bool):
     t.add_row("sha256", info.sha256)
     t.add_row("size", f"{info.size_bytes:,} bytes, {info.parameters:,} parameters")
     t.add_row("contract", f"{contract or '(none: give --contract)'}"
-              + ("" if known or not contract else "  (unknown)"))
+              + ("" if known or not contract else "  (unknown)")
+              + ("  (recognized from its tensors)" if source == "recognized" else ""))
     t.add_row("opset", ", ".join(f"{k} {v}" for k, v in info.opsets.items()))
     t.add_row("producer", info.producer or "-")
     # shapes such as [batch, 4, T, D, D] would read as rich markup and vanish
-    t.add_row("inputs", escape("\n".join(x.show() for x in info.inputs)))
-    t.add_row("outputs", escape("\n".join(x.show() for x in info.outputs)))
+    t.add_row("inputs", escape("\n".join(f"{x.name}: {x.type_text}" for x in info.inputs)))
+    t.add_row("outputs", escape("\n".join(f"{x.name}: {x.type_text}" for x in info.outputs)))
     t.add_row("operators", ", ".join(info.operators))
     t.add_row("metadata", escape("\n".join(f"{k} = {v if len(v) < 80 else v[:77] + '...'}"
                                     for k, v in info.metadata.items()) or "-"))

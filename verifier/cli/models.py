@@ -36,7 +36,8 @@ def inspect(
         o.write_json(json_out, {"path": str(model), "integrity": "failed", "reason": str(e)})
         raise
     payload = inspection(info, contract)
-    o.human_console(json_out).print(model_table(info, payload["contract"], known=payload["contract_known"]))
+    o.human_console(json_out).print(model_table(info, payload["contract"], known=payload["contract_known"],
+                                                    source=payload["contract_source"]))
     o.write_json(json_out, payload)
     return 0
 

@@ -8,6 +8,7 @@ Heavy libraries are imported inside the helpers, never at module level, so that
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Annotated, Any, Optional
@@ -202,8 +203,9 @@ def human_console(json_target: str | None):
 
     to_stderr = json_target == "-"
     stream = sys.stderr if to_stderr else sys.stdout
-    # logs and CI get a wide, plain layout instead of rich's 80-column default
-    width = None if stream.isatty() else 140
+    # logs and CI get a wide, plain layout instead of rich's 80-column default, unless the
+    # caller says how wide its page is (COLUMNS, which rich then reads itself)
+    width = None if stream.isatty() or os.environ.get("COLUMNS", "").isdigit() else 140
     return Console(stderr=to_stderr, highlight=False, width=width)
 
 
