@@ -26,7 +26,8 @@ ExperimentOpt = o.experiment_opt("Calibration experiment for --model (rabi_ampli
 def compare(
     decoder: Annotated[List[str], typer.Option("--decoder", help="Repeatable. " + o.DECODER_HELP)] = [],  # noqa: B006
     baseline: Annotated[str, typer.Option("--baseline", help="The reference every candidate is tested against (added if not listed).")] = "pymatching",
-    distances: Annotated[Optional[str], typer.Option("--distances", metavar="3,5,7", help="Code distances, comma-separated.")] = None,
+    distances: Annotated[Optional[str], typer.Option("--distances", "-d", metavar="3,5,7", help="Code distances, comma-separated.")] = None,
+    code: Annotated[Optional[str], typer.Option("--code", metavar="surface|color|repetition", help="Code of the generated memories [default: surface].", show_default=False)] = None,
     p: o.PListOpt = None,
     noise: Annotated[Optional[str], typer.Option("--noise", help="Noise model: uniform or si1000 [default: uniform].", show_default=False)] = None,
     basis: Annotated[Optional[str], typer.Option("--basis", help="Memory basis: x or z [default: z].", show_default=False)] = None,
@@ -55,7 +56,7 @@ def compare(
     from verifier.workflows.compare import compare_plan, run_comparison
 
     o.check_outputs(html=html, markdown=markdown, json_out=json_out)
-    plan = compare_plan(decoder, baseline, distances=distances, p=p, noise=noise, basis=basis, shots=shots,
+    plan = compare_plan(decoder, baseline, distances=distances, p=p, noise=noise, basis=basis, shots=shots, code=code,
                         seed=seed, rounds=rounds, policy=policy, calib_models=model, experiment=experiment)
     store = o.store_for(db)
     console = o.human_console(json_out)
