@@ -26,10 +26,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-# name -> (code, distance, p, shots, quick shots): sizes that take tens of seconds on 2 cores
+# name -> (code, distance, p, shots, quick shots): sizes that take tens of seconds on 2 cores.
+# At least two blocks of 8192 shots: a block is the unit one worker decodes, so fewer shots
+# would leave sov's second worker idle and measure one worker against the raw loop
 CASES = {
-    "tesseract": ("surface", 5, 0.003, 4_000, 600),
-    "bposd": ("surface", 5, 0.003, 3_000, 400),
+    "tesseract": ("surface", 5, 0.001, 16_384, 600),
+    "bposd": ("surface", 5, 0.001, 16_384, 400),
     "chromobius": ("color", 5, 0.001, 1_000_000, 100_000),
     "pymatching-correlated": ("surface", 5, 0.003, 1_000_000, 100_000),
 }
