@@ -8,10 +8,10 @@ below the version sov's other dependencies install."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
-from baselines.options import parse_options, split_spec
+from baselines.options import OptionedBaseline
 from baselines.pymatching_decoder import detector_error_model
 from baselines.unpacked import UnpackedBatchDecoder
 from verifier.environment import package_version
@@ -20,27 +20,17 @@ DEFAULTS = {"max_bp_iters": 20}
 
 
 @dataclass(frozen=True)
-class BeliefMatchingDecoder:
-    options: tuple = tuple(DEFAULTS.items())
-    name: str = field(default="belief-matching")
-    model_sha256: None = None
-
-    @classmethod
-    def named(cls, spec: str) -> "BeliefMatchingDecoder":
-        name, text = split_spec(spec)
-        return cls(tuple(parse_options(name, text, DEFAULTS).items()), spec)
+class BeliefMatchingDecoder(OptionedBaseline):
+    DEFAULTS: ClassVar[dict[str, Any]] = DEFAULTS
 
     def fingerprint_spec(self) -> dict[str, Any]:
         return {"decoder": "belief-matching", "beliefmatching": package_version("beliefmatching"),
                 "pymatching": package_version("pymatching"), "stim": package_version("stim"),
-                "options": dict(self.options), "dem": "decompose_errors=True"}
-
-    def check(self, workload) -> None:
-        return None
+                "options": self.opts(), "dem": "decompose_errors=True"}
 
     def compile_for(self, workload) -> UnpackedBatchDecoder:
         from beliefmatching import BeliefMatching
 
         dem = detector_error_model(workload)
-        dec = BeliefMatching(dem, **dict(self.options))
+        dec = BeliefMatching(dem, **self.opts())
         return UnpackedBatchDecoder(dec.decode_batch, dem.num_detectors, dem.num_observables)

@@ -8,11 +8,11 @@ Defaults: stimbposd's (30 BP iterations, product-sum BP, OSD-CS of order 60)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
 from baselines.dem_source import decoding_dem
-from baselines.options import parse_options, split_spec
+from baselines.options import OptionedBaseline
 from baselines.unpacked import UnpackedBatchDecoder
 from verifier.environment import package_version
 
@@ -20,28 +20,18 @@ DEFAULTS = {"max_bp_iters": 30, "bp_method": "product_sum", "osd_order": 60, "os
 
 
 @dataclass(frozen=True)
-class BpOsdDecoder:
-    options: tuple = tuple(DEFAULTS.items())
-    name: str = field(default="bposd")
-    model_sha256: None = None
-
-    @classmethod
-    def named(cls, spec: str) -> "BpOsdDecoder":
-        name, text = split_spec(spec)
-        return cls(tuple(parse_options(name, text, DEFAULTS).items()), spec)
+class BpOsdDecoder(OptionedBaseline):
+    DEFAULTS: ClassVar[dict[str, Any]] = DEFAULTS
 
     def fingerprint_spec(self) -> dict[str, Any]:
         return {"decoder": "bposd", "stimbposd": package_version("stimbposd"),
                 "ldpc": package_version("ldpc"), "stim": package_version("stim"),
-                "options": dict(self.options),
+                "options": self.opts(),
                 "dem": "workload DEM (undecomposed where decomposition fails)"}
-
-    def check(self, workload) -> None:
-        return None  # any DEM
 
     def compile_for(self, workload) -> UnpackedBatchDecoder:
         from stimbposd import BPOSD
 
         dem = decoding_dem(workload)
-        dec = BPOSD(dem, **dict(self.options))
+        dec = BPOSD(dem, **self.opts())
         return UnpackedBatchDecoder(dec.decode_batch, dem.num_detectors, dem.num_observables)

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from baselines.dem_source import decoding_dem
+from baselines.dem_source import decoding_dem, first_line
 from baselines.options import split_spec
 from verifier.environment import package_version
 from verifier.errors import UsageError
@@ -20,10 +20,6 @@ from verifier.errors import UsageError
 REFUSE = ("Chromobius decodes color codes whose detectors say their color and basis (a 4th "
           "detector coordinate in -1..5, as sov's --code color circuits have), and {why}; "
           "decode it with --decoder tesseract or --decoder bposd, which take any DEM")
-
-
-def _first_line(e: Exception) -> str:
-    return (str(e).strip().splitlines() or [type(e).__name__])[0][:160].rstrip(".")
 
 
 def unannotated(dem) -> int | None:
@@ -76,4 +72,4 @@ class ChromobiusDecoder:
         try:
             return CompiledChromobius(chromobius.compile_decoder_for_dem(dem))
         except ValueError as e:
-            raise UsageError(REFUSE.format(why=f"Chromobius refused this DEM: {_first_line(e)}")) from None
+            raise UsageError(REFUSE.format(why=f"Chromobius refused this DEM: {first_line(e)}")) from None

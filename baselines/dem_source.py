@@ -13,7 +13,8 @@ from verifier.errors import UsageError
 from verifier.qec.dem import circuit_dem
 
 
-def _first_line(e: Exception) -> str:
+def first_line(e: Exception) -> str:
+    """The first line of a library's error message, for a one-line refusal."""
     return (str(e).strip().splitlines() or [type(e).__name__])[0][:200].rstrip(".")
 
 
@@ -22,9 +23,9 @@ def decoding_dem(workload):
         return workload.detector_error_model()
     except ValueError as e:
         if "decompos" not in str(e) or not workload.has_circuit or workload.dem_path is not None:
-            raise UsageError(f"cannot build the detector error model: {_first_line(e)}") from None
+            raise UsageError(f"cannot build the detector error model: {first_line(e)}") from None
     try:
         return circuit_dem(workload.circuit(), decompose=False)
     except ValueError as e:
-        raise UsageError(f"cannot build the circuit's detector error model: {_first_line(e)}") from None
+        raise UsageError(f"cannot build the circuit's detector error model: {first_line(e)}") from None
 

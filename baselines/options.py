@@ -5,7 +5,8 @@ results of two settings never share a cache entry."""
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
 from verifier.errors import UsageError
 
@@ -45,3 +46,25 @@ def _value(name: str, key: str, raw: str, default: Any) -> Any:
         raise UsageError(f"--decoder {name}: {key.replace('_', '-')}={raw!r} is not a valid "
                          f"{type(default).__name__}") from None
     return raw
+
+
+@dataclass(frozen=True)
+class OptionedBaseline:
+    """What every baseline with options shares: ``named(spec)`` parses ``NAME:KEY=VALUE``
+    against the class's :attr:`DEFAULTS`; :meth:`opts` is every option's value."""
+
+    options: tuple = ()
+    name: str = ""
+    model_sha256: None = None
+    DEFAULTS: ClassVar[dict[str, Any]] = {}
+
+    @classmethod
+    def named(cls, spec: str):
+        name, text = split_spec(spec)
+        return cls(tuple(parse_options(name, text, cls.DEFAULTS).items()), spec)
+
+    def opts(self) -> dict[str, Any]:
+        return {**self.DEFAULTS, **dict(self.options)}
+
+    def check(self, workload) -> None:
+        return None  # these baselines take any DEM their own compile accepts

@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from baselines.dem_source import first_line
 from verifier.environment import package_version
 from verifier.errors import UsageError
 
@@ -23,10 +24,6 @@ NOT_GRAPHLIKE = ("PyMatching needs a graphlike detector error model (every error
 COLOR_CODE = ("PyMatching cannot decode the color code (its errors flip three detectors and do not "
               "decompose into graphlike pieces): decode it with --decoder chromobius (or "
               "--decoder tesseract / --decoder bposd)")
-
-
-def _first_line(e: Exception) -> str:
-    return (str(e).strip().splitlines() or [type(e).__name__])[0][:200].rstrip(".")
 
 
 def detector_error_model(source):
@@ -44,9 +41,9 @@ def detector_error_model(source):
         return source.detector_error_model()
     except ValueError as e:
         if "decompose" not in str(e):
-            raise UsageError(f"cannot build the circuit's detector error model: {_first_line(e)}") from None
+            raise UsageError(f"cannot build the circuit's detector error model: {first_line(e)}") from None
         raise UsageError(NOT_GRAPHLIKE.format(what="this circuit's errors cannot be decomposed",
-                                              why=_first_line(e))) from None
+                                              why=first_line(e))) from None
 
 
 def build_matching(source, *, correlated: bool = False):
@@ -58,7 +55,7 @@ def build_matching(source, *, correlated: bool = False):
         return pymatching.Matching.from_detector_error_model(dem, enable_correlations=correlated)
     except ValueError as e:
         raise UsageError(NOT_GRAPHLIKE.format(what="PyMatching refused this one",
-                                              why=_first_line(e))) from None
+                                              why=first_line(e))) from None
 
 
 @dataclass(frozen=True)

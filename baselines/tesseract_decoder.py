@@ -10,11 +10,11 @@ climbing, 16 detector orders by index with its seed, priority-queue limit 200,00
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
 from baselines.dem_source import decoding_dem
-from baselines.options import parse_options, split_spec
+from baselines.options import OptionedBaseline
 from baselines.unpacked import UnpackedBatchDecoder
 from verifier.environment import package_version
 
@@ -23,28 +23,18 @@ DEFAULTS = {"det_beam": 15, "beam_climbing": True, "det_orders": 16, "det_order_
 
 
 @dataclass(frozen=True)
-class TesseractDecoder:
-    options: tuple = tuple(DEFAULTS.items())
-    name: str = field(default="tesseract")
-    model_sha256: None = None
-
-    @classmethod
-    def named(cls, spec: str) -> "TesseractDecoder":
-        name, text = split_spec(spec)
-        return cls(tuple(parse_options(name, text, DEFAULTS).items()), spec)
+class TesseractDecoder(OptionedBaseline):
+    DEFAULTS: ClassVar[dict[str, Any]] = DEFAULTS
 
     def fingerprint_spec(self) -> dict[str, Any]:
         return {"decoder": "tesseract", "tesseract-decoder": package_version("tesseract-decoder"),
-                "stim": package_version("stim"), "options": dict(self.options),
+                "stim": package_version("stim"), "options": self.opts(),
                 "dem": "workload DEM (undecomposed where decomposition fails)"}
-
-    def check(self, workload) -> None:
-        return None  # any DEM
 
     def compile_for(self, workload) -> UnpackedBatchDecoder:
         from tesseract_decoder import tesseract, utils
 
-        o = dict(self.options)
+        o = self.opts()
         dem = decoding_dem(workload)
         orders = utils.build_det_orders(dem, o["det_orders"], utils.DetOrder.DetIndex,
                                         seed=o["det_order_seed"]) if o["det_orders"] else []
