@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from adapters.finisher import match_residual
 from adapters.onnx_model import ModelInfo
 from adapters.runner import BatchedRunner, RunnerTransport
 from adapters.runtime import RuntimeOptions
@@ -59,7 +60,7 @@ class CompiledFlatPredecoder(RunnerTransport):
         if y.ndim != 2 or y.shape[1] != O + D:
             raise UsageError(f"{self.runner.name}: output shape {list(y.shape)}, expected [batch, {O + D}]")
         pre_l, residual = y[:, :O], np.ascontiguousarray(y[:, O:])
-        return pack_bits(pre_l ^ self.matching.decode_bits(residual))
+        return pack_bits(pre_l ^ match_residual(self.matching, residual, x, self.runner.name))
 
 
 def compile_full(info: ModelInfo, session, options: RuntimeOptions, workload) -> CompiledFullDecoder:

@@ -23,6 +23,7 @@ from adapters.grid_geometry import CHANNELS, CONTRACT, GridGeometry, geometry_fo
 from adapters.onnx_model import ModelInfo
 from adapters.runner import BatchedRunner, RunnerTransport
 from adapters.runtime import RuntimeOptions
+from adapters.finisher import match_residual
 from verifier.errors import UsageError
 from verifier.qec.decoder import pack_bits, unpack_bits
 
@@ -44,16 +45,25 @@ def check_grid(info: ModelInfo, contract: str, workload) -> None:
         raise UsageError(f"{name}: fixed batch {b_in} in but {b_out} out")
 
 
+_ISING_HINT = ("; a model in NVIDIA Ising Decoding's layout gets its map with "
+               "`python -m adapters.ising_layout CIRCUIT.stim MODEL.onnx OUT.onnx`")
+
+
 def workload_geometry(info: ModelInfo, workload) -> GridGeometry:
     dmap = info.metadata.get("sov.detector_map")
+    if not getattr(workload, "has_circuit", True):
+        raise UsageError(f"{info.file_name}: {CONTRACT} derives its grid from the circuit: give the "
+                         "circuit the shots come from (--circuit FILE.stim)")
     circuit = workload._circuit
     try:
-        geo = geometry_for(circuit, dmap, model=info.file_name)
+        geo = geometry_for(circuit, dmap, mask_map_text=info.metadata.get("sov.mask_map"),
+                           model=info.file_name)
     except UsageError as e:
         if dmap is None and getattr(workload, "kind", None) != "memory":
             raise UsageError(f"{info.file_name}: {CONTRACT} needs a rotated surface-code memory "
                              f"workload (--distance/--rounds/--basis) or a model with "
-                             f"sov.detector_map metadata; this circuit does not fit: {e}") from None
+                             f"sov.detector_map metadata; this circuit does not fit: {e}"
+                             f"{_ISING_HINT if 'QUBIT_COORDS' in str(e) else ''}") from None
         raise
     if getattr(workload, "kind", None) == "memory":
         if (geo.distance, geo.rounds) != (workload.distance, workload.rounds):
@@ -107,7 +117,7 @@ class CompiledGridPredecoder(RunnerTransport):
         t0 = time.perf_counter()
         pre_l, residual, corr = self.residual(events)
         t1 = time.perf_counter()
-        out = pre_l ^ self.matching.decode_bits(np.ascontiguousarray(residual))
+        out = pre_l ^ match_residual(self.matching, np.ascontiguousarray(residual), events, self.runner.name)
         t2 = time.perf_counter()
         c = self.counters
         c.shots += events.shape[0]
@@ -122,10 +132,26 @@ class CompiledGridPredecoder(RunnerTransport):
         return pack_bits(self.decode_bits(unpack_bits(dets, self.geometry.num_detectors)))
 
 
+def dem_detectors(dem, num_detectors: int) -> np.ndarray:
+    """bool ``[num_detectors]``: the detectors some error mechanism of ``dem`` flips."""
+    touched = np.zeros(num_detectors, dtype=bool)
+    for inst in dem.flattened():
+        if inst.type == "error":
+            ids = [t.val for t in inst.targets_copy() if t.is_relative_detector_id()]
+            touched[[k for k in ids if k < num_detectors]] = True
+    return touched
+
+
 def compile_grid(info: ModelInfo, session, options: RuntimeOptions, workload) -> CompiledGridPredecoder:
+    """The runtime on ``workload``. A correction's effect is restricted to the detectors of
+    the workload's detector error model: a detector no mechanism flips is deterministic
+    under that model, so a correction cannot be told apart from no correction there
+    (Ising's pipeline passes such final detectors through unchanged), and an event put
+    on it could never be matched."""
     from baselines.pymatching_decoder import PyMatchingDecoder
 
     geo = workload_geometry(info, workload)
+    geo = geo.restricted_to(dem_detectors(workload.detector_error_model(), geo.num_detectors))
     cap = max(1, MAX_BATCH_ELEMENTS // geo.cells)
     if options.batch_size > cap:
         options = dataclasses.replace(options, batch_size=cap)

@@ -53,7 +53,7 @@ def task_stats(result: "SweepResult") -> list[sinter.TaskStats]:
         meta = {"d": w.distance, "r": w.rounds, "p": getattr(w, "p", None),
                 "noise": getattr(w, "noise", None), "b": w.basis, "seed": getattr(w, "seed", None),
                 "workload_id": w.id, "fingerprint": r.fingerprint}
-        out.append(sinter.TaskStats(strong_id=task_id(r.fingerprint, w), decoder=r.decoder_name,
+        out.append(sinter.TaskStats(strong_id=task_id(r.fingerprint, w), decoder=result.decoder_name,
                                     json_metadata=meta, shots=r.stats.shots, errors=r.stats.errors,
                                     discards=0, seconds=r.stats.seconds + r.stats.sample_seconds))
     return out
@@ -138,9 +138,10 @@ def read_sinter_csv_epsilon(path: str | Path, p: float, *, decoder: str | None =
         if kept > 0:
             out.setdefault(f"sinter:{s.decoder}", []).append(EpsilonPoint(int(d), int(r), int(kept), int(s.errors)))
     for label, pts in out.items():
-        if len({q.distance for q in pts}) != len(pts):
-            raise UsageError(f"{path}: two tasks of {label} at one distance and p={p:g}: filter the CSV first")
-    return {k: sorted(v, key=lambda q: q.distance) for k, v in out.items()}
+        if len({(q.distance, q.rounds) for q in pts}) != len(pts):
+            raise UsageError(f"{path}: two tasks of {label} at one distance, round count and p={p:g}: "
+                             "filter the CSV first")
+    return {k: sorted(v, key=lambda q: (q.distance, q.rounds)) for k, v in out.items()}
 
 
 def _read_stats(path: str | Path):

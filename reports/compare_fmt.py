@@ -114,22 +114,33 @@ def lam(row: dict[str, Any]) -> str:
     return _with_ci(row, "lambda", "{:.2f}")
 
 
-VERDICT_TEXT = {"identical": "identical", "no significant difference": "no sig. difference",
-                "better": "better", "worse": "worse"}
+VERDICT_TEXT = {"better": "better", "non-inferior": "non-inferior", "worse": "WORSE",
+                "inconclusive": "inconclusive"}
+
+
+def rank(row: dict[str, Any]) -> str:
+    return "ref." if row.get("rank") is None else str(row["rank"])
 
 
 def paired(row: dict[str, Any]) -> tuple[str, str]:
-    """(verdict word, detail) of a summary row's pooled paired test."""
+    """(verdict word, detail) of a candidate's verdict against the baseline: the verdict
+    from the per-workload tests, and its deciding (worst significant) workload."""
     pr = row.get("paired")
     if row.get("baseline"):
-        return ("baseline", "")
+        return ("reference", "")
     if not pr:
         return ("n/a", "")
     v = VERDICT_TEXT.get(pr["verdict"], pr["verdict"])
-    if pr["verdict"] == "identical":
-        return (v, "same failures on every shot")
-    return (v, f"p = {pvalue(pr['p_value'])} · discordant shots: {pr['only_candidate_fails']:,} "
-               f"fail only here, {pr['only_baseline_fails']:,} only in the baseline")
+    if pr.get("identical"):
+        return (f"{v} (identical)", "same failures on every shot")
+    dc = pr["deciding"]
+    r = dc.get("ratio")
+    lo, hi = dc.get("ratio_ci") or [None, None]
+    rt = (f"{r:.2f}× [{lo:.2f}, {hi:.2f}]" if r is not None and lo is not None and math.isfinite(hi)
+          else "ratio n/a")
+    which = ("worst" if pr["significantly_worse"] else "best" if pr["significantly_better"] else "closest call")
+    return (v, f"{which}: {dc['label']} {rt}, Holm p = {pvalue(dc['p_holm'])}; "
+               f"margin {pr['margin']:.0%} over {pr['workloads']} workloads")
 
 
 def decoder_map(payload: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -137,6 +148,8 @@ def decoder_map(payload: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 def short_sha(d: dict[str, Any]) -> str:
+    if d.get("members"):  # a model family: each point has its member's sha256
+        return f"{len(d['members'])} files"
     return (d.get("model_sha256") or "")[:12] or "— (open)"
 
 
@@ -152,8 +165,8 @@ def terminal_table(payload: dict[str, Any]):
 
     t = new_table(title=f"Decoder comparison · run {payload['run_id']}", title_justify="left")
     for col, right in (("#", True), ("decoder", False), ("sha256", False), ("failures/shots", True),
-                       ("pooled LER [95% CI]", True), (f"÷ {bl}", True), ("paired vs baseline", False),
-                       ("thr.", True), ("Λ", True), ("p50", True), ("p99", True), ("p99.9 µs/rnd", True),
+                       ("pooled LER [95% CI]", True), (f"÷ {bl}", True), ("verdict vs baseline", False),
+                       ("thr.", True), ("Λ (r=d)", True), ("p50", True), ("p99", True), ("p99.9 µs/rnd", True),
                        ("shots/s", True)):
         t.add_column(col, justify="right" if right else "left")
     for r in payload["summary"]:
@@ -162,9 +175,9 @@ def terminal_table(payload: dict[str, Any]):
         if r.get("integrity_failure"):
             verdict = "INTEGRITY FAILURE"
         ci = r.get("pooled_ler_ci") or [None, None]
-        t.add_row(str(r["rank"]), d["label"], short_sha(d), f"{r['errors']:,}/{r['shots']:,}",
+        t.add_row(rank(r), d["label"], short_sha(d), f"{r['errors']:,}/{r['shots']:,}",
                   ler_ci(r["pooled_ler"], ci[0], ci[1], plain=True), ratio(r["ratio_to_baseline"]),
-                  verdict + (f" (p={pvalue(r['paired']['p_value'])})" if r.get("paired") and verdict not in ("identical",) else ""),
+                  verdict + (f": {detail}" if detail and "identical" not in verdict else ""),
                   threshold(r), lam(r), micro(r["latency_p50"]), micro(r["latency_p99"]),
                   micro(r["latency_p999"]), rate(r["throughput"]))
     return t
@@ -211,4 +224,65 @@ def calibration_table(cal: dict[str, Any]):
         t.add_column(h, justify="left" if i < 2 else "right")
     for r in rows:
         t.add_row(*r)
+    return t
+
+
+# -- procurement answers: qubits per logical qubit, real time ---------------------------------
+
+MAIN_TARGET = "1e-09"
+
+
+def main_target(payload: dict[str, Any]) -> str:
+    targets = [f"{t:g}" for t in (payload.get("procurement") or {}).get("targets") or []]
+    return MAIN_TARGET if MAIN_TARGET in targets or not targets else targets[len(targets) // 2]
+
+
+def qubits_text(row: dict[str, Any], key: str) -> str:
+    q = row.get("qubits_per_logical") or {}
+    if q.get("status") != "ok":
+        return f"not projected: {q.get('message', 'n/a')}"
+    t = (q.get("targets") or {}).get(key) or {}
+    if t.get("qubits") is None:
+        return "out of reach (d > 999)"
+    lo, hi = t.get("qubits_ci") or [None, None]
+    span = f"[{lo:,}, {hi:,}]" if lo is not None and hi is not None else "[?, ?]"
+    return f"{t['qubits']:,} {span} (d = {int(t['distance'])})"
+
+
+def saved_text(row: dict[str, Any], key: str) -> str:
+    s = (row.get("qubits_saved") or {}).get(key)
+    if row.get("baseline"):
+        return "reference"
+    if not s:
+        return "n/a"
+    lo, hi = s.get("saved_ci") or [None, None]
+    word = "saves" if s["saved"] >= 0 else "costs"
+    span = f" [{lo:,.0f}, {hi:,.0f}]" if lo is not None and hi is not None else ""
+    return f"{word} {abs(s['saved']):,}{span}"
+
+
+def realtime_text(row: dict[str, Any]) -> str:
+    rt = row.get("realtime") or {}
+    if rt.get("status") != "ok":
+        return rt.get("message", "n/a")
+    cyc = rt["cycle_time_us"]
+    head = f"p99 {micro(rt['p99_us_per_round'])} µs/round vs {cyc:g} µs cycle: "
+    if rt["keeps_up_p99"]:
+        return head + "keeps up"
+    if rt["keeps_up_mean"]:
+        return head + "keeps up on average, not at p99"
+    return head + f"falls behind, backlog {rate(rt['backlog_rounds_per_second'])} rounds/s"
+
+
+def procurement_table(payload: dict[str, Any]):
+    """Per decoder: its verdict, what it is worth in qubits, whether it keeps up in real time."""
+    from reports.tables import new_table
+
+    dm = decoder_map(payload)
+    key = main_target(payload)
+    t = new_table(title=f"What each decoder is worth (target {key} logical errors per round)", title_justify="left")
+    for col in ("decoder", "verdict", "physical qubits per logical [95% CI]", "vs baseline", "real time"):
+        t.add_column(col)
+    for r in payload["summary"]:
+        t.add_row(dm[r["decoder"]]["label"], paired(r)[0], qubits_text(r, key), saved_text(r, key), realtime_text(r))
     return t

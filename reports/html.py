@@ -42,7 +42,7 @@ code, .mono { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, "Liber
   margin: 18px 0 6px; }
 .card { border: 1px solid var(--line); border-radius: 8px; padding: 12px 14px; background: #fff;
   border-left: 5px solid var(--c, #999); }
-.card .name { font-weight: 700; font-size: 14.5px; word-break: break-all; }
+.card .name { font-weight: 700; font-size: 14.5px; overflow-wrap: break-word; }
 .card .big { font-size: 24px; font-weight: 700; margin: 2px 0 0; letter-spacing: -.01em; }
 .card .sub { color: var(--muted); font-size: 12.5px; }
 table { border-collapse: collapse; width: 100%; margin: 8px 0 4px; font-size: 13px; }
@@ -81,20 +81,22 @@ figure svg { width: 100%; height: auto; display: block; }
 figcaption { font-size: 12px; color: var(--muted); padding: 2px 6px 4px; }
 .models { display: grid; grid-template-columns: repeat(auto-fit, minmax(340px, 1fr)); gap: 14px; }
 .model { border: 1px solid var(--line); border-radius: 8px; padding: 12px 16px; border-top: 4px solid var(--c); }
-.model h3 { margin: 0 0 6px; word-break: break-all; }
+.model h3 { margin: 0 0 6px; overflow-wrap: break-word; }
 dl.kv { display: grid; grid-template-columns: max-content 1fr; gap: 3px 14px; margin: 0; font-size: 12.5px; }
 dl.kv dt { color: var(--muted); }
-dl.kv dd { margin: 0; word-break: break-all; }
+dl.kv dd { margin: 0; overflow-wrap: anywhere; }
 .ops { display: flex; flex-wrap: wrap; gap: 4px; }
 .ops span { background: var(--soft); border: 1px solid var(--line); border-radius: 4px; padding: 0 5px;
   font-size: 11.5px; font-family: ui-monospace, Menlo, Consolas, "DejaVu Sans Mono", monospace; }
 pre.cmd { background: #f6f8fa; border: 1px solid var(--line); border-radius: 6px; padding: 8px 10px;
-  white-space: pre-wrap; word-break: break-all; margin: 4px 0; }
+  white-space: pre-wrap; overflow-wrap: anywhere; margin: 4px 0; }
 .note { background: #fff8c5; border: 1px solid #eedc82; border-radius: 6px; padding: 8px 12px; font-size: 13px; }
 .alert { background: #ffebe9; border: 1px solid #ff8182; border-radius: 6px; padding: 8px 12px; }
 ul.method { padding-left: 18px; color: #394150; font-size: 13px; }
 footer { margin-top: 30px; padding-top: 10px; border-top: 1px solid var(--line); color: var(--muted);
   font-size: 12px; }
+section.answers table { width: 100%; border-collapse: collapse; font-size: 13px; }
+section.answers td, section.answers th { padding: 5px 8px; border-bottom: 1px solid var(--line); vertical-align: top; }
 @media (max-width: 760px) { main { padding: 18px; margin: 0; border-radius: 0; } }
 @media print {
   @page { size: A4 landscape; margin: 10mm 10mm; }
@@ -110,6 +112,9 @@ footer { margin-top: 30px; padding-top: 10px; border-top: 1px solid var(--line);
   tbody tr:hover { background: none; }
   .charts { grid-template-columns: repeat(3, 1fr); }
   footer, ul.method { break-inside: avoid; }
+  section.answers { break-after: avoid; }
+  section.answers table, table.summary { break-inside: avoid; page-break-inside: avoid; }
+  thead { display: table-header-group; }
   * { -webkit-print-color-adjust: exact; print-color-adjust: exact; }
 }
 """
@@ -183,6 +188,7 @@ def render_html(payload: dict[str, Any]) -> str:
         parts.append(f'<p class="alert"><b>{escape(d["label"])}</b> failed an integrity check and has no '
                      f'score: {escape(d["integrity_failure"])}</p>')
     if n_dec:
+        parts.append(_answers(payload, dm))
         parts.append(_findings(payload, dm, colors))
         parts.append(_summary_table(payload, dm, colors))
         parts.append(_charts(payload, dm, colors))
@@ -208,6 +214,34 @@ def render_html(payload: dict[str, Any]) -> str:
     return "".join(parts)
 
 
+def _answers(payload, dm) -> str:
+    """First page: the question, each candidate's verdict, its worth in qubits and in real
+    time, the models' sha256 prefixes; the evidence follows."""
+    key = F.main_target(payload)
+    rows = []
+    for r in payload["summary"]:
+        d = dm[r["decoder"]]
+        verdict, detail = F.paired(r)
+        rows.append(f'<tr><td class="dec">{escape(d["label"])}<div class="small mono">{escape(F.short_sha(d))}</div></td>'
+                    f'<td>{_badge(verdict)}<div class="small">{escape(detail)}</div></td>'
+                    f'<td class="num">{escape(F.qubits_text(r, key))}</td><td class="num">{escape(F.saved_text(r, key))}</td>'
+                    f'<td>{escape(F.realtime_text(r))}</td></tr>')
+    base = next((r for r in payload["summary"] if r.get("baseline")), {})
+    q = base.get("qubits_per_logical") or {}
+    rt = base.get("realtime") or {}
+    notes = [f"Physical qubits per logical qubit to reach {escape(key)} logical errors per round: "
+             f"{escape(q.get('assumptions') or q.get('message') or '')}; {escape(q.get('method', ''))}."]
+    if rt.get("note"):
+        notes.append(f"Real time: single-shot latency per round at d = {rt.get('distance')} against a "
+                     f"{rt.get('cycle_time_us', 1):g} µs QEC cycle, on {escape(rt.get('measured_on', ''))}; "
+                     f"{escape(rt['note'])}.")
+    return ('<section class="answers"><h2>Is each candidate worth buying?</h2>'
+            '<table><thead><tr><th>Decoder</th><th>Verdict vs baseline</th>'
+            f'<th class="num">Physical qubits per logical [95% CI]</th><th class="num">vs baseline</th>'
+            f'<th>Real time</th></tr></thead><tbody>{"".join(rows)}</tbody></table>'
+            f'<p class="small">{" ".join(notes)}</p></section>')
+
+
 def _findings(payload, dm, colors) -> str:
     cards = []
     for r in payload["summary"]:
@@ -224,10 +258,10 @@ def _findings(payload, dm, colors) -> str:
             sub = f"LER vs {dm[payload['baseline']]['label']} (geometric mean) · {_badge(verdict)}"
             if detail:
                 sub += f'<br><span class="small">{escape(detail)}</span>'
-            cards.append(f'<div class="card" style="--c:{c}"><div class="name">#{r["rank"]} {escape(d["label"])}</div>'
+            cards.append(f'<div class="card" style="--c:{c}"><div class="name">{"reference" if r["rank"] is None else "#" + str(r["rank"])} {escape(d["label"])}</div>'
                          f'<div class="big">{escape(big)}</div><div class="sub">{sub}</div></div>')
             continue
-        cards.append(f'<div class="card" style="--c:{c}"><div class="name">#{r["rank"]} {escape(d["label"])}</div>'
+        cards.append(f'<div class="card" style="--c:{c}"><div class="name">{"reference" if r["rank"] is None else "#" + str(r["rank"])} {escape(d["label"])}</div>'
                      f'<div class="big">{escape(big)}</div><div class="sub">{escape(sub)}</div></div>')
     return f'<div class="findings">{"".join(cards)}</div>'
 
@@ -239,11 +273,11 @@ def _summary_table(payload, dm, colors) -> str:
     if rows and rows[0].get("latency_workload") in wl:
         lat_w = wl[rows[0]["latency_workload"]]
     lam_p = next((r.get("lambda_p") for r in rows if r.get("lambda_p") is not None), None)
-    lam_head = f"Λ<br><span class=\"small\">p = {lam_p:g}</span>" if lam_p is not None else "Λ"
+    lam_head = f"Λ<br><span class=\"small\">p = {lam_p:g}, rounds = d</span>" if lam_p is not None else "Λ"
     head = ('<thead><tr><th class="num" rowspan="2">#</th><th rowspan="2">Decoder</th>'
             '<th class="num" rowspan="2">Pooled LER<br><span class="small">[95% CI] · failures / shots</span></th>'
             f'<th class="num" rowspan="2">LER ÷<br>{escape(dm[payload["baseline"]]["label"])}</th>'
-            '<th rowspan="2">Paired test vs baseline</th><th class="num" rowspan="2">Threshold<br>'
+            '<th rowspan="2">Verdict vs baseline</th><th class="num" rowspan="2">Threshold<br>'
             '<span class="small">[95% CI]</span></th>'
             f'<th class="num" rowspan="2">{lam_head}</th>'
             '<th class="num grp" colspan="3">Latency, µs per round</th>'
@@ -263,7 +297,7 @@ def _summary_table(payload, dm, colors) -> str:
         lam_main, lam_ci = _split(F.lam(r))
         note = escape(r.get("threshold_note") or "")
         body.append(
-            f'<tr class="{"base" if r["baseline"] else ""}"><td class="num">{r["rank"]}</td>'
+            f'<tr class="{"base" if r["baseline"] else ""}"><td class="num">{F.rank(r)}</td>'
             f'<td class="dec">{_sw(colors[r["decoder"]])}{escape(d["label"])}'
             f'<div class="small mono">{escape(F.short_sha(d))}</div></td>'
             f'<td class="num">{escape(ler_main)}<div class="small">{escape(ler_ci)} · '
@@ -277,10 +311,12 @@ def _summary_table(payload, dm, colors) -> str:
             f'<td class="num">{escape(F.micro(r["latency_p999"]))}</td>'
             f'<td class="num">{escape(F.rate(r["throughput"]))}</td></tr>')
     notes = []
-    notes.append(f"Ranked by the geometric mean over workloads of each decoder's LER divided by "
-                 f"{escape(dm[payload['baseline']]['label'])}'s on the same shots (lower is better). "
-                 f"Paired test: exact McNemar on the shots where exactly one of the two fails, pooled over "
-                 f"workloads; a difference is called at p &lt; {payload.get('alpha', 0.05):g}.")
+    notes.append(f"The baseline {escape(dm[payload['baseline']]['label'])} is the reference. Candidates are "
+                 "ranked by their verdict (better, non-inferior, inconclusive, worse), then by the geometric "
+                 "mean of their LER ratio to the baseline on the same shots. A verdict comes from each "
+                 "workload on its own: the non-inferiority test at the margin, and the exact McNemar test on "
+                 "the shots where exactly one of the two fails, Holm-adjusted across the candidate's workloads "
+                 f"at α = {payload.get('alpha', 0.05):g}. The detail names the worst significant workload.")
     if lat_w:
         notes.append(f"Latency: µs per QEC round to decode one shot, one shot at a time, at "
                      f"d={lat_w['distance']}, p={lat_w['p']:g} (rounds={lat_w['rounds']}). Throughput: "
@@ -471,7 +507,7 @@ def _paired_section(payload, dm, colors) -> str:
             f'<p>Every decoder decoded the <em>same</em> shots, so each candidate is compared shot by shot with '
             f'{bl}. Only the shots where exactly one of the two fails carry information (exact McNemar test, '
             f'two-sided). Per-workload p-values are not adjusted for multiple comparisons; the verdict in the summary '
-            f'comes from the single test pooled over all workloads.</p><table><thead><tr><th>Candidate</th><th>Workload</th><th class="num">Shots</th>'
+            f'comes from these per-workload tests, Holm-adjusted across its workloads.</p><table><thead><tr><th>Candidate</th><th>Workload</th><th class="num">Shots</th>'
             f'<th class="num">Both fail</th><th class="num">Only candidate fails</th>'
             f'<th class="num">Only {bl} fails</th><th class="num">p-value</th><th>Verdict</th></tr></thead>'
             f'<tbody>{"".join(rows)}</tbody></table>')
@@ -498,6 +534,12 @@ def _models(payload, colors) -> str:
             if md:
                 kv.append(("metadata", "<br>".join(f'<span class="mono">{escape(k)}</span> = {escape(_clip(str(v)))}'
                                                    for k, v in sorted(md.items()))))
+        elif d.get("members"):
+            kv += [("kind", "model family (one file per distance, rounds and basis)"),
+                   ("members", "<br>".join(f'd={f["distance"]} rounds={f["rounds"]} basis {f["basis"]}: '
+                                           f'<span class="mono">{escape(f["file"])}</span> '
+                                           f'<span class="mono">{escape(f["sha256"][:16])}</span>'
+                                           for f in d["members"]))]
         else:
             spec = d.get("fingerprint_spec") or {}
             kv += [("kind", "open baseline (no model file)"),
@@ -585,9 +627,12 @@ def _suppression(payload, dm, colors) -> str:
     return ('<h2>Threshold and error suppression</h2><table><thead><tr><th>Decoder</th>'
             '<th class="num">Threshold p<sub>th</sub> [95% CI]</th><th>Pairwise crossings</th>'
             f'{head}</tr></thead><tbody>{"".join(body)}</tbody></table>'
-            '<p class="small">Threshold: finite-size-scaling fit over every distance and rate, interval from a '
-            'parametric bootstrap (needs ≥ 2 distances and ≥ 3 rates). Λ = ε<sub>d</sub> / ε<sub>d+2</sub> from a '
-            'weighted fit of the per-round error ε against d, bootstrap interval.</p>')
+            '<p class="small">Threshold: finite-size-scaling fit (without the smallest distance when three or more '
+            'are swept), interval from a parametric bootstrap with the spread over the fit choices (needs ≥ 2 '
+            'distances and ≥ 3 rates). Λ = ε<sub>d</sub> / ε<sub>d+2</sub> from a weighted fit of the per-round '
+            'error ε against d, bootstrap interval; ε from rounds = d alone with A = 1 (single-round-count '
+            'convention, which reads Λ higher than <code>sov qec lambda</code>\'s fit over several round '
+            'counts).</p>')
 
 
 def _environment(payload) -> str:

@@ -3,6 +3,7 @@ requests and wikis (GitHub-flavoured tables, no HTML)."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from reports import compare_fmt as F
@@ -57,7 +58,7 @@ def _qec(payload: dict[str, Any]) -> str:
             lines += [f"> **{d['label']}** failed an integrity check and has no score: {d['integrity_failure']}", ""]
     lam_p = next((r.get("lambda_p") for r in payload["summary"] if r.get("lambda_p") is not None), None)
     head = ["#", "Decoder", "sha256", "Failures / shots", "Pooled LER [95% CI]", f"LER ÷ {bl}",
-            "Paired vs baseline", "Threshold", f"Λ (p = {lam_p:g})" if lam_p is not None else "Λ", "p50 µs/round", "p99 µs/round", "p99.9 µs/round", "Shots/s"]
+            "Verdict vs baseline", "Threshold", f"Λ (p = {lam_p:g}, rounds = d)" if lam_p is not None else "Λ (rounds = d)", "p50 µs/round", "p99 µs/round", "p99.9 µs/round", "Shots/s"]
     rows = []
     for r in payload["summary"]:
         d = dm[r["decoder"]]
@@ -65,14 +66,22 @@ def _qec(payload: dict[str, Any]) -> str:
         if r.get("integrity_failure"):
             verdict, detail = "integrity failure", ""
         ci = r.get("pooled_ler_ci") or [None, None]
-        rows.append([str(r["rank"]), f"**{d['label']}**", f"`{F.short_sha(d)}`",
+        rows.append([F.rank(r), f"**{d['label']}**", f"`{F.short_sha(d)}`",
                      f"{r['errors']:,} / {r['shots']:,}", F.ler_ci(r["pooled_ler"], ci[0], ci[1]),
                      F.ratio(r["ratio_to_baseline"]), f"{verdict}" + (f" ({detail})" if detail else ""),
                      F.threshold(r), F.lam(r), F.micro(r["latency_p50"]), F.micro(r["latency_p99"]),
                      F.micro(r["latency_p999"]), F.rate(r["throughput"])])
+    key = F.main_target(payload)
+    ans = [[f"**{dm[r['decoder']]['label']}**", F.paired(r)[0], F.qubits_text(r, key), F.saved_text(r, key),
+            F.realtime_text(r)] for r in payload["summary"]]
+    lines += ["### What each decoder is worth", "",
+              *_table(["Decoder", "Verdict vs baseline", f"Physical qubits per logical at {key} [95% CI]",
+                       "vs baseline", "Real time"], ans, ["l", "l", "r", "r", "l"]), ""]
     lines += ["### Summary", ""] + _table(head, rows, ["r", "l", "l", "r", "r", "r", "l", "r", "r", "r", "r", "r", "r"])
-    lines += ["", f"Ranked by the geometric mean of the LER ratio to {bl} over the workloads. Paired test: exact "
-              f"McNemar on the same shots, pooled over workloads, α = {payload.get('alpha', 0.05):g}.", ""]
+    lines += ["", f"{bl} is the reference. Candidates are ranked by verdict (better, non-inferior, "
+              "inconclusive, worse), then by the geometric mean of the LER ratio to it. Each workload is "
+              "tested on its own (non-inferiority at the margin; exact McNemar on the same shots, "
+              f"Holm-adjusted across the candidate's workloads, α = {payload.get('alpha', 0.05):g}).", ""]
 
     order = [d["key"] for d in payload["decoders"]]
     res = {(r["decoder"], r["workload_id"]): r for r in payload["results"]}
@@ -91,6 +100,9 @@ def _qec(payload: dict[str, Any]) -> str:
         if m:
             lines.append(f"- **{d['label']}**: `{m['file_name']}` sha256 `{m['sha256']}`, contract `{m.get('contract')}`, "
                          f"{F.size(m.get('size_bytes'))}, operators {', '.join(m.get('operators', []))}")
+        elif d.get("members"):
+            lines.append(f"- **{d['label']}**: model family of {len(d['members'])} files: " + ", ".join(
+                f"`{Path(f['file']).name}` sha256 `{f['sha256'][:16]}`" for f in d["members"]))
         else:
             lines.append(f"- **{d['label']}**: open baseline, fingerprint `{d['fingerprint'][:16]}`")
     vs = payload.get("verdicts") or []

@@ -51,8 +51,9 @@ def threshold_figure(fit, *, title: str | None = None, baselines: dict[str, Sequ
         c = colors[d]
         ax.fill_between(p, np.maximum(ci[:, 0], 1e-12), ci[:, 1], color=c, alpha=0.18, lw=0)
         ok = y > 0
+        left_out = bool(getattr(fit, "fit_distances", ())) and d not in fit.fit_distances
         ax.errorbar(p[ok], y[ok], yerr=[y[ok] - ci[ok, 0], ci[ok, 1] - y[ok]], fmt="o", ms=4,
-                    color=c, capsize=2, lw=1, label=f"d = {d}")
+                    color=c, capsize=2, lw=1, label=f"d = {d}" + (" (left out of the fit)" if left_out else ""))
         if (~ok).any():  # zero errors: the upper bound only
             ax.plot(p[~ok], ci[~ok, 1], "v", color=c, ms=5)
         lo_w, hi_w = getattr(fit, "window", None) or (p.min(), p.max())
@@ -96,22 +97,22 @@ def threshold_figure(fit, *, title: str | None = None, baselines: dict[str, Sequ
 
 
 def lambda_figure(fit, *, title: str | None = None, baselines: dict | None = None):
-    """Per-round logical error ε_d vs distance (log y) with intervals and the Λ fit."""
+    """Per-round logical error ε_d vs distance (log y) with intervals and the Λ fit; the
+    legend names the convention ε_d was measured in."""
     import numpy as np
-
-    from verifier.stats.suppression import epsilon_interval
 
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(6.0, 4.5), dpi=100)
-    pts = list(fit.points)
-    d = np.array([q.distance for q in pts], dtype=float)
-    eps = np.array([q.epsilon for q in pts])
-    ci = np.array([epsilon_interval(q.errors, q.shots, q.rounds) for q in pts], dtype=float)
+    est = list(fit.estimates)
+    d = np.array([e.distance for e in est], dtype=float)
+    eps = np.array([e.epsilon if e.epsilon is not None else np.nan for e in est], dtype=float)
+    ci = np.array([[np.nan if v is None else v for v in e.ci()] for e in est], dtype=float)
     ok = eps > 0
     ax.errorbar(d[ok], eps[ok], yerr=[eps[ok] - ci[ok, 0], ci[ok, 1] - eps[ok]], fmt="o",
-                color="tab:blue", capsize=3, label="ε_d (95% CI)")
-    if (~ok).any():
-        ax.plot(d[~ok], ci[~ok, 1], "v", color="tab:blue", label="no errors: upper bound")
+                color="tab:blue", capsize=3, label=f"ε_d (95% CI, {fit.convention})")
+    bound = ~ok & ~np.isnan(ci[:, 1])
+    if bound.any():
+        ax.plot(d[bound], ci[bound, 1], "v", color="tab:blue", label="no errors: upper bound")
     if fit.lam is not None:
         grid = np.linspace(d.min() - 0.5, d.max() + 0.5, 50)
         lo, hi = fit.lam_ci
@@ -119,10 +120,10 @@ def lambda_figure(fit, *, title: str | None = None, baselines: dict | None = Non
         ax.plot(grid, fit.epsilon_fit(grid), "--", color="crimson", lw=1.2,
                 label=f"fit: Λ = {fit.lam:.2f}{extra}")
     for k, (label, bf) in enumerate((baselines or {}).items()):
-        bd = np.array([q.distance for q in bf.points], dtype=float)
-        be = np.array([q.epsilon for q in bf.points])
+        bd = np.array([e.distance for e in bf.estimates], dtype=float)
+        be = np.array([e.epsilon or 0.0 for e in bf.estimates], dtype=float)
         c = f"C{k + 2}"
-        ax.plot(bd[be > 0], be[be > 0], "s", mfc="none", color=c, label=f"{label} ε_d")
+        ax.plot(bd[be > 0], be[be > 0], "s", mfc="none", color=c, label=f"{label} ε_d ({bf.convention})")
         if bf.lam is not None:
             g = np.linspace(bd.min() - 0.5, bd.max() + 0.5, 50)
             ax.plot(g, bf.epsilon_fit(g), ":", color=c, lw=1.0, label=f"{label}: Λ = {bf.lam:.2f}")

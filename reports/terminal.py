@@ -33,6 +33,28 @@ def task_table(results, *, title: str = "QEC replay"):
     return t
 
 
+def fault_probe_line(probe: dict | None, *, who: str = "") -> str | None:
+    """One line of the single-fault probe (``verifier.qec.probe``), or None without one."""
+    if not probe:
+        return None
+    if "skipped" in probe:
+        return f"fault probe{' ' + who if who else ''}: not run ({probe['skipped']})"
+
+    def base(n) -> str:
+        return f"(pymatching {n:,})" if n is not None else "(pymatching cannot decode this DEM)"
+
+    w1 = (f"{probe['weight1_failed']:,} of {probe['weight1_total']:,} single faults wrong "
+          f"{base(probe['baseline_weight1_failed'])}")
+    if probe.get("weight1_ambiguous"):
+        w1 += f", {probe['weight1_ambiguous']:,} undecidable"
+    w2 = (f"; {probe['weight2_failed']:,} of {probe['weight2_sampled']:,} sampled pairs wrong "
+          f"{base(probe['baseline_weight2_failed'])}" if probe.get("weight2_sampled") else "")
+    empty = "" if probe.get("empty_syndrome_ok", True) else "; [red]flips on the empty syndrome[/]"
+    colour = "red" if probe.get("weight1_failed_baseline_ok") or empty else "green"
+    return (f"fault probe{' ' + who if who else ''}: [{colour}]{w1}[/]{w2}{empty} "
+            f"({probe.get('seconds', 0.0):.1f} s)")
+
+
 @contextmanager
 def shot_progress(label: str, *, quiet: bool = False) -> Iterator:
     """A progress callback ``(stats, total)`` drawing on stderr when it is a terminal."""
@@ -125,30 +147,55 @@ def crosscheck_differences(check) -> list[str]:
 def compare_tables(payload: dict, *, reused_from: str | None = None) -> list:
     """What the terminal shows of a comparison payload; with ``reused_from`` (a fresh run,
     not a re-render) also how many shots came from that store."""
-    from reports.compare_fmt import calibration_table, terminal_table
+    from reports.compare_fmt import calibration_table, procurement_table, terminal_table
 
     out: list = []
     if payload.get("decoders"):
         out.append(terminal_table(payload))
+        out.append(procurement_table(payload))
     if payload.get("calibration"):
         out.append(calibration_table(payload["calibration"]))
+    out += compare_probe_lines(payload)
     reused = sum(r["reused_shots"] for r in payload.get("results") or [])
     if reused_from is not None and reused:
         out.append(f"{reused:,} shots reused from the store {reused_from}")
     return out
 
 
+def compare_probe_lines(payload: dict) -> list[str]:
+    """One fault-probe line per probed decoder of a comparison, its counts summed over the
+    grid's workloads."""
+    labels = {d["key"]: d["label"] for d in payload.get("decoders") or []}
+    summed: dict[str, dict] = {}
+    keys = ("weight1_total", "weight1_ambiguous", "weight1_failed", "baseline_weight1_failed",
+            "weight1_failed_baseline_ok", "weight2_sampled", "weight2_failed", "baseline_weight2_failed",
+            "seconds")
+    for r in payload.get("results") or []:
+        fp = r.get("fault_probe")
+        if not fp or "skipped" in fp:
+            continue
+        acc = summed.setdefault(r["decoder"], {k: 0 for k in keys} | {"empty_syndrome_ok": True, "n": 0})
+        for k in keys:  # a workload without a baseline column leaves the sum without one
+            acc[k] = None if acc[k] is None or fp.get(k) is None else acc[k] + fp[k]
+        acc["empty_syndrome_ok"] &= bool(fp.get("empty_syndrome_ok", True))
+        acc["n"] += 1
+    return [fault_probe_line(acc, who=labels.get(key, key[:12]) + (f" ({acc['n']} workloads)" if acc["n"] > 1 else ""))
+            for key, acc in summed.items()]
+
 
 def points_table(result, title: str):
     """The points of a sweep (``sov qec sweep | threshold | lambda``), by distance then rate."""
     t = new_table(title=title, title_justify="left")
-    for col in ("d", "rounds", "p", "shots", "errors", "LER (95% CI)", "LER / round", "reused"):
-        t.add_column(col, justify="left" if col.startswith("LER") else "right")
-    for q in sorted(result.points, key=lambda r: (r.workload.distance, r.workload.p)):
+    family = any("member" in q.figures for q in result.points)  # a model family: the file of each point
+    for col in ("d", "rounds", "p", "shots", "errors", "LER (95% CI)", "LER / round", "reused",
+                *(["model"] if family else [])):
+        t.add_column(col, justify="left" if col.startswith("LER") or col == "model" else "right")
+    for q in sorted(result.points, key=lambda r: (r.workload.distance, r.workload.p, r.workload.rounds)):
         lo, hi = q.ler_ci
         t.add_row(str(q.workload.distance), str(q.workload.rounds), f"{q.workload.p:g}",
                   f"{q.stats.shots:,}", f"{q.stats.errors:,}", fmt_rate(q.stats.ler, lo, hi),
-                  fmt_rate(q.ler_per_round), f"{q.reused_shots:,}")
+                  fmt_rate(q.ler_per_round), f"{q.reused_shots:,}",
+                  *([q.figures.get("member", {}).get("decoder", "")] if family else []))
     return t
 
 
@@ -163,23 +210,40 @@ def _threshold_line(fit) -> str:
     if fit.threshold is None:
         return f"threshold: not measured ({fit.message})"
     lo, hi = fit.threshold_ci
-    ci = f" [{lo:.4%}, {hi:.4%}] ({int(round(fit.confidence * 100))}% CI)" if lo is not None else ""
-    win = f", fit over p in [{fit.window[0]:g}, {fit.window[1]:g}]" if fit.window else ""
-    return (f"threshold p_th = {fit.threshold:.4%}{ci}; nu = {fit.nu:.2f}, "
-            f"chi2/dof = {fit.chi2:.1f}/{fit.dof}{win}")
+    ci = (f" [{lo:.4%}, {hi:.4%}] ({int(round(fit.confidence * 100))}% CI, bootstrap, with the spread "
+          "over the fit choices)" if lo is not None else "")
+    return f"threshold p_th = {fit.threshold:.4%}{ci}"
+
+
+def _pct_ci(ci) -> str:
+    lo, hi = ci
+    return f" [{lo:.4%}, {hi:.4%}]" if lo is not None and hi is not None else ""
+
+
+def _threshold_detail(fit) -> list[str]:
+    """How the threshold was fitted: the rule's distances and window, each fit choice."""
+    if fit.threshold is None:
+        return []
+    win = f", p in [{fit.window[0]:g}, {fit.window[1]:g}]" if fit.window else ""
+    out = [f"  finite-size scaling over d = {', '.join(map(str, fit.fit_distances or fit.distances))}{win}: "
+           f"nu = {fit.nu:.2f}, chi2/dof = {fit.chi2:.1f}/{fit.dof}"]
+    for c in fit.choices:
+        if c["threshold"] is not None:
+            tag = "" if c["used"] else " (diagnostic, not in the interval)"
+            out.append(f"  fit over {c['name']}: {c['threshold']:.4%}{_pct_ci(c['threshold_ci'])}{tag}")
+    return out
 
 
 def threshold_lines(res, *, noise: str, basis: str, store_path: str = "") -> list:
     """A ``workflows.sweep.ThresholdResult`` as the terminal shows it."""
     r, fit = res.sweep, res.fit
     out: list = [points_table(r, f"{r.decoder_name}: {noise} noise, basis {basis}"),
-                 _threshold_line(fit)]
+                 _threshold_line(fit), *_threshold_detail(fit)]
     for c in fit.crossings:
         a, b = c["distances"]
-        lo, hi = c["crossing_ci"]
         where = f"{c['crossing']:.4%}" if c["crossing"] is not None else "no crossing in range"
-        ci = f" [{lo:.4%}, {hi:.4%}]" if lo is not None else ""
-        out.append(f"  d = {a} / {b} curves cross at {where}{ci}")
+        out.append(f"  d = {a} / {b} curves cross at {where}{_pct_ci(c['crossing_ci'])}")
+    out.extend(f"warning: {w}" for w in fit.warnings)
     for label, bf in res.baselines.items():
         th = bf.get("threshold")
         out.append(f"  baseline {label}: threshold "
@@ -191,14 +255,34 @@ def threshold_lines(res, *, noise: str, basis: str, store_path: str = "") -> lis
     return out
 
 
+_CONVENTION = {
+    "google": "google convention: 1 − 2 P_L(n) = A (1 − 2 ε_d)^n fitted over the round counts n, A free",
+    "single-round-count": "single-round-count convention: 1 − 2 P_L = (1 − 2 ε_d)^rounds, one experiment per "
+                          "distance, A = 1 (reads Λ high)",
+}
+
+
+def _epsilon_line(e) -> str:
+    lo, hi = e.ci()
+    val = f"{e.epsilon:.3e}" if e.epsilon is not None else "not measured"
+    ci = f" [{lo:.3e}, {hi:.3e}]" if lo is not None and hi is not None else ""
+    if e.convention != "google":
+        return f"  ε_{e.distance} = {val}{ci} (rounds = {e.rounds[0]})"
+    fit = f", A = {e.amplitude:.4f}, χ² = {e.chi2:.1f}/{len(e.points) - 2}" if e.chi2 is not None else ""
+    return f"  ε_{e.distance} = {val}{ci} (n = {', '.join(map(str, e.rounds))}{fit})"
+
+
 def lambda_lines(res, *, noise: str, basis: str, store_path: str = "") -> list:
     """A ``workflows.sweep.LambdaResult`` as the terminal shows it."""
     r, fit = res.sweep, res.fit
     out: list = [points_table(r, f"{r.decoder_name}: {noise} noise, p = {res.p:g}")]
+    conf = f"{int(round(fit.confidence * 100))}%"
     if fit.lam is not None:
         lo, hi = fit.lam_ci
-        ci = f" [{lo:.3f}, {hi:.3f}] ({int(round(fit.confidence * 100))}% CI)" if lo is not None else ""
+        ci = f" [{lo:.3f}, {hi:.3f}] ({conf} CI, parametric bootstrap)" if lo is not None else ""
         out.append(f"Λ = {fit.lam:.3f}{ci}")
+    out.append(f"  {_CONVENTION.get(fit.convention, fit.convention)}; ε intervals {conf}")
+    out.extend(_epsilon_line(e) for e in fit.estimates)
     for pr in fit.pairwise:
         if pr["lambda"] is not None:
             lo, hi = pr["lambda_ci"]
@@ -206,11 +290,13 @@ def lambda_lines(res, *, noise: str, basis: str, store_path: str = "") -> list:
                        + (f" [{lo:.3f}, {hi:.3f}]" if lo is not None and hi is not None else ""))
     for label, bf in res.baselines.items():
         if bf.lam is not None and bf.lam_ci[0] is not None:
-            out.append(f"  baseline {label}: Λ = {bf.lam:.3f} [{bf.lam_ci[0]:.3f}, {bf.lam_ci[1]:.3f}]")
+            out.append(f"  baseline {label}: Λ = {bf.lam:.3f} [{bf.lam_ci[0]:.3f}, {bf.lam_ci[1]:.3f}] "
+                       f"({bf.convention} convention)")
         else:
             out.append(f"  baseline {label}: Λ not measured ({bf.message})")
     if fit.status != "ok":
         out.append(f"inconclusive: {fit.message}")
+    out.append(f"{r.ran_shots:,} shots run, {r.reused_shots:,} reused, {r.seconds:.1f} s")
     return out
 
 
@@ -239,6 +325,9 @@ def print_accept(console, outcome) -> None:
         pc = w.paired
         console.print(f"  {w.name}: {w.workload.describe()}; paired shots {pc.shots:,}: both fail "
                       f"{pc.n11:,}, only candidate {pc.n10:,}, only baseline {pc.n01:,}")
+        for who, r in (("candidate", w.candidate), ("baseline", w.baseline)):
+            if (line := fault_probe_line(r.figures.get("fault_probe"), who=who)) is not None:
+                console.print(f"    {line}")
     console.print(f"verdict: [bold {_COLOUR[outcome.verdict]}]{outcome.verdict.upper()}[/] "
                   f"(exit {outcome.exit_code}); run {outcome.run_id}, evidence "
                   f"#{outcome.evidence['record']['sequence']} {outcome.evidence['hash']['value'][:16]}"
@@ -272,7 +361,8 @@ def _series_line(s) -> str:
     hist = (f"history {s.history_errors}/{s.history_shots} over {s.history_checks} checks"
             if s.history_checks else "no history yet: this check starts it")
     return (f"  {s.series}: {s.errors}/{s.shots} errors (LER {s.ler:.3e}); {hist}"
-            + (f"; p = {s.ler_p:.2g}" if s.ler_p is not None else ""))
+            + (f"; p = {s.ler_p:.2g}" if s.ler_p is not None else "")
+            + (f"; {s.latency_note}" if getattr(s, "latency_note", None) else ""))
 
 
 def print_drift(console, report) -> None:
@@ -524,3 +614,12 @@ def signer_table(signer):
     t.add_row("signed", escape(f"{signer.signed_name} {signer.signed_digest}"))
     t.add_row("tool", signer.tool)
     return t
+
+
+def load_line(machine: dict | None) -> str | None:
+    """A warning when the timing ran on a machine busier than its cores."""
+    la, n = (machine or {}).get("load_average"), (machine or {}).get("cores") or 1
+    if la and la[0] > n:
+        return (f"note: load average {la[0]:g} on {n} cores while timing: shots/s and latency "
+                "include other processes' work")
+    return None

@@ -81,3 +81,22 @@ def test_sixty_daily_checks_of_an_unchanged_model_raise_no_alarm(tmp_path):
     d = json.loads(out.read_text())
     assert d["budget"]["false_alarms_per_year"] == 0.05 and d["alpha"] == pytest.approx(0.05 / 365.25)
     assert any("LER shift" in f for f in d["models"][0]["findings"])
+
+
+def test_latency_is_not_judged_on_a_loaded_machine(monkeypatch):
+    """Under a load average above the cores the latency test is skipped and said so; the
+    LER test still runs."""
+    from verifier.workflows import drift
+    from verifier.workflows.drift_report import ModelCheck, SeriesCheck
+
+    s = SeriesCheck("w", shots=1000, errors=10, seconds=0.009, history_shots=1000, history_errors=10,
+                    history_latency_us=[1.0, 1.01, 0.99, 1.0])
+    assert s.latency_us == pytest.approx(9.0)
+    monkeypatch.setattr("verifier.environment.load_average", lambda: [99.0, 99.0, 99.0])
+    drift._test([ModelCheck(watched=None, sha256_now=None, series=[s])], 0.01, 0.5)
+    assert s.latency_note and "load average 99" in s.latency_note and not s.latency_drift
+    assert s.ler_p is not None
+    monkeypatch.setattr("verifier.environment.load_average", lambda: [0.0, 0.0, 0.0])
+    s.latency_note = None
+    drift._test([ModelCheck(watched=None, sha256_now=None, series=[s])], 0.01, 0.5)
+    assert s.latency_drift and s.latency_note is None

@@ -132,7 +132,7 @@ def test_markdown_summary_table(recorded):
     lines = md.splitlines()
     i = next(k for k, ln in enumerate(lines) if ln.startswith("| # | Decoder"))
     rows = lines[i + 2:i + 2 + len(payload["summary"])]
-    assert [r.split("|")[1].strip() for r in rows] == [str(k) for k in range(1, len(payload["summary"]) + 1)]
+    assert [r.split("|")[1].strip() for r in rows] == ["ref."] + [str(k) for k in range(1, len(payload["summary"]))]
     for row, s in zip(rows, payload["summary"]):
         assert f"**{s['label']}**" in row
     assert "sov compare --decoder pymatching" in md and "<" not in md.replace("<br>", "")

@@ -69,7 +69,7 @@ def accept(
         outcome = run_acceptance(
             policy_obj, candidate, baseline, store=store, contract=contract, provider=runtime["provider"],
             batch_size=runtime["batch_size"], workers=n_workers, key_file=key, calibrate=wiring.calibration_acceptance,
-            provenance=wiring.model_provenance,
+            provenance=wiring.model_provenance, probe=wiring.fault_prober(),
             make_decoder=lambda spec, **kw: wiring.decoder_from_spec(spec, threads=threads, workers=n_workers, **kw),
             progress_factory=lambda label: shot_progress(label, quiet=quiet))
     except IntegrityError as e:  # CI still gets its report: every gate an <error> with the message

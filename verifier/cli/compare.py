@@ -24,7 +24,7 @@ ExperimentOpt = o.experiment_opt("Calibration experiment for --model (rabi_ampli
 @o.hidden_aliases(model="--calib-model")
 @o.runtime_options("provider", "threads", "batch_size")
 def compare(
-    decoder: Annotated[List[str], typer.Option("--decoder", help="Repeatable. " + o.DECODER_HELP)] = [],  # noqa: B006
+    decoder: Annotated[List[str], typer.Option("--decoder", help="Repeatable. " + o.DECODER_HELP + " Or a model family (one file per distance: 'DIR/NAME_d{d}_T{rounds}_{basis}.onnx', a directory, or A.onnx,B.onnx).")] = [],  # noqa: B006
     baseline: Annotated[str, typer.Option("--baseline", help="The reference every candidate is tested against (added if not listed).")] = "pymatching",
     distances: Annotated[Optional[str], typer.Option("--distances", "-d", metavar="3,5,7", help="Code distances, comma-separated.")] = None,
     code: Annotated[Optional[str], typer.Option("--code", metavar="surface|color|repetition", help="Code of the generated memories [default: surface].", show_default=False)] = None,
@@ -37,6 +37,8 @@ def compare(
     policy: Annotated[Optional[Path], typer.Option("--policy", metavar="FILE.toml", help="Read the sweep (and decoders) from a TOML file's [compare] table; flags win.")] = None,
     model: Annotated[List[str], typer.Option("--model", metavar="FILE.onnx", help="Repeatable: calibration models to compare, with --experiment.")] = [],  # noqa: B006
     experiment: ExperimentOpt = None,
+    cycle_time: Annotated[Optional[float], typer.Option("--cycle-time", metavar="US", help="The QEC cycle the decoders must keep up with, in microseconds per round [default: 1].", show_default=False)] = None,
+    targets: Annotated[Optional[str], typer.Option("--targets", metavar="1e-6,1e-9,...", help="Logical error rates per round to project qubits per logical qubit for [default: 1e-6,1e-9,1e-12].", show_default=False)] = None,
     latency_shots: Annotated[int, typer.Option("--latency-shots", min=0, help="Shots timed one at a time per task for latency quantiles (0 = skip).")] = o.COMPARE_LATENCY_SHOTS,
     runtime: Optional[dict] = None,  # --provider --threads --batch-size: see o.runtime_options
     workers: o.WorkersOpt = None,
@@ -65,13 +67,21 @@ def compare(
         o.start_workers("local", n_workers)
     result = run_comparison(
         plan, store=store, workers=n_workers, latency_shots=latency_shots, argv=sys.argv[1:],
-        decoder_for=lambda s: wiring.decoder_from_spec(s, **runtime, workers=n_workers),
+        decoder_for=lambda s: wiring.decoder_or_family(s, **runtime, workers=n_workers),
         resolve_calib_model=wiring.calibration_model_from_spec, inspect_model=wiring.inspect_model,
-        progress=lambda label, i, total: shot_progress(f"[{i}/{total}] {label}", quiet=quiet))
+        probe=wiring.fault_prober(),
+        progress=lambda label, i, total: shot_progress(f"[{i}/{total}] {label}", quiet=quiet),
+        cycle_time_us=cycle_time, targets=_targets(targets))
     for table in compare_tables(result.payload, reused_from=store.path):
         console.print(table)
     write_outputs(result.payload, html=html, markdown=markdown, json_out=json_out, console=console)
     return result.exit_code
+
+
+def _targets(text: str | None):
+    from verifier.qec.grid import parse_float_list
+
+    return parse_float_list(text, flag="--targets") if text else None
 
 
 def write_outputs(payload: dict[str, Any], *, html: Path | None, markdown: Path | None, json_out: str | None,

@@ -80,13 +80,17 @@ MaxErrorsOpt = Annotated[Optional[int], typer.Option("--max-errors", min=1,
                                                      help="Stop each workload early after this many logical errors.")]
 CircuitOpt = Annotated[Optional[Path], typer.Option("--circuit", metavar="FILE.stim",
                                                     help="Your own stim circuit (sampled, or with --dets/--obs replayed).")]
-DetsOpt = Annotated[Optional[Path], typer.Option("--dets", metavar="FILE", help="Recorded detection events.")]
+DetsOpt = Annotated[Optional[Path], typer.Option("--dets", metavar="FILE", help="Recorded detection events (a dets file may carry the observables too: then no --obs).")]
 ObsOpt = Annotated[Optional[Path], typer.Option("--obs", metavar="FILE", help="Recorded observable flips.")]
 DemOpt = Annotated[Optional[Path], typer.Option("--dem", metavar="FILE.dem",
                                                 help="Detector error model to decode against (plain or .gz), "
                                                      "e.g. the one fitted to a device [default: the circuit's].",
                                                 show_default=False)]
-DataFormatOpt = Annotated[Optional[str], typer.Option("--data-format", metavar="b8|01|dets",
+DatasetOpt = Annotated[Optional[Path], typer.Option("--dataset", metavar="DIR",
+                                                   help="A folder of recorded shots as a lab or vendor ships it "
+                                                        "(Ising test bundle, Google experiment folder, or a stim "
+                                                        "folder); says which files it used.", show_default=False)]
+DataFormatOpt = Annotated[Optional[str], typer.Option("--data-format", metavar="b8|01|dets|ising-bin",
                                                       help="Format of --dets/--obs [default: from the file suffix].",
                                                       show_default=False)]
 
@@ -258,9 +262,10 @@ def workload_options(*, shots: int | None, recorded: bool = True):
              ("basis", BasisOpt, "z"),
              ("noise", NoiseOpt, "uniform"), ("p", POpt, None), ("shots", ShotsOpt, shots),
              ("seed", SeedOpt, SEED), ("circuit", CircuitOpt, None), ("dets", DetsOpt, None),
-             ("obs", ObsOpt, None), ("data_format", DataFormatOpt, None), ("dem", DemOpt, None)]
+             ("obs", ObsOpt, None), ("data_format", DataFormatOpt, None), ("dem", DemOpt, None),
+             ("dataset", DatasetOpt, None)]
     return option_block("workload", [b for b in block if (shots is not None or b[0] != "shots")
-                                     and (recorded or b[0] not in ("dets", "obs", "data_format"))])
+                                     and (recorded or b[0] not in ("dets", "obs", "data_format", "dataset"))])
 
 
 RUNTIME_BLOCK = [("contract", ContractOpt, None), ("provider", ProviderOpt, "cpu"), ("threads", ThreadsOpt, None),

@@ -36,7 +36,7 @@ def run(
     n_workers = o.workers_or_default(workers)
     o.start_workers(executor, n_workers)
     wl = o.qec_workload(**workload)
-    from reports.terminal import shot_progress, task_table
+    from reports.terminal import fault_probe_line, load_line, shot_progress, task_table
     from verifier.workflows.qec import record_task
 
     dec = wiring.decoder_from_spec(decoder, **runtime, workers=n_workers)
@@ -44,10 +44,14 @@ def run(
     console = o.human_console(json_out)  # (rich's import overlaps the workers' start)
     with o.executor_for(executor, scheduler, n_workers) as ex, shot_progress(f"{dec.name}", quiet=quiet) as progress:
         result, payload = record_task(dec, wl, store=store, workers=n_workers, max_errors=max_errors,
-                                      progress=progress, executor=ex)
+                                      progress=progress, executor=ex, probe=wiring.fault_prober())
     console.print(task_table([result], title=f"{wl.describe()}  (workload {wl.id[:12]})"))
+    if (line := fault_probe_line(result.figures.get("fault_probe"))) is not None:
+        console.print(line)
     if result.reused_shots:
         console.print(f"{result.reused_shots:,} shots reused from the store {store.path}")
+    if (line := load_line(payload.get("machine"))) is not None:
+        console.print(line)
     o.write_json(json_out, payload)
     return 0
 

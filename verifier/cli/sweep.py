@@ -23,10 +23,19 @@ PlotOpt = Annotated[Optional[Path], typer.Option("--plot", metavar="FILE.svg", h
 BaselineOpt = Annotated[Optional[Path], typer.Option("--baseline-csv", metavar="FILE.csv",
                                                      help="A sinter CSV (e.g. from sinter collect) to fit and draw as a baseline.")]
 BootstrapOpt = Annotated[int, typer.Option("--bootstrap", min=0, help="Parametric bootstrap resamples for the interval.")]
+ConventionOpt = Annotated[str, typer.Option(
+    "--convention", metavar="google|single-round-count",
+    help="How ε_d is measured: google = fit 1 - 2 P_L(n) = A (1 - 2ε)^n over several round counts n "
+         "(A free); single-round-count = one experiment per distance (rounds = d or --rounds), A = 1.")]
+RoundsFactorsOpt = Annotated[Optional[str], typer.Option(
+    "--rounds-factors", metavar="F1,F2,...",
+    help="google convention: the round counts n = F x d of each distance [default: 1,3,9].")]
 FitWindowOpt = Annotated[float, typer.Option("--fit-window", min=0.0,
                                              help="Scaling fit uses rates within ±this (relative) of the crossings; 0 = all.")]
 
-_GRID = [("decoder", o.DecoderOpt, "pymatching"), ("code", o.CodeOpt, "surface"), ("distances", o.DistancesOpt, "3,5,7"), ("p", o.PListOpt, None),
+GridDecoderOpt = Annotated[str, typer.Option("--decoder", help=o.DECODER_HELP + " Or a model family, one file per distance: 'DIR/NAME_d{d}_T{rounds}_{basis}.onnx', a directory, or A.onnx,B.onnx (docs/cli.md, Model families).")]
+
+_GRID = [("decoder", GridDecoderOpt, "pymatching"), ("code", o.CodeOpt, "surface"), ("distances", o.DistancesOpt, "3,5,7"), ("p", o.PListOpt, None),
          ("rounds", o.RoundsOpt, None), ("basis", o.BasisOpt, "z"), ("noise", o.NoiseOpt, "uniform")]
 _RUN = [*o.RUNTIME_BLOCK, ("workers", o.WorkersOpt, None), ("executor", o.ExecutorOpt, "local"),
         ("scheduler", o.SchedulerOpt, None), ("db", o.DbOpt, None), ("json_out", o.JsonOpt, None)]
@@ -106,7 +115,7 @@ def _execute(f: GridFlags, spec, command: str, analyse: Callable, render: Callab
     n_workers = o.workers_or_default(f.workers)
     o.start_workers(f.executor, n_workers)
     spec.workloads()  # validates every point before anything is recorded
-    dec = wiring.decoder_from_spec(f.decoder, contract=f.contract, provider=f.provider, threads=f.threads,
+    dec = wiring.decoder_or_family(f.decoder, contract=f.contract, provider=f.provider, threads=f.threads,
                                    batch_size=f.batch_size, workers=n_workers)
     store = o.store_for(f.db)
     with o.executor_for(f.executor, f.scheduler, n_workers) as ex:
@@ -175,30 +184,39 @@ def _draw_threshold(res, f: GridFlags) -> None:
                          f"basis {f.basis.upper()}")
 
 
-@_grid_command("lambda", shots=o.GATE_SHOTS, plots=True, fit=[("bootstrap", BootstrapOpt, 2000)])
+@_grid_command("lambda", shots=o.GATE_SHOTS, plots=True,
+               fit=[("bootstrap", BootstrapOpt, 2000), ("convention", ConventionOpt, "google"),
+                    ("rounds_factors", RoundsFactorsOpt, None)])
 def lambda_cmd(**flags: Any) -> int:
     """Measure the error-suppression factor Λ = ε_d / ε_{d+2} at one physical error rate.
 
-    ε_d is the per-round logical error, 1 - 2 P_L = (1 - 2 ε_d)^rounds; Λ comes from a
-    weighted log-linear fit of ε_d against d over all distances, with a bootstrap
-    interval. Exit 3 when a distance saw no logical error (run more shots)."""
+    ε_d is the per-round logical error. Default (google convention): each distance runs at
+    n = d, 3d, 9d rounds and 1 - 2 P_L(n) = A (1 - 2 ε_d)^n is fitted with A free;
+    --convention single-round-count takes one experiment (rounds = d), A = 1. Λ comes from
+    a weighted log-linear fit of ε_d against d, with a bootstrap interval. --shots is per
+    experiment. Exit 3 when a distance saw no logical error (run more shots)."""
     from reports.terminal import lambda_lines
     from verifier.errors import UsageError
-    from verifier.workflows.sweep import check_lambda_grid, lambda_
+    from verifier.workflows.sweep import check_lambda_grid, lambda_, lambda_grid
 
     f = GridFlags.take(flags)
-    spec = f.spec()
+    convention = flags.pop("convention")
+    spec = lambda_grid(f.spec(), convention, flags.pop("rounds_factors"))
     check_lambda_grid(spec)
     f.check_plot()
     baselines = wiring.read_sinter_csv_epsilon(f.baseline_csv, spec.ps[0]) if f.baseline_csv is not None else {}
     if f.baseline_csv is not None and not baselines:
         raise UsageError(f"{f.baseline_csv} has no rows at p = {spec.ps[0]:g}")
-    return _execute(f, spec, "qec lambda", lambda r: lambda_(r, baselines=baselines, **flags),
+    return _execute(f, spec, "qec lambda",
+                    lambda r: lambda_(r, baselines=baselines, convention=convention.lower(), **flags),
                     lambda_lines, draw=_draw_lambda)
 
 
 def _draw_lambda(res, f: GridFlags) -> None:
     from reports.plots import plot_lambda
 
+    spec = res.sweep.spec
+    rounds = (", ".join(f"{k}d" if k > 1 else "d" for k in spec.rounds_factors)
+              if spec is not None and spec.rounds_factors else f.rounds or "d")
     plot_lambda(res.fit, f.plot, baselines=res.baselines or None,
-                title=f"{res.sweep.decoder_name}: {f.noise} noise, p = {res.p:g}, rounds = {f.rounds or 'd'}")
+                title=f"{res.sweep.decoder_name}: {f.noise} noise, p = {res.p:g}, rounds = {rounds}")

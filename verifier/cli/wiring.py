@@ -18,6 +18,14 @@ def decoder_from_spec(spec: str, **kwargs: Any):
     return resolve(spec, **kwargs)
 
 
+def decoder_or_family(spec: str, **kwargs: Any):
+    """:func:`decoder_from_spec`, or a model family: one ONNX file per (distance, rounds,
+    basis), named by a pattern, a glob, a directory or a comma-separated list
+    (``adapters.family``; docs/cli.md, "Model families"). For the commands that run a grid
+    of distances: ``qec sweep | threshold | lambda`` and ``compare``."""
+    return decoder_from_spec(spec, families=True, **kwargs)
+
+
 def onnx_runtime_variant(spec: str, **kwargs: Any):
     """``sov qec crosscheck``'s decoders: ``make(provider, level)`` is the ONNX model
     ``spec`` on that execution provider at that graph-optimization level (one model load
@@ -172,3 +180,27 @@ def calibration_signature(path: str, experiment: str) -> dict:
 def load_calibration_model(path: str, experiment: str, contract: str | None):
     """A calibration model, loaded only to refuse one that cannot load (``sov drift add``)."""
     return calibration_model_from_spec(path, experiment, contract=contract)
+
+
+# -- the single-fault probe -----------------------------------------------------------------
+
+def fault_prober(*, warn=None):
+    """The wrong-circuit guard of ``qec run``, ``accept`` and ``compare``
+    (``verifier.qec.probe.FaultProber``): PyMatching is the baseline column; ``warn(line)``
+    gets the one warning line per suspect decoder (default: stderr)."""
+    import sys
+
+    from baselines.pymatching_decoder import PyMatchingDecoder
+    from verifier.qec.probe import FaultProber
+
+    return FaultProber(PyMatchingDecoder(), warn=warn or (lambda line: sys.stderr.write(line + "\n")),
+                       pins_circuit=model_pins_circuit)
+
+
+def model_pins_circuit(decoder) -> bool:
+    """Whether an ONNX decoder's metadata names its circuit (``sov.circuit_sha256``, which
+    ``Decoder.check`` has already matched against the workload)."""
+    info = getattr(decoder, "verified_info", None)
+    if not callable(info):
+        return False
+    return "sov.circuit_sha256" in (info().metadata or {})

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Callable, Iterator, Sequence
 from verifier.engine.blocks import BlockOutcome, lean, run_blocks, sov_env
 from verifier.engine.executors import Executor, InlineExecutor, Job, LocalExecutor
 from verifier.engine.results import SweepProgressFn, SweepResult, TaskResult
-from verifier.qec.decoder import Decoder, fingerprint
+from verifier.qec.decoder import Decoder, fingerprint, member_for, member_json
 from verifier.qec.workload import Block, QecWorkload
 from verifier.stats.binomial import Stats
 
@@ -62,28 +62,39 @@ class RecordPacer:
 class _Writer:
     """The parent's pending blocks and their paced writes (nothing without a store)."""
 
-    def __init__(self, store: "Store | None", fp: str, run_id: str | None):
-        self.store, self.fp, self.run_id = store, fp, run_id
-        self.pending: list[tuple[str, BlockOutcome]] = []
+    def __init__(self, store: "Store | None", run_id: str | None):
+        self.store, self.run_id = store, run_id
+        self.pending: list[tuple[str, str, BlockOutcome]] = []  # (fingerprint, stream, outcome)
         self.pacer = RecordPacer()
 
-    def add(self, stream_id: str, outcome: BlockOutcome) -> None:
+    def add(self, fp: str, stream_id: str, outcome: BlockOutcome) -> None:
         if self.store is None:
             return
-        self.pending.append((stream_id, outcome))
+        self.pending.append((fp, stream_id, outcome))
         if self.pacer.due(len(self.pending)):
             t0 = time.monotonic()
             self.flush()
             self.pacer.wrote(t0)
 
     def flush(self, results: Sequence[dict] = ()) -> None:
-        if self.store is not None and (self.pending or results):
-            self.store.record_blocks_many(self.fp, self.run_id, self.pending, results=results)
-            self.pending.clear()
+        """One write per fingerprint (one, except for a model family's members); the
+        result rows go with the last."""
+        if self.store is None or not (self.pending or results):
+            return
+        by_fp: dict[str, list[tuple[str, BlockOutcome]]] = {}
+        for fp, sid, outcome in self.pending:
+            by_fp.setdefault(fp, []).append((sid, outcome))
+        groups = list(by_fp.items()) or [(results[0]["fingerprint"], [])]
+        for i, (fp, items) in enumerate(groups):
+            self.store.record_blocks_many(fp, self.run_id, items,
+                                          results=results if i == len(groups) - 1 else ())
+        self.pending.clear()
 
 
 @dataclass
 class _Task:
+    decoder: Decoder  # the run's decoder, or the family's member for this workload
+    fp: str
     workload: QecWorkload
     todo: list[Block]  # the blocks the store does not hold
     total: Stats  # reused blocks, then every finished one
@@ -107,12 +118,19 @@ def block_jobs(decoder: Decoder, tasks: Sequence[tuple[QecWorkload, Sequence[Blo
     ``stopped(tag)`` is true gets no more jobs. Jobs are keyed by task and blocks, so two
     askers of the same blocks share one run."""
     fp = fp or fingerprint(decoder)
+    return task_jobs([(decoder, fp, w, todo) for w, todo in tasks], workers=workers, stopped=stopped)
+
+
+def task_jobs(tasks: Sequence[tuple[Decoder, str, QecWorkload, Sequence[Block]]], *, workers: int,
+              stopped: Callable[[int], bool] | None = None) -> Iterator[Job]:
+    """:func:`block_jobs` where each task has its own decoder and fingerprint (a family's
+    members)."""
     env = sov_env()
-    n = sum(len(todo) for _, todo in tasks)
+    n = sum(len(todo) for *_, todo in tasks)
     per = blocks_per_job(n, workers)
     singles_from = n - (min(n, 2 * max(1, workers)) if per > 1 else 0)
     start = 0  # position of the task's first block among all blocks
-    for tag, (workload, todo) in enumerate(tasks):
+    for tag, (decoder, fp, workload, todo) in enumerate(tasks):
         shipped = lean(workload)
         for group in _groups(todo, per, singles_from - start):
             if stopped is not None and stopped(tag):
@@ -150,13 +168,14 @@ def run_tasks(decoder: Decoder, workloads: Sequence[QecWorkload], *, store: "Sto
     t_start = time.monotonic()
     fp = fingerprint(decoder)
     tasks = _open_tasks(store, decoder, fp, workloads)
-    writer = _Writer(store, fp, run_id)
+    writer = _Writer(store, run_id)
     rows: list[dict] = []
     try:
-        ran = _execute(decoder, fp, tasks, writer, workers=workers, max_errors=max_errors,
+        ran = _execute(tasks, writer, workers=workers, max_errors=max_errors,
                        executor=executor, progress=progress)
-        points = [TaskResult(decoder.name, fp, decoder.model_sha256, t.workload, t.total,
-                             reused_shots=t.reused, run_id=run_id) for t in tasks]
+        points = [TaskResult(t.decoder.name, t.fp, t.decoder.model_sha256, t.workload, t.total,
+                             reused_shots=t.reused, run_id=run_id, figures=_member(decoder, t))
+                  for t in tasks]
         if result_row is not None and run_id is not None:
             rows = [result_row(p) for p in points]
     finally:  # on an error too: what finished is kept
@@ -166,25 +185,54 @@ def run_tasks(decoder: Decoder, workloads: Sequence[QecWorkload], *, store: "Sto
                        reused_shots=sum(t.reused for t in tasks))
 
 
+def _member(decoder: Decoder, task: _Task) -> dict:
+    """What a point's JSON says of the family member that ran it (nothing for one decoder)."""
+    if task.decoder is decoder:
+        return {}
+    return {"member": member_json(task.decoder, task.fp)}
+
+
+def _members(decoder: Decoder, fp: str, workloads: Sequence[QecWorkload]) -> list[tuple[Decoder, str]]:
+    """Each workload's (decoder, fingerprint): ``decoder`` itself, or its family's member."""
+    out, fps = [], {}
+    for w in workloads:
+        m = member_for(decoder, w)
+        if m is decoder:
+            out.append((m, fp))
+        else:
+            out.append((m, fps.setdefault(id(m), fingerprint(m))))
+    return out
+
+
 def _open_tasks(store: "Store | None", decoder: Decoder, fp: str,
                 workloads: Sequence[QecWorkload]) -> list[_Task]:
-    """Record the model, decoder and workloads; each task with the blocks already held."""
+    """Record the models, decoders and workloads; each task with the blocks already held."""
+    members = _members(decoder, fp, workloads)
     if store is None:
         recorded: list[dict] = [{} for _ in workloads]
     else:
-        record = getattr(decoder, "model_record", None)
-        if callable(record) and (rec := record()) is not None:
-            store.record_model(**rec)
-        spec = decoder.fingerprint_spec()
+        by_fp: dict[str, list[int]] = {}
+        for i, (_, f) in enumerate(members):
+            by_fp.setdefault(f, []).append(i)
+        for idx in by_fp.values():
+            record = getattr(members[idx[0]][0], "model_record", None)
+            if callable(record) and (rec := record()) is not None:
+                store.record_model(**rec)
         if len(workloads) == 1:  # the decoder, the workload and its blocks in one transaction
-            recorded = [store.open_task(fp, decoder.name, decoder.model_sha256, spec, workloads[0])]
+            dec, f = members[0]
+            recorded = [store.open_task(f, dec.name, dec.model_sha256, dec.fingerprint_spec(), workloads[0])]
         else:
-            store.record_decoder(fp, decoder.name, decoder.model_sha256, spec)
+            recorded = [{} for _ in workloads]
+            for f, idx in by_fp.items():
+                dec = members[idx[0]][0]
+                store.record_decoder(f, dec.name, dec.model_sha256, dec.fingerprint_spec())
             store.record_workloads(workloads)
-            held = store.recorded_blocks_many(fp, [w.stream_id for w in workloads])
-            recorded = [held.get(w.stream_id, {}) for w in workloads]
+            for f, idx in by_fp.items():
+                held = store.recorded_blocks_many(f, [workloads[i].stream_id for i in idx])
+                for i in idx:
+                    recorded[i] = held.get(workloads[i].stream_id, {})
     tasks = []
-    for w, done in zip(workloads, recorded):
+    for (dec, f), w, done in zip(members, workloads, recorded):
         total, todo = Stats(), []
         for b in w.blocks():
             r = done.get((b.index, b.shots))
@@ -192,11 +240,11 @@ def _open_tasks(store: "Store | None", decoder: Decoder, fp: str,
                 todo.append(b)
             else:
                 total += Stats(r.shots, r.errors, r.seconds, r.sample_seconds)
-        tasks.append(_Task(w, todo, total, total.shots, len(todo)))
+        tasks.append(_Task(dec, f, w, todo, total, total.shots, len(todo)))
     return tasks
 
 
-def _execute(decoder: Decoder, fp: str, tasks: list[_Task], writer: _Writer, *, workers: int,
+def _execute(tasks: list[_Task], writer: _Writer, *, workers: int,
              max_errors: int | None, executor: Executor | None,
              progress: SweepProgressFn | None) -> int:
     """Run every task's missing blocks, recording each outcome; the shots run."""
@@ -220,8 +268,8 @@ def _execute(decoder: Decoder, fp: str, tasks: list[_Task], writer: _Writer, *, 
         return 0
     if executor is None:
         executor = InlineExecutor() if min(workers, n_todo) <= 1 else LocalExecutor(workers)
-    jobs = block_jobs(decoder, [(t.workload, t.todo) for t in order], workers=executor.workers,
-                      fp=fp, stopped=lambda i: stopped(order[i]))
+    jobs = task_jobs([(t.decoder, t.fp, t.workload, t.todo) for t in order], workers=executor.workers,
+                     stopped=lambda i: stopped(order[i]))
     ran = 0
     for job, outcomes in executor.map_unordered(jobs):
         task = order[job.tag]
@@ -230,6 +278,6 @@ def _execute(decoder: Decoder, fp: str, tasks: list[_Task], writer: _Writer, *, 
             overall += outcome.stats
             task.left -= 1
             ran += outcome.stats.shots
-            writer.add(task.workload.stream_id, outcome)
+            writer.add(task.fp, task.workload.stream_id, outcome)
             report()
     return ran

@@ -111,4 +111,5 @@ def point_json(r: TaskResult) -> dict:
             "shots": r.stats.shots, "errors": r.stats.errors, "ler": r.stats.ler,
             "ler_ci": [lo, hi], "ler_per_round": eps, "ler_per_round_ci": [elo, ehi],
             "seconds": r.stats.seconds, "reused_shots": r.reused_shots,
-            "workload_id": w.id, "task_id": task_id(r.fingerprint, w)}
+            "workload_id": w.id, "task_id": task_id(r.fingerprint, w),
+            **({"member": r.figures["member"]} if "member" in r.figures else {})}

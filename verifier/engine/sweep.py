@@ -43,7 +43,7 @@ def sweep(decoder: Decoder, spec: SweepSpec | Sequence[QecWorkload], *, store: "
     if not workloads:
         raise UsageError("the sweep has no points")
     for w in workloads:  # refuse before any shot
-        decoder.check(w)
+        _check_point(decoder, w, workloads)
     if run is not None:
         store = run.store
     result = run_tasks(decoder, workloads, store=store, run_id=run.run_id if run is not None else None,
@@ -51,3 +51,27 @@ def sweep(decoder: Decoder, spec: SweepSpec | Sequence[QecWorkload], *, store: "
                        result_row=TaskResult.sweep_row)
     result.spec = grid
     return result
+
+
+def _check_point(decoder: Decoder, workload: QecWorkload, workloads: Sequence[QecWorkload]) -> None:
+    """``decoder.check``; a single model refused at one distance of the grid but fit for
+    another was built for one distance: the refusal names the point and the way out."""
+    try:
+        decoder.check(workload)
+    except UsageError as e:
+        if callable(getattr(decoder, "for_workload", None)) or not _serves_another(decoder, workload, workloads):
+            raise
+        raise UsageError(f"{e} (at d={workload.distance}, rounds={workload.rounds}); a model built for one "
+                         "distance needs a family, one file per point: --decoder "
+                         "'DIR/NAME_d{d}_T{rounds}_{basis}.onnx' (docs/cli.md, Model families)") from None
+
+
+def _serves_another(decoder: Decoder, workload: QecWorkload, workloads: Sequence[QecWorkload]) -> bool:
+    for w in workloads:
+        if w.distance != workload.distance:
+            try:
+                decoder.check(w)
+                return True
+            except UsageError:
+                pass
+    return False

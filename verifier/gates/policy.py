@@ -20,7 +20,7 @@ from verifier.qec.workload import FILE_FLAGS
 from verifier.stats.binomial import CONFIDENCE
 
 WORKLOAD_KEYS = {"name", "distance", "rounds", "basis", "noise", "p", "shots", "seed", "circuit",
-                 "dets", "obs", "data_format", "dem"}
+                 "dets", "obs", "data_format", "dem", "dataset"}
 GATE_KINDS: dict[str, set[str]] = {
     "ler_noninferiority": {"kind", "name", "margin", "confidence", "workloads"},
     "latency": {"kind", "name", "per", "budget_us", "max_ratio_to_baseline", "workloads"},
@@ -96,11 +96,12 @@ class Policy:
 
 def default_workload_args(*, distance=None, rounds=None, basis="z", noise="uniform", p=None,
                           shots=10_000, seed=0, circuit=None, dets=None, obs=None,
-                          data_format=None, dem=None, code="surface") -> dict[str, Any]:
+                          data_format=None, dem=None, dataset=None, code="surface") -> dict[str, Any]:
     # ``code`` only when not the surface code: the policies (and their hashes) of before --code
     return {"distance": distance, "rounds": rounds, "basis": basis, "noise": noise, "p": p,
             "shots": shots, "seed": seed, "circuit": circuit, "dets": dets, "obs": obs,
-            "data_format": data_format, "dem": dem, **({} if code == "surface" else {"code": code})}
+            "data_format": data_format, "dem": dem, "dataset": dataset,
+            **({} if code == "surface" else {"code": code})}
 
 
 def from_flags(workload_args: dict[str, Any], *, margin: float = DEFAULT_MARGIN,
@@ -121,7 +122,7 @@ def from_flags(workload_args: dict[str, Any], *, margin: float = DEFAULT_MARGIN,
     return Policy("command line", (WorkloadSpec("workload", dict(workload_args)),), tuple(gates))
 
 
-WORKLOAD_FLAGS = ("distance", "circuit", "dets", "obs", "p")  # any of them names a workload
+WORKLOAD_FLAGS = ("distance", "circuit", "dets", "obs", "p", "dem", "dataset")  # any of them names a workload
 _EXPERIMENT_CONFLICT = {
     "accept": "--experiment (calibration acceptance) takes no QEC workload flags or --policy: "
               "put a calibration gate in the policy instead",
@@ -293,7 +294,7 @@ def _parse_decoders(c: _Checker, decoders: Any, base: Path | None) -> dict[str, 
 
 _WORKLOAD_TYPES = (("distance", int), ("rounds", int), ("shots", int), ("seed", int),
                    ("basis", str), ("noise", str), ("p", (int, float)),
-                   ("circuit", str), ("dets", str), ("obs", str), ("data_format", str), ("dem", str))
+                   ("circuit", str), ("dets", str), ("obs", str), ("data_format", str), ("dem", str), ("dataset", str))
 
 
 def _parse_workload(c: _Checker, w: dict, i: int, names: set[str], base: Path | None) -> WorkloadSpec:
@@ -316,9 +317,10 @@ def _parse_workload(c: _Checker, w: dict, i: int, names: set[str], base: Path | 
     if args["shots"] < 1:
         raise c.err(f"{where}.shots", f"must be >= 1, got {args['shots']}")
     _check_bounds(c, where, args)
-    if args["circuit"] is None and args["distance"] is None:
-        raise c.err(f"{where}", "give distance (with p) or circuit")
-    if args["circuit"] is None and args["p"] is None:
+    named = args["circuit"] or args["dataset"] or (args["dets"] and args["dem"])
+    if not named and args["distance"] is None:
+        raise c.err(f"{where}", "give distance (with p), circuit or dataset")
+    if not named and args["p"] is None:
         raise c.err(f"{where}.p", "missing: the physical error rate")
     return WorkloadSpec(wname, args)
 

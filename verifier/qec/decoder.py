@@ -5,6 +5,11 @@ an ONNX file and its contract). It is compiled once per workload, in each worker
 process, into a :class:`CompiledDecoder` that decodes chunks of bit-packed detection
 events. ``verifier`` knows only these protocols; PyMatching lives in ``baselines`` and
 ONNX models in ``adapters``.
+
+A decoder may also have ``for_workload(workload) -> Decoder``: a model family (one file
+per distance, rounds and basis) names the member that serves each workload, and the run
+loop and the comparisons run, fingerprint and record each task as that member
+(:func:`member_for`).
 """
 
 from __future__ import annotations
@@ -42,6 +47,18 @@ class Decoder(Protocol):
 
     def compile_for(self, workload: "QecWorkload") -> CompiledDecoder:
         ...
+
+
+def member_for(decoder: Decoder, workload: "QecWorkload") -> Decoder:
+    """The decoder that serves ``workload``: a family's member, else ``decoder`` itself."""
+    pick = getattr(decoder, "for_workload", None)
+    return pick(workload) if callable(pick) else decoder
+
+
+def member_json(member: Decoder, fp: str) -> dict[str, Any]:
+    """How a point's JSON names the family member that ran it (its file and identity)."""
+    return {"decoder": member.name, "file": getattr(member, "path", None), "fingerprint": fp,
+            "model_sha256": member.model_sha256}
 
 
 def transport_seconds(compiled: CompiledDecoder) -> float:

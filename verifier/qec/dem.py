@@ -31,7 +31,14 @@ def circuit_dem(circuit, *, decompose: bool = True):
 
 
 def read_dem_text(path: Path) -> str:
-    """The text of a ``.dem`` file, plain or gzip-compressed (by its magic bytes, not its name)."""
+    """The text of a ``.dem`` file, plain or gzip-compressed (by its magic bytes, not its
+    name); for an Ising test bundle's folder, the DEM of its check matrix and priors as stim
+    prints it (``verifier.qec.ising_bundle``)."""
+    path = Path(path)
+    if path.is_dir():
+        from verifier.qec.ising_bundle import ising_bundle_dem
+
+        return str(ising_bundle_dem(path))
     try:
         raw = path.read_bytes()
     except FileNotFoundError:

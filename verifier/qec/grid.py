@@ -1,4 +1,5 @@
-"""The sweep grid: every distance at every physical error rate, and the one seed rule.
+"""The sweep grid: every distance at every physical error rate (at one round count, or at
+several: ``rounds_factors``), and the one seed rule.
 
 Seeds: the point (d, p) of a grid with seed ``S`` samples with its own seed derived from
 ``(S, distance, rounds, p)``, so the points are statistically independent (the intervals
@@ -38,6 +39,9 @@ class SweepSpec:
     rounds: int | None = None  # None: rounds = distance
     basis: str = "z"
     noise: str = "uniform"
+    # several round counts per distance, rounds = factor x distance (Λ's google
+    # convention); None: the one round count of ``rounds``
+    rounds_factors: tuple[int, ...] | None = None
     code: str = "surface"  # verifier.qec.codes
 
     def __post_init__(self) -> None:
@@ -56,21 +60,37 @@ class SweepSpec:
             check_code(self.code, d, self.basis, "--distances")
         if self.rounds is not None:
             check_rounds(self.rounds)
+        if self.rounds_factors is not None:
+            if self.rounds is not None:
+                raise UsageError("--rounds fixes one round count: it does not go with --rounds-factors")
+            if not self.rounds_factors or len(set(self.rounds_factors)) != len(self.rounds_factors):
+                raise UsageError(f"--rounds-factors must list distinct factors, got {list(self.rounds_factors)}")
+            for d in self.distances:
+                for f in self.rounds_factors:
+                    check_rounds(f * d, "--rounds-factors")
+
+    def rounds_of(self, distance: int) -> tuple[int, ...]:
+        """The round counts of ``distance``'s experiments."""
+        if self.rounds_factors is not None:
+            return tuple(sorted(f * distance for f in self.rounds_factors))
+        return (self.rounds or distance,)
 
     def workloads(self) -> list[MemoryWorkload]:
         out = []
         for d in self.distances:
-            r = self.rounds or d
-            for p in self.ps:
-                out.append(MemoryWorkload(d, r, self.basis, self.noise, float(p), self.shots,
-                                          point_seed(self.seed, d, r, p), code=self.code))
+            for r in self.rounds_of(d):
+                for p in self.ps:
+                    out.append(MemoryWorkload(d, r, self.basis, self.noise, float(p), self.shots,
+                                              point_seed(self.seed, d, r, p), code=self.code))
         return out
 
     def to_json(self) -> dict:
-        code = {} if self.code == "surface" else {"code": self.code}
-        return {**code, "distances": list(self.distances), "p": list(self.ps), "shots": self.shots,
-                "seed": self.seed, "rounds": self.rounds or "distance", "basis": self.basis,
-                "noise": self.noise}
+        out = {**({} if self.code == "surface" else {"code": self.code}), "distances": list(self.distances), "p": list(self.ps), "shots": self.shots,
+               "seed": self.seed, "rounds": self.rounds or "distance", "basis": self.basis,
+               "noise": self.noise}
+        if self.rounds_factors is not None:
+            out.update(rounds="distance x rounds_factors", rounds_factors=list(self.rounds_factors))
+        return out
 
 
 def parse_int_list(text: str, *, flag: str) -> tuple[int, ...]:

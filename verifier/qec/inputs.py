@@ -9,7 +9,7 @@ from pathlib import Path
 from verifier.errors import IntegrityError, UsageError
 from verifier.hashing import sha256_bytes
 from verifier.qec.dem import check_fits, circuit_dem, num_errors, parse_dem, read_dem_text
-from verifier.qec.shotdata import DATA_FORMATS, count_records, format_from_suffix
+from verifier.qec.shotdata import DATA_FORMATS, count_records, format_from_suffix, observables_in_dets
 
 
 def read_circuit(path: Path, *, dem_given: bool = False):
@@ -85,3 +85,19 @@ def checked_circuit(path: str, sha256: str):
     if sha256_bytes(text.encode()) != sha256:
         raise IntegrityError(f"{path} changed since the workload was defined")
     return circuit
+
+
+def count_appended(dets: Path, fmt: str, num_detectors: int, num_observables: int) -> int:
+    """Shots in a file that holds the observables after the detectors (``--dets`` without
+    ``--obs``): stim's ``dets`` format with ``L<k>`` tokens, or b8/01 records of detectors
+    + observables."""
+    if not dets.is_file():
+        raise UsageError(f"data file not found: {dets}")
+    if fmt == "dets" and not observables_in_dets(dets):
+        raise UsageError(f"{dets} holds no observable flips (no L<k> token): give them with --obs FILE")
+    if fmt not in ("dets", "b8", "01"):
+        raise UsageError(f"{dets}: {fmt} files keep the observables in a file of their own: give --obs FILE")
+    n = count_records(dets, fmt, num_detectors + num_observables)
+    if n == 0:
+        raise UsageError(f"{dets} holds no shots")
+    return n

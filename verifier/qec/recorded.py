@@ -13,10 +13,11 @@ import numpy as np
 from verifier.errors import UsageError
 from verifier.hashing import sha256_bytes, sha256_file
 from verifier.qec.dem import circuit_dem, parse_dem, read_dem_text
-from verifier.qec.inputs import checked_circuit, count_shots, data_formats, dem_alone, read_circuit, read_given_dem
+from verifier.qec.inputs import (checked_circuit, count_appended, count_shots, data_formats, dem_alone,
+                                 read_circuit, read_given_dem)
 from verifier.qec.limits import check_rounds
 from verifier.qec.plausibility import SAMPLE_SHOTS, check_recorded
-from verifier.qec.shotdata import read_records
+from verifier.qec.shotdata import read_records, read_shots
 from verifier.qec.workload import Block, QecWorkload
 
 
@@ -31,10 +32,10 @@ class RecordedWorkload(QecWorkload):
     circuit_sha256: str | None
     dets_path: str
     dets_sha256: str
-    obs_path: str
-    obs_sha256: str
+    obs_path: str | None  # None: the observables follow the detectors in the dets file
+    obs_sha256: str | None
     data_format: str
-    obs_format: str
+    obs_format: str | None
     shots: int
     rounds: int | None = None
     kind: str = field(default="recorded", init=False)
@@ -49,7 +50,7 @@ class RecordedWorkload(QecWorkload):
 
     @classmethod
     def from_files(cls, circuit: str | os.PathLike[str] | None, dets: str | os.PathLike[str],
-                   obs: str | os.PathLike[str], *, data_format: str | None = None,
+                   obs: str | os.PathLike[str] | None, *, data_format: str | None = None,
                    obs_format: str | None = None, shots: int | None = None,
                    rounds: int | None = None, dem: str | os.PathLike[str] | None = None,
                    warn=None) -> "RecordedWorkload":
@@ -64,10 +65,16 @@ class RecordedWorkload(QecWorkload):
         circ, text = read_circuit(Path(circuit), dem_given=dem is not None) if circuit else (None, None)
         dem_path, dem_sha = read_given_dem(dem, circ) if circ is not None else dem_alone(dem)
         model = parse_dem(read_dem_text(Path(dem)), Path(dem)) if dem is not None else circuit_dem(circ)
-        fmt, ofmt = data_formats(dets, obs, data_format, obs_format)
-        nd = count_shots(Path(dets), fmt, Path(obs), ofmt, model.num_detectors, model.num_observables)
-        check_recorded(model, Path(dets), read_records(Path(dets), fmt, model.num_detectors, 0,
-                                                       min(nd, SAMPLE_SHOTS)), warn=warn)
+        fmt, ofmt = data_formats(dets, obs if obs is not None else dets, data_format, obs_format)
+        if obs is None:
+            nd = count_appended(Path(dets), fmt, model.num_detectors, model.num_observables)
+            first = read_shots(Path(dets), fmt, model.num_detectors, model.num_observables, 0,
+                               min(nd, SAMPLE_SHOTS))[0]
+            ofmt = None
+        else:
+            nd = count_shots(Path(dets), fmt, Path(obs), ofmt, model.num_detectors, model.num_observables)
+            first = read_records(Path(dets), fmt, model.num_detectors, 0, min(nd, SAMPLE_SHOTS))
+        check_recorded(model, Path(dets), first, warn=warn)
         if shots is not None:
             if shots < 1 or shots > nd:
                 raise UsageError(f"--shots {shots} is not in 1..{nd}, the shots recorded in {dets}")
@@ -75,7 +82,8 @@ class RecordedWorkload(QecWorkload):
         return cls(str(Path(circuit).resolve()) if circuit else None,
                    sha256_bytes(text.encode()) if circuit else None,
                    str(Path(dets).resolve()), sha256_file(dets),
-                   str(Path(obs).resolve()), sha256_file(obs), fmt, ofmt, nd, rounds, dem_path, dem_sha)
+                   str(Path(obs).resolve()) if obs is not None else None,
+                   sha256_file(obs) if obs is not None else None, fmt, ofmt, nd, rounds, dem_path, dem_sha)
 
     def spec(self) -> dict[str, Any]:
         return self._with_dem({"kind": self.kind, "circuit_sha256": self.circuit_sha256,
@@ -90,6 +98,9 @@ class RecordedWorkload(QecWorkload):
         return checked_circuit(self.circuit_path, self.circuit_sha256)
 
     def sample_block(self, block: Block) -> tuple[np.ndarray, np.ndarray]:
+        if self.obs_path is None:
+            return read_shots(Path(self.dets_path), self.data_format, self.num_detectors,
+                              self.num_observables, block.start, block.shots)
         dets = read_records(Path(self.dets_path), self.data_format, self.num_detectors,
                             block.start, block.shots)
         obs = read_records(Path(self.obs_path), self.obs_format, self.num_observables,
@@ -97,5 +108,6 @@ class RecordedWorkload(QecWorkload):
         return dets, obs
 
     def describe(self) -> str:
-        return (f"recorded {Path(self.dets_path).name} + {Path(self.obs_path).name} "
-                f"({self.data_format}), {self.shots} shots")
+        obs = f" + {Path(self.obs_path).name}" if self.obs_path else " (observables appended)"
+        dem = f", decoded against {Path(self.dem_path).name}" if self.dem_path else ""
+        return f"recorded {Path(self.dets_path).name}{obs} ({self.data_format}){dem}, {self.shots} shots"

@@ -36,7 +36,7 @@ from verifier.qec.noise import NOISE_MODELS
 from verifier.qec.sampling import SAMPLER
 
 BLOCK_SHOTS = 8192
-FILE_FLAGS = ("circuit", "dets", "obs", "dem")  # the workload flags that name files
+FILE_FLAGS = ("circuit", "dets", "obs", "dem", "dataset")  # the workload flags that name files
 
 _CIRCUIT_TEXT_SHA256: dict[str, str] = {}  # legacy stream id -> sha256 of the circuit's text
 

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from verifier.qec.decoder import Decoder
     from verifier.evidence.keys import Key
     from verifier.engine.results import TaskResult
+    from verifier.workflows.qec import ProbeFn
     from verifier.store.runs import Run
     from verifier.store.db import Store
     from verifier.workflows.paired_timing import PairedTiming
@@ -74,9 +75,12 @@ class WorkloadOutcome:
 
 def _task_json(r: "TaskResult") -> dict:
     d = r.to_json()
-    return {k: d[k] for k in ("decoder", "fingerprint", "model_sha256", "shots", "errors", "ler",
-                              "ler_ci", "ler_per_round", "seconds", "shots_per_second",
-                              "reused_shots")}
+    out = {k: d[k] for k in ("decoder", "fingerprint", "model_sha256", "shots", "errors", "ler",
+                             "ler_ci", "ler_per_round", "seconds", "shots_per_second",
+                             "reused_shots")}
+    if "fault_probe" in d:
+        out["fault_probe"] = d["fault_probe"]
+    return out
 
 
 @dataclass
@@ -194,12 +198,14 @@ def accept(candidate: "Decoder | None", baseline: "Decoder | None", policy: Poli
            store: "Store", run: "Run", workers: int = 1, keys: "list[Key] | None" = None,
            progress_factory: Callable[[str], Any] | None = None,
            candidate_spec: str | None = None, baseline_spec: str | None = None,
-           calibrate: CalibrationGate | None = None, signer: dict | None = None) -> AcceptOutcome:
+           calibrate: CalibrationGate | None = None, signer: dict | None = None,
+           probe: "ProbeFn | None" = None) -> AcceptOutcome:
     """Replay both decoders on every workload, evaluate every gate, record the verdict.
 
     ``progress_factory(label)`` returns a context manager yielding a progress callback (or
     None). Decoders may be None for a policy with calibration gates only. ``signer``: the
-    candidate's verified signature (:func:`check_provenance`), recorded in the evidence."""
+    candidate's verified signature (:func:`check_provenance`), recorded in the evidence.
+    ``probe``: the single-fault probe, run on each decoder that is a model."""
     from contextlib import nullcontext
 
     from verifier.qec.flags import from_flags
@@ -222,7 +228,8 @@ def accept(candidate: "Decoder | None", baseline: "Decoder | None", policy: Poli
         for dec in (candidate, baseline):
             cm = progress_factory(f"{dec.name} on {w.name}") if progress_factory else nullcontext(None)
             with cm as progress:
-                results.append(run_task(dec, wl, run=run, workers=workers, progress=progress))
+                results.append(run_task(dec, wl, run=run, workers=workers, progress=progress,
+                                        probe=probe if dec.model_sha256 else None))
         paired = paired_counts(store, results[0], results[1], wl)
         timed = any(g.kind == "latency" and g.applies_to(w.name) for g in decoder_gates)
         outcomes.append(WorkloadOutcome(w.name, wl, results[0], results[1], paired,
@@ -295,7 +302,8 @@ def run_acceptance(policy: Policy, candidate: str | None, baseline: str | None, 
                    contract: str | None = None, workers: int = 1, key_file: "Path | None" = None,
                    progress_factory: Callable[[str], Any] | None = None,
                    calibrate: CalibrationGate | None = None,
-                   provenance: ProvenanceCheck | None = None) -> AcceptOutcome:
+                   provenance: ProvenanceCheck | None = None,
+                   probe: "ProbeFn | None" = None) -> AcceptOutcome:
     """``sov accept``: the candidate's signature when the policy has a ``[provenance]``
     table (before any model is loaded), the decoders named by the flags (or the policy's
     ``[decoders]``), the signing keys, and :func:`accept` inside one recorded run."""
@@ -322,7 +330,7 @@ def run_acceptance(policy: Policy, candidate: str | None, baseline: str | None, 
     with recorded_run(store, "accept") as rec:
         outcome = accept(cand, base, policy, store=store, run=rec, workers=workers, keys=keys,
                          progress_factory=progress_factory, candidate_spec=cand_spec,
-                         baseline_spec=base_spec, calibrate=calibrate, signer=signer)
+                         baseline_spec=base_spec, calibrate=calibrate, signer=signer, probe=probe)
         rec.exit_code = outcome.exit_code
         rec.summary = {"verdict": outcome.verdict, "candidate": cand_spec, "baseline": base_spec,
                        "verdict_id": outcome.verdict_id,

@@ -25,6 +25,7 @@ class SeriesCheck:
     ler_p: float | None = None
     ler_p_adjusted: float | None = None
     latency_p: float | None = None
+    latency_note: str | None = None  # why latency was not judged (machine under load)
     latency_p_adjusted: float | None = None
     ler_drift: bool = False
     latency_drift: bool = False
@@ -66,7 +67,7 @@ class SeriesCheck:
 
         d = {k: getattr(self, k) for k in ("series", "workload_id", "seed", "shots", "errors",
                                           "history_checks", "history_shots", "history_errors",
-                                          "ler_p", "ler_p_adjusted", "latency_p",
+                                          "ler_p", "ler_p_adjusted", "latency_p", "latency_note",
                                           "latency_p_adjusted", "ler_drift", "latency_drift", "error",
                                           "error_kind", "signature", "cal_shift", "cal_drift")}
         d.update(ler=self.ler, ler_ci=list(clopper_pearson(self.errors, self.shots)) if self.shots else None,

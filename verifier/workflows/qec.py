@@ -5,37 +5,51 @@ from __future__ import annotations
 from contextlib import nullcontext
 from typing import Any, Callable, Sequence
 
+from verifier.environment import machine
 from verifier.engine.replay import replay
 from verifier.engine.results import ProgressFn, TaskResult
 from verifier.qec.decoder import Decoder
 from verifier.qec.workload import MemoryWorkload, QecWorkload
+
+# (decoder, workload) -> verifier.qec.probe.FaultProbe or None: the single-fault probe
+# (verifier.qec.probe.FaultProber, built with its baseline by verifier.cli.wiring.fault_prober)
+ProbeFn = Callable[[Decoder, QecWorkload], Any]
 from verifier.store.db import Store
 from verifier.store.runs import Run, recorded_run
 
 
 def run_task(decoder: Decoder, workload: QecWorkload, *, run: Run | None = None, workers: int = 1,
              max_errors: int | None = None, progress: ProgressFn | None = None,
-             executor=None) -> TaskResult:
-    """Check the decoder against the workload, replay every shot, record the result (the
-    run loop records the model and decoder, and the result row with the last blocks)."""
+             executor=None, probe: ProbeFn | None = None) -> TaskResult:
+    """Check the decoder against the workload, run the single-fault ``probe`` (before any
+    shot, so its warning comes first; its figures become the result's ``fault_probe``),
+    replay every shot, record the result (the run loop records the model and decoder, and
+    the result row with the last blocks)."""
     decoder.check(workload)
-    return replay(decoder, workload, store=run.store if run is not None else None,
-                  run_id=run.run_id if run is not None else None, workers=workers,
-                  max_errors=max_errors, progress=progress, executor=executor,
-                  record_result=run is not None)
+    found = probe(decoder, workload) if probe is not None else None
+    result = replay(decoder, workload, store=run.store if run is not None else None,
+                    run_id=run.run_id if run is not None else None, workers=workers,
+                    max_errors=max_errors, progress=progress, executor=executor,
+                    record_result=run is not None)
+    if probe is not None:
+        result.figures["fault_probe"] = found.to_json() if found is not None else None
+    return result
 
 
 def record_task(decoder: Decoder, workload: QecWorkload, *, store: Store, workers: int = 1,
                 max_errors: int | None = None, progress: ProgressFn | None = None,
-                executor=None) -> tuple[TaskResult, dict]:
+                executor=None, probe: ProbeFn | None = None) -> tuple[TaskResult, dict]:
     """:func:`run_task` in a recorded ``qec run`` run: the result and its JSON payload."""
     with recorded_run(store, "qec run") as rec:
         result = run_task(decoder, workload, run=rec, workers=workers, max_errors=max_errors,
-                          progress=progress, executor=executor)
+                          progress=progress, executor=executor, probe=probe)
         payload = result.to_json()
         payload["db"] = store.path
+        payload["machine"] = machine()  # its load right after the timing: shots/s means little without it
         rec.summary = {"decoder": decoder.name, "workload_id": workload.id, "shots": result.stats.shots,
-                       "errors": result.stats.errors}
+                       "errors": result.stats.errors, "load_average": payload["machine"]["load_average"]}
+        if "fault_probe" in result.figures:
+            rec.summary["fault_probe"] = result.figures["fault_probe"]
     return result, payload
 
 

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
 
 def grid(distances: str, p: str | None, *, shots: int, seed: int, rounds: int | None, basis: str,
-         noise: str, code: str = "surface") -> SweepSpec:
+         noise: str, rounds_factors: tuple[int, ...] | None = None, code: str = "surface") -> SweepSpec:
     """The grid of the flags, every point validated before anything is recorded."""
     if p is None:
         raise UsageError("give --p, the physical error rates (e.g. --p 0.004,0.006,0.008)")
@@ -30,7 +30,7 @@ def grid(distances: str, p: str | None, *, shots: int, seed: int, rounds: int | 
     if any(d < 2 for d in ds):
         raise UsageError(f"--distances must be at least 2, got {distances}")
     return SweepSpec(ds, parse_float_list(p, flag="--p"), shots, seed, rounds, basis.lower(), noise.lower(),
-                     code.lower())
+                     rounds_factors, code.lower())
 
 
 def _check_odd(spec: SweepSpec, what: str) -> None:
@@ -53,6 +53,30 @@ def check_threshold_grid(spec: SweepSpec) -> None:
                          "(e.g. --distances 3,5,7 --p 0.005,0.007,0.009)")
 
 
+def lambda_grid(spec: SweepSpec, convention: str, rounds_factors: str | None) -> SweepSpec:
+    """The grid of ``sov qec lambda`` in ``convention``: google adds the round counts
+    ``rounds_factors`` x d per distance (default ``verifier.stats.epsilon.ROUNDS_FACTORS``);
+    single-round-count keeps the one round count (``--rounds``, else d)."""
+    from dataclasses import replace
+
+    from verifier.stats.epsilon import CONVENTIONS, GOOGLE, ROUNDS_FACTORS
+
+    conv = convention.lower()
+    if conv not in CONVENTIONS:
+        raise UsageError(f"--convention must be one of {', '.join(CONVENTIONS)}, got {convention!r}")
+    if conv != GOOGLE:
+        if rounds_factors is not None:
+            raise UsageError("--rounds-factors goes with --convention google")
+        return spec
+    if spec.rounds is not None:
+        raise UsageError("--rounds fixes one round count per distance; the google convention fits several "
+                         "(--rounds-factors, default 1,3,9): give --convention single-round-count for one")
+    factors = parse_int_list(rounds_factors, flag="--rounds-factors") if rounds_factors else ROUNDS_FACTORS
+    if len(set(factors)) < 2:
+        raise UsageError(f"--rounds-factors needs at least two distinct factors (e.g. 1,3,9), got {rounds_factors}")
+    return replace(spec, rounds_factors=tuple(sorted(factors)))
+
+
 def check_lambda_grid(spec: SweepSpec) -> None:
     if len(spec.ps) != 1:
         raise UsageError(f"sov qec lambda takes one physical error rate (--p 0.003), got {len(spec.ps)}")
@@ -63,9 +87,15 @@ def check_lambda_grid(spec: SweepSpec) -> None:
 
 def _run_figures(result: SweepResult, db: str) -> dict[str, Any]:
     """What every fit's JSON says about the sweep behind it."""
-    return {"decoder": result.decoder_name, "fingerprint": result.fingerprint,
-            "sweep": result.spec.to_json() if result.spec else None, "run_id": result.run_id, "db": db,
-            "wall_seconds": result.seconds, "ran_shots": result.ran_shots, "reused_shots": result.reused_shots}
+    out = {"decoder": result.decoder_name, "fingerprint": result.fingerprint,
+           "sweep": result.spec.to_json() if result.spec else None, "run_id": result.run_id, "db": db,
+           "wall_seconds": result.seconds, "ran_shots": result.ran_shots, "reused_shots": result.reused_shots}
+    members = [{"distance": r.workload.distance, "rounds": r.workload.rounds, "basis": r.workload.basis,
+                "p": getattr(r.workload, "p", None), **r.figures["member"]}
+               for r in result.points if "member" in r.figures]
+    if members:  # a model family: the file that ran each point
+        out["members"] = members
+    return out
 
 
 @dataclass
@@ -145,23 +175,33 @@ class LambdaResult:
         return 0 if self.fit.status == "ok" else 3
 
     def to_json(self, db: str) -> dict[str, Any]:
-        out = {**self.fit.to_json(), "p": self.p, **_run_figures(self.sweep, db)}
+        spec = self.sweep.spec
+        out = {**self.fit.to_json(), "p": self.p, **_run_figures(self.sweep, db),
+               "rounds_factors": list(spec.rounds_factors) if spec and spec.rounds_factors else None}
         if self.baselines:
             out["baselines"] = {label: bf.to_json() for label, bf in self.baselines.items()}
         return out
 
     def summary(self) -> dict[str, Any]:
         return {"decoder": self.sweep.decoder_name, "lambda": self.fit.lam,
-                "lambda_ci": list(self.fit.lam_ci), "status": self.fit.status}
+                "lambda_ci": list(self.fit.lam_ci), "convention": self.fit.convention, "status": self.fit.status}
 
 
-def lambda_(result: SweepResult, *, bootstrap: int, baselines: dict[str, list] | None = None) -> LambdaResult:
-    """Fit Λ of ``result`` (one rate) and of each baseline (label -> EpsilonPoints) the same way."""
+def lambda_(result: SweepResult, *, bootstrap: int, baselines: dict[str, list] | None = None,
+            convention: str | None = None) -> LambdaResult:
+    """Fit Λ of ``result`` (one rate) in ``convention`` (None: google when the grid has
+    several round counts per distance) and of each baseline (label -> EpsilonPoints) in
+    the convention its round counts allow (a baseline's ``convention`` says which)."""
     from verifier.stats.suppression import fit_lambda, points_from_results
 
     seed = result.spec.seed if result.spec else 0
-    fit = fit_lambda(points_from_results(result.points), bootstrap=bootstrap, seed=seed)
-    base = {label: fit_lambda(pts, bootstrap=bootstrap, seed=seed) for label, pts in (baselines or {}).items()}
+    fit = fit_lambda(points_from_results(result.points), bootstrap=bootstrap, seed=seed, convention=convention)
+    base = {}
+    for label, pts in (baselines or {}).items():
+        try:
+            base[label] = fit_lambda(pts, bootstrap=bootstrap, seed=seed)
+        except ValueError as e:
+            raise UsageError(f"baseline {label}: {e}") from None
     return LambdaResult(result, fit, result.spec.ps[0] if result.spec else float("nan"), base)
 
 

@@ -15,6 +15,8 @@ _KEY = ("distance", "rounds", "p", "shots", "errors")
 def threshold_and_lambda(rows: list[dict[str, Any]]) -> dict[str, Any]:
     """Threshold (finite-size-scaling fit, needs >= 2 distances and >= 3 p values) and Λ
     (per-round suppression, one fit per p over >= 2 distances) of one decoder's results.
+    The compare grid runs rounds = d only, so its Λ is in the single-round-count
+    convention (``lambda_convention``), which reads higher than ``sov qec lambda``'s.
 
     The summary's Λ is the one at the lowest p (deepest below threshold); every p's Λ is
     kept in ``lambda_by_p``. A fit that cannot be made says why in ``note``."""
@@ -66,7 +68,7 @@ def _threshold(rows: list[dict], notes: list[str]) -> dict[str, Any]:
         return th
     js = fit.to_json()
     th["threshold_fit"] = {k: js.get(k) for k in ("threshold", "threshold_ci", "status", "message",
-                                                    "crossings", "curves")}
+                                                    "crossings", "curves", "fit_distances", "warnings")}
     if fit.status == "ok" and fit.threshold is not None:
         th["threshold"] = fit.threshold
         th["threshold_ci"] = list(fit.threshold_ci)
@@ -87,12 +89,13 @@ def _lambda(rows: list[dict], notes: list[str]) -> dict[str, Any]:
         if len(pts) < 2:
             continue
         fit = fit_lambda(pts, bootstrap=LAMBDA_BOOTSTRAP)
-        lam["lambda_by_p"].append({"p": p, "lambda": fit.lam, "lambda_ci": list(fit.lam_ci),
+        lam["lambda_by_p"].append({"p": p, "lambda": fit.lam, "lambda_ci": list(fit.lam_ci), "convention": fit.convention,
                                    "status": fit.status, "message": fit.message,
                                    "pairwise": list(fit.pairwise)})
     first = next((x for x in lam["lambda_by_p"] if x["lambda"] is not None), None)
     if first is not None:
-        lam.update({"lambda": first["lambda"], "lambda_ci": first["lambda_ci"], "lambda_p": first["p"]})
+        lam.update({"lambda": first["lambda"], "lambda_ci": first["lambda_ci"], "lambda_p": first["p"],
+                    "lambda_convention": first["convention"]})
         if first["status"] != "ok":
             notes.append(f"Λ at p={first['p']:g}: {first['message']}")
     elif lam["lambda_by_p"]:

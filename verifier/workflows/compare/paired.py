@@ -1,5 +1,12 @@
-"""Candidate against baseline on the *same shots*: the exact McNemar test over the per-shot
-failures the store holds for both decoders."""
+"""Candidate against baseline on the *same shots*, per workload: the exact McNemar test over
+the per-shot failures the store holds for both decoders, the paired LER ratio with its
+exact interval and the non-inferiority decision at the policy margin
+(``verifier.gates.gate``); and one verdict per candidate from those (:func:`candidate_verdict`).
+
+A pooled test over a candidate's workloads would be dominated by its high-LER workloads and
+could hide a regression at low p, so none is made: each workload is tested on its own,
+Holm-adjusted across that candidate's workloads, and the candidate's summary is its worst
+significant result."""
 
 from __future__ import annotations
 
@@ -7,7 +14,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from verifier.gates.gate import DEFAULT_MARGIN, FAIL, PASS, PairedCounts, bound_arrays, ler_noninferiority
 from verifier.qec.workload import QecWorkload
+from verifier.stats.binomial import CONFIDENCE
+from verifier.stats.drift import holm
 
 if TYPE_CHECKING:
     from verifier.store.db import Store
@@ -45,10 +55,16 @@ def paired_test(store: "Store", baseline_fp: str, candidate_fp: str, workload: Q
     only_cand = int(np.count_nonzero(cand & ~base))  # candidate fails where the baseline succeeds
     only_base = int(np.count_nonzero(base & ~cand))
     both = int(np.count_nonzero(cand & base))
+    counts = PairedCounts(int(base.size) - both - only_cand - only_base, only_cand, only_base, both)
+    # a two-sided interval at CONFIDENCE: each one-sided bound at 1 - alpha/2
+    lo, hi = bound_arrays(only_cand, only_base, both, 1.0 - (1.0 - CONFIDENCE) / 2)
+    ratio = counts.candidate_errors / counts.baseline_errors if counts.baseline_errors else None
     return {"workload_id": workload.id, "available": True, "shots": int(base.size), "both_fail": both,
             "only_candidate_fails": only_cand, "only_baseline_fails": only_base,
             "p_value": mcnemar_exact(only_cand, only_base),
-            "verdict": paired_verdict(only_cand, only_base)}
+            "verdict": paired_verdict(only_cand, only_base),
+            "ratio": ratio, "ratio_ci": [float(lo), float(hi)], "confidence": CONFIDENCE,
+            "noninferiority": ler_noninferiority(counts, margin=DEFAULT_MARGIN).status}
 
 
 def paired_verdict(only_cand: int, only_base: int, alpha: float = ALPHA) -> str:
@@ -59,12 +75,54 @@ def paired_verdict(only_cand: int, only_base: int, alpha: float = ALPHA) -> str:
     return "better" if only_base > only_cand else "worse"
 
 
-def pooled(paired: list[dict[str, Any]], alpha: float = ALPHA) -> dict[str, Any] | None:
-    """The same test pooled over a candidate's workloads (None when none could be paired)."""
+VERDICTS = ("better", "non-inferior", "inconclusive", "worse")  # best first: the ranking order
+
+
+def candidate_verdict(paired: list[dict[str, Any]], labels: dict[str, str], *, alpha: float = ALPHA,
+                      margin: float = DEFAULT_MARGIN) -> dict[str, Any] | None:
+    """One verdict for a candidate against the baseline from its per-workload paired tests:
+
+    * ``worse``: on some workload its LER is shown worse than the baseline's beyond the
+      margin (the non-inferiority test fails there);
+    * ``better``: non-inferior on every workload and significantly better (Holm-adjusted
+      McNemar) on at least one, significantly worse on none;
+    * ``non-inferior``: non-inferior on every workload;
+    * ``inconclusive``: otherwise (more shots would decide).
+
+    ``deciding`` is its worst significant result (or, with none, its best one; or the
+    workload closest to failing), with the workload's label, ratio and interval."""
     pr = [p for p in paired if p.get("available")]
     if not pr:
         return None
-    oc = sum(p["only_candidate_fails"] for p in pr)
-    ob = sum(p["only_baseline_fails"] for p in pr)
-    return {"only_candidate_fails": oc, "only_baseline_fails": ob, "p_value": mcnemar_exact(oc, ob),
-            "verdict": paired_verdict(oc, ob, alpha), "workloads": len(pr)}
+    adjusted, reject = holm([p["p_value"] for p in pr], alpha)
+    rows = [{**p, "p_holm": a, "significant": r, "label": labels.get(p["workload_id"], p["workload_id"][:12])}
+            for p, a, r in zip(pr, adjusted, reject)]
+    worse = [r for r in rows if r["significant"] and r["only_candidate_fails"] > r["only_baseline_fails"]]
+    better = [r for r in rows if r["significant"] and r["only_baseline_fails"] > r["only_candidate_fails"]]
+    ni = [r["noninferiority"] for r in rows]
+    if FAIL in ni:
+        verdict = "worse"
+    elif all(s == PASS for s in ni):
+        verdict = "better" if better and not worse else "non-inferior"
+    else:
+        verdict = "inconclusive"
+    ratio = lambda r: r["ratio"] if r["ratio"] is not None else float("inf")  # noqa: E731
+    if worse:
+        deciding = max(worse, key=ratio)
+    elif better:
+        deciding = min(better, key=ratio)
+    else:
+        deciding = max(rows, key=lambda r: r["ratio_ci"][1])
+    if all(r["only_candidate_fails"] == r["only_baseline_fails"] == 0 for r in rows):
+        verdict_detail = "identical"
+    else:
+        verdict_detail = None
+    return {"verdict": verdict, "identical": verdict_detail == "identical", "margin": margin, "alpha": alpha,
+            "correction": "holm", "workloads": len(rows),
+            "significantly_worse": [r["label"] for r in worse], "significantly_better": [r["label"] for r in better],
+            "deciding": {k: deciding[k] for k in ("label", "workload_id", "ratio", "ratio_ci", "p_value",
+                                                   "p_holm", "only_candidate_fails", "only_baseline_fails",
+                                                   "noninferiority")},
+            "only_candidate_fails": sum(r["only_candidate_fails"] for r in rows),
+            "only_baseline_fails": sum(r["only_baseline_fails"] for r in rows),
+            "p_value": deciding["p_holm"], "per_workload": rows}

@@ -7,9 +7,11 @@ import math
 from typing import Any
 
 from verifier.stats.binomial import CONFIDENCE, clopper_pearson
+from verifier.stats.projection import qubits_saved
 from verifier.workflows.compare.details import regenerate_command
 from verifier.workflows.compare.fits import threshold_and_lambda
-from verifier.workflows.compare.paired import ALPHA, pooled
+from verifier.workflows.compare.paired import ALPHA, VERDICTS, candidate_verdict
+from verifier.workflows.compare.procurement import qubits_per_logical, realtime, settings
 
 PAYLOAD_SCHEMA = "sov.compare/1"
 
@@ -51,10 +53,17 @@ def _summary_row(d: dict[str, Any], payload: dict[str, Any], by: dict, largest: 
     seconds = sum(r["seconds"] for r in mine)
     logs = _log_ratios(d["key"], base, by, [w["id"] for w in payload["workloads"]])
     ratio = math.exp(sum(logs) / len(logs)) if logs else None
-    paired = pooled([p for p in payload["paired"] if p["decoder"] == d["key"]], payload.get("alpha", ALPHA))
+    labels = {w["id"]: f"d={w['distance']} p={w['p']:g}" for w in payload["workloads"]}
+    paired = candidate_verdict([p for p in payload["paired"] if p["decoder"] == d["key"]], labels,
+                               alpha=payload.get("alpha", ALPHA))
     head = by.get((d["key"], largest["id"])) if largest else None
     lat = (head or {}).get("latency") or {}
     th = threshold_and_lambda(mine) if mine else {}
+    smallest = min((w["distance"] for w in payload["workloads"]), default=None)
+    if paired and any(r["label"].startswith(f"d={smallest} ") for r in paired.get("per_workload", [])
+                      if r["significant"] and r["only_candidate_fails"] > r["only_baseline_fails"]):
+        th["note"] = ((th.get("note") or "") + " Λ caveat: its LER at the smallest distance is significantly "
+                      "worse than the baseline's, which makes Λ look better than the decoder is.").strip()
     lo, hi = clopper_pearson(errors, shots, CONFIDENCE) if shots else (None, None)
     return {
         "decoder": d["key"], "label": d["label"], "baseline": d["baseline"],
@@ -62,24 +71,51 @@ def _summary_row(d: dict[str, Any], payload: dict[str, Any], by: dict, largest: 
         "shots": shots, "errors": errors, "pooled_ler": errors / shots if shots else None,
         "pooled_ler_ci": [lo, hi], "ratio_to_baseline": 1.0 if d["key"] == base else ratio,
         "paired": None if d["key"] == base else paired,
+        "verdict": "reference" if d["key"] == base else (paired or {}).get("verdict"),
         "latency_workload": largest["id"] if largest else None,
         "latency_p50": lat.get("p50"), "latency_p99": lat.get("p99"), "latency_p999": lat.get("p999"),
         "throughput": shots / seconds if seconds > 0 else None,
         "threshold": th.get("threshold"), "threshold_ci": th.get("threshold_ci"),
         "threshold_fit": th.get("threshold_fit"), "lambda": th.get("lambda"), "lambda_ci": th.get("lambda_ci"),
         "lambda_p": th.get("lambda_p"), "lambda_by_p": th.get("lambda_by_p"), "threshold_note": th.get("note"),
+        **_procurement(d, mine, head, payload),
     }
 
 
+def _procurement(d: dict[str, Any], mine: list[dict[str, Any]], head: dict[str, Any] | None,
+                 payload: dict[str, Any]) -> dict[str, Any]:
+    proc = payload.get("procurement") or settings()
+    provider = (d.get("fingerprint_spec") or {}).get("provider")
+    return {"qubits_per_logical": qubits_per_logical(mine, proc["targets"]),
+            "realtime": realtime(head, cycle_time_us=proc["cycle_time_us"],
+                                 environment=payload.get("environment") or {}, provider=provider)}
+
+
 def summarize(payload: dict[str, Any]) -> list[dict[str, Any]]:
-    """One row per decoder, ranked: geometric mean LER ratio to the baseline (ties: errors)."""
+    """One row per decoder: the baseline first, as the reference (not ranked), then the
+    candidates ranked by their verdict (better, non-inferior, inconclusive, worse), then by
+    the geometric mean LER ratio to the baseline (ties: errors)."""
     by = {(r["decoder"], r["workload_id"]): r for r in payload["results"]}
     wls = payload["workloads"]
     largest = max(wls, key=lambda w: (w["distance"], w["p"])) if wls else None
     rows = [_summary_row(d, payload, by, largest) for d in payload["decoders"]]
-    rows.sort(key=lambda r: (r["integrity_failure"] is not None, r["ratio_to_baseline"] is None,
+    order = {v: i for i, v in enumerate(VERDICTS)}
+    rows.sort(key=lambda r: (r["decoder"] != payload["baseline"], r["integrity_failure"] is not None,
+                             order.get(r["verdict"], len(order)), r["ratio_to_baseline"] is None,
                              r["ratio_to_baseline"] if r["ratio_to_baseline"] is not None else 0.0,
                              r["errors"]))
-    for k, r in enumerate(rows, 1):
-        r["rank"] = k
+    base_row = next((r for r in rows if r["decoder"] == payload["baseline"]), None)
+    for r in rows:
+        if base_row is not None and r is not base_row:
+            r["qubits_saved"] = qubits_saved(r["qubits_per_logical"], base_row["qubits_per_logical"])
+    for r in rows:  # the draws served the paired differences; the report keeps the intervals
+        for t in (r["qubits_per_logical"].get("targets") or {}).values():
+            t.pop("qubits_draws", None)
+    k = 0
+    for r in rows:
+        if r["decoder"] == payload["baseline"]:
+            r["rank"] = None
+        else:
+            k += 1
+            r["rank"] = k
     return rows

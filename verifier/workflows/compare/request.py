@@ -116,11 +116,14 @@ class CompareResult:
 def run_comparison(plan: ComparePlan, *, store: "Store", decoder_for: Callable[[str], Decoder],
                    resolve_calib_model: Callable | None = None, inspect_model: Callable | None = None,
                    workers: int = 1, latency_shots: int = 2000, progress: Callable | None = None,
-                   argv: Sequence[str] | None = None) -> CompareResult:
+                   argv: Sequence[str] | None = None, cycle_time_us: float | None = None,
+                   targets: Sequence[float] | None = None, probe: Callable | None = None) -> CompareResult:
     """Resolve the decoders (``decoder_for(spec)``), compute the calibration section, and
-    run the comparison inside a recorded run whose summary keeps the payload."""
+    run the comparison inside a recorded run whose summary keeps the payload (``probe``:
+    the single-fault probe, ``verifier.workflows.qec.ProbeFn``)."""
     from verifier.store.runs import recorded_run
     from verifier.workflows.compare.calibration import calibration_only_payload, calibration_section
+    from verifier.workflows.compare.procurement import settings
     from verifier.workflows.compare.run import Candidate, run_compare
 
     def calibration() -> dict[str, Any]:
@@ -135,7 +138,8 @@ def run_comparison(plan: ComparePlan, *, store: "Store", decoder_for: Callable[[
     cal = calibration() if plan.calib_models else None
     with recorded_run(store, "compare") as rec:
         payload = run_compare(cands, plan.sweep, run=rec, workers=workers, latency_shots=latency_shots,
-                              argv=argv, progress=progress, calibration=cal, inspect_model=inspect_model)
+                              argv=argv, progress=progress, calibration=cal, inspect_model=inspect_model,
+                              procurement=settings(cycle_time_us, targets), probe=probe)
         rec.summary = {"report": payload, "decoders": len(cands), "workloads": len(plan.sweep.workloads())}
         code = rec.exit_code
     return CompareResult(payload, code)

@@ -10,13 +10,14 @@ from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from verifier.errors import IntegrityError, ResourceLimit, UsageError
 from verifier.jsonsafe import json_safe
-from verifier.qec.decoder import Decoder, fingerprint
+from verifier.qec.decoder import Decoder, fingerprint, member_for, member_json
 from verifier.qec.grid import SweepSpec
 from verifier.stats.binomial import CONFIDENCE, clopper_pearson, per_round
 from verifier.workflows.latency import latency_distribution
 from verifier.workflows.compare.details import (LATENCY_SHOTS, ModelInspector, compare_command,
                                                 environment, model_details, sweep_json)
 from verifier.workflows.compare.paired import paired_test
+from verifier.workflows.compare.procurement import settings
 from verifier.workflows.compare.payload import header, summarize, workload_entry
 from verifier.workflows.compare.recorded import find_verdicts
 
@@ -66,6 +67,12 @@ def _baseline(candidates: list[Candidate]) -> Candidate:
     return baselines[0]
 
 
+def _fp_for(c: Candidate, w) -> str:
+    """The fingerprint the store keeps ``c``'s blocks of ``w`` under: a family's member's."""
+    member = member_for(c.decoder, w)
+    return c.fp if member is c.decoder else fingerprint(member)
+
+
 def _result_row(c: Candidate, w, res, lat: dict[str, Any]) -> dict[str, Any]:
     s = res.stats
     lo, hi = clopper_pearson(s.errors, s.shots, CONFIDENCE)
@@ -74,14 +81,24 @@ def _result_row(c: Candidate, w, res, lat: dict[str, Any]) -> dict[str, Any]:
             "ler_per_round": res.ler_per_round,
             "ler_per_round_ci": [per_round(lo, w.rounds), per_round(hi, w.rounds)],
             "seconds": s.seconds, "shots_per_second": s.shots_per_second,
-            "reused_shots": res.reused_shots, "latency": lat}
+            "reused_shots": res.reused_shots, "latency": lat, "fault_probe": res.figures.get("fault_probe"),
+            **_member(c, w, res)}
+
+
+def _member(c: Candidate, w, res) -> dict[str, Any]:
+    """The family member that ran a task, as sweeps name it (nothing for one decoder)."""
+    if res.fingerprint == c.fp:
+        return {}
+    return {"member": member_json(member_for(c.decoder, w), res.fingerprint)}
 
 
 def _run_tasks(candidates: list[Candidate], workloads: list, *, run: "Run", workers: int, latency_shots: int,
-               progress: ProgressFactory | None) -> tuple[list[dict[str, Any]], dict[str, str], int]:
-    """Every (decoder, workload) task; a decoder that fails integrity or hits a resource
-    limit is dropped from the remaining tasks and named in the returned failures
-    (fingerprint -> message), with the exit code the worst of them asks for (0: none)."""
+               progress: ProgressFactory | None,
+               probe: Callable | None = None) -> tuple[list[dict[str, Any]], dict[str, str], int]:
+    """Every (decoder, workload) task, each model probed first (``probe``); a decoder that
+    fails integrity or hits a resource limit is dropped from the remaining tasks and named
+    in the returned failures (fingerprint -> message), with the exit code the worst of
+    them asks for (0: none)."""
     from verifier.workflows.qec import run_task
 
     results: list[dict[str, Any]] = []
@@ -98,9 +115,11 @@ def _run_tasks(candidates: list[Candidate], workloads: list, *, run: "Run", work
             ctx = progress(label, i, total) if progress else nullcontext(None)
             try:
                 with ctx as prog:
-                    res = run_task(c.decoder, w, run=run, workers=workers, progress=prog)
+                    dec = member_for(c.decoder, w)  # a family: the member for this point
+                    res = run_task(dec, w, run=run, workers=workers, progress=prog,
+                                   probe=probe if dec.model_sha256 else None)
                     # inside the bar's context: it stays up while the latency probe runs
-                    lat = latency_distribution(c.decoder, w, shots=latency_shots)
+                    lat = latency_distribution(dec, w, shots=latency_shots)
             except (IntegrityError, ResourceLimit) as e:  # that candidate fails, the others go on
                 failed[c.fp] = str(e)
                 codes[c.fp] = int(e.exit_code)
@@ -113,20 +132,23 @@ def _decoder_entry(c: Candidate, failed: dict[str, str], inspect: ModelInspector
     return {"key": c.fp, "label": c.label, "spec": c.spec, "name": c.decoder.name,
             "baseline": c.baseline, "fingerprint": c.fp, "model_sha256": c.decoder.model_sha256,
             "fingerprint_spec": c.decoder.fingerprint_spec(), "model": model_details(c.decoder, inspect),
-            "integrity_failure": failed.get(c.fp)}
+            "integrity_failure": failed.get(c.fp),
+            **({"members": c.decoder.members_json()} if callable(getattr(c.decoder, "members_json", None)) else {})}
 
 
 def run_compare(candidates: list[Candidate], sweep: SweepSpec, *, run: "Run", workers: int = 1,
                 latency_shots: int = LATENCY_SHOTS, argv: Sequence[str] | None = None,
                 progress: ProgressFactory | None = None, calibration: dict[str, Any] | None = None,
-                inspect_model: ModelInspector | None = None) -> dict[str, Any]:
+                inspect_model: ModelInspector | None = None, procurement: dict[str, Any] | None = None,
+                probe: Callable | None = None) -> dict[str, Any]:
     """Run every (decoder, workload) the store does not hold yet and build the payload.
 
     ``progress(label, index, total)`` returns a context manager that yields a
     ``ProgressFn`` (or None); ``calibration`` is an already-computed calibration section;
     ``inspect_model(path)`` describes an ONNX file for the models section (without it the
     section is empty). A decoder that fails integrity (NaN outputs, changed file) is
-    reported as such and the run's exit code becomes 4."""
+    reported as such and the run's exit code becomes 4. ``probe``: the single-fault probe
+    (``verifier.workflows.qec.ProbeFn``), run on each decoder that is a model."""
     baseline = _baseline(candidates)
     _labels(candidates)
     workloads = sweep.workloads()
@@ -135,10 +157,10 @@ def run_compare(candidates: list[Candidate], sweep: SweepSpec, *, run: "Run", wo
             c.decoder.check(w)
     started = time.monotonic()
     results, failed, failed_code = _run_tasks(candidates, workloads, run=run, workers=workers,
-                                 latency_shots=latency_shots, progress=progress)
+                                 latency_shots=latency_shots, progress=progress, probe=probe)
     elapsed = time.monotonic() - started
     env = environment()  # load average right after the measurements
-    paired = [{"decoder": c.fp, **paired_test(run.store, baseline.fp, c.fp, w)}
+    paired = [{"decoder": c.fp, **paired_test(run.store, _fp_for(baseline, w), _fp_for(c, w), w)}
               for c in candidates if c is not baseline and c.fp not in failed and baseline.fp not in failed
               for w in workloads]
     payload = {
@@ -152,6 +174,7 @@ def run_compare(candidates: list[Candidate], sweep: SweepSpec, *, run: "Run", wo
         "verdicts": find_verdicts(run.store, [c.decoder.model_sha256 for c in candidates] +
                                   [c.fp for c in candidates]),
         "calibration": calibration,
+        "procurement": procurement or settings(),
     }
     payload["summary"] = summarize(payload)
     if failed:  # an integrity failure outranks a resource limit
