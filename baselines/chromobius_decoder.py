@@ -16,6 +16,7 @@ from baselines.dem_source import decoding_dem, first_line
 from baselines.options import split_spec
 from verifier.environment import package_version
 from verifier.errors import UsageError
+from verifier.qec.decoder import pack_bits, unpack_bits
 
 REFUSE = ("Chromobius decodes color codes whose detectors say their color and basis (a 4th "
           "detector coordinate in -1..5, as sov's --code color circuits have), and {why}; "
@@ -33,10 +34,15 @@ def unannotated(dem) -> int | None:
 @dataclass(frozen=True)
 class CompiledChromobius:
     decoder: Any
+    num_observables: int
 
     def decode_packed(self, dets: np.ndarray) -> np.ndarray:
         return np.asarray(self.decoder.predict_obs_flips_from_dets_bit_packed(np.ascontiguousarray(dets)),
                           dtype=np.uint8).reshape(len(dets), -1)
+
+    def decode_bits(self, dets: np.ndarray) -> np.ndarray:
+        """Unpacked events -> unpacked predictions (uint8), as ``CompiledMatching.decode_bits``."""
+        return unpack_bits(self.decode_packed(pack_bits(dets)), self.num_observables)
 
 
 @dataclass(frozen=True)
@@ -70,6 +76,6 @@ class ChromobiusDecoder:
 
         dem = decoding_dem(workload)
         try:
-            return CompiledChromobius(chromobius.compile_decoder_for_dem(dem))
+            return CompiledChromobius(chromobius.compile_decoder_for_dem(dem), dem.num_observables)
         except ValueError as e:
             raise UsageError(REFUSE.format(why=f"Chromobius refused this DEM: {first_line(e)}")) from None

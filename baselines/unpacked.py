@@ -18,6 +18,12 @@ class UnpackedBatchDecoder:
     num_detectors: int
     num_observables: int
 
+    def decode_bits(self, dets: np.ndarray) -> np.ndarray:
+        """Unpacked ``[n, D]`` 0/1 events -> unpacked ``[n, O]`` predictions (uint8), as
+        ``CompiledMatching.decode_bits``: what a pre-decoder's finisher is called with."""
+        bits = np.asarray(dets, dtype=bool).reshape(len(dets), self.num_detectors)
+        return np.asarray(self.decode_batch(bits), dtype=np.uint8).reshape(len(dets), self.num_observables)
+
     def decode_packed(self, dets: np.ndarray) -> np.ndarray:
         if len(dets) == 0:
             return np.zeros((0, (self.num_observables + 7) // 8), dtype=np.uint8)

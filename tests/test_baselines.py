@@ -45,6 +45,8 @@ def test_each_baseline_decodes_a_d3_workload_as_its_library_does(spec, code, cli
     bits = unpack_bits(dets, w.num_detectors).astype(bool)
     assert np.array_equal(ours, _by_hand(spec.partition(":")[0], w, dets, bits))
     assert int(np.any(ours != obs, axis=1).sum()) == res["errors"]
+    # unpacked in, unpacked out (what a pre-decoder's finisher is called with): the same
+    assert np.array_equal(baseline(spec).compile_for(w).decode_bits(bits), unpack_bits(ours, w.num_observables))
 
 
 def _by_hand(name, w, dets, bits):
