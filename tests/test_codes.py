@@ -38,6 +38,16 @@ def test_color_code_circuit_is_deterministic_and_annotated(d, basis):
     assert first == {basis == "z"}
 
 
+@pytest.mark.parametrize("d", [3, 5, 7])
+def test_color_code_circuit_distance_is_what_the_docs_say(d):
+    """Hook errors halve it: (d + 1) / 2 faults make an undetectable logical error
+    (docs/baselines.md). A better schedule would make this test fail, and the docs wrong."""
+    errs = memory_circuit(d, d, "z", 0.001).search_for_undetectable_logical_errors(
+        dont_explore_detection_event_sets_with_size_above=4, dont_explore_edges_with_degree_above=9999,
+        dont_explore_edges_increasing_symptom_degree=False, canonicalize_circuit_errors=True)
+    assert len(errs) == (d + 1) // 2
+
+
 def test_chromobius_decodes_the_color_code_below_threshold():
     """At p = 0.001 the logical error rate falls with the distance (d = 3 -> 5), and
     Tesseract on the same shots does at least as well (it is near-optimal; Chromobius is

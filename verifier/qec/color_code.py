@@ -9,7 +9,9 @@ CX layers) and builds a CSS round from it: every plaquette's Z stabilizer measur
 its ancilla (CX data -> ancilla), then its X stabilizer (RX, CX ancilla -> data, MX). The
 memory is in the Z basis (``--basis z``; ``x`` swaps the roles). Detector coordinates are
 ``(x, y, round, c)`` with ``c`` = color (0 red, 1 green, 2 blue) for X-type and color + 3 for
-Z-type detectors, Chromobius's convention. Noise: ``uniform`` charges ``p`` as stim's generated
+Z-type detectors, Chromobius's convention. One ancilla per plaquette spreads a fault on it to up to three data qubits (hook errors),
+so the circuit's distance is (d + 1) / 2, not d (docs/baselines.md): decoders compare on it,
+published color-code thresholds do not apply to it. Noise: ``uniform`` charges ``p`` as stim's generated
 circuits do (DEPOLARIZE2 after every CX, DEPOLARIZE1 on the data before every round, a flip
 before every measurement and after every reset); ``si1000`` is ``verifier.qec.noise.si1000``
 applied to the noiseless circuit.
