@@ -281,8 +281,22 @@ def procurement_table(payload: dict[str, Any]):
     dm = decoder_map(payload)
     key = main_target(payload)
     t = new_table(title=f"What each decoder is worth (target {key} logical errors per round)", title_justify="left")
-    for col in ("decoder", "verdict", "physical qubits per logical [95% CI]", "vs baseline", "real time"):
+    best = any(r.get("vs_best_open") for r in payload["summary"])
+    for col in ("decoder", "verdict", *(["vs best open decoder"] if best else []),
+                "physical qubits per logical [95% CI]", "vs baseline", "real time"):
         t.add_column(col)
     for r in payload["summary"]:
-        t.add_row(dm[r["decoder"]]["label"], paired(r)[0], qubits_text(r, key), saved_text(r, key), realtime_text(r))
+        t.add_row(dm[r["decoder"]]["label"], paired(r)[0], *([best_open_text(r)] if best else []),
+                  qubits_text(r, key), saved_text(r, key), realtime_text(r))
     return t
+
+
+def best_open_text(row: dict[str, Any]) -> str:
+    """The candidate's verdict against the best open decoder of each workload."""
+    v = row.get("vs_best_open")
+    if not v:
+        model = row.get("model_sha256") or str(row.get("label", "")).endswith(".onnx")
+        return "the baseline is the best open decoder" if model and row.get("paired") else "—"
+    names = sorted(set((v.get("best_open") or {}).values()))
+    dc = v["deciding"]
+    return f"{VERDICT_TEXT.get(v['verdict'], v['verdict'])} vs {', '.join(names)} ({dc['label']})"

@@ -218,13 +218,15 @@ def _answers(payload, dm) -> str:
     """First page: the question, each candidate's verdict, its worth in qubits and in real
     time, the models' sha256 prefixes; the evidence follows."""
     key = F.main_target(payload)
+    best = any(r.get("vs_best_open") for r in payload["summary"])
     rows = []
     for r in payload["summary"]:
         d = dm[r["decoder"]]
         verdict, detail = F.paired(r)
         rows.append(f'<tr><td class="dec">{escape(d["label"])}<div class="small mono">{escape(F.short_sha(d))}</div></td>'
                     f'<td>{_badge(verdict)}<div class="small">{escape(detail)}</div></td>'
-                    f'<td class="num">{escape(F.qubits_text(r, key))}</td><td class="num">{escape(F.saved_text(r, key))}</td>'
+                    + (f'<td>{escape(F.best_open_text(r))}</td>' if best else '')
+                    + f'<td class="num">{escape(F.qubits_text(r, key))}</td><td class="num">{escape(F.saved_text(r, key))}</td>'
                     f'<td>{escape(F.realtime_text(r))}</td></tr>')
     base = next((r for r in payload["summary"] if r.get("baseline")), {})
     q = base.get("qubits_per_logical") or {}
@@ -237,6 +239,7 @@ def _answers(payload, dm) -> str:
                      f"{escape(rt['note'])}.")
     return ('<section class="answers"><h2>Is each candidate worth buying?</h2>'
             '<table><thead><tr><th>Decoder</th><th>Verdict vs baseline</th>'
+            + ('<th>vs best open decoder</th>' if best else '') +
             f'<th class="num">Physical qubits per logical [95% CI]</th><th class="num">vs baseline</th>'
             f'<th>Real time</th></tr></thead><tbody>{"".join(rows)}</tbody></table>'
             f'<p class="small">{" ".join(notes)}</p></section>')

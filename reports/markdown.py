@@ -72,11 +72,13 @@ def _qec(payload: dict[str, Any]) -> str:
                      F.threshold(r), F.lam(r), F.micro(r["latency_p50"]), F.micro(r["latency_p99"]),
                      F.micro(r["latency_p999"]), F.rate(r["throughput"])])
     key = F.main_target(payload)
-    ans = [[f"**{dm[r['decoder']]['label']}**", F.paired(r)[0], F.qubits_text(r, key), F.saved_text(r, key),
-            F.realtime_text(r)] for r in payload["summary"]]
+    best = any(r.get("vs_best_open") for r in payload["summary"])
+    ans = [[f"**{dm[r['decoder']]['label']}**", F.paired(r)[0], *([F.best_open_text(r)] if best else []),
+            F.qubits_text(r, key), F.saved_text(r, key), F.realtime_text(r)] for r in payload["summary"]]
     lines += ["### What each decoder is worth", "",
-              *_table(["Decoder", "Verdict vs baseline", f"Physical qubits per logical at {key} [95% CI]",
-                       "vs baseline", "Real time"], ans, ["l", "l", "r", "r", "l"]), ""]
+              *_table(["Decoder", "Verdict vs baseline", *(["vs best open decoder"] if best else []),
+                       f"Physical qubits per logical at {key} [95% CI]", "vs baseline", "Real time"], ans,
+                      ["l", "l", *(["l"] if best else []), "r", "r", "l"]), ""]
     lines += ["### Summary", ""] + _table(head, rows, ["r", "l", "l", "r", "r", "r", "l", "r", "r", "r", "r", "r", "r"])
     lines += ["", f"{bl} is the reference. Candidates are ranked by verdict (better, non-inferior, "
               "inconclusive, worse), then by the geometric mean of the LER ratio to it. Each workload is "

@@ -56,6 +56,7 @@ def _summary_row(d: dict[str, Any], payload: dict[str, Any], by: dict, largest: 
     labels = {w["id"]: f"d={w['distance']} p={w['p']:g}" for w in payload["workloads"]}
     paired = candidate_verdict([p for p in payload["paired"] if p["decoder"] == d["key"]], labels,
                                alpha=payload.get("alpha", ALPHA))
+    best = _vs_best_open(d["key"], payload, labels)
     head = by.get((d["key"], largest["id"])) if largest else None
     lat = (head or {}).get("latency") or {}
     th = threshold_and_lambda(mine) if mine else {}
@@ -72,6 +73,7 @@ def _summary_row(d: dict[str, Any], payload: dict[str, Any], by: dict, largest: 
         "pooled_ler_ci": [lo, hi], "ratio_to_baseline": 1.0 if d["key"] == base else ratio,
         "paired": None if d["key"] == base else paired,
         "verdict": "reference" if d["key"] == base else (paired or {}).get("verdict"),
+        "vs_best_open": best,
         "latency_workload": largest["id"] if largest else None,
         "latency_p50": lat.get("p50"), "latency_p99": lat.get("p99"), "latency_p999": lat.get("p999"),
         "throughput": shots / seconds if seconds > 0 else None,
@@ -80,6 +82,22 @@ def _summary_row(d: dict[str, Any], payload: dict[str, Any], by: dict, largest: 
         "lambda_p": th.get("lambda_p"), "lambda_by_p": th.get("lambda_by_p"), "threshold_note": th.get("note"),
         **_procurement(d, mine, head, payload),
     }
+
+
+def _vs_best_open(key: str, payload: dict[str, Any], labels: dict[str, str]) -> dict[str, Any] | None:
+    """The candidate's verdict against the best open decoder of each workload (fewest
+    failures on its shots); None when no other open decoder beat the baseline anywhere."""
+    rows = [p for p in payload.get("paired_best_open") or [] if p["decoder"] == key]
+    if not rows:
+        return None
+    covered = {p["workload_id"] for p in rows}
+    rows += [p for p in payload["paired"] if p["decoder"] == key and p["workload_id"] not in covered]
+    v = candidate_verdict(rows, labels, alpha=payload.get("alpha", ALPHA))
+    names = {d["key"]: d["label"] for d in payload["decoders"]}
+    best = payload.get("best_open") or {}
+    if v is not None:
+        v["best_open"] = {labels.get(wid, wid): names.get(fp, fp) for wid, fp in best.items()}
+    return v
 
 
 def _procurement(d: dict[str, Any], mine: list[dict[str, Any]], head: dict[str, Any] | None,

@@ -74,6 +74,26 @@ def _fp_for(c: Candidate, w) -> str:
     return c.fp if member is c.decoder else fingerprint(member)
 
 
+def _is_model(c: Candidate) -> bool:
+    """A vendor's model (a file, a family, predictions), not an open baseline."""
+    return c.decoder.model_sha256 is not None or callable(getattr(c.decoder, "members_json", None))
+
+
+def _best_open(candidates: list[Candidate], results: list[dict[str, Any]],
+               failed: dict[str, str]) -> dict[str, Candidate]:
+    """Per workload id, the open baseline with the fewest failures on its shots (ties: the
+    reference baseline, then the order given)."""
+    errors = {(r["decoder"], r["workload_id"]): r["errors"] for r in results}
+    opens = sorted((c for c in candidates if not _is_model(c) and c.fp not in failed),
+                   key=lambda c: not c.baseline)
+    out: dict[str, Candidate] = {}
+    for wid in {r["workload_id"] for r in results}:
+        have = [c for c in opens if (c.fp, wid) in errors]
+        if have:
+            out[wid] = min(have, key=lambda c: errors[(c.fp, wid)])
+    return out
+
+
 def _result_row(c: Candidate, w, res, lat: dict[str, Any]) -> dict[str, Any]:
     s = res.stats
     lo, hi = clopper_pearson(s.errors, s.shots, CONFIDENCE)
@@ -166,11 +186,16 @@ def run_compare(candidates: list[Candidate], sweep: SweepSpec, *, run: "Run", wo
     paired = [{"decoder": c.fp, **paired_test(run.store, _fp_for(baseline, w), _fp_for(c, w), w)}
               for c in candidates if c is not baseline and c.fp not in failed and baseline.fp not in failed
               for w in workloads]
+    best = _best_open(candidates, results, failed)
+    vs_best = [{"decoder": c.fp, "best_open": b.fp, **paired_test(run.store, _fp_for(b, w), _fp_for(c, w), w)}
+               for w in workloads for c in candidates
+               if _is_model(c) and c.fp not in failed and (b := best.get(w.id)) is not None and b is not baseline]
     payload = {
         **header(run, elapsed=elapsed, baseline=baseline.fp, sweep=sweep_json(sweep)),
         "decoders": [_decoder_entry(c, failed, inspect_model) for c in candidates],
         "workloads": [workload_entry(w) for w in workloads],
-        "results": results, "paired": paired,
+        "results": results, "paired": paired, "paired_best_open": vs_best,
+        "best_open": {wid: c.fp for wid, c in best.items()},
         "command": compare_command([c.spec for c in candidates], sweep),
         "argv": list(argv) if argv is not None else None,
         "environment": env,
