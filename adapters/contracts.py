@@ -18,10 +18,11 @@ CONTRACTS: dict[str, str] = {
     "qec.decoder": "full decoder: uint8/bool [batch, num_detectors] -> [batch, num_observables] flips",
     "qec.predecoder.flat": "pre-decoder: uint8 [batch, D] -> uint8 [batch, O + D] = pre_L | residual, then PyMatching",
     "qec.predecoder.grid": "3D-CNN pre-decoder: float32 [batch, 4, T, D, D] -> float32 logits [batch, 4, T, D, D], then PyMatching",
+    "qec.predecoder.weights": "soft output: uint8 [batch, num_detectors] -> float [batch, num_mechanisms] probabilities, then PyMatching per shot on the reweighted DEM",
     "cal.fit": "calibration fit: x, y float32 [batch, n_points] -> params float32 [batch, k]",
     "cal.discriminator": "readout discriminator: float32 [batch, 2] (I, Q) -> float32 [batch, 2] scores",
 }
-QEC_CONTRACTS = ("qec.decoder", "qec.predecoder.flat", "qec.predecoder.grid")
+QEC_CONTRACTS = ("qec.decoder", "qec.predecoder.flat", "qec.predecoder.grid", "qec.predecoder.weights")
 CAL_CONTRACTS = ("cal.fit", "cal.discriminator")
 METADATA_KEYS = ("sov.contract", "sov.distance", "sov.rounds", "sov.basis", "sov.num_detectors",
                  "sov.circuit_sha256", "sov.detector_map", "sov.mask_map", "sov.experiment")

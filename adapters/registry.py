@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from adapters import flat, grid
+from adapters import flat, grid, weights
 from adapters.contracts import check_qec_io
 from adapters.onnx_model import ModelInfo
 from adapters.runtime import RuntimeOptions
@@ -28,6 +28,7 @@ QEC_RUNTIMES: dict[str, QecRuntime] = {
     "qec.decoder": QecRuntime(check_qec_io, flat.compile_full),
     "qec.predecoder.flat": QecRuntime(check_qec_io, flat.compile_flat),
     "qec.predecoder.grid": QecRuntime(grid.check_grid, grid.compile_grid),
+    "qec.predecoder.weights": QecRuntime(weights.check_weights, weights.compile_weights),
 }
 
 
