@@ -25,7 +25,7 @@ CONTRACTS: dict[str, str] = {
 QEC_CONTRACTS = ("qec.decoder", "qec.predecoder.flat", "qec.predecoder.grid", "qec.predecoder.weights")
 CAL_CONTRACTS = ("cal.fit", "cal.discriminator")
 METADATA_KEYS = ("sov.contract", "sov.distance", "sov.rounds", "sov.basis", "sov.num_detectors",
-                 "sov.circuit_sha256", "sov.detector_map", "sov.mask_map", "sov.experiment")
+                 "sov.circuit_sha256", "sov.detector_map", "sov.mask_map", "sov.finisher", "sov.experiment")
 
 
 def contract_list() -> str:

@@ -1,11 +1,46 @@
-"""The pre-decoders' finisher: PyMatching on the residual a model returns, and what it
-means when the residual cannot be matched."""
+"""The pre-decoders' finisher: the global decoder run on the residual a model returns
+(PyMatching unless the model's ``sov.finisher`` or ``--finisher`` names another open
+baseline), and what it means when the residual cannot be matched."""
 
 from __future__ import annotations
 
 import numpy as np
 
 from verifier.errors import IntegrityError, UsageError
+
+DEFAULT_FINISHER = "pymatching"
+
+
+def finisher_name(metadata: dict, flag: str | None) -> str:
+    """The finisher a pre-decoder runs with: the flag, else its ``sov.finisher``, else PyMatching;
+    it must be one of the open baselines (``baselines.registry``)."""
+    from baselines.registry import BASELINES
+
+    name = flag or metadata.get("sov.finisher") or DEFAULT_FINISHER
+    if name.partition(":")[0] not in BASELINES:
+        raise UsageError(f"finisher {name!r} is not an open baseline: give one of {', '.join(BASELINES)}")
+    return name
+
+
+def compile_finisher(name: str | None, workload):
+    """The compiled finisher for ``workload``: it decodes unpacked residuals (``decode_bits``)."""
+    from baselines.registry import baseline
+
+    dec = baseline(name or DEFAULT_FINISHER)
+    dec.check(workload)
+    return dec.compile_for(workload)
+
+
+def finisher_fingerprint(name: str | None) -> dict:
+    """What a finisher adds to a pre-decoder's fingerprint; PyMatching's entry is the one
+    every earlier release recorded, so their results stay reusable."""
+    from verifier.environment import package_version
+
+    if (name or DEFAULT_FINISHER) == DEFAULT_FINISHER:
+        return {"pymatching": package_version("pymatching"), "dem": "decompose_errors=True"}
+    from baselines.registry import baseline
+
+    return {"name": name, "spec": baseline(name).fingerprint_spec()}
 
 
 def match_residual(matching, residual: np.ndarray, events: np.ndarray | None, model: str) -> np.ndarray:

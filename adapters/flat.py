@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from adapters.finisher import match_residual
+from adapters.finisher import compile_finisher, match_residual
 from adapters.onnx_model import ModelInfo
 from adapters.runner import BatchedRunner, RunnerTransport
 from adapters.runtime import RuntimeOptions
@@ -69,8 +69,6 @@ def compile_full(info: ModelInfo, session, options: RuntimeOptions, workload) ->
 
 
 def compile_flat(info: ModelInfo, session, options: RuntimeOptions, workload) -> CompiledFlatPredecoder:
-    from baselines.pymatching_decoder import PyMatchingDecoder
-
     return CompiledFlatPredecoder(BatchedRunner(session, info, options),
-                                  PyMatchingDecoder().compile_for(workload),
+                                  compile_finisher(options.finisher, workload),
                                   workload.num_detectors, workload.num_observables)

@@ -23,7 +23,7 @@ from adapters.grid_geometry import CHANNELS, CONTRACT, GridGeometry, geometry_fo
 from adapters.onnx_model import ModelInfo
 from adapters.runner import BatchedRunner, RunnerTransport
 from adapters.runtime import RuntimeOptions
-from adapters.finisher import match_residual
+from adapters.finisher import compile_finisher, match_residual
 from verifier.errors import UsageError
 from verifier.qec.decoder import pack_bits, unpack_bits
 
@@ -148,12 +148,10 @@ def compile_grid(info: ModelInfo, session, options: RuntimeOptions, workload) ->
     under that model, so a correction cannot be told apart from no correction there
     (Ising's pipeline passes such final detectors through unchanged), and an event put
     on it could never be matched."""
-    from baselines.pymatching_decoder import PyMatchingDecoder
-
     geo = workload_geometry(info, workload)
     geo = geo.restricted_to(dem_detectors(workload.detector_error_model(), geo.num_detectors))
     cap = max(1, MAX_BATCH_ELEMENTS // geo.cells)
     if options.batch_size > cap:
         options = dataclasses.replace(options, batch_size=cap)
     return CompiledGridPredecoder(BatchedRunner(session, info, options),
-                                  PyMatchingDecoder().compile_for(workload), geo)
+                                  compile_finisher(options.finisher, workload), geo)

@@ -10,15 +10,18 @@ library is ever registered. What each contract does with the session is in
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
+from adapters.finisher import finisher_fingerprint, finisher_name
 from adapters.contracts import QEC_CONTRACTS, check_metadata, resolve_contract
 from adapters.onnx_model import CheckedModelFile, inspect_model
 from adapters.registry import qec_runtime
 from adapters.runtime import RuntimeOptions, runtime_version
 from adapters.sandbox import open_session
 from verifier.environment import package_version
+from verifier.errors import UsageError
 
 
 @dataclass(frozen=True)
@@ -36,7 +39,13 @@ class OnnxDecoder(CheckedModelFile):
                   options: RuntimeOptions | None = None) -> "OnnxDecoder":
         info = inspect_model(path)
         name = resolve_contract(info, contract, family=QEC_CONTRACTS)
-        return cls(info.path, info.sha256, name, info.file_name, options or RuntimeOptions())
+        options = options or RuntimeOptions()
+        if name in ("qec.predecoder.flat", "qec.predecoder.grid"):
+            options = dataclasses.replace(options, finisher=finisher_name(info.metadata, options.finisher))
+        elif options.finisher:
+            raise UsageError(f"--finisher applies to pre-decoders (qec.predecoder.flat, .grid); "
+                             f"{info.file_name} is {name}")
+        return cls(info.path, info.sha256, name, info.file_name, options)
 
     @property
     def model_sha256(self) -> str:
@@ -46,8 +55,10 @@ class OnnxDecoder(CheckedModelFile):
         spec = {"decoder": "onnx", "contract": self.contract, "model_sha256": self.sha256,
                 "onnxruntime": runtime_version(), "provider": self.options.provider,
                 "graph_optimization": self.options.graph_optimization}
-        if self.contract.startswith("qec.predecoder"):
-            spec["finisher"] = {"pymatching": package_version("pymatching"), "dem": "decompose_errors=True"}
+        if self.contract in ("qec.predecoder.flat", "qec.predecoder.grid"):
+            spec["finisher"] = finisher_fingerprint(self.options.finisher)
+        elif self.contract == "qec.predecoder.weights":
+            spec["finisher"] = {"pymatching": package_version("pymatching"), "reweighted": "per shot"}
         return spec
 
     def check(self, workload) -> None:

@@ -13,11 +13,13 @@ from verifier.errors import UsageError
 
 def decoder_from_spec(spec: str, *, contract: str | None = None, provider: str = "cpu",
                       threads: int | None = None, batch_size: int = 8192, workers: int = 1,
-                      families: bool = False):
+                      families: bool = False, finisher: str | None = None):
     """A baseline name (``baselines.registry``: ``pymatching``, ``tesseract``, ... with
     options as ``NAME:KEY=VALUE,...``), a built-in model name, a path to an ONNX file,
     ``predictions:FILE`` / ``predictions:FMT:FILE``, or, with ``families`` (the commands
     that run a grid of distances), a model family."""
+    if finisher and (spec.startswith("predictions:") or spec.partition(":")[0] in _baseline_names()):
+        raise UsageError(f"--finisher applies to pre-decoder models, not to {spec!r}")
     if spec.startswith("predictions:"):
         from adapters.predictions import PredictionsDecoder
 
@@ -38,20 +40,26 @@ def decoder_from_spec(spec: str, *, contract: str | None = None, provider: str =
         if not families:
             raise UsageError(f"--decoder {spec} names a model family (one file per distance); this command "
                              "takes one file: families go to sov qec sweep, threshold, lambda and compare")
-        return _family(spec, contract, _options(provider, threads, batch_size, workers))
+        return _family(spec, contract, _options(provider, threads, batch_size, workers, finisher))
     if not path.exists() and not spec.endswith(".onnx"):
         raise UsageError(f"unknown decoder {spec!r}: give a baseline ({', '.join(BASELINES)}), "
                          "a built-in model (sov models list), a path to an .onnx file or predictions:FILE")
     return OnnxDecoder.from_file(str(path), contract=contract,
-                                 options=_options(provider, threads, batch_size, workers))
+                                 options=_options(provider, threads, batch_size, workers, finisher))
 
 
-def _options(provider: str, threads: int | None, batch_size: int, workers: int):
+def _baseline_names():
+    from baselines.registry import BASELINES
+
+    return BASELINES
+
+
+def _options(provider: str, threads: int | None, batch_size: int, workers: int, finisher: str | None = None):
     from adapters.runtime import RuntimeOptions
 
     if threads is None:
         threads = max(1, (os.cpu_count() or 1) // max(1, workers))
-    return RuntimeOptions(provider=provider, threads=threads, batch_size=batch_size)
+    return RuntimeOptions(provider=provider, threads=threads, batch_size=batch_size, finisher=finisher)
 
 
 # -- model families (adapters.family) -------------------------------------------------------

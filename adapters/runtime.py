@@ -25,6 +25,7 @@ class RuntimeOptions:
     threads: int = 1  # intra-op threads per session (0 = onnxruntime's default)
     batch_size: int = 8192  # shots per inference call when the batch dimension is symbolic
     graph_optimization: str = "all"
+    finisher: str | None = None  # a pre-decoder's global decoder, overriding its sov.finisher
 
     def __post_init__(self) -> None:
         if self.provider not in PROVIDERS:

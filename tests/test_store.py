@@ -202,7 +202,7 @@ def test_waiting_on_a_locked_store_says_so_and_names_the_holder(tmp_path):
     holder = duckdb.connect(str(db))  # this process holds the file's lock
     try:
         code = ("from verifier.store.db import Store\n"
-                f"Store({str(db)!r}, lock_timeout=3).connect().__enter__()\n")
+                f"Store({str(db)!r}, lock_timeout=8).connect().__enter__()\n")
         r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
                            cwd=str(Path(__file__).resolve().parents[1]))
     finally:

@@ -51,3 +51,22 @@ def test_the_mechanism_order_is_the_dems():
     mech = mechanisms(w.detector_error_model())
     errors = [i for i in w.detector_error_model().flattened() if i.type == "error"]
     assert len(mech) == len(errors) and all(p == e.args_copy()[0] for (p, _), e in zip(mech, errors))
+
+
+def test_a_pre_decoders_finisher_is_named_by_metadata_or_flag(cli, tmp_path):
+    """The identity pre-decoder with Tesseract as its finisher is Tesseract, shot for shot;
+    the finisher is part of the fingerprint; a finisher that is no baseline is exit 2."""
+    from adapters.reference_models import identity_predecoder_flat
+
+    args = ["--distance", "3", "--rounds", "3", "--p", "0.01", "--shots", "400", "--seed", "3", "--workers", "1",
+            "--db", str(tmp_path / "s.duckdb"), "--json", "-", "-q"]
+    ident = save(identity_predecoder_flat(1), tmp_path / "ident.onnx")
+    tagged = save(identity_predecoder_flat(1, metadata={"sov.finisher": "tesseract"}), tmp_path / "tagged.onnx")
+    tess = json.loads(cli("qec", "run", "--decoder", "tesseract", *args).stdout)
+    by_meta = json.loads(cli("qec", "run", "--decoder", tagged, *args).stdout)
+    by_flag = json.loads(cli("qec", "run", "--decoder", ident, "--finisher", "tesseract", *args).stdout)
+    plain = json.loads(cli("qec", "run", "--decoder", ident, *args).stdout)
+    assert by_meta["errors"] == by_flag["errors"] == tess["errors"]
+    assert by_flag["fingerprint"] != plain["fingerprint"]
+    one_line(cli("qec", "run", "--decoder", ident, "--finisher", "nonsense", *args), 2)
+    one_line(cli("qec", "run", "--decoder", "pymatching", "--finisher", "tesseract", *args), 2)

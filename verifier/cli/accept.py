@@ -17,7 +17,7 @@ ExperimentOpt = o.experiment_opt("Calibration acceptance: the experiment (e.g. r
 
 
 @o.workload_options(shots=o.GATE_SHOTS)
-@o.runtime_options()
+@o.runtime_options("contract", "provider", "threads", "batch_size")
 def accept(
     candidate: Annotated[Optional[str], typer.Option("--candidate", help="The model under test: FILE.onnx, a built-in model or a baseline name.")] = None,
     baseline: Annotated[Optional[str], typer.Option("--baseline", help="The model in service: pymatching, FILE.onnx, ... (qibocal for --experiment).")] = None,

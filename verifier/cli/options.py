@@ -268,8 +268,12 @@ def workload_options(*, shots: int | None, recorded: bool = True):
                                      and (recorded or b[0] not in ("dets", "obs", "data_format", "dataset"))])
 
 
+FinisherOpt = Annotated[Optional[str], typer.Option("--finisher", metavar="BASELINE",
+                                                    help="A pre-decoder's global decoder (pymatching, tesseract, "
+                                                         "chromobius, ...), overriding its sov.finisher "
+                                                         "[default: pymatching].", show_default=False)]
 RUNTIME_BLOCK = [("contract", ContractOpt, None), ("provider", ProviderOpt, "cpu"), ("threads", ThreadsOpt, None),
-                 ("batch_size", BatchOpt, BATCH_SIZE)]
+                 ("batch_size", BatchOpt, BATCH_SIZE), ("finisher", FinisherOpt, None)]
 
 
 def runtime_options(*names: str):

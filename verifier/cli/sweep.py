@@ -75,6 +75,7 @@ class GridFlags:
     provider: str
     threads: int | None
     batch_size: int
+    finisher: str | None
     workers: int | None
     executor: str
     scheduler: str | None
@@ -116,7 +117,7 @@ def _execute(f: GridFlags, spec, command: str, analyse: Callable, render: Callab
     o.start_workers(f.executor, n_workers)
     spec.workloads()  # validates every point before anything is recorded
     dec = wiring.decoder_or_family(f.decoder, contract=f.contract, provider=f.provider, threads=f.threads,
-                                   batch_size=f.batch_size, workers=n_workers)
+                                   batch_size=f.batch_size, workers=n_workers, finisher=f.finisher)
     store = o.store_for(f.db)
     with o.executor_for(f.executor, f.scheduler, n_workers) as ex:
         result, payload = run_grid(dec, spec, analyse, store=store, command=command, workers=n_workers,
