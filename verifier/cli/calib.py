@@ -68,7 +68,7 @@ def replay(
     on exactly the recorded data; reports their agreement, whether Qibocal's re-fit
     reproduces its recorded results.json, and each model's stability under resampling."""
     o.check_outputs(json_out=json_out)
-    from reports.terminal import calib_replay_table
+    from reports.terminal import calib_replay_lines, calib_replay_table
     from verifier.calib.replay import replay_folder
     from verifier.cli.wiring import calibration_model_from_spec, qibocal_records
     from verifier.store.runs import recorded_run
@@ -79,7 +79,10 @@ def replay(
                                n_boot=bootstrap, resolve=calibration_model_from_spec, store=store, run=rec)
         rec.summary = {"model": report["model"], "folder_id": report["folder_id"],
                        "actions": [a["action"] for a in report["actions"]]}
-    o.human_console(json_out).print(calib_replay_table(report))
+    console = o.human_console(json_out)
+    console.print(calib_replay_table(report))
+    for line in calib_replay_lines(report):
+        console.print(line)
     o.write_json(json_out, report | {"db": store.path, "run_id": rec.run_id})
     return 0
 
