@@ -588,6 +588,27 @@ def calib_replay_lines(report: dict) -> list[str]:
     return lines
 
 
+def calib_replay_gate_lines(verdict: dict) -> list[str]:
+    """``sov calib replay --gate``: each experiment's verdict and what decided it."""
+    from rich.markup import escape
+
+    lines = [f"gate ({verdict['tolerance_text']}): {verdict['status'].upper()}"]
+    for name, e in verdict["experiments"].items():
+        parts = []
+        for act in e["actions"]:
+            for p, j in act["parameters"].items():
+                if "candidate_error" in j:
+                    fig = (f"error {_cal_fmt(j['candidate_error']) if j['candidate_error'] is not None else 'failed'} vs Qibocal {_cal_fmt(j['baseline_error']) if j['baseline_error'] is not None else 'failed'}, "
+                           f"allowed {_cal_fmt(j['allowed'])}")
+                elif "difference" in j:
+                    fig = f"differs from Qibocal by {_cal_fmt(j['difference'])}, allowed {_cal_fmt(j.get('allowed'))}"
+                else:
+                    fig = j.get("why", "")
+                parts.append(f"{p} ({j['decided_by']}): {j['status']}: {fig}")
+        lines.append(escape(f"  {name}: {e['status']}: " + "; ".join(parts)))
+    return lines
+
+
 def calib_experiments_table(experiments):
     """``sov calib experiments``."""
     t = new_table(title="calibration experiments (units: Hz, ns, a.u.)", title_justify="left")
