@@ -237,3 +237,18 @@ def test_the_signal_test_on_simulated_sweeps_and_on_noise():
     x = np.linspace(0, 1, 50)
     y = np.round(1000 * (0.05 + 0.9 * ((x * 3) % 1))) / 1000
     assert check_signal("rabi_amplitude", x, y, 1000).verdict == "poor fit"
+
+
+def test_accept_gates_a_candidate_on_a_recorded_folder(cli, tmp_path):
+    worse = tmp_path / "worse.onnx"
+    save(peak_rabi_model(1.03, metadata={"sov.experiment": "rabi_length"}), worse)
+    r = cli("accept", "--candidate", str(worse), "--baseline", "qibocal", "--replay", str(EMU / "A_emu"),
+            "--db", str(tmp_path / "s.duckdb"), "--json", str(tmp_path / "a.json"))
+    assert r.returncode == 1, r.stderr
+    assert json.loads((tmp_path / "a.json").read_text())["gate"]["experiments"]["rabi_length"]["status"] == "fail"
+    r2 = cli("accept", "--candidate", "sov-reference", "--replay", str(EMU / "B_emu"),
+             "--db", str(tmp_path / "s.duckdb"))
+    assert r2.returncode == 0, r2.stderr
+    assert "ramsey: pass" in r2.stdout
+    one_line(cli("accept", "--candidate", "sov-reference", "--baseline", "pymatching", "--replay", str(EMU / "B_emu"),
+                 "--db", str(tmp_path / "s.duckdb")), 2)
