@@ -139,10 +139,48 @@ def test_a_renamed_field_is_a_data_error(cli, tmp_path):
 def test_a_sweep_the_model_cannot_take_is_refused_before_any_run(cli, tmp_path):
     root = _copy(tmp_path)
     _rewrite(root / "data" / "rabi_amplitude-0", lambda a: a[:25])
-    line = one_line(cli("calib", "replay", str(root), "--model", "rabi-amplitude-mlp",
-                        "--db", str(tmp_path / "s.duckdb")), 2)
+    fixed = tmp_path / "fixed50.onnx"
+    save(peak_rabi_model(1.0, n_points=50), fixed)  # 50 points, no resampling rule declared
+    line = one_line(cli("calib", "replay", str(root), "--model", str(fixed), "--db", str(tmp_path / "s.duckdb")), 2)
     assert "action rabi_amplitude" in line and "exactly 50 points, this one has 25" in line
     assert not read_rows(tmp_path / "s.duckdb", "SELECT * FROM cal_results")
+
+
+def _rabi_51(tmp_path: Path) -> Path:
+    """A 51-point Rabi amplitude sweep (0 .. 1.0 inclusive) at the emulator's truth, ideal
+    readout (exact zeros, as the emulator's), written with Qibocal's own Data writer."""
+    from baselines.qibocal_fits import build_data
+
+    x = np.linspace(0, 1.0, 51)
+    y = np.random.default_rng(2).binomial(1000, 0.5 * (1 - np.cos(np.pi * x / 0.30001))) / 1000
+    act = tmp_path / "rabi51" / "data" / "rabi_amplitude-0"
+    act.mkdir(parents=True)
+    build_data("rabi_amplitude", x, y, 1000, {"pulse_duration_ns": 40.0}).save(act)
+    (act / "action.yml").write_text("id: rabi_amplitude\noperation: rabi_amplitude\nparameters: {nshots: 1000}\n")
+    (act.parent.parent / "truth.json").write_text(json.dumps({"rabi_amplitude": {"pi_pulse_amplitude": 0.30001}}))
+    return act.parent.parent
+
+
+@pytest.mark.parametrize("points", [51, 25])
+def test_the_shipped_rabi_model_resamples_any_sweep_width(cli, tmp_path, points):
+    """The shipped rabi-amplitude-mlp declares sov.resample = linear: a 51-point sweep and
+    the emulator's sweep cut to 25 points are interpolated onto its 50 points."""
+    if points == 51:
+        root = _rabi_51(tmp_path)
+    else:
+        root = _copy(tmp_path)
+        _rewrite(root / "data" / "rabi_amplitude-0", lambda a: a[:25])
+    r, rep = _replay(cli, tmp_path, root, "--model", "rabi-amplitude-mlp", "--gate", "--bootstrap", "0")
+    q = _action(rep, "rabi_amplitude")["qubits"][0]
+    assert f"{points} recorded points fed as 50" in q["resampled"]
+    err = abs(q["candidate"]["pi_pulse_amplitude"] - 0.30001) / 0.30001
+    if points == 51:
+        assert err < 0.03, q["candidate"]
+    else:  # 0 .. 0.48: the pi pulse at 62 % of the sweep's end, outside the model's training range
+        assert err > 0.3, q["candidate"]
+    # Qibocal's fit fails on both (exact zeros): no baseline error, so beyond the floor it is undecided
+    j = rep["gate"]["experiments"]["rabi_amplitude"]["actions"][0]["parameters"]["pi_pulse_amplitude"]
+    assert j["status"] == "inconclusive" and "Qibocal failed" in j["why"] and r.returncode == 3
 
 
 def _resonator_folder(tmp_path: Path, *, dip: bool) -> Path:

@@ -48,7 +48,7 @@ def folder_id(dirs: list[Path]) -> str:
     return h.hexdigest()
 
 
-def _check_sweep(action, q, n_points: int | None) -> None:
+def _check_sweep(action, q, n_points: int | None, resample: str | None = None) -> None:
     """The folder's defects, named before any model runs."""
     where = f"{Path(action.path).parent.parent if Path(action.path).parent.name == 'data' else action.path}: " \
             f"action {action.action_id}"
@@ -69,7 +69,7 @@ def _check_sweep(action, q, n_points: int | None) -> None:
             raise UsageError(f"{where}: qubit {q}: {name} at point {int(bad[0])} of {v.size} is {v[bad[0]]}")
     if x.size < 3:
         raise UsageError(f"{where}: qubit {q}: {x.size} sweep points are too few to fit")
-    if n_points is not None and x.size != n_points:
+    if n_points is not None and x.size != n_points and resample is None:
         raise UsageError(f"{where}: the model takes sweeps of exactly {n_points} points, this one has "
                          f"{x.size} (it declares no resampling rule): refused before any run")
 
@@ -102,7 +102,7 @@ def _plan(root: Path, records, model_spec, experiment, resolve, contract, option
             model = _model_for(models, action.experiment, model_spec, resolve, contract, options)
             if not isinstance(model, UsageError):
                 for q in action.qubits:
-                    _check_sweep(action, q, getattr(model, "n_points", None))
+                    _check_sweep(action, q, getattr(model, "n_points", None), getattr(model, "resample", None))
         plan.append((e, action, model))
     if not any(m is not None and not isinstance(m, UsageError) for _, _, m in plan):
         served = [e for e, a, m in plan if a is not None]

@@ -6,7 +6,9 @@ candidate error <= factor x baseline error + floor):
 
 - **with the truth** (a truth.json in or beside the folder names the parameter), the errors
   against the truth decide: candidate ``|c - truth| / |truth|`` against the baseline's (Qibocal's
-  re-fit, else its recorded value; a failed Qibocal fit is an infinite error);
+  re-fit, else its recorded value). Where Qibocal failed there is no baseline error to
+  scale the tolerance by: the candidate passes within the tolerance's floor of the truth,
+  is ``inconclusive`` beyond it, and ``fail`` if it fails too;
 - **without it**, agreement and stability: the candidate's difference from the baseline
   must lie within the tolerance of the baseline's own resampling spread
   (``|c - b| / |b| <= factor x spread_b + floor``), and the candidate's spread within the
@@ -15,7 +17,7 @@ candidate error <= factor x baseline error + floor):
 
 A sweep whose signal test says ``no signal`` is ``inconclusive`` unless the truth decides (a
 parameter read off noise cannot be judged by agreement). A candidate that fails where the
-baseline fits is ``fail``; where both fail, ``inconclusive``. Readout: ``1 - assignment
+baseline fits is ``fail``. Readout: ``1 - assignment
 fidelity`` on the recorded shots, the candidate's against Qibocal's re-fit scored the same
 way. An experiment's verdict is the worst of its qubits and parameters; the folder's is
 ``fail`` if any experiment fails, else ``inconclusive`` if any is, else ``pass`` (exit 0 / 1 / 3).
@@ -42,11 +44,13 @@ def _err(v, ref) -> float:
 
 def _judge_truth(c, b, truth: float, tol: Tolerance) -> dict[str, Any]:
     ce, be = _err(c, truth), _err(b, truth)
+    if not np.isfinite(be):  # no baseline error to scale the tolerance by: only the floor is sure
+        status = "pass" if ce <= tol.floor else "fail" if not np.isfinite(ce) else "inconclusive"
+        return {"decided_by": "truth", "candidate_error": ce, "baseline_error": be, "allowed": tol.floor,
+                "status": status, "why": "Qibocal failed: the candidate must lie within the tolerance's floor "
+                                         "of the truth to pass"}
     allowed = tol.factor * be + tol.floor
-    if not np.isfinite(ce):
-        status = "inconclusive" if not np.isfinite(be) else "fail"
-    else:
-        status = "pass" if ce <= allowed else "fail"
+    status = "pass" if np.isfinite(ce) and ce <= allowed else "fail"
     return {"decided_by": "truth", "candidate_error": ce, "baseline_error": be, "allowed": allowed,
             "status": status}
 

@@ -47,7 +47,23 @@ def _spread(vals: np.ndarray) -> float | None:
     return float(np.std(v, ddof=1) / abs(np.median(v)))
 
 
+def resampled(model, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The sweep as a model of fixed width that declares ``resample = "linear"`` takes it:
+    ``n_points`` equally spaced sweep values from the first to the last recorded one, the
+    measured values linearly interpolated between the recorded points (sorted by sweep value)."""
+    n = getattr(model, "n_points", None)
+    if n is None or x.shape[-1] == n or getattr(model, "resample", None) != "linear":
+        return x, y
+    x2, y2 = np.atleast_2d(x), np.atleast_2d(y)
+    order = np.argsort(x2[0])
+    xs = x2[:, order]
+    grid = np.linspace(xs[0, 0], xs[0, -1], n)
+    out = np.stack([np.interp(grid, xs[0], row[order]) for row in y2])
+    return np.broadcast_to(grid, out.shape).copy(), out
+
+
 def _estimate(model, experiment: str, x, y, nshots: int | None, ctx: dict[str, float]) -> np.ndarray:
+    x, y = resampled(model, np.asarray(x, float), np.asarray(y, float))
     if hasattr(model, "estimate"):
         return model.estimate(np.atleast_2d(x), np.atleast_2d(y))
     return model.estimate_data(single_fit(experiment, x, y, nshots or 0, ctx)).estimates
@@ -64,6 +80,9 @@ def fit_qubit(row: dict, model, records, a, q, ctx: dict, *, n_boot: int, rng: n
     sig = check_signal(a.experiment, x, y, a.nshots)
     row["signal"] = sig.to_json() if sig is not None else None
     qf, qr = ctx["refit"].get(q), ctx["recorded"].get(q)
+    n = getattr(model, "n_points", None)
+    if n is not None and x.size != n:
+        row["resampled"] = f"{x.size} recorded points fed as {n} (linear interpolation: the model's sov.resample)"
     row["qibocal_refit"] = dict(zip(exp.param_names, qf)) if qf is not None else None
     row["qibocal_recorded"] = dict(zip(exp.param_names, qr)) if qr is not None else None
     row["qibocal_figures"] = ctx["figures"].get(q, {})

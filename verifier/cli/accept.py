@@ -49,12 +49,7 @@ def accept(
     shots that would decide with 80 % probability). Everything is recorded in the store and in its
     hash-chained evidence log."""
     if replay is not None:
-        from verifier.cli.calib import replay_and_gate
-
-        if candidate is None:
-            raise o.UsageError("--replay needs --candidate")
-        return replay_and_gate(replay, candidate, experiment=experiment, contract=runtime["contract"], gate=True,
-                               tolerance=tolerance, baseline=baseline or "qibocal", db=db, json_out=json_out)
+        return _accept_replay(replay, candidate, baseline, experiment, runtime["contract"], tolerance, db, json_out)
     o.check_outputs(json_out=json_out, junit=junit, evidence_out=evidence_out)
     from reports.junit import write_junit
     from reports.terminal import print_accept, shot_progress
@@ -99,3 +94,13 @@ def accept(
                     seconds=time.monotonic() - started)
     o.write_json(json_out, payload)
     return outcome.exit_code
+
+
+def _accept_replay(folder, candidate, baseline, experiment, contract, tolerance, db, json_out) -> int:
+    """``sov accept --replay DIR``: the calibration gate on a recorded Qibocal folder."""
+    from verifier.cli.calib import replay_and_gate
+
+    if candidate is None:
+        raise o.UsageError("--replay needs --candidate")
+    return replay_and_gate(folder, candidate, experiment=experiment, contract=contract, gate=True,
+                           tolerance=tolerance, baseline=baseline or "qibocal", db=db, json_out=json_out)
