@@ -65,8 +65,6 @@ def load_action(path) -> RecordedAction | None:
     p = Path(path)
     entry = scan_action(p)
     if entry.status != "replayable":
-        if entry.status == "unreadable" and (p / "action.yml").is_file():
-            raise UsageError(f"{p / 'action.yml'}: {entry.reason.removeprefix('action.yml ')}")
         return None
     import qibocal.protocols as protocols
 
@@ -88,8 +86,10 @@ def load_action(path) -> RecordedAction | None:
     qubits = list(data.qubits) if hasattr(data, "qubits") else list(data.data)
     _check_fields(p, entry, data, qubits)
     nshots = entry.nshots
-    if nshots is None and entry.experiment == "readout" and isinstance(getattr(data, "nshots", None), int):
-        nshots = data.nshots if data.nshots > 0 else None
+    if nshots is None and entry.experiment == "readout" and isinstance(getattr(data, "nshots", None), int) \
+            and data.nshots > 0:
+        nshots = data.nshots
+        entry.suspicious.append(f"the shot count recorded in data.json ({nshots}) is used instead")
     act = RecordedAction(str(p), entry.action_id, op, entry.experiment, nshots, data, recorded, qubits)
     act.suspicious = entry.suspicious
     act.results_state = entry.results

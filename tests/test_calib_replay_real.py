@@ -290,3 +290,16 @@ def test_accept_gates_a_candidate_on_a_recorded_folder(cli, tmp_path):
     assert "ramsey: pass" in r2.stdout
     one_line(cli("accept", "--candidate", "sov-reference", "--baseline", "pymatching", "--replay", str(EMU / "B_emu"),
                  "--db", str(tmp_path / "s.duckdb")), 2)
+
+
+def test_a_malformed_action_is_a_data_error_and_an_orphan_data_file_is_listed(cli, tmp_path):
+    root = _copy(tmp_path, "B_emu")
+    orphan = root / "data" / "orphan-0"
+    orphan.mkdir()
+    shutil.copy(root / "data" / "ramsey-0" / "data.npz", orphan / "data.npz")
+    r, rep = _replay(cli, tmp_path, root, "--bootstrap", "0")
+    assert r.returncode == 0, r.stderr
+    assert _action(rep, "orphan-0")["status"] == "unreadable" and "no action.yml" in _action(rep, "orphan-0")["reason"]
+    (root / "data" / "spin_echo-0" / "action.yml").write_text("operation: [spin_echo\n")
+    line = one_line(cli("calib", "replay", str(root), "--db", str(tmp_path / "s.duckdb")), 2)
+    assert "spin_echo-0" in line and "not valid YAML" in line

@@ -6,7 +6,10 @@ what sov can do with it, so nothing in a folder is left out without a word:
 - ``replayable``: action.yml and data.npz, an operation sov has an experiment for;
 - ``unsupported``: an operation sov has no experiment for (named: ``flipping``, ...);
 - ``interrupted``: action.yml without data.npz (Qibocal stopped before saving data);
-- ``unreadable``: action.yml missing or not a YAML mapping.
+- ``unreadable``: data.npz without an action.yml (its operation is unknown).
+
+A malformed action.yml (not YAML, not a mapping) is a defect of the folder: a UsageError
+naming the folder and the action (exit 2).
 
 Suspicious recorded parameters are named, never replaced: an ``nshots`` that is missing,
 zero, negative or not a number stays unknown (``nshots = None``) and the figures that need
@@ -106,6 +109,8 @@ def _results_state(p: Path) -> tuple[str, str | None]:
 
 def scan_action(p: Path) -> FolderAction:
     spec, why = _spec(p)
+    if spec is None and (p / "action.yml").is_file():  # malformed: the folder's defect (exit 2)
+        raise UsageError(f"{p}: action {p.name}: {why}")
     if spec is None:
         return FolderAction(str(p), p.name, None, None, "unreadable", why)
     op = spec.get("operation")

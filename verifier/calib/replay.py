@@ -89,8 +89,10 @@ def _plan(root: Path, records, model_spec, experiment, resolve, contract, option
     if not entries:
         raise UsageError(f"{root}: no Qibocal action (action.yml, data.npz) found")
     if experiment is None and str(model_spec) not in BASELINE_NAMES:
-        experiment = getattr(open_model(model_spec, None, resolve, contract=contract, options=options),
-                             "experiment", None)
+        probe = open_model(model_spec, None, resolve, contract=contract, options=options)
+        experiment = getattr(probe, "experiment", None)
+        if probe is not model_spec:
+            close(probe)
     if experiment is not None:
         get_experiment(experiment)
     models: dict[str, Any] = {}
