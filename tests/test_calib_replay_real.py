@@ -303,3 +303,46 @@ def test_a_malformed_action_is_a_data_error_and_an_orphan_data_file_is_listed(cl
     (root / "data" / "spin_echo-0" / "action.yml").write_text("operation: [spin_echo\n")
     line = one_line(cli("calib", "replay", str(root), "--db", str(tmp_path / "s.duckdb")), 2)
     assert "spin_echo-0" in line and "not valid YAML" in line
+
+
+# -- labelled fault scenarios (verifier.calib.faults) ---------------------------------------
+
+@pytest.mark.parametrize("label", ["healthy", "no_signal", "under_driven", "over_driven", "wrong_frequency",
+                                   "too_short", "beating", "drifting"])
+def test_each_fault_scenario_gets_its_expected_verdict(label):
+    from verifier.calib.faults import fault_sweep
+    from verifier.calib.signal import check_signal
+
+    for seed in range(3):
+        for n in (25, 51, 101):
+            for readout_error in (True, False):
+                for units in ("probability", "au"):
+                    if units == "au" and n < 50:
+                        continue
+                    f = fault_sweep(label, n_points=n, seed=seed, readout_error=readout_error, units=units)
+                    assert f.label == label and f.x.size == n
+                    v = check_signal(f.experiment, f.x, f.y, f.nshots).verdict
+                    assert v == f.expected, (label, seed, n, readout_error, units, v)
+
+
+def test_fault_scenarios_bite_where_the_signal_test_cannot_see():
+    """The detuned Rabi looks like a healthy oscillation: only the truth shows that a fit of
+    it is wrong. Without readout error, Qibocal's zero-error trap fires on a healthy Rabi
+    sweep, as it did on the emulator."""
+    from baselines.qibocal_fits import FitFailed, fit_one
+    from baselines.reference_estimators import ReferenceFit
+    from verifier.calib.data import single_fit
+    from verifier.calib.faults import fault_sweep
+
+    ref = ReferenceFit("rabi_amplitude")
+    f = fault_sweep("wrong_frequency", n_points=50)
+    est = ref.estimate_data(single_fit("rabi_amplitude", f.x, f.y, 1000, {})).estimates[0, 0]
+    assert abs(est - f.truth) / f.truth > 0.3, (est, f.truth)  # the detuned drive's faster oscillation
+    ok = fault_sweep("healthy", n_points=51)
+    assert abs(fit_one("rabi_amplitude", ok.x, ok.y, 1000, {})[0][0] - 0.3) < 0.01
+    ideal = fault_sweep("healthy", n_points=51, readout_error=False)
+    assert ideal.y[0] == 0.0
+    with pytest.raises(FitFailed):
+        fit_one("rabi_amplitude", ideal.x, ideal.y, 1000, {})
+    with pytest.raises(Exception, match="unknown fault scenario"):
+        fault_sweep("nosuch")

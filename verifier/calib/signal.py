@@ -10,7 +10,9 @@ weighted by the per-point noise ``sigma``:
   ``sigma^2 = max(p (1 - p), 1/N) / N`` with ``p`` the fitted line (the ``1/N`` floor keeps
   points at p = 0 or 1, which real emulators produce, from weighing infinitely); otherwise
   (arbitrary units, or an unknown shot count) the robust scatter of neighbouring points,
-  ``1.4826 MAD(diff(y)) / sqrt(2)``, which a localized line or a slow decay barely moves;
+  ``1.4826 MAD(diff(y)) / sqrt(2)``, which a localized line or a slow decay barely moves, or
+  the line shape's residual scatter (on ``n - k`` degrees of freedom) where that is smaller
+  (a fast oscillation inflates the neighbours' scatter);
 - **feature test**: ``delta = chi2_flat - chi2_shape`` against a chi-square with the
   shape's extra parameters; the shape's position or frequency is searched, so the bar is
   high: a signal needs ``p < 1e-9`` (about a 6-sigma feature) **and** a fitted swing of at
@@ -176,6 +178,11 @@ def check_signal(experiment: str, x, y, nshots: int | None) -> SignalCheck | Non
     if best is not None and noise == "binomial":  # the noise of the fitted line, then refit
         sigma, _ = _sigma(experiment, best[2], y, nshots)
         best = _best_fit(shape, guesses, xs, y, sigma) or best
+    elif best is not None:  # a fast feature inflates the neighbours' scatter: the residuals' is smaller then
+        resid = float(np.sqrt(np.sum((y - best[2]) ** 2) / max(y.size - k, 1)))
+        if 0 < resid < sigma[0]:
+            sigma = np.full(y.size, resid)
+            best = _best_fit(shape, guesses, xs, y, sigma) or best
     chi2_flat = float(np.sum(((y - np.average(y, weights=sigma ** -2)) / sigma) ** 2))
     if best is None:
         return SignalCheck("poor fit", feature, 0.0, 1.0, 0.0, None, None, noise,
