@@ -281,8 +281,42 @@ class QibocalRecords:
             return None
 
 
-def export_for_replay(folder, experiments=None, *, repeats: int = 1, seed: int = 0) -> str:
-    """``sov calib export``: :func:`export_simulation` into a new (or empty) folder."""
+def export_scenarios(outdir, labels, *, seed: int = 0, n_points: int = 50, readout_error: bool = True) -> str:
+    """Labelled fault scenarios (``verifier.calib.faults``) as a Qibocal output folder, one
+    action ``data/<label>-0`` each, written with Qibocal's own Data writer (no results.json:
+    these are acquisitions to replay); ``truth.json`` holds each one's truth, label and the
+    signal test's expected verdict."""
+    import json
+    from pathlib import Path
+
+    import yaml
+
+    from verifier.calib.experiments import EXPERIMENTS
+    from verifier.calib.faults import fault_sweep
+
+    ops = {v: k for k, v in OPERATIONS.items()}
+    out = Path(outdir)
+    truth: dict[str, Any] = {}
+    for label in labels:
+        f = fault_sweep(label, n_points=n_points, seed=seed, readout_error=readout_error)
+        folder = out / "data" / f"{label}-0"
+        folder.mkdir(parents=True, exist_ok=True)
+        ctx = {"programmed_detuning_hz": 1e6, "drive_frequency_hz": 5e9} if f.experiment == "ramsey" else {}
+        build_data(f.experiment, f.x, f.y, f.nshots, ctx).save(folder)
+        (folder / "action.yml").write_text(yaml.safe_dump(
+            {"id": f"{label}-0", "operation": ops[f.experiment], "targets": [0],
+             "parameters": {"nshots": f.nshots}}, sort_keys=False))
+        entry: dict[str, Any] = {"label": label, "expected_signal": f.expected, "description": f.description}
+        if np.isfinite(f.truth):
+            entry[EXPERIMENTS[f.experiment].param_names[0]] = f.truth
+        truth[f"{label}-0"] = entry
+    (out / "truth.json").write_text(json.dumps(truth, indent=1))
+    return str(out)
+
+
+def export_for_replay(folder, experiments=None, *, repeats: int = 1, seed: int = 0, scenarios=None) -> str:
+    """``sov calib export``: :func:`export_simulation` (or, with ``scenarios``,
+    :func:`export_scenarios`) into a new (or empty) folder."""
     from pathlib import Path
 
     from verifier.calib.experiments import experiment as get_experiment
@@ -294,4 +328,12 @@ def export_for_replay(folder, experiments=None, *, repeats: int = 1, seed: int =
     folder = Path(folder)
     if folder.exists() and any(folder.iterdir()):
         raise UsageError(f"{folder} exists and is not empty")
+    if scenarios:
+        from verifier.calib.faults import SCENARIOS
+
+        labels = list(SCENARIOS) if "all" in scenarios else list(scenarios)
+        for label in labels:
+            if label not in SCENARIOS:
+                raise UsageError(f"unknown fault scenario {label!r}; scenarios are: all, {', '.join(SCENARIOS)}")
+        return export_scenarios(folder, labels, seed=seed)
     return export_simulation(folder, experiments or None, repeats=repeats, seed=seed)

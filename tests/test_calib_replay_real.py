@@ -346,3 +346,16 @@ def test_fault_scenarios_bite_where_the_signal_test_cannot_see():
         fit_one("rabi_amplitude", ideal.x, ideal.y, 1000, {})
     with pytest.raises(Exception, match="unknown fault scenario"):
         fault_sweep("nosuch")
+
+
+def test_exported_fault_scenarios_replay_with_their_expected_verdicts(cli, tmp_path):
+    r = cli("calib", "export", str(tmp_path / "faults"), "--scenario", "all")
+    assert r.returncode == 0, r.stderr
+    truth = json.loads((tmp_path / "faults" / "truth.json").read_text())
+    r, rep = _replay(cli, tmp_path, tmp_path / "faults", "--bootstrap", "0")
+    assert r.returncode == 0, r.stderr
+    seen = {a["action"]: a["qubits"][0]["signal"]["verdict"] for a in rep["actions"]}
+    assert seen == {k: v["expected_signal"] for k, v in truth.items()}
+    assert all(a["qibocal"] == "no record (results.json missing)" for a in rep["actions"])
+    assert _action(rep, "no_signal-0")["qubits"][0]["confident_on_no_signal"] is True
+    one_line(cli("calib", "export", str(tmp_path / "f2"), "--scenario", "nosuch"), 2)

@@ -132,11 +132,12 @@ def export(
     experiment: Annotated[Optional[list[str]], typer.Option("--experiment", "-e", metavar="NAME", help="Repeatable [default: all fit experiments].", show_default=False)] = None,
     repeats: Annotated[int, typer.Option("--repeats", min=1, help="Simulated qubits per experiment (one action folder each).")] = 1,
     seed: o.SeedOpt = o.SEED,
+    scenario: Annotated[Optional[list[str]], typer.Option("--scenario", metavar="LABEL", help="Repeatable: write labelled fault scenarios instead (healthy, no_signal, under_driven, over_driven, wrong_frequency, too_short, beating, drifting, or all).", show_default=False)] = None,
 ) -> int:
     """Write simulated experiments as a Qibocal output folder (Qibocal's own Data and
     Results writers) with the truth in truth.json beside it: input for `sov calib replay`."""
     from verifier.cli.wiring import export_for_replay
 
-    out = export_for_replay(folder, experiment or None, repeats=repeats, seed=seed)
+    out = export_for_replay(folder, experiment or None, repeats=repeats, seed=seed, scenarios=scenario or None)
     o.human_console(None).print(f"wrote {out} (truth in {Path(out) / 'truth.json'})")
     return 0
