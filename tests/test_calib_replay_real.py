@@ -359,3 +359,9 @@ def test_exported_fault_scenarios_replay_with_their_expected_verdicts(cli, tmp_p
     assert all(a["qibocal"] == "no record (results.json missing)" for a in rep["actions"])
     assert _action(rep, "no_signal-0")["qubits"][0]["confident_on_no_signal"] is True
     one_line(cli("calib", "export", str(tmp_path / "f2"), "--scenario", "nosuch"), 2)
+
+
+def test_one_action_folder_finds_the_truth_of_its_output_folder(cli, tmp_path):
+    r, rep = _replay(cli, tmp_path, EMU / "A_emu" / "data" / "t1-0", "--bootstrap", "0", "--gate")
+    assert r.returncode == 0, r.stderr
+    assert [a["action"] for a in rep["actions"]] == ["t1"] and rep["actions"][0]["qubits"][0]["truth"] == {"t1_ns": 2500.0}

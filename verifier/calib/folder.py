@@ -141,8 +141,16 @@ def scan_folder(root: Path) -> list[FolderAction]:
 _KEY = re.compile(r"^\s*([A-Za-z_0-9]+)\s*(?:\(([^)]*)\))?\s*\.\s*([A-Za-z_0-9]+)")
 
 
+def _near(root: Path) -> list[Path]:
+    """The folder and the one beside it; for one action folder (``OUT/data/<action>``), its
+    output folder ``OUT`` and the one beside that."""
+    if root.parent.name == "data":
+        return [root, root.parent.parent, root.parent.parent.parent]
+    return [root, root.parent]
+
+
 def _platform(root: Path) -> str | None:
-    for d in (root, root.parent):
+    for d in _near(root):
         f = d / "meta.json"
         if f.is_file():
             try:
@@ -155,7 +163,7 @@ def _platform(root: Path) -> str | None:
 def load_truth(root: Path) -> tuple[dict[str, dict[str, float]], str | None]:
     """({action id or experiment: {param: value}}, the truth file) from a truth.json in
     the folder or beside it; ({}, None) when there is none."""
-    for f in (root / "truth.json", root.parent / "truth.json"):
+    for f in (d / "truth.json" for d in _near(root)):
         if f.is_file():
             break
     else:
