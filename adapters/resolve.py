@@ -1,6 +1,7 @@
 """Decoder specs, as every command and sinter take them, to Decoders: a baseline name
-(``pymatching``...), a built-in model's name, a path to an ONNX file, or a model family
-(a pattern, glob, directory or comma-separated list of ONNX files: ``adapters.family``)."""
+(``pymatching``...), a built-in model's name, a path to an ONNX file, a model family
+(a pattern, glob, directory or comma-separated list of ONNX files: ``adapters.family``), or
+``predictions:FILE`` (predictions made elsewhere, ``adapters.predictions``)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,14 @@ def decoder_from_spec(spec: str, *, contract: str | None = None, provider: str =
                       threads: int | None = None, batch_size: int = 8192, workers: int = 1,
                       families: bool = False):
     """A baseline name (``pymatching``...), a built-in model name, a path to an ONNX file,
-    or, with ``families`` (the commands that run a grid of distances), a model family."""
+    ``predictions:FILE`` / ``predictions:FMT:FILE``, or, with ``families`` (the commands
+    that run a grid of distances), a model family."""
+    if spec.startswith("predictions:"):
+        from adapters.predictions import PredictionsDecoder
+
+        if contract:
+            raise UsageError("--contract applies to ONNX models, not to a predictions file")
+        return PredictionsDecoder.from_spec(spec)
     from baselines.pymatching_decoder import BASELINES, PyMatchingDecoder
 
     if spec in BASELINES:
@@ -32,7 +40,7 @@ def decoder_from_spec(spec: str, *, contract: str | None = None, provider: str =
         return _family(spec, contract, _options(provider, threads, batch_size, workers))
     if not path.exists() and not spec.endswith(".onnx"):
         raise UsageError(f"unknown decoder {spec!r}: give a baseline ({', '.join(BASELINES)}), "
-                         "a built-in model (sov models list) or a path to an .onnx file")
+                         "a built-in model (sov models list), a path to an .onnx file or predictions:FILE")
     return OnnxDecoder.from_file(str(path), contract=contract,
                                  options=_options(provider, threads, batch_size, workers))
 

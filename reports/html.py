@@ -42,7 +42,7 @@ code, .mono { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, "Liber
   margin: 18px 0 6px; }
 .card { border: 1px solid var(--line); border-radius: 8px; padding: 12px 14px; background: #fff;
   border-left: 5px solid var(--c, #999); }
-.card .name { font-weight: 700; font-size: 14.5px; word-break: break-all; }
+.card .name { font-weight: 700; font-size: 14.5px; overflow-wrap: break-word; }
 .card .big { font-size: 24px; font-weight: 700; margin: 2px 0 0; letter-spacing: -.01em; }
 .card .sub { color: var(--muted); font-size: 12.5px; }
 table { border-collapse: collapse; width: 100%; margin: 8px 0 4px; font-size: 13px; }
@@ -81,20 +81,22 @@ figure svg { width: 100%; height: auto; display: block; }
 figcaption { font-size: 12px; color: var(--muted); padding: 2px 6px 4px; }
 .models { display: grid; grid-template-columns: repeat(auto-fit, minmax(340px, 1fr)); gap: 14px; }
 .model { border: 1px solid var(--line); border-radius: 8px; padding: 12px 16px; border-top: 4px solid var(--c); }
-.model h3 { margin: 0 0 6px; word-break: break-all; }
+.model h3 { margin: 0 0 6px; overflow-wrap: break-word; }
 dl.kv { display: grid; grid-template-columns: max-content 1fr; gap: 3px 14px; margin: 0; font-size: 12.5px; }
 dl.kv dt { color: var(--muted); }
-dl.kv dd { margin: 0; word-break: break-all; }
+dl.kv dd { margin: 0; overflow-wrap: anywhere; }
 .ops { display: flex; flex-wrap: wrap; gap: 4px; }
 .ops span { background: var(--soft); border: 1px solid var(--line); border-radius: 4px; padding: 0 5px;
   font-size: 11.5px; font-family: ui-monospace, Menlo, Consolas, "DejaVu Sans Mono", monospace; }
 pre.cmd { background: #f6f8fa; border: 1px solid var(--line); border-radius: 6px; padding: 8px 10px;
-  white-space: pre-wrap; word-break: break-all; margin: 4px 0; }
+  white-space: pre-wrap; overflow-wrap: anywhere; margin: 4px 0; }
 .note { background: #fff8c5; border: 1px solid #eedc82; border-radius: 6px; padding: 8px 12px; font-size: 13px; }
 .alert { background: #ffebe9; border: 1px solid #ff8182; border-radius: 6px; padding: 8px 12px; }
 ul.method { padding-left: 18px; color: #394150; font-size: 13px; }
 footer { margin-top: 30px; padding-top: 10px; border-top: 1px solid var(--line); color: var(--muted);
   font-size: 12px; }
+section.answers table { width: 100%; border-collapse: collapse; font-size: 13px; }
+section.answers td, section.answers th { padding: 5px 8px; border-bottom: 1px solid var(--line); vertical-align: top; }
 @media (max-width: 760px) { main { padding: 18px; margin: 0; border-radius: 0; } }
 @media print {
   @page { size: A4 landscape; margin: 10mm 10mm; }
@@ -110,6 +112,9 @@ footer { margin-top: 30px; padding-top: 10px; border-top: 1px solid var(--line);
   tbody tr:hover { background: none; }
   .charts { grid-template-columns: repeat(3, 1fr); }
   footer, ul.method { break-inside: avoid; }
+  section.answers { break-after: avoid; }
+  section.answers table, table.summary { break-inside: avoid; page-break-inside: avoid; }
+  thead { display: table-header-group; }
   * { -webkit-print-color-adjust: exact; print-color-adjust: exact; }
 }
 """

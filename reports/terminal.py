@@ -685,3 +685,12 @@ def signer_table(signer):
     t.add_row("signed", escape(f"{signer.signed_name} {signer.signed_digest}"))
     t.add_row("tool", signer.tool)
     return t
+
+
+def load_line(machine: dict | None) -> str | None:
+    """A warning when the timing ran on a machine busier than its cores."""
+    la, n = (machine or {}).get("load_average"), (machine or {}).get("cores") or 1
+    if la and la[0] > n:
+        return (f"note: load average {la[0]:g} on {n} cores while timing: shots/s and latency "
+                "include other processes' work")
+    return None

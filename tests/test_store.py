@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import duckdb
 import pytest
 
@@ -187,3 +190,23 @@ def test_blocks_of_a_schema_4_store_drawn_under_another_stim_are_not_reused(tmp_
         [(w.legacy_stream_id, n), (w.stream_id, n)])  # the old blocks stay, unused
     assert old.query("SELECT stream_id FROM workloads") == [(w.stream_id,)]
 
+
+
+def test_waiting_on_a_locked_store_says_so_and_names_the_holder(tmp_path):
+    import subprocess
+    import sys
+
+    import duckdb
+
+    db = tmp_path / "held.duckdb"
+    holder = duckdb.connect(str(db))  # this process holds the file's lock
+    try:
+        code = ("from verifier.store.db import Store\n"
+                f"Store({str(db)!r}, lock_timeout=3).connect().__enter__()\n")
+        r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                           cwd=str(Path(__file__).resolve().parents[1]))
+    finally:
+        holder.close()
+    first = r.stderr.splitlines()[0]
+    assert first.startswith("sov: waiting for the store") and f"(PID {os.getpid()})" in first, r.stderr
+    assert "stayed locked by" in r.stderr and r.returncode != 0

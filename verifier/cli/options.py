@@ -44,7 +44,7 @@ WorkersOpt = Annotated[Optional[int], typer.Option("--workers", min=1, help="Wor
 PolicyOpt = Annotated[Optional[Path], typer.Option("--policy", metavar="FILE.toml",
                                                    help="Workloads and gates from a policy file (docs/policy.md).")]
 
-DecoderOpt = Annotated[str, typer.Option("--decoder", help="pymatching, pymatching-correlated, a built-in model, or FILE.onnx.")]
+DecoderOpt = Annotated[str, typer.Option("--decoder", help="pymatching, pymatching-correlated, a built-in model, FILE.onnx, or predictions:FILE (predictions made elsewhere).")]
 ModelOpt = Annotated[str, typer.Option("--model", help="qibocal, sov-reference, a built-in model (sov models list), FILE.onnx, or openai:http://HOST:PORT/v1#MODEL (an OpenAI-compatible endpoint, asked about plots).")]
 EXPERIMENTS = ("resonator_spectroscopy, qubit_spectroscopy, rabi_amplitude, rabi_length, t1, ramsey, spin_echo "
                "or readout")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
@@ -36,7 +37,7 @@ def run(
     n_workers = o.workers_or_default(workers)
     o.start_workers(executor, n_workers)
     wl = o.qec_workload(**workload)
-    from reports.terminal import fault_probe_line, shot_progress, task_table
+    from reports.terminal import fault_probe_line, load_line, shot_progress, task_table
     from verifier.workflows.qec import record_task
 
     dec = wiring.decoder_from_spec(decoder, **runtime, workers=n_workers)
@@ -50,6 +51,50 @@ def run(
         console.print(line)
     if result.reused_shots:
         console.print(f"{result.reused_shots:,} shots reused from the store {store.path}")
+    if (line := load_line(payload.get("machine"))) is not None:
+        console.print(line)
+    if (c := result.figures.get("commitment")) is not None:
+        console.print(f"truth verified against the commitment {c['value'][:16]}... of the syndromes "
+                      f"exported {c['exported_at'][:16]} ({c['exports_verified']} export(s))")
+    o.write_json(json_out, payload)
+    return 0
+
+
+@app.command("export-syndromes")
+@o.workload_options(shots=o.MEASURE_SHOTS)
+def export_syndromes(
+    out: Annotated[Path, typer.Option("--out", metavar="DIR", help="Folder to write the syndromes to (what the vendor gets).")],
+    workload: Optional[dict] = None,  # the workload flags: see o.workload_options
+    fmt: Annotated[str, typer.Option("--format", metavar="b8|01", help="Format of the detection events written.")] = "b8",
+    truth: Annotated[Optional[Path], typer.Option("--truth", metavar="FILE.b8", help="Also write the observables here, for the lab to keep (never inside --out).")] = None,
+    db: o.DbOpt = None,
+    json_out: o.JsonOpt = None,
+) -> int:
+    """Write a workload's detection events without its observables, for blind evaluation.
+
+    --out DIR gets the events (detection_events.b8 or .01), the circuit and its detector
+    error model, and syndromes.json with a commitment to the observables: sha256(salt ||
+    observables as b8), with a random 32-byte salt kept in the store. Score what the
+    vendor returns with --decoder predictions:FILE on the same workload flags: the truth is
+    checked against the commitment first (exit 4 if it changed)."""
+    o.check_outputs(json_out=json_out)
+    from verifier.store.runs import recorded_run
+    from verifier.workflows.syndromes import export_syndromes as export
+
+    wl = o.qec_workload(**workload)
+    store = o.store_for(db)
+    with recorded_run(store, "qec export-syndromes") as rec:
+        res = export(wl, store=store, out=out, fmt=fmt, truth=truth, run_id=rec.run_id)
+        rec.summary = {"workload_id": wl.id, "commitment": res.export.commitment, "folder": res.folder,
+                       "shots": res.export.shots}
+    payload = res.to_json() | {"db": store.path}
+    console = o.human_console(json_out)
+    console.print(f"{res.export.shots:,} shots of {wl.describe()} (workload {wl.id[:12]}) exported to {res.folder}:")
+    for role, path in res.files.items():
+        console.print(f"  {role:<22} {Path(path).name}")
+    console.print(f"commitment {res.export.commitment} (salt in the store {store.path})")
+    if res.truth:
+        console.print(f"truth (keep it, do not send it): {res.truth}")
     o.write_json(json_out, payload)
     return 0
 

@@ -80,7 +80,8 @@ def run_block(decoder: Decoder, workload: QecWorkload, block: Block) -> BlockOut
     t0 = time.perf_counter()
     dets, obs = workload.sample_block(block)
     t1 = time.perf_counter()
-    pred = compiled.decode_packed(dets)
+    by_position = getattr(compiled, "decode_block", None)  # PositionalDecoder: needs the offset
+    pred = compiled.decode_packed(dets) if by_position is None else by_position(dets, block.start)
     t2 = time.perf_counter()
     pred = np.ascontiguousarray(pred, dtype=np.uint8)
     if pred.shape != obs.shape:

@@ -33,6 +33,20 @@ class CompiledDecoder(Protocol):
 
 
 @runtime_checkable
+class PositionalDecoder(Protocol):
+    """A compiled decoder that answers by shot position, not from the events alone: its
+    predictions were made elsewhere, one row per shot of the workload (``predictions:FILE``).
+    The run loop hands it each block's first shot; the events come along so that it can
+    check their count. Optional: a compiled decoder without ``decode_block`` is called
+    through ``decode_packed`` as before."""
+
+    def decode_block(self, dets: np.ndarray, start: int) -> np.ndarray:
+        """The predictions of shots ``start .. start + len(dets)``, laid out as
+        :meth:`CompiledDecoder.decode_packed`'s."""
+        ...
+
+
+@runtime_checkable
 class Decoder(Protocol):
     name: str  # what the user typed: a baseline name or the model's file name
     model_sha256: str | None  # None for open baselines
@@ -47,6 +61,15 @@ class Decoder(Protocol):
 
     def compile_for(self, workload: "QecWorkload") -> CompiledDecoder:
         ...
+
+
+def is_precomputed(decoder: Decoder) -> bool:
+    """A decoder whose predictions were made elsewhere (``decodes_any_syndrome = False``: a
+    predictions file). It answers only for the shots of the workload it was made for, by
+    position, so it cannot decode other syndromes (a latency or fault probe), and sampled
+    shots are scored with it only when they were exported to its maker
+    (``verifier.workflows.syndromes``)."""
+    return getattr(decoder, "decodes_any_syndrome", True) is False
 
 
 def member_for(decoder: Decoder, workload: "QecWorkload") -> Decoder:

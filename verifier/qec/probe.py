@@ -253,9 +253,9 @@ class FaultProber:
         """The probe of ``decoder`` on ``workload`` (None for a decoder that does not
         decode syndromes it is given, e.g. recorded predictions, and for the baseline
         where it cannot decode the workload: its replay says why)."""
-        from verifier.qec.decoder import fingerprint
+        from verifier.qec.decoder import fingerprint, is_precomputed
 
-        if getattr(decoder, "decodes_any_syndrome", True) is False:
+        if is_precomputed(decoder):
             return None
         key = (fingerprint(decoder), workload.stream_id)
         if key not in self._done:

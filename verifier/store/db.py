@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import sys
 import time
 import uuid
 from contextlib import contextmanager
@@ -33,6 +34,7 @@ from verifier.store.schema import MIGRATIONS, migration_variables
 
 DEFAULT_DB = "sov.duckdb"
 LOCK_TIMEOUT_S = 120.0
+WAIT_NOTICE_S = 2.0  # say that the store is locked once a wait lasts this long
 TEST_HOOK_ENV = "SOV_TEST_HOOK_DIR"
 
 
@@ -46,6 +48,14 @@ def now() -> datetime:
 
 def new_run_id() -> str:
     return now().strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
+
+
+def _holder(e: Exception) -> str:
+    """Who holds the lock, as DuckDB reports it ("... held in /usr/bin/python3 (PID 123) ...")."""
+    import re
+
+    m = re.search(r"held in (\S+) \(PID (\d+)\)", str(e))
+    return f"locked by {m.group(1)} (PID {m.group(2)})" if m else "locked by another process"
 
 
 def _is_lock_error(e: Exception) -> bool:
@@ -112,18 +122,24 @@ class Store:
             raise StoreError(f"no store at {self.path} (run a command that records first, or give --db)")
         if not read_only and not p.exists() and not os.access(p.parent.resolve(), os.W_OK):
             raise StoreError(f"cannot create store {self.path}: its folder is not writable")
-        deadline = time.monotonic() + self.lock_timeout
+        started = time.monotonic()
+        deadline = started + self.lock_timeout
         delay = 0.02
+        told = False
         while True:
             try:
                 return duckdb.connect(self.path, read_only=read_only, config=CONNECT_CONFIG)
             except duckdb.Error as e:
                 if _is_lock_error(e) and time.monotonic() < deadline:
+                    if not told and time.monotonic() - started > WAIT_NOTICE_S:
+                        told = True  # a person watching a silent command deserves to know why
+                        sys.stderr.write(f"sov: waiting for the store {self.path}: {_holder(e)}; "
+                                         f"giving up after {self.lock_timeout:.0f} s\n")
                     time.sleep(delay * (0.5 + random.random()))
                     delay = min(delay * 2, 1.0)
                     continue
                 if _is_lock_error(e):
-                    raise StoreError(f"store {self.path} stayed locked by another process for "
+                    raise StoreError(f"store {self.path} stayed {_holder(e)} for "
                                      f"{self.lock_timeout:.0f} s") from None
                 msg = str(e).strip().splitlines()[0]
                 if "read-only" in msg.lower() or "permission" in msg.lower():

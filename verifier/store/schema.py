@@ -199,6 +199,26 @@ MIGRATIONS: list[tuple[str, str]] = [
         PRIMARY KEY (model_sha256, signature_sha256)
     );
     """),
+    # `sov qec export-syndromes` sends a workload's detection events without its observables
+    # and commits to the observables: sha256(salt || observables as b8). The salt stays
+    # here, so the lab can later show which truth it scored predictions against
+    # (verifier.store.commitments, docs/blind-evaluation.md).
+    ("syndrome_exports: exported detection events and the commitment to their truth", """
+    CREATE TABLE syndrome_exports (
+        commitment VARCHAR PRIMARY KEY,   -- sha256(salt || observables as b8), hex
+        workload_id VARCHAR NOT NULL,
+        stream_id VARCHAR NOT NULL,
+        dets_sha256 VARCHAR NOT NULL,     -- the exported detection-events file
+        shots BIGINT NOT NULL,
+        num_detectors INTEGER NOT NULL,
+        num_observables INTEGER NOT NULL,
+        format VARCHAR NOT NULL,          -- b8 | 01
+        salt VARCHAR NOT NULL,            -- 32 random bytes, hex
+        folder VARCHAR,                   -- where the export was written
+        run_id VARCHAR,
+        created_at TIMESTAMPTZ NOT NULL
+    );
+    """),
 ]
 
 

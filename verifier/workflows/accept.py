@@ -78,8 +78,9 @@ def _task_json(r: "TaskResult") -> dict:
     out = {k: d[k] for k in ("decoder", "fingerprint", "model_sha256", "shots", "errors", "ler",
                              "ler_ci", "ler_per_round", "seconds", "shots_per_second",
                              "reused_shots")}
-    if "fault_probe" in d:
-        out["fault_probe"] = d["fault_probe"]
+    for extra in ("fault_probe", "commitment"):
+        if extra in d:
+            out[extra] = d[extra]
     return out
 
 
@@ -208,8 +209,10 @@ def accept(candidate: "Decoder | None", baseline: "Decoder | None", policy: Poli
     ``probe``: the single-fault probe, run on each decoder that is a model."""
     from contextlib import nullcontext
 
+    from verifier.qec.decoder import is_precomputed
     from verifier.qec.flags import from_flags
     from verifier.workflows.qec import run_task
+    from verifier.workflows.syndromes import refuse_unexported
 
     decoder_gates = [g for g in policy.gates if g.kind != "calibration"]
     built: list[tuple[WorkloadSpec, Any]] = []
@@ -219,8 +222,13 @@ def accept(candidate: "Decoder | None", baseline: "Decoder | None", policy: Poli
         for w in policy.workloads:
             if any(g.applies_to(w.name) for g in decoder_gates):
                 wl = from_flags(**w.args)
-                candidate.check(wl)
-                baseline.check(wl)
+                timed = any(g.kind == "latency" and g.applies_to(w.name) for g in decoder_gates)
+                for dec in (candidate, baseline):
+                    dec.check(wl)
+                    refuse_unexported(store, dec, wl)
+                    if timed and is_precomputed(dec):
+                        raise UsageError(f"a latency gate times both decoders and {dec.name} holds "
+                                         f"predictions made elsewhere, with no latency: drop the gate for {w.name}")
                 built.append((w, wl))
     outcomes: list[WorkloadOutcome] = []
     for w, wl in built:

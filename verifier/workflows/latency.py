@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from verifier.qec.decoder import Decoder, fingerprint, transport_seconds
+from verifier.qec.decoder import Decoder, fingerprint, is_precomputed, transport_seconds
 from verifier.errors import UsageError
 from verifier.qec.workload import QecWorkload
 
@@ -101,6 +101,8 @@ def measure_latency(decoder: Decoder, workload: QecWorkload, *, shots: int = 10_
         raise UsageError("latency needs --shots >= 1, --warmup >= 0 and --batch-size >= 1")
     if budget_us_per_round <= 0:
         raise UsageError(f"--budget-us must be positive, got {budget_us_per_round}")
+    if is_precomputed(decoder):
+        raise UsageError(f"{decoder.name} holds predictions made elsewhere: it has no decoding latency")
     decoder.check(workload)
     need = (shots + warmup) * batch
     if need > workload.shots:
@@ -192,7 +194,7 @@ def latency_distribution(decoder: Decoder, workload: QecWorkload, *, shots: int 
     quantiles (µs per round: the time to decode one shot, all its rounds, / rounds, what a
     real-time decoder must keep up with) and the survival curve at :data:`TAIL_PROBS`,
     for a report's distribution plot."""
-    if shots <= 0:
+    if shots <= 0 or is_precomputed(decoder):  # predictions made elsewhere: no latency to measure
         return {"shots": 0}
     rounds = max(1, int(workload.rounds or 1))
     seconds = np.asarray(measure_shot_latency(decoder, workload, shots=shots, warmup=warmup), dtype=float)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from contextlib import nullcontext
 from typing import Any, Callable, Sequence
 
+from verifier.environment import machine
 from verifier.engine.replay import replay
 from verifier.engine.results import ProgressFn, TaskResult
 from verifier.qec.decoder import Decoder
@@ -15,6 +16,7 @@ from verifier.qec.workload import MemoryWorkload, QecWorkload
 ProbeFn = Callable[[Decoder, QecWorkload], Any]
 from verifier.store.db import Store
 from verifier.store.runs import Run, recorded_run
+from verifier.workflows.syndromes import check_scored_shots
 
 
 def run_task(decoder: Decoder, workload: QecWorkload, *, run: Run | None = None, workers: int = 1,
@@ -23,13 +25,18 @@ def run_task(decoder: Decoder, workload: QecWorkload, *, run: Run | None = None,
     """Check the decoder against the workload, run the single-fault ``probe`` (before any
     shot, so its warning comes first; its figures become the result's ``fault_probe``),
     replay every shot, record the result (the run loop records the model and decoder, and
-    the result row with the last blocks)."""
+    the result row with the last blocks). Predictions made elsewhere are first checked to
+    belong to these shots (an export's commitment, ``verifier.workflows.syndromes``),
+    reported in ``figures["commitment"]``."""
     decoder.check(workload)
+    commitment = check_scored_shots(run.store if run is not None else None, decoder, workload)
     found = probe(decoder, workload) if probe is not None else None
     result = replay(decoder, workload, store=run.store if run is not None else None,
                     run_id=run.run_id if run is not None else None, workers=workers,
                     max_errors=max_errors, progress=progress, executor=executor,
                     record_result=run is not None)
+    if commitment is not None:
+        result.figures["commitment"] = commitment
     if probe is not None:
         result.figures["fault_probe"] = found.to_json() if found is not None else None
     return result
@@ -44,8 +51,9 @@ def record_task(decoder: Decoder, workload: QecWorkload, *, store: Store, worker
                           progress=progress, executor=executor, probe=probe)
         payload = result.to_json()
         payload["db"] = store.path
+        payload["machine"] = machine()  # its load right after the timing: shots/s means little without it
         rec.summary = {"decoder": decoder.name, "workload_id": workload.id, "shots": result.stats.shots,
-                       "errors": result.stats.errors}
+                       "errors": result.stats.errors, "load_average": payload["machine"]["load_average"]}
         if "fault_probe" in result.figures:
             rec.summary["fault_probe"] = result.figures["fault_probe"]
     return result, payload

@@ -20,6 +20,7 @@ from verifier.workflows.compare.paired import paired_test
 from verifier.workflows.compare.procurement import settings
 from verifier.workflows.compare.payload import header, summarize, workload_entry
 from verifier.workflows.compare.recorded import find_verdicts
+from verifier.workflows.syndromes import refuse_unexported
 
 if TYPE_CHECKING:
     from verifier.store.runs import Run
@@ -82,7 +83,8 @@ def _result_row(c: Candidate, w, res, lat: dict[str, Any]) -> dict[str, Any]:
             "ler_per_round_ci": [per_round(lo, w.rounds), per_round(hi, w.rounds)],
             "seconds": s.seconds, "shots_per_second": s.shots_per_second,
             "reused_shots": res.reused_shots, "latency": lat, "fault_probe": res.figures.get("fault_probe"),
-            **_member(c, w, res)}
+            **_member(c, w, res),
+            **({"commitment": res.figures["commitment"]} if "commitment" in res.figures else {})}
 
 
 def _member(c: Candidate, w, res) -> dict[str, Any]:
@@ -155,6 +157,7 @@ def run_compare(candidates: list[Candidate], sweep: SweepSpec, *, run: "Run", wo
     for c in candidates:  # refuse before any shot a decoder that cannot serve a workload
         for w in workloads:
             c.decoder.check(w)
+            refuse_unexported(run.store, c.decoder, w)
     started = time.monotonic()
     results, failed, failed_code = _run_tasks(candidates, workloads, run=run, workers=workers,
                                  latency_shots=latency_shots, progress=progress, probe=probe)
