@@ -365,3 +365,9 @@ def test_one_action_folder_finds_the_truth_of_its_output_folder(cli, tmp_path):
     r, rep = _replay(cli, tmp_path, EMU / "A_emu" / "data" / "t1-0", "--bootstrap", "0", "--gate")
     assert r.returncode == 0, r.stderr
     assert [a["action"] for a in rep["actions"]] == ["t1"] and rep["actions"][0]["qubits"][0]["truth"] == {"t1_ns": 2500.0}
+
+
+def test_every_qibocal_protocol_module_names_its_experiments_operation():
+    from baselines.qibocal_protocols import OPERATIONS, PROTOCOLS
+
+    assert {p.OPERATION: name for name, p in PROTOCOLS.items()} == OPERATIONS

@@ -16,5 +16,5 @@ PROTOCOLS: dict[str, ModuleType] = {
     "rabi_amplitude": rabi_amplitude, "rabi_length": rabi_length, "t1": t1, "ramsey": ramsey,
     "spin_echo": spin_echo, "readout": readout}
 
-# runcard operation -> sov experiment
-OPERATIONS = {p.OPERATION: name for name, p in PROTOCOLS.items()}
+# runcard operation -> sov experiment: one home, the experiments' own qibocal_operation
+from verifier.calib.folder import OPERATIONS  # noqa: E402
