@@ -598,8 +598,9 @@ def calib_replay_gate_lines(verdict: dict) -> list[str]:
         for act in e["actions"]:
             for p, j in act["parameters"].items():
                 if "candidate_error" in j:
-                    fig = (f"error {_cal_fmt(j['candidate_error']) if j['candidate_error'] is not None else 'failed'} vs Qibocal {_cal_fmt(j['baseline_error']) if j['baseline_error'] is not None else 'failed'}, "
-                           f"allowed {_cal_fmt(j['allowed'])}")
+                    ce, be = (_cal_fmt(v) if v is not None else "none (failed)"
+                              for v in (j["candidate_error"], j["baseline_error"]))
+                    fig = f"error {ce} vs Qibocal {be}, allowed {_cal_fmt(j['allowed'])}"
                 elif "difference" in j:
                     fig = f"differs from Qibocal by {_cal_fmt(j['difference'])}, allowed {_cal_fmt(j.get('allowed'))}"
                 else:

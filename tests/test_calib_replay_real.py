@@ -371,3 +371,16 @@ def test_every_qibocal_protocol_module_names_its_experiments_operation():
     from baselines.qibocal_protocols import OPERATIONS, PROTOCOLS
 
     assert {p.OPERATION: name for name, p in PROTOCOLS.items()} == OPERATIONS
+
+
+def test_a_discriminator_at_chance_level_is_flagged(cli, tmp_path):
+    from tests.fixtures.calibration import constant_discriminator
+
+    m = tmp_path / "const.onnx"
+    save(constant_discriminator(0), m)
+    r, rep = _replay(cli, tmp_path, EMU / "A_emu", "--model", str(m), "--gate")
+    q = _action(rep, "single_shot_classification")["qubits"][0]
+    assert q["candidate_fidelity"] == pytest.approx(0.5)
+    assert any("at chance level" in f for f in q["flags"])
+    # Qibocal's own threshold is at chance level on these shots too: the relative gate passes it
+    assert rep["gate"]["experiments"]["readout"]["status"] == "pass" and r.returncode == 0

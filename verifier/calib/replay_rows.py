@@ -13,7 +13,8 @@ Flags (``row["flags"]``) are raised when:
   recorded shots;
 - Ramsey: the corrected qubit frequency Qibocal recorded differs from the candidate's
   (drive + programmed detuning - sign(detuning) x fitted oscillation frequency) or from
-  the truth by more than :data:`FLAG_FREQUENCY_HZ` (10 kHz).
+  the truth by more than :data:`FLAG_FREQUENCY_HZ` (10 kHz);
+- readout: the candidate's assignment fidelity at chance level (<= 0.55).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ FLAG_SIGMAS = 3.0
 FLAG_REL = 0.01
 FLAG_FIDELITY = 0.01
 FLAG_FREQUENCY_HZ = 10e3
+CHANCE_FIDELITY = 0.55  # assignment fidelity no better than a coin, give or take
 
 
 def rel(a: float | None, b: float | None) -> float | None:
@@ -208,6 +210,9 @@ def readout_qubit(row: dict, model, records, a, q, ctx: dict, **_) -> None:
         return
     row["candidate_fidelity"] = float(assignment_fidelity(cand_pred[None], states[None])[0])
     row["candidate_failed"] = False
+    if row["candidate_fidelity"] <= CHANCE_FIDELITY:
+        flags.append(f"the candidate's assignment fidelity {row['candidate_fidelity']:.3f} is at chance level "
+                     "on the recorded shots")
     if qf is not None:
         qb = records.classify(qf, iq)
         row["qibocal_fidelity"] = float(assignment_fidelity(qb[None], states[None])[0])
