@@ -1,8 +1,9 @@
 """Is there a signal, and does the line shape fit? Asked of every sweep before any fit is
 trusted.
 
-Each experiment expects a feature: an oscillation (Rabi amplitude and length), a decay (T1,
-spin echo), a decaying oscillation (Ramsey), a Lorentzian line, peak or dip (qubit and
+Each experiment expects a feature, declared in its own module (``Experiment.line_shape``,
+from ``verifier.calib.line_shapes``): an oscillation (Rabi amplitude and length), a decay
+(T1, spin echo), a decaying oscillation (Ramsey), a Lorentzian line, peak or dip (qubit and
 resonator spectroscopy). sov fits that line shape and a flat line to the sweep, both
 weighted by the per-point noise ``sigma``:
 
@@ -28,9 +29,10 @@ on a ``no signal`` sweep is marked ``confident on no signal`` by the replay.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
+
+from verifier.calib.experiments import experiment as get_experiment
 
 P_SIGNAL = 1e-9
 MIN_SWING_SIGMA = 5.0
@@ -60,68 +62,6 @@ class SignalCheck:
 
 def _r(v):
     return None if v is None or not np.isfinite(v) else float(f"{v:.4g}")
-
-
-# -- line shapes: (feature, model(x, *p), initial guesses(x, y) -> list of p0) ----------------
-
-def _cos(x, c, a, f, ph):
-    return c + a * np.cos(2 * np.pi * f * x + ph)
-
-
-def _damped_cos(x, c, a, f, ph, g):
-    return c + a * np.exp(-g * x) * np.cos(2 * np.pi * f * x + ph)
-
-
-def _decay(x, c, a, g):
-    return c + a * np.exp(-g * x)
-
-
-def _lorentz(x, c, a, x0, w):
-    return c + a / (1 + ((x - x0) / w) ** 2)
-
-
-def _fft_freqs(x, y, k: int = 3) -> list[float]:
-    n = x.size
-    dx = (x[-1] - x[0]) / max(n - 1, 1)
-    spec = np.abs(np.fft.rfft(y - y.mean()))
-    freqs = np.fft.rfftfreq(n, dx)
-    order = np.argsort(spec[1:])[::-1][:k] + 1
-    return [float(freqs[i]) for i in order] or [1.0 / max(x[-1] - x[0], 1e-12)]
-
-
-def _osc_guesses(x, y):
-    a = (y.max() - y.min()) / 2
-    return [[y.mean(), a, f, ph] for f in _fft_freqs(x, y) for ph in (0.0, np.pi)]
-
-
-def _damped_guesses(x, y):
-    span = max(x[-1] - x[0], 1e-12)
-    return [g + [1.0 / span] for g in _osc_guesses(x, y)]
-
-
-def _decay_guesses(x, y):
-    span = max(x[-1] - x[0], 1e-12)
-    return [[y[-1], y[0] - y[-1], 3.0 / span], [y[-1], y[0] - y[-1], 1.0 / span]]
-
-
-def _line_guesses(x, y):
-    med = float(np.median(y))
-    w = 3 * abs(x[1] - x[0]) if x.size > 1 else 1.0
-    out = []
-    for i in (int(np.argmax(y)), int(np.argmin(y))):
-        out.append([med, y[i] - med, x[i], w])
-    return out
-
-
-SHAPES: dict[str, tuple[str, Callable, Callable]] = {
-    "rabi_amplitude": ("oscillation", _cos, _osc_guesses),
-    "rabi_length": ("oscillation", _damped_cos, _damped_guesses),
-    "ramsey": ("decaying oscillation", _damped_cos, _damped_guesses),
-    "t1": ("decay", _decay, _decay_guesses),
-    "spin_echo": ("decay", _decay, _decay_guesses),
-    "qubit_spectroscopy": ("Lorentzian line", _lorentz, _line_guesses),
-    "resonator_spectroscopy": ("Lorentzian line", _lorentz, _line_guesses),
-}
 
 
 def scatter_noise(y: np.ndarray) -> float:
@@ -163,13 +103,14 @@ def check_signal(experiment: str, x, y, nshots: int | None) -> SignalCheck | Non
     """The verdict on one sweep (None for an experiment without a line shape)."""
     from scipy.stats import chi2 as chi2_dist
 
-    if experiment not in SHAPES:
+    line = get_experiment(experiment).line_shape
+    if line is None:
         return None
-    feature, shape, guesses = SHAPES[experiment]
+    feature, shape, guesses = line.feature, line.model, line.guesses
     order = np.argsort(x)
     x, y = np.asarray(x, float)[order], np.asarray(y, float)[order]
     xs = (x - x[0]) / max(x[-1] - x[0], 1e-300)  # fit on [0, 1]: Hz and ns sweeps alike
-    k = shape.__code__.co_argcount - 1
+    k = line.n_params
     if x.size < k + 3:
         return SignalCheck("no signal", feature, 0.0, 1.0, 0.0, None, None, "scatter",
                            f"{x.size} points are too few to test for a {feature}")
