@@ -384,3 +384,25 @@ def test_a_discriminator_at_chance_level_is_flagged(cli, tmp_path):
     assert any("at chance level" in f for f in q["flags"])
     # Qibocal's own threshold is at chance level on these shots too: the relative gate passes it
     assert rep["gate"]["experiments"]["readout"]["status"] == "pass" and r.returncode == 0
+
+
+def test_drift_signature_on_a_recorded_folder(cli, tmp_path):
+    db = str(tmp_path / "s.duckdb")
+    m = tmp_path / "rl.onnx"
+    save(peak_rabi_model(1.0, metadata={"sov.experiment": "rabi_length"}), m)
+    r1 = cli("drift", "calib", "--model", str(m), "--replay", str(EMU / "A_emu"), "--db", db, "--json", "-")
+    assert r1.returncode == 0, r1.stderr
+    d1 = json.loads(r1.stdout)
+    assert d1["previous_digest"] is None and d1["signature"]["reference_id"].startswith("folder:")
+    assert d1["signature"]["values"] == [[80.0]]  # the peak of the recorded Rabi length sweep
+    r2 = cli("drift", "calib", "--model", str(m), "--db", db, "--json", "-")  # the simulated set: its own series
+    assert r2.returncode == 0 and json.loads(r2.stdout)["previous_digest"] is None
+    save(peak_rabi_model(1.05, metadata={"sov.experiment": "rabi_length"}), m)
+    r3 = cli("drift", "calib", "--model", str(m), "--replay", str(EMU / "A_emu"), "--db", db, "--json", "-")
+    assert r3.returncode == 1, r3.stderr
+    d3 = json.loads(r3.stdout)
+    assert d3["previous_digest"] == d1["signature"]["digest"] and d3["comparison"]["drift"] is True
+    r4 = cli("drift", "calib", "--model", "sov-reference", "-e", "readout", "--replay", str(EMU / "A_emu"),
+             "--db", db, "--json", "-")
+    assert r4.returncode == 0, r4.stderr
+    one_line(cli("drift", "calib", "--model", "sov-reference", "--replay", str(EMU / "A_emu"), "--db", db), 2)

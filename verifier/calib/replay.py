@@ -83,7 +83,7 @@ def _model_for(models: dict, exp: str, model_spec, resolve, contract, options):
     return models[exp]
 
 
-def _plan(root: Path, records, model_spec, experiment, resolve, contract, options):
+def plan_folder(root: Path, records, model_spec, experiment, resolve, contract, options):
     """The folder's actions, each with the loaded action and model (or why not)."""
     entries = scan_folder(root)
     if not entries:
@@ -137,7 +137,7 @@ def replay_folder(folder: str | Path, model_spec: Any, *, records, experiment: s
     and account for every other one; with a store, record each replayed action in
     ``cal_results`` (its failures counted, Qibocal's too)."""
     root = Path(folder)
-    plan, models = _plan(root, records, model_spec, experiment, resolve, contract, options)
+    plan, models = plan_folder(root, records, model_spec, experiment, resolve, contract, options)
     truth, truth_file = load_truth(root)
     rng = np.random.default_rng(seed)
     replayed = [Path(a.path) for _, a, m in plan if a is not None]

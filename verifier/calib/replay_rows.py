@@ -64,7 +64,7 @@ def resampled(model, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarr
     return np.broadcast_to(grid, out.shape).copy(), out
 
 
-def _estimate(model, experiment: str, x, y, nshots: int | None, ctx: dict[str, float]) -> np.ndarray:
+def estimate(model, experiment: str, x, y, nshots: int | None, ctx: dict[str, float]) -> np.ndarray:
     x, y = resampled(model, np.asarray(x, float), np.asarray(y, float))
     if hasattr(model, "estimate"):
         return model.estimate(np.atleast_2d(x), np.atleast_2d(y))
@@ -93,7 +93,7 @@ def fit_qubit(row: dict, model, records, a, q, ctx: dict, *, n_boot: int, rng: n
     truth = {p: ctx["truth"][p] for p in exp.param_names if p in ctx["truth"]}
     row["truth"] = truth or None
     try:
-        cand = np.asarray(_estimate(model, a.experiment, x, y, a.nshots, a.context(q))[0], float)
+        cand = np.asarray(estimate(model, a.experiment, x, y, a.nshots, a.context(q))[0], float)
     except UsageError as e:
         row["candidate_error"] = str(e)
         row["candidate_failed"] = True
@@ -171,7 +171,7 @@ def _stability(model, records, a, q, x, y, n_boot: int, rng: np.random.Generator
     ys = rng.binomial(a.nshots, np.broadcast_to(p, (n_boot, p.size))) / a.nshots
     xs = np.broadcast_to(x, ys.shape)
     try:
-        cb = np.asarray(_estimate(model, a.experiment, xs, ys, a.nshots, a.context(q)), float)
+        cb = np.asarray(estimate(model, a.experiment, xs, ys, a.nshots, a.context(q)), float)
     except UsageError:
         cb = np.full((n_boot, len(exp.params)), np.nan)
     qb = np.full((n_boot, len(exp.params)), np.nan)
@@ -202,8 +202,7 @@ def readout_qubit(row: dict, model, records, a, q, ctx: dict, **_) -> None:
                          + (f" ({ties} of {len(iq)} shots lie exactly on its threshold {qr['threshold']:g}, "
                             "which its classifier counts as 0)" if ties else ""))
     try:
-        cand_pred = (model.classify(iq) if hasattr(model, "classify")
-                     else model.classify_data(single_readout(iq, states))[0][0])
+        cand_pred = classify(model, iq, states)
     except UsageError as e:
         row["candidate_error"] = str(e)
         row["candidate_failed"] = True
@@ -220,6 +219,13 @@ def readout_qubit(row: dict, model, records, a, q, ctx: dict, **_) -> None:
         row["qibocal_refit"] = qf
     else:
         row["qibocal_failure"] = ctx["failed"].get(q, "no fit")
+
+
+def classify(model, iq: np.ndarray, states: np.ndarray) -> np.ndarray:
+    """A discriminator's state for each recorded shot (a baseline trains on the same shots)."""
+    if hasattr(model, "classify"):
+        return model.classify(iq)
+    return model.classify_data(single_readout(iq, states))[0][0]
 
 
 def _rotated_i(params: dict, iq: np.ndarray) -> np.ndarray:
