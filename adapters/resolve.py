@@ -14,7 +14,8 @@ from verifier.errors import UsageError
 def decoder_from_spec(spec: str, *, contract: str | None = None, provider: str = "cpu",
                       threads: int | None = None, batch_size: int = 8192, workers: int = 1,
                       families: bool = False):
-    """A baseline name (``pymatching``...), a built-in model name, a path to an ONNX file,
+    """A baseline name (``baselines.registry``: ``pymatching``, ``tesseract``, ... with
+    options as ``NAME:KEY=VALUE,...``), a built-in model name, a path to an ONNX file,
     ``predictions:FILE`` / ``predictions:FMT:FILE``, or, with ``families`` (the commands
     that run a grid of distances), a model family."""
     if spec.startswith("predictions:"):
@@ -23,12 +24,12 @@ def decoder_from_spec(spec: str, *, contract: str | None = None, provider: str =
         if contract:
             raise UsageError("--contract applies to ONNX models, not to a predictions file")
         return PredictionsDecoder.from_spec(spec)
-    from baselines.pymatching_decoder import BASELINES, PyMatchingDecoder
+    from baselines.registry import BASELINES, baseline
 
-    if spec in BASELINES:
+    if spec.partition(":")[0] in BASELINES:
         if contract:
             raise UsageError(f"--contract applies to ONNX models, not to the baseline {spec!r}")
-        return PyMatchingDecoder.named(spec)
+        return baseline(spec)
     from adapters.builtin import builtin_path
     from adapters.onnx_decoder import OnnxDecoder
 

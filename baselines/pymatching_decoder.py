@@ -9,23 +9,21 @@ from typing import Any
 
 import numpy as np
 
+from baselines.dem_source import first_line
 from verifier.environment import package_version
 from verifier.errors import UsageError
 
-BASELINES = {
-    "pymatching": "PyMatching (MWPM) on the circuit's detector error model",
-    "pymatching-correlated": "PyMatching with correlated matching (enable_correlations=True)",
-}
-
+NAMES = ("pymatching", "pymatching-correlated")  # their entries: baselines.registry
 
 NOT_GRAPHLIKE = ("PyMatching needs a graphlike detector error model (every error mechanism "
                  "with at most two detectors after stim's decompose_errors=True), and {what}: "
-                 "{why}; decode this circuit with a decoder of your own (--decoder FILE.onnx), "
-                 "or give a circuit whose errors decompose (e.g. a surface or repetition code)")
-
-
-def _first_line(e: Exception) -> str:
-    return (str(e).strip().splitlines() or [type(e).__name__])[0][:200].rstrip(".")
+                 "{why}; decode it with --decoder bposd or --decoder tesseract (any DEM; "
+                 "--decoder chromobius for an annotated color code), a decoder of your own "
+                 "(--decoder FILE.onnx), or give a circuit whose errors decompose (e.g. a "
+                 "surface or repetition code)")
+COLOR_CODE = ("PyMatching cannot decode the color code (its errors flip three detectors and do not "
+              "decompose into graphlike pieces): decode it with --decoder chromobius (or "
+              "--decoder tesseract / --decoder bposd)")
 
 
 def detector_error_model(source):
@@ -43,9 +41,9 @@ def detector_error_model(source):
         return source.detector_error_model()
     except ValueError as e:
         if "decompose" not in str(e):
-            raise UsageError(f"cannot build the circuit's detector error model: {_first_line(e)}") from None
+            raise UsageError(f"cannot build the circuit's detector error model: {first_line(e)}") from None
         raise UsageError(NOT_GRAPHLIKE.format(what="this circuit's errors cannot be decomposed",
-                                              why=_first_line(e))) from None
+                                              why=first_line(e))) from None
 
 
 def build_matching(source, *, correlated: bool = False):
@@ -57,7 +55,7 @@ def build_matching(source, *, correlated: bool = False):
         return pymatching.Matching.from_detector_error_model(dem, enable_correlations=correlated)
     except ValueError as e:
         raise UsageError(NOT_GRAPHLIKE.format(what="PyMatching refused this one",
-                                              why=_first_line(e))) from None
+                                              why=first_line(e))) from None
 
 
 @dataclass(frozen=True)
@@ -84,8 +82,8 @@ class PyMatchingDecoder:
 
     @classmethod
     def named(cls, name: str) -> "PyMatchingDecoder":
-        if name not in BASELINES:
-            raise KeyError(name)
+        if name not in NAMES:
+            raise UsageError(f"--decoder {name}: PyMatching takes no options (give {' or '.join(NAMES)})")
         return cls(correlated=name.endswith("correlated"), name=name)
 
     def fingerprint_spec(self) -> dict[str, Any]:
@@ -94,7 +92,8 @@ class PyMatchingDecoder:
                 "dem": "decompose_errors=True"}
 
     def check(self, workload) -> None:
-        return None
+        if getattr(workload, "code", None) == "color":
+            raise UsageError(COLOR_CODE)
 
     def compile_for(self, workload) -> CompiledMatching:
         return CompiledMatching(build_matching(workload, correlated=self.correlated),

@@ -24,9 +24,10 @@ ExperimentOpt = o.experiment_opt("Calibration experiment for --model (rabi_ampli
 @o.hidden_aliases(model="--calib-model")
 @o.runtime_options("provider", "threads", "batch_size")
 def compare(
-    decoder: Annotated[List[str], typer.Option("--decoder", help="Repeatable: pymatching, pymatching-correlated, a built-in model, FILE.onnx, or a model family (one file per distance: 'DIR/NAME_d{d}_T{rounds}_{basis}.onnx', a directory, or A.onnx,B.onnx).")] = [],  # noqa: B006
+    decoder: Annotated[List[str], typer.Option("--decoder", help="Repeatable. " + o.DECODER_HELP + " Or a model family (one file per distance: 'DIR/NAME_d{d}_T{rounds}_{basis}.onnx', a directory, or A.onnx,B.onnx).")] = [],  # noqa: B006
     baseline: Annotated[str, typer.Option("--baseline", help="The reference every candidate is tested against (added if not listed).")] = "pymatching",
-    distances: Annotated[Optional[str], typer.Option("--distances", metavar="3,5,7", help="Code distances, comma-separated.")] = None,
+    distances: Annotated[Optional[str], typer.Option("--distances", "-d", metavar="3,5,7", help="Code distances, comma-separated.")] = None,
+    code: Annotated[Optional[str], typer.Option("--code", metavar="surface|color|repetition", help="Code of the generated memories [default: surface].", show_default=False)] = None,
     p: o.PListOpt = None,
     noise: Annotated[Optional[str], typer.Option("--noise", help="Noise model: uniform or si1000 [default: uniform].", show_default=False)] = None,
     basis: Annotated[Optional[str], typer.Option("--basis", help="Memory basis: x or z [default: z].", show_default=False)] = None,
@@ -57,7 +58,7 @@ def compare(
     from verifier.workflows.compare import compare_plan, run_comparison
 
     o.check_outputs(html=html, markdown=markdown, json_out=json_out)
-    plan = compare_plan(decoder, baseline, distances=distances, p=p, noise=noise, basis=basis, shots=shots,
+    plan = compare_plan(decoder, baseline, distances=distances, p=p, noise=noise, basis=basis, shots=shots, code=code,
                         seed=seed, rounds=rounds, policy=policy, calib_models=model, experiment=experiment)
     store = o.store_for(db)
     console = o.human_console(json_out)

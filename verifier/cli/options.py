@@ -44,7 +44,11 @@ WorkersOpt = Annotated[Optional[int], typer.Option("--workers", min=1, help="Wor
 PolicyOpt = Annotated[Optional[Path], typer.Option("--policy", metavar="FILE.toml",
                                                    help="Workloads and gates from a policy file (docs/policy.md).")]
 
-DecoderOpt = Annotated[str, typer.Option("--decoder", help="pymatching, pymatching-correlated, a built-in model, FILE.onnx, or predictions:FILE (predictions made elsewhere).")]
+DECODER_HELP = ("A baseline: pymatching, pymatching-correlated (graphlike DEMs: surface, repetition), "
+                "tesseract, bposd (any DEM; qLDPC), chromobius (color codes), belief-matching "
+                "(extra [belief]); options as NAME:KEY=VALUE,... (docs/baselines.md). Or a "
+                "built-in model, FILE.onnx, or predictions:FILE (predictions made elsewhere).")
+DecoderOpt = Annotated[str, typer.Option("--decoder", help=DECODER_HELP)]
 ModelOpt = Annotated[str, typer.Option("--model", help="qibocal, sov-reference, a built-in model (sov models list), FILE.onnx, or openai:http://HOST:PORT/v1#MODEL (an OpenAI-compatible endpoint, asked about plots).")]
 EXPERIMENTS = ("resonator_spectroscopy, qubit_spectroscopy, rabi_amplitude, rabi_length, t1, ramsey, spin_echo "
                "or readout")
@@ -62,6 +66,9 @@ DistancesOpt = Annotated[str, typer.Option("--distances", metavar="3,5,7", help=
 RoundsOpt = Annotated[Optional[int], typer.Option("--rounds", "-r", min=1, help="QEC rounds [default: distance].",
                                                   show_default=False)]
 BasisOpt = Annotated[str, typer.Option("--basis", help="Memory basis: x or z.")]
+CodeOpt = Annotated[str, typer.Option("--code", metavar="surface|color|repetition",
+                                      help="Code of the generated memory: surface (rotated), color (6.6.6, "
+                                           "odd d >= 3, Chromobius-annotated) or repetition (docs/baselines.md).")]
 NoiseOpt = Annotated[str, typer.Option("--noise", help="Noise model: uniform or si1000.")]
 POpt = Annotated[Optional[float], typer.Option("--p", help="Physical error rate.")]
 PListOpt = Annotated[Optional[str], typer.Option("--p", metavar="LIST",
@@ -251,7 +258,8 @@ def workload_options(*, shots: int | None, recorded: bool = True):
     command's default shot count (None: the command declares its own --shots, which means
     something else there); ``recorded=False``: no --dets/--obs/--data-format (a command
     that only samples)."""
-    block = [("distance", DistanceOpt, None), ("rounds", RoundsOpt, None), ("basis", BasisOpt, "z"),
+    block = [("code", CodeOpt, "surface"), ("distance", DistanceOpt, None), ("rounds", RoundsOpt, None),
+             ("basis", BasisOpt, "z"),
              ("noise", NoiseOpt, "uniform"), ("p", POpt, None), ("shots", ShotsOpt, shots),
              ("seed", SeedOpt, SEED), ("circuit", CircuitOpt, None), ("dets", DetsOpt, None),
              ("obs", ObsOpt, None), ("data_format", DataFormatOpt, None), ("dem", DemOpt, None),

@@ -33,9 +33,9 @@ RoundsFactorsOpt = Annotated[Optional[str], typer.Option(
 FitWindowOpt = Annotated[float, typer.Option("--fit-window", min=0.0,
                                              help="Scaling fit uses rates within ±this (relative) of the crossings; 0 = all.")]
 
-GridDecoderOpt = Annotated[str, typer.Option("--decoder", help="pymatching, pymatching-correlated, a built-in model, FILE.onnx, or a model family, one file per distance: 'DIR/NAME_d{d}_T{rounds}_{basis}.onnx', a directory, or A.onnx,B.onnx (docs/cli.md, Model families).")]
+GridDecoderOpt = Annotated[str, typer.Option("--decoder", help=o.DECODER_HELP + " Or a model family, one file per distance: 'DIR/NAME_d{d}_T{rounds}_{basis}.onnx', a directory, or A.onnx,B.onnx (docs/cli.md, Model families).")]
 
-_GRID = [("decoder", GridDecoderOpt, "pymatching"), ("distances", o.DistancesOpt, "3,5,7"), ("p", o.PListOpt, None),
+_GRID = [("decoder", GridDecoderOpt, "pymatching"), ("code", o.CodeOpt, "surface"), ("distances", o.DistancesOpt, "3,5,7"), ("p", o.PListOpt, None),
          ("rounds", o.RoundsOpt, None), ("basis", o.BasisOpt, "z"), ("noise", o.NoiseOpt, "uniform")]
 _RUN = [*o.RUNTIME_BLOCK, ("workers", o.WorkersOpt, None), ("executor", o.ExecutorOpt, "local"),
         ("scheduler", o.SchedulerOpt, None), ("db", o.DbOpt, None), ("json_out", o.JsonOpt, None)]
@@ -62,6 +62,7 @@ def _grid_command(name: str, *, shots: int, fit: Sequence[tuple] = (), plots: bo
 @dataclass(frozen=True)
 class GridFlags:
     decoder: str
+    code: str
     distances: str
     p: str | None
     rounds: int | None
@@ -94,7 +95,7 @@ class GridFlags:
         from verifier.workflows.sweep import grid
 
         return grid(self.distances, self.p, shots=self.shots, seed=self.seed, rounds=self.rounds,
-                    basis=self.basis, noise=self.noise)
+                    basis=self.basis, noise=self.noise, code=self.code)
 
     def check_plot(self) -> None:
         from verifier.errors import UsageError

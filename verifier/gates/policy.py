@@ -96,10 +96,12 @@ class Policy:
 
 def default_workload_args(*, distance=None, rounds=None, basis="z", noise="uniform", p=None,
                           shots=10_000, seed=0, circuit=None, dets=None, obs=None,
-                          data_format=None, dem=None, dataset=None) -> dict[str, Any]:
+                          data_format=None, dem=None, dataset=None, code="surface") -> dict[str, Any]:
+    # ``code`` only when not the surface code: the policies (and their hashes) of before --code
     return {"distance": distance, "rounds": rounds, "basis": basis, "noise": noise, "p": p,
             "shots": shots, "seed": seed, "circuit": circuit, "dets": dets, "obs": obs,
-            "data_format": data_format, "dem": dem, "dataset": dataset}
+            "data_format": data_format, "dem": dem, "dataset": dataset,
+            **({} if code == "surface" else {"code": code})}
 
 
 def from_flags(workload_args: dict[str, Any], *, margin: float = DEFAULT_MARGIN,

@@ -17,11 +17,15 @@ from verifier.qec.workload import CircuitWorkload, MemoryWorkload
 def from_flags(*, distance: int | None, rounds: int | None, basis: str, noise: str, p: float | None,
                shots: int, seed: int, circuit: Path | None = None, dets: Path | None = None,
                obs: Path | None = None, data_format: str | None = None, dem: Path | None = None,
-               dataset: Path | None = None, say: Callable[[str], None] | None = None):
+               dataset: Path | None = None, say: Callable[[str], None] | None = None,
+               code: str = "surface"):
     """The workload named by the shared workload flags of every command (``--distance``,
-    ``--circuit``, ``--dets``/``--obs``, ``--dem``, ``--dataset``, ...), with the flags'
-    names in its errors. ``say(line)`` gets the line naming the files a dataset supplied
-    (default: stderr)."""
+    ``--circuit``, ``--dets``/``--obs``, ``--dem``, ``--dataset``, ``--code``, ...), with the
+    flags' names in its errors. ``say(line)`` gets the line naming the files a dataset
+    supplied (default: stderr)."""
+    if code != "surface" and (dets is not None or circuit is not None or dataset is not None):
+        raise UsageError(f"--code {code} generates a memory experiment; a --circuit is its own code "
+                         "(leave --code out)")
     if dataset is not None:
         if dets is not None or obs is not None:
             raise UsageError("--dataset names the shot files itself: give --dataset or --dets/--obs, not both")
@@ -40,11 +44,12 @@ def from_flags(*, distance: int | None, rounds: int | None, basis: str, noise: s
         raise UsageError("give --distance (with --p), or --circuit FILE.stim, or --dataset DIR")
     if p is None:
         raise UsageError("give --p, the physical error rate (e.g. --p 0.003)")
-    w = MemoryWorkload(distance, rounds or distance, basis.lower(), noise.lower(), p, shots, seed)
+    w = MemoryWorkload(distance, rounds or distance, basis.lower(), noise.lower(), p, shots, seed,
+                       code=code.lower())
     if dem is None:
         return w
     return MemoryWorkload(w.distance, w.rounds, w.basis, w.noise, w.p, shots, seed,
-                          *read_given_dem(dem, w.circuit()))
+                          *read_given_dem(dem, w.circuit()), code=w.code)
 
 
 def _from_dataset(root: Path, *, circuit: Path | None, dem: Path | None, rounds: int | None,

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from verifier.errors import UsageError
+from verifier.qec.codes import check_code
 from verifier.qec.limits import check_distance, check_rounds, check_shots
 from verifier.qec.workload import MemoryWorkload
 
@@ -28,7 +29,8 @@ def point_seed(seed: int, distance: int, rounds: int, p: float) -> int:
 
 @dataclass(frozen=True)
 class SweepSpec:
-    """A grid of rotated-memory workloads: every distance at every physical error rate."""
+    """A grid of memory workloads (the rotated surface code unless ``code`` says otherwise):
+    every distance at every physical error rate."""
 
     distances: tuple[int, ...]
     ps: tuple[float, ...]
@@ -40,6 +42,7 @@ class SweepSpec:
     # several round counts per distance, rounds = factor x distance (Λ's google
     # convention); None: the one round count of ``rounds``
     rounds_factors: tuple[int, ...] | None = None
+    code: str = "surface"  # verifier.qec.codes
 
     def __post_init__(self) -> None:
         if not self.distances:
@@ -54,6 +57,7 @@ class SweepSpec:
         check_shots(self.shots)
         for d in self.distances:
             check_distance(d, "--distances")
+            check_code(self.code, d, self.basis, "--distances")
         if self.rounds is not None:
             check_rounds(self.rounds)
         if self.rounds_factors is not None:
@@ -77,11 +81,11 @@ class SweepSpec:
             for r in self.rounds_of(d):
                 for p in self.ps:
                     out.append(MemoryWorkload(d, r, self.basis, self.noise, float(p), self.shots,
-                                              point_seed(self.seed, d, r, p)))
+                                              point_seed(self.seed, d, r, p), code=self.code))
         return out
 
     def to_json(self) -> dict:
-        out = {"distances": list(self.distances), "p": list(self.ps), "shots": self.shots,
+        out = {**({} if self.code == "surface" else {"code": self.code}), "distances": list(self.distances), "p": list(self.ps), "shots": self.shots,
                "seed": self.seed, "rounds": self.rounds or "distance", "basis": self.basis,
                "noise": self.noise}
         if self.rounds_factors is not None:

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
 
 def grid(distances: str, p: str | None, *, shots: int, seed: int, rounds: int | None, basis: str,
-         noise: str, rounds_factors: tuple[int, ...] | None = None) -> SweepSpec:
+         noise: str, rounds_factors: tuple[int, ...] | None = None, code: str = "surface") -> SweepSpec:
     """The grid of the flags, every point validated before anything is recorded."""
     if p is None:
         raise UsageError("give --p, the physical error rates (e.g. --p 0.004,0.006,0.008)")
@@ -30,16 +30,19 @@ def grid(distances: str, p: str | None, *, shots: int, seed: int, rounds: int | 
     if any(d < 2 for d in ds):
         raise UsageError(f"--distances must be at least 2, got {distances}")
     return SweepSpec(ds, parse_float_list(p, flag="--p"), shots, seed, rounds, basis.lower(), noise.lower(),
-                     rounds_factors)
+                     rounds_factors, code.lower())
 
 
 def _check_odd(spec: SweepSpec, what: str) -> None:
-    """The rotated surface code's fits compare distances of one parity: an even distance
-    does not correct one more error than the odd one below it, so the finite-size curves
-    of d = 2, 4 (or of 3, 4, 5) do not cross where those of 3, 5, 7 do."""
-    even = [d for d in spec.distances if d % 2 == 0]
+    """The surface code's fits compare distances of one parity: an even distance does not
+    correct one more error than the odd one below it, so the finite-size curves of d = 2, 4
+    (or of 3, 4, 5) do not cross where those of 3, 5, 7 do. The color code has odd distances
+    only; the repetition code takes any (``verifier.qec.codes.fit_distances_refused``)."""
+    from verifier.qec.codes import fit_distances_refused
+
+    even = fit_distances_refused(spec.code, spec.distances)
     if even:
-        raise UsageError(f"{what} takes odd code distances of the rotated surface code, got "
+        raise UsageError(f"{what} takes odd code distances of the {spec.code} code, got "
                          f"{', '.join(map(str, even))} (e.g. --distances 3,5,7)")
 
 

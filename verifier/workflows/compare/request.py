@@ -64,7 +64,8 @@ def _int(v: Any, key: str) -> int:
     return v
 
 
-def _grid(cfg: dict[str, Any], dist_text: str, p_text: str, *, noise, basis, shots, seed, rounds) -> SweepSpec:
+def _grid(cfg: dict[str, Any], dist_text: str, p_text: str, *, noise, basis, shots, seed, rounds,
+          code=None) -> SweepSpec:
     """The grid, sorted (distance, then p) as every comparison report lists it."""
     sweep = SweepSpec(tuple(sorted(parse_int_list(dist_text, flag="--distances"))),
                       tuple(sorted(parse_float_list(p_text, flag="--p"))),
@@ -72,7 +73,8 @@ def _grid(cfg: dict[str, Any], dist_text: str, p_text: str, *, noise, basis, sho
                       seed=_int(seed if seed is not None else cfg.get("seed", 0), "seed"),
                       rounds=rounds or cfg.get("rounds"),
                       basis=(basis or cfg.get("basis") or "z").lower(),
-                      noise=(noise or cfg.get("noise") or "uniform").lower())
+                      noise=(noise or cfg.get("noise") or "uniform").lower(),
+                      code=(code or cfg.get("code") or "surface").lower())
     sweep.workloads()  # validates every value before anything runs
     return sweep
 
@@ -81,7 +83,7 @@ def compare_plan(decoders: Sequence[str], baseline: str = "pymatching", *, dista
                  p: str | None = None, noise: str | None = None, basis: str | None = None,
                  shots: int | None = None, seed: int | None = None, rounds: int | None = None,
                  policy: Path | None = None, calib_models: Sequence[str] = (),
-                 experiment: str | None = None) -> ComparePlan:
+                 experiment: str | None = None, code: str | None = None) -> ComparePlan:
     cfg = policy_config(policy) if policy else {}
     specs = list(decoders) or [str(s) for s in cfg.get("decoders", [])]
     base_spec = baseline if baseline != "pymatching" or "baseline" not in cfg else str(cfg["baseline"])
@@ -96,7 +98,8 @@ def compare_plan(decoders: Sequence[str], baseline: str = "pymatching", *, dista
         return ComparePlan([], base_spec, None, list(calib_models), experiment)
     if not dist_text or not p_text:
         raise UsageError("give --distances and --p (e.g. --distances 3,5 --p 0.002,0.004), or --policy FILE.toml")
-    sweep = _grid(cfg, dist_text, p_text, noise=noise, basis=basis, shots=shots, seed=seed, rounds=rounds)
+    sweep = _grid(cfg, dist_text, p_text, noise=noise, basis=basis, shots=shots, seed=seed, rounds=rounds,
+                  code=code)
     if base_spec not in specs:
         specs = [base_spec] + specs
     if len(specs) < 2:
