@@ -67,6 +67,8 @@ class OnnxCalibrationModel(CheckedModelFile):
     name: str
     options: RuntimeOptions = field(default_factory=RuntimeOptions)
     _session: Any = field(default=None, repr=False, compare=False)
+    n_points: int | None = None  # a fixed sweep width of the inputs (None: any number of points)
+    resample: str | None = None  # metadata sov.resample: how a sweep of another width is fed (linear)
 
     @classmethod
     def from_file(cls, path: str, *, contract: str | None = None, experiment: str | None = None,
@@ -94,7 +96,12 @@ class OnnxCalibrationModel(CheckedModelFile):
                 raise UsageError(f"{info.file_name}: unknown experiment {exp!r}; experiments are: "
                                  f"{', '.join(EXPERIMENTS)}")
             _check_fit_io(info, exp)
-        return cls(info.path, info.sha256, c, exp, info.file_name, options or RuntimeOptions(threads=1))
+        width = info.inputs[0].shape[1] if c == "cal.fit" else None
+        rule = info.metadata.get("sov.resample")
+        if rule not in (None, "linear"):
+            raise UsageError(f"{info.file_name}: metadata sov.resample must be 'linear', got {rule!r}")
+        return cls(info.path, info.sha256, c, exp, info.file_name, options or RuntimeOptions(threads=1),
+                   n_points=width if isinstance(width, int) else None, resample=rule)
 
     def fingerprint_spec(self) -> dict[str, Any]:
         return {"model": "onnx", "contract": self.contract, "experiment": self.experiment,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -27,10 +27,12 @@ class RecordedAction:
     action_id: str
     operation: str
     experiment: str
-    nshots: int
+    nshots: int | None  # None: action.yml's nshots is missing or suspicious (named in ``suspicious``)
     data: Any
     recorded: Any  # Results object, or None when results.json is missing
     qubits: list
+    suspicious: list = field(default_factory=list)
+    results_state: str = "present"  # present | missing | corrupt
 
     def sweep(self, qubit) -> tuple[np.ndarray, np.ndarray]:
         xk, yk = PROTOCOLS[self.experiment].XY
@@ -52,51 +54,60 @@ class RecordedAction:
 
 
 def load_action(path) -> RecordedAction | None:
-    """A Qibocal action folder, or None when its operation has no sov experiment."""
+    """A Qibocal action folder, or None when it holds no data of an operation sov has an
+    experiment for. The shot count is the one action.yml records, or None when that one is
+    suspicious (``verifier.calib.folder`` names why): never replaced by a default."""
     from pathlib import Path
 
-    import yaml
-
+    from verifier.calib.folder import scan_action
     from verifier.errors import UsageError
 
     p = Path(path)
-    act = p / "action.yml"
-    if not act.is_file() or not (p / "data.npz").is_file():
-        return None
-    try:
-        spec = yaml.safe_load(act.read_text()) or {}
-    except yaml.YAMLError as e:
-        raise UsageError(f"{act}: not valid YAML ({str(e).splitlines()[0]})") from None
-    except UnicodeDecodeError:
-        raise UsageError(f"{act}: not UTF-8 text") from None
-    if not isinstance(spec, dict):
-        raise UsageError(f"{act}: not a Qibocal action (expected a YAML mapping)")
-    op = spec.get("operation")
-    if not isinstance(op, str) or op not in OPERATIONS:
+    entry = scan_action(p)
+    if entry.status != "replayable":
         return None
     import qibocal.protocols as protocols
 
     protocol_modules()
+    op = entry.operation
     proto = getattr(protocols, op)
     try:
         data = proto.data_type.load(p)
     except Exception as e:
-        raise UsageError(f"{p}: Qibocal cannot load its data ({type(e).__name__}: {str(e)[:160]})") from None
+        raise UsageError(f"{p}: action {entry.action_id}: Qibocal cannot load its data "
+                         f"({type(e).__name__}: {str(e)[:160]})") from None
     recorded = None
-    if (p / "results.json").is_file():
+    if entry.results == "present":
         try:
             recorded = proto.results_type.load(p)
-        except Exception:
-            recorded = None
-    params = spec.get("parameters") if isinstance(spec.get("parameters"), dict) else {}
-    try:
-        nshots = int(params.get("nshots") or getattr(data, "nshots", 0) or 1000)
-    except (TypeError, ValueError, OverflowError):
-        raise UsageError(f"{act}: parameters.nshots is not a number: {params.get('nshots')!r}") from None
-    if nshots < 1:
-        raise UsageError(f"{act}: parameters.nshots must be positive, got {nshots}")
-    return RecordedAction(str(p), str(spec.get("id", p.name)), op, OPERATIONS[op], nshots, data, recorded,
-                          list(data.qubits) if hasattr(data, "qubits") else list(data.data))
+        except Exception as e:
+            entry.suspicious.append(f"results.json does not load as Qibocal's {proto.results_type.__name__} "
+                                    f"({type(e).__name__}: {str(e)[:80]})")
+    qubits = list(data.qubits) if hasattr(data, "qubits") else list(data.data)
+    _check_fields(p, entry, data, qubits)
+    nshots = entry.nshots
+    if nshots is None and entry.experiment == "readout" and isinstance(getattr(data, "nshots", None), int) \
+            and data.nshots > 0:
+        nshots = data.nshots
+        entry.suspicious.append(f"the shot count recorded in data.json ({nshots}) is used instead")
+    act = RecordedAction(str(p), entry.action_id, op, entry.experiment, nshots, data, recorded, qubits)
+    act.suspicious = entry.suspicious
+    act.results_state = entry.results
+    return act
+
+
+def _check_fields(p, entry, data, qubits) -> None:
+    """A renamed or missing field is the folder's defect, named with the fields found."""
+    from verifier.errors import UsageError
+
+    want = ("i", "q", "state") if entry.experiment == "readout" else PROTOCOLS[entry.experiment].XY
+    for q in qubits:
+        names = getattr(getattr(data.data.get(q), "dtype", None), "names", None) or ()
+        missing = [k for k in want if k not in names]
+        if missing:
+            raise UsageError(f"{p}: action {entry.action_id}: qubit {q}'s data has fields ({', '.join(names)}), "
+                             f"Qibocal's {entry.operation} records ({', '.join(want)}): "
+                             f"{', '.join(missing)} missing")
 
 
 def refit(action: RecordedAction) -> tuple[dict, dict]:
@@ -140,6 +151,32 @@ def recorded_params(action: RecordedAction) -> dict:
                 out[q] = params_from_results(action.experiment, action.recorded, q)[0]
         except (KeyError, TypeError, IndexError, AttributeError):
             pass
+    return out
+
+
+def recorded_figures(action: RecordedAction) -> dict:
+    """Every per-qubit figure Qibocal recorded in results.json ({qubit: {name: value or
+    [value, error]}}): its fitted parameters, chi2, readout fidelity and assignment
+    fidelity, Ramsey's corrected frequency, ... (arrays such as fitted curves are left out)."""
+    import dataclasses
+
+    rec = action.recorded
+    if rec is None or not dataclasses.is_dataclass(rec):
+        return {}
+    out: dict = {q: {} for q in action.qubits}
+    for f in dataclasses.fields(rec):
+        per = getattr(rec, f.name, None)
+        if not isinstance(per, dict):
+            continue
+        for q in action.qubits:
+            v = per.get(q)
+            if isinstance(v, bool) or v is None:
+                continue
+            if isinstance(v, (int, float, np.floating, np.integer)):
+                out[q][f.name] = float(v)
+            elif (isinstance(v, (list, tuple)) and len(v) == 2
+                  and all(isinstance(t, (int, float)) and not isinstance(t, bool) for t in v)):
+                out[q][f.name] = [float(v[0]), float(v[1])]
     return out
 
 
@@ -232,6 +269,7 @@ class QibocalRecords:
     load = staticmethod(load_action)
     refit = staticmethod(refit)
     recorded = staticmethod(recorded_params)
+    figures = staticmethod(recorded_figures)
     classify = staticmethod(QibocalReadout.classify_with)
 
     @staticmethod
@@ -243,8 +281,42 @@ class QibocalRecords:
             return None
 
 
-def export_for_replay(folder, experiments=None, *, repeats: int = 1, seed: int = 0) -> str:
-    """``sov calib export``: :func:`export_simulation` into a new (or empty) folder."""
+def export_scenarios(outdir, labels, *, seed: int = 0, n_points: int = 50, readout_error: bool = True) -> str:
+    """Labelled fault scenarios (``verifier.calib.faults``) as a Qibocal output folder, one
+    action ``data/<label>-0`` each, written with Qibocal's own Data writer (no results.json:
+    these are acquisitions to replay); ``truth.json`` holds each one's truth, label and the
+    signal test's expected verdict."""
+    import json
+    from pathlib import Path
+
+    import yaml
+
+    from verifier.calib.experiments import EXPERIMENTS
+    from verifier.calib.faults import fault_sweep
+
+    ops = {v: k for k, v in OPERATIONS.items()}
+    out = Path(outdir)
+    truth: dict[str, Any] = {}
+    for label in labels:
+        f = fault_sweep(label, n_points=n_points, seed=seed, readout_error=readout_error)
+        folder = out / "data" / f"{label}-0"
+        folder.mkdir(parents=True, exist_ok=True)
+        ctx = {"programmed_detuning_hz": 1e6, "drive_frequency_hz": 5e9} if f.experiment == "ramsey" else {}
+        build_data(f.experiment, f.x, f.y, f.nshots, ctx).save(folder)
+        (folder / "action.yml").write_text(yaml.safe_dump(
+            {"id": f"{label}-0", "operation": ops[f.experiment], "targets": [0],
+             "parameters": {"nshots": f.nshots}}, sort_keys=False))
+        entry: dict[str, Any] = {"label": label, "expected_signal": f.expected, "description": f.description}
+        if np.isfinite(f.truth):
+            entry[EXPERIMENTS[f.experiment].param_names[0]] = f.truth
+        truth[f"{label}-0"] = entry
+    (out / "truth.json").write_text(json.dumps(truth, indent=1))
+    return str(out)
+
+
+def export_for_replay(folder, experiments=None, *, repeats: int = 1, seed: int = 0, scenarios=None) -> str:
+    """``sov calib export``: :func:`export_simulation` (or, with ``scenarios``,
+    :func:`export_scenarios`) into a new (or empty) folder."""
     from pathlib import Path
 
     from verifier.calib.experiments import experiment as get_experiment
@@ -256,4 +328,12 @@ def export_for_replay(folder, experiments=None, *, repeats: int = 1, seed: int =
     folder = Path(folder)
     if folder.exists() and any(folder.iterdir()):
         raise UsageError(f"{folder} exists and is not empty")
+    if scenarios:
+        from verifier.calib.faults import SCENARIOS
+
+        labels = list(SCENARIOS) if "all" in scenarios else list(scenarios)
+        for label in labels:
+            if label not in SCENARIOS:
+                raise UsageError(f"unknown fault scenario {label!r}; scenarios are: all, {', '.join(SCENARIOS)}")
+        return export_scenarios(folder, labels, seed=seed)
     return export_simulation(folder, experiments or None, repeats=repeats, seed=seed)

@@ -505,15 +505,15 @@ def calib_result_notes(result) -> list[str]:
 
 
 def calib_replay_table(report: dict):
-    """``sov calib replay``: per action and qubit, the candidate beside Qibocal's re-fit."""
+    """``sov calib replay``: per action and qubit, the candidate beside Qibocal's re-fit,
+    its record, the truth and the signal verdict."""
     t = new_table(title=f"{report['model']} vs Qibocal on {report['folder']} (folder {report['folder_id'][:12]})",
-              title_justify="left")
-    for c in ("action", "qubit", "parameter", "candidate", "qibocal re-fit", "recorded", "cand. vs qibocal",
-              "cand. spread", "qibocal spread"):
+                  title_justify="left")
+    for c in ("action", "qubit", "parameter", "candidate", "qibocal re-fit", "recorded", "truth",
+              "cand. vs qibocal", "cand. spread", "qibocal spread", "signal"):
         t.add_column(c)
     for a in report["actions"]:
-        if "skipped" in a:
-            t.add_row(a["action"], "-", a["experiment"], "skipped: " + a["skipped"][:60], "", "", "", "", "")
+        if a["status"] != "replayed":
             continue
         for q in a["qubits"]:
             for row in _replay_rows(q):
@@ -522,20 +522,92 @@ def calib_replay_table(report: dict):
 
 
 def _replay_rows(q: dict) -> list[tuple[str, ...]]:
+    sig = (q.get("signal") or {}).get("verdict", "-")
     if "candidate_error" in q:
-        return [("-", "error: " + q["candidate_error"][:60], "", "", "", "", "")]
+        return [("-", "error: " + q["candidate_error"][:60], "", "", "", "", "", "", sig)]
     if "candidate_fidelity" in q:
         return [("assignment fidelity", _cal_fmt(q["candidate_fidelity"], False),
-                 _cal_fmt(q.get("qibocal_fidelity"), False), "-",
-                 f"labels agree {_cal_fmt(q.get('label_agreement'))}", "", "")]
+                 _cal_fmt(q.get("qibocal_fidelity"), False),
+                 _cal_fmt((q.get("qibocal_figures") or {}).get("assignment_fidelity"), False), "-",
+                 f"labels agree {_cal_fmt(q.get('label_agreement'))}", "", "", "-")]
     rows = []
     for p, v in q["candidate"].items():
         st = (q.get("stability") or {}).get(p, {})
         rows.append((p, _cal_fmt(v, False), _cal_fmt((q["qibocal_refit"] or {}).get(p), False),
                      _cal_fmt((q["qibocal_recorded"] or {}).get(p), False),
+                     _cal_fmt((q.get("truth") or {}).get(p), False),
                      _cal_fmt(q["candidate_vs_qibocal"].get(p)),
-                     _cal_fmt(st.get("candidate_rel_spread")), _cal_fmt(st.get("qibocal_rel_spread"))))
+                     _cal_fmt(st.get("candidate_rel_spread")), _cal_fmt(st.get("qibocal_rel_spread")), sig))
+    f = q.get("qubit_frequency_hz")
+    if f:
+        hz = [("-" if f.get(k) is None else f"{f[k]:.10g}") for k in ("candidate", "qibocal_recorded", "truth")]
+        rows.append(("qubit frequency [Hz]", hz[0], "-", hz[1], hz[2], "", "", "", ""))
     return rows
+
+
+def _replay_action_line(a: dict) -> str:
+    head = f"  {a['action']} ({a.get('operation') or '?'}): {a['status']}"
+    if a["status"] != "replayed":
+        return head + (f": {a['reason']}" if a.get("reason") else "")
+    return head + f"; Qibocal: {a.get('qibocal', '-')}"
+
+
+def _recorded_fmt(name: str, v) -> str:
+    if not isinstance(v, list):
+        return f"{v:.10g}"
+    if name.startswith("mean_"):  # an I/Q point, not a value and its error
+        return f"({v[0]:.4g}, {v[1]:.4g})"
+    return f"{v[0]:.10g} +- {v[1]:.3g}"
+
+
+def calib_replay_lines(report: dict) -> list[str]:
+    """``sov calib replay``: every action of the folder and what sov did with it, then the
+    suspicious parameters, Qibocal's recorded figures, the signal verdicts and the flags."""
+    from rich.markup import escape
+
+    s = report.get("summary", {})
+    by = ", ".join(f"{n} {k}" for k, n in s.get("by_status", {}).items())
+    lines = [f"{s.get('actions', len(report['actions']))} actions: {by}"
+             + (f"; truth from {report['truth_file']}" if report.get("truth_file") else "; no truth.json")]
+    for a in report["actions"]:
+        lines.append(escape(_replay_action_line(a)))
+        for w in a.get("suspicious", []):
+            lines.append(escape(f"    suspicious: {w}"))
+        for q in a["qubits"]:
+            figs = q.get("qibocal_figures") or {}
+            if figs:
+                shown = ", ".join(f"{k} {_recorded_fmt(k, v)}" for k, v in figs.items())
+                lines.append(escape(f"    qubit {q['qubit']}: Qibocal recorded {shown}"))
+            sig = q.get("signal")
+            if sig:
+                lines.append(escape(f"    qubit {q['qubit']}: signal test: {sig['verdict']} ({sig['detail']})"))
+            if q.get("stability_skipped"):
+                lines.append(escape(f"    qubit {q['qubit']}: no stability figures: {q['stability_skipped']}"))
+            for fl in q.get("flags", []):
+                lines.append(escape(f"    qubit {q['qubit']}: FLAG {fl}"))
+    return lines
+
+
+def calib_replay_gate_lines(verdict: dict) -> list[str]:
+    """``sov calib replay --gate``: each experiment's verdict and what decided it."""
+    from rich.markup import escape
+
+    lines = [f"gate ({verdict['tolerance_text']}): {verdict['status'].upper()}"]
+    for name, e in verdict["experiments"].items():
+        parts = []
+        for act in e["actions"]:
+            for p, j in act["parameters"].items():
+                if "candidate_error" in j:
+                    ce, be = (_cal_fmt(v) if v is not None else "none (failed)"
+                              for v in (j["candidate_error"], j["baseline_error"]))
+                    fig = f"error {ce} vs Qibocal {be}, allowed {_cal_fmt(j['allowed'])}"
+                elif "difference" in j:
+                    fig = f"differs from Qibocal by {_cal_fmt(j['difference'])}, allowed {_cal_fmt(j.get('allowed'))}"
+                else:
+                    fig = j.get("why", "")
+                parts.append(f"{p} ({j['decided_by']}): {j['status']}: {fig}")
+        lines.append(escape(f"  {name}: {e['status']}: " + "; ".join(parts)))
+    return lines
 
 
 def calib_experiments_table(experiments):

@@ -73,6 +73,8 @@ def main(argv: list[str] | None = None) -> int:
         md = {"sov.description": f"MLP {EXPERIMENTS[exp].n_points}-{'-'.join(map(str, hidden))}-1 on the "
                                  f"sweep's y, predicting log({EXPERIMENTS[exp].params[0].name} / sweep end)",
               "sov.provenance": json.dumps(prov | {"samples": n, "epochs": int(reg.n_iter_)}, sort_keys=True)}
+        if exp == "rabi_amplitude":  # it reads the sweep relative to its end: any width, resampled
+            md["sov.resample"] = "linear"
         save(mlp_fit_model(exp, EXPERIMENTS[exp].n_points, mu, sd, W, B, metadata=md), out / f"{name}.onnx")
         print(f"{name}: {n} samples, {reg.n_iter_} epochs, {time.time() - t0:.1f} s")
     w, b = train_discriminator()

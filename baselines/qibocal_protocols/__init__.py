@@ -10,11 +10,11 @@ from types import ModuleType
 
 from baselines.qibocal_protocols import (qubit_spectroscopy, rabi_amplitude, rabi_length, ramsey, readout,
                                          resonator_spectroscopy, spin_echo, t1)
+from verifier.calib.folder import OPERATIONS  # runcard operation -> sov experiment (its one home)
+
+__all__ = ["OPERATIONS", "PROTOCOLS"]
 
 PROTOCOLS: dict[str, ModuleType] = {
     "resonator_spectroscopy": resonator_spectroscopy, "qubit_spectroscopy": qubit_spectroscopy,
     "rabi_amplitude": rabi_amplitude, "rabi_length": rabi_length, "t1": t1, "ramsey": ramsey,
     "spin_echo": spin_echo, "readout": readout}
-
-# runcard operation -> sov experiment
-OPERATIONS = {p.OPERATION: name for name, p in PROTOCOLS.items()}

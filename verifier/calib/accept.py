@@ -218,14 +218,18 @@ def compare_signatures(old: dict[str, Any], new: dict[str, Any], *, rel_toleranc
 
 
 def drift_against_last(store, model: Any, experiment: str | None = None, *, rel_tolerance: float = 1e-4,
-                       run_id: str | None = None, resolve: ModelFactory | None = None):
-    """``sov drift calib``: the model's signature now, the last one recorded under the same
-    model name and experiment, and their comparison (None for a first signature); the new
-    signature is recorded. Returns (signature, previous or None, comparison or None)."""
+                       run_id: str | None = None, resolve: ModelFactory | None = None,
+                       signature: dict[str, Any] | None = None):
+    """``sov drift calib``: the model's signature now (on the fixed reference data set, or
+    the ``signature`` given, e.g. on a recorded folder: ``verifier.calib.replay_drift``), the
+    last one recorded under the same model name and experiment on the same data set, and
+    their comparison (None for a first signature); the new signature is recorded. Returns
+    (signature, previous or None, comparison or None)."""
     from verifier.store.calib import insert_signature, last_signature_named
 
-    sig = drift_signature(model, experiment, resolve=resolve)
-    prev = last_signature_named(store, sig["model"], sig["experiment"])
+    sig = signature if signature is not None else drift_signature(model, experiment, resolve=resolve)
+    # a folder's signatures and the simulated reference set's are separate series
+    prev = last_signature_named(store, sig["model"], sig["experiment"], reference_id=sig["reference_id"])
     cmp = compare_signatures(prev, sig, rel_tolerance=rel_tolerance) if prev else None
     insert_signature(store, sig, run_id=run_id)
     return sig, prev, cmp

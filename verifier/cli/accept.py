@@ -31,6 +31,7 @@ def accept(
     experiment: ExperimentOpt = None,
     tolerance: Annotated[Optional[str], typer.Option("--tolerance", metavar="1.5x|1.5x+F|ABS", help="Calibration gate: the candidate's median error may be at most this factor times the baseline's (plus F, default 0.0005), or exceed it by at most ABS [default: 1.5x].", show_default=False)] = None,
     repeats: Annotated[Optional[int], typer.Option("--repeats", min=1, help="Calibration repeats.")] = None,
+    replay: Annotated[Optional[Path], typer.Option("--replay", metavar="DIR", help="Calibration: gate the candidate on a recorded Qibocal output folder instead of simulated qubits (as `sov calib replay DIR --gate`).")] = None,
     runtime: Optional[dict] = None,  # --contract ... --batch-size: see o.runtime_options
     workers: o.WorkersOpt = None,
     key: o.KeyOpt = None,
@@ -47,6 +48,8 @@ def accept(
     calibration tolerance (--experiment). Exit 0 pass, 1 fail, 3 inconclusive (with the
     shots that would decide with 80 % probability). Everything is recorded in the store and in its
     hash-chained evidence log."""
+    if replay is not None:
+        return _accept_replay(replay, candidate, baseline, experiment, runtime["contract"], tolerance, db, json_out)
     o.check_outputs(json_out=json_out, junit=junit, evidence_out=evidence_out)
     from reports.junit import write_junit
     from reports.terminal import print_accept, shot_progress
@@ -91,3 +94,13 @@ def accept(
                     seconds=time.monotonic() - started)
     o.write_json(json_out, payload)
     return outcome.exit_code
+
+
+def _accept_replay(folder, candidate, baseline, experiment, contract, tolerance, db, json_out) -> int:
+    """``sov accept --replay DIR``: the calibration gate on a recorded Qibocal folder."""
+    from verifier.cli.calib import replay_and_gate
+
+    if candidate is None:
+        raise o.UsageError("--replay needs --candidate")
+    return replay_and_gate(folder, candidate, experiment=experiment, contract=contract, gate=True,
+                           tolerance=tolerance, baseline=baseline or "qibocal", db=db, json_out=json_out)

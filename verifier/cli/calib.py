@@ -53,6 +53,11 @@ def run(
     return 0
 
 
+GateOpt = Annotated[bool, typer.Option("--gate", help="Judge the candidate per experiment against the baseline (with the truth from a truth.json in or beside the folder when it names the parameter): exit 0 pass, 1 fail, 3 inconclusive.")]
+ToleranceOpt = Annotated[Optional[str], typer.Option("--tolerance", metavar="1.5x|1.5x+F|ABS", help="The gate's tolerance: the candidate's error may be at most this factor times the baseline's (plus F, default 0.0005) [default: 1.5x].", show_default=False)]
+BaselineOpt = Annotated[str, typer.Option("--baseline", help="The gate's baseline: qibocal (its re-fit of the recorded data, else its recorded results).")]
+
+
 @app.command("replay")
 @o.hidden_aliases(bootstrap="--resamples")
 def replay(
@@ -61,27 +66,49 @@ def replay(
     experiment: o.ExperimentOpt = None,
     contract: o.ContractOpt = None,
     bootstrap: Annotated[int, typer.Option("--bootstrap", min=0, help="Parametric bootstrap resamples for the stability figures.")] = 8,
+    gate: GateOpt = False,
+    tolerance: ToleranceOpt = None,
+    baseline: BaselineOpt = "qibocal",
     db: o.DbOpt = None,
     json_out: o.JsonOpt = None,
 ) -> int:
     """Replay a recorded Qibocal output folder: the candidate model and Qibocal's own fits
-    on exactly the recorded data; reports their agreement, whether Qibocal's re-fit
-    reproduces its recorded results.json, and each model's stability under resampling."""
+    on exactly the recorded data. Lists every action of the folder with what sov did with
+    it, Qibocal's recorded figures and failures, a signal test per sweep and the flags;
+    with --gate, a verdict per experiment (exit 0 / 1 / 3)."""
+    return replay_and_gate(folder, model, experiment=experiment, contract=contract, bootstrap=bootstrap,
+                           gate=gate, tolerance=tolerance, baseline=baseline, db=db, json_out=json_out)
+
+
+def replay_and_gate(folder, model, *, experiment=None, contract=None, bootstrap: int = 8, gate: bool = False,
+                    tolerance=None, baseline: str = "qibocal", db=None, json_out=None) -> int:
+    """``sov calib replay`` and ``sov accept --replay``: one replay, optionally gated."""
     o.check_outputs(json_out=json_out)
-    from reports.terminal import calib_replay_table
+    from reports.terminal import calib_replay_gate_lines, calib_replay_lines, calib_replay_table
     from verifier.calib.replay import replay_folder
+    from verifier.calib.replay_gate import gate_replay
+    from verifier.calib.tolerance import Tolerance
     from verifier.cli.wiring import calibration_model_from_spec, qibocal_records
+    from verifier.errors import UsageError
     from verifier.store.runs import recorded_run
 
+    if baseline != "qibocal":
+        raise UsageError(f"a replayed folder's baseline is Qibocal's own fit (--baseline qibocal), not {baseline!r}")
+    tol = Tolerance.parse(tolerance)
     store = o.store_for(db)
     with recorded_run(store, "calib replay") as rec:
         report = replay_folder(folder, model, records=qibocal_records(), experiment=experiment, contract=contract,
                                n_boot=bootstrap, resolve=calibration_model_from_spec, store=store, run=rec)
+        verdict = gate_replay(report, tol) if gate else None
         rec.summary = {"model": report["model"], "folder_id": report["folder_id"],
-                       "actions": [a["action"] for a in report["actions"]]}
-    o.human_console(json_out).print(calib_replay_table(report))
-    o.write_json(json_out, report | {"db": store.path, "run_id": rec.run_id})
-    return 0
+                       "actions": [a["action"] for a in report["actions"]],
+                       **({"verdict": verdict["status"]} if verdict else {})}
+    console = o.human_console(json_out)
+    console.print(calib_replay_table(report))
+    for line in calib_replay_lines(report) + (calib_replay_gate_lines(verdict) if verdict else []):
+        console.print(line)
+    o.write_json(json_out, report | ({"gate": verdict} if verdict else {}) | {"db": store.path, "run_id": rec.run_id})
+    return verdict["exit_code"] if verdict else 0
 
 
 @app.command("experiments")
@@ -105,11 +132,12 @@ def export(
     experiment: Annotated[Optional[list[str]], typer.Option("--experiment", "-e", metavar="NAME", help="Repeatable [default: all fit experiments].", show_default=False)] = None,
     repeats: Annotated[int, typer.Option("--repeats", min=1, help="Simulated qubits per experiment (one action folder each).")] = 1,
     seed: o.SeedOpt = o.SEED,
+    scenario: Annotated[Optional[list[str]], typer.Option("--scenario", metavar="LABEL", help="Repeatable: write labelled fault scenarios instead (healthy, no_signal, under_driven, over_driven, wrong_frequency, too_short, beating, drifting, or all).", show_default=False)] = None,
 ) -> int:
     """Write simulated experiments as a Qibocal output folder (Qibocal's own Data and
     Results writers) with the truth in truth.json beside it: input for `sov calib replay`."""
     from verifier.cli.wiring import export_for_replay
 
-    out = export_for_replay(folder, experiment or None, repeats=repeats, seed=seed)
+    out = export_for_replay(folder, experiment or None, repeats=repeats, seed=seed, scenarios=scenario or None)
     o.human_console(None).print(f"wrote {out} (truth in {Path(out) / 'truth.json'})")
     return 0

@@ -152,12 +152,14 @@ def calib(
     model: o.ModelOpt,
     experiment: o.ExperimentOpt = None,
     rel_tolerance: Annotated[float, typer.Option("--rel-tolerance", min=0.0, help="Largest relative change of any returned parameter that is not a shift.")] = 1e-4,
+    replay: Annotated[Optional[Path], typer.Option("--replay", metavar="DIR", help="Take the signature on a recorded Qibocal folder's sweeps instead of the simulated reference set.")] = None,
     db: o.DbOpt = None,
     json_out: o.JsonOpt = None,
 ) -> int:
     """A calibration model's drift signature: the parameters it returns on a fixed reference
-    data set, compared with the last signature recorded for the same model name and
-    experiment (no registration needed). Exit 0 unchanged (or first signature), 1 a shift."""
+    data set (or a recorded Qibocal folder, --replay), compared with the last signature
+    recorded for the same model name and experiment (on the same folder; no registration
+    needed). Exit 0 unchanged (or first signature), 1 a shift."""
     o.check_outputs(json_out=json_out)
     from reports.terminal import calib_drift_message
     from verifier.calib.accept import drift_against_last
@@ -165,8 +167,10 @@ def calib(
 
     store = o.store_for(db)
     with recorded_run(store, "calib drift") as rec:
+        folder_sig = None if replay is None else wiring.calibration_folder_signature(model, replay, experiment)
         sig, prev, cmp = drift_against_last(store, model, experiment, rel_tolerance=rel_tolerance,
-                                            run_id=rec.run_id, resolve=wiring.calibration_model_from_spec)
+                                            run_id=rec.run_id, resolve=wiring.calibration_model_from_spec,
+                                            signature=folder_sig)
         rec.exit_code = 1 if cmp and cmp["drift"] else 0
         rec.summary = {"model": sig["model"], "experiment": sig["experiment"], "digest": sig["digest"],
                        "drift": bool(cmp and cmp["drift"])}

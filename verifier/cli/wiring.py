@@ -105,11 +105,20 @@ def qibocal_records():
     return QibocalRecords()
 
 
-def export_for_replay(folder: Any, experiments: Any = None, *, repeats: int = 1, seed: int = 0) -> str:
+def calibration_folder_signature(model: Any, folder: Any, experiment: str | None) -> dict:
+    """A calibration model's drift signature on a recorded Qibocal folder's sweeps."""
+    from verifier.calib.replay_drift import folder_signature
+
+    return folder_signature(model, folder, records=qibocal_records(), experiment=experiment,
+                            resolve=calibration_model_from_spec)
+
+
+def export_for_replay(folder: Any, experiments: Any = None, *, repeats: int = 1, seed: int = 0,
+                      scenarios: Any = None) -> str:
     """Simulated experiments written as a Qibocal output folder (Qibocal's own writers)."""
     from baselines.qibocal_folders import export_for_replay as export
 
-    return export(folder, experiments, repeats=repeats, seed=seed)
+    return export(folder, experiments, repeats=repeats, seed=seed, scenarios=scenarios)
 
 
 # -- compare, sweeps and reports ------------------------------------------------------------

@@ -42,10 +42,16 @@ def last_signature(store: Store, model_sha256_or_fingerprint: str, experiment: s
     return json.loads(rows[0][0]) if rows else None
 
 
-def last_signature_named(store: Store, model: str, experiment: str) -> dict[str, Any] | None:
-    """The newest signature recorded under a model name on an experiment."""
+def last_signature_named(store: Store, model: str, experiment: str,
+                         reference_id: str | None = None) -> dict[str, Any] | None:
+    """The newest signature recorded under a model name on an experiment (on one reference
+    data set, such as a recorded folder, when ``reference_id`` is given)."""
     if not Path(store.path).exists():
         return None
+    if reference_id is not None:
+        rows = store.query("SELECT signature FROM cal_signatures WHERE model = ? AND experiment = ? "
+                           "AND reference_id = ? ORDER BY recorded_at DESC LIMIT 1", [model, experiment, reference_id])
+        return json.loads(rows[0][0]) if rows else None
     rows = store.query("SELECT signature FROM cal_signatures WHERE model = ? AND experiment = ? "
                        "ORDER BY recorded_at DESC LIMIT 1", [model, experiment])
     return json.loads(rows[0][0]) if rows else None

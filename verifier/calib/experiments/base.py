@@ -39,6 +39,8 @@ class Experiment:
     plot: str = ""  # what a plot of the sweep shows, for plot-reading models
     default_shots: int = 1000
     default_repeats: int = 40
+    # the feature the signal test looks for (verifier.calib.line_shapes); None: not tested
+    line_shape: Any = field(default=None, repr=False, compare=False)
     # simulate(u [R, 8] uniforms for truth and prior, noise generator, shots) -> data
     simulate: Callable[[np.ndarray, np.random.Generator, int], Any] | None = field(
         default=None, repr=False, compare=False)

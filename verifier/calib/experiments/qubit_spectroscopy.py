@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from verifier.calib import line_shapes
 from verifier.calib.experiments.base import READOUT_ERRORS, Experiment, Param, fit_data, measured, span
 
 N_POINTS = 121
@@ -29,4 +30,4 @@ EXPERIMENT = Experiment(
      ("peak excited population", "0.35 .. 0.5"), *READOUT_ERRORS),
     "qubit_spectroscopy",
     plot="a qubit spectroscopy (excited-state probability vs drive frequency)",
-    simulate=simulate)
+    line_shape=line_shapes.LORENTZIAN, simulate=simulate)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from verifier.calib import line_shapes
 from verifier.calib.experiments.base import READOUT_ERRORS, Experiment, Param, fit_data, measured, span
 
 N_POINTS = 50
@@ -28,4 +29,4 @@ EXPERIMENT = Experiment(
     (("pi-pulse amplitude", "0.12 .. 0.45"), ("pulse duration", "40 ns"), *READOUT_ERRORS),
     "rabi_amplitude",
     plot="a Rabi oscillation (excited-state probability vs drive pulse amplitude)",
-    simulate=simulate)
+    line_shape=line_shapes.OSCILLATION, simulate=simulate)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from verifier.calib import line_shapes
 from verifier.calib.experiments.base import READOUT_ERRORS, Experiment, Param, fit_data, measured, span
 
 N_POINTS = 50
@@ -27,4 +28,4 @@ EXPERIMENT = Experiment(
     (("pi-pulse duration", "20 .. 100 ns"), ("Rabi decay time", "2 .. 10 us"), *READOUT_ERRORS),
     "rabi_length",
     plot="a Rabi oscillation (excited-state probability vs drive pulse duration)",
-    simulate=simulate)
+    line_shape=line_shapes.DAMPED_OSCILLATION, simulate=simulate)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from verifier.calib import line_shapes
 from verifier.calib.experiments.base import READOUT_ERRORS, Experiment, Param, fit_data, measured, span
 
 N_POINTS = 101
@@ -38,4 +39,4 @@ EXPERIMENT = Experiment(
      ("qubit frequency", "4.0 .. 6.0 GHz"), *READOUT_ERRORS),
     "ramsey",
     plot="a detuned Ramsey measurement (excited-state probability vs wait time between two pi/2 pulses)",
-    simulate=simulate)
+    line_shape=line_shapes.DECAYING_OSCILLATION, simulate=simulate)

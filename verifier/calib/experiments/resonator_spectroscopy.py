@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from verifier.calib import line_shapes
 from verifier.calib.experiments.base import Experiment, Param, fit_data, span
 
 N_POINTS = 121
@@ -37,4 +38,4 @@ EXPERIMENT = Experiment(
      ("IQ noise per point", "0.5 / sqrt(shots) of the off-resonance level")),
     "resonator_spectroscopy",
     plot="a resonator spectroscopy (transmitted magnitude vs drive frequency; the resonance is a dip)",
-    simulate=simulate)
+    line_shape=line_shapes.LORENTZIAN, simulate=simulate)

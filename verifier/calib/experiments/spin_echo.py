@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from verifier.calib import line_shapes
 from verifier.calib.experiments.base import READOUT_ERRORS, Experiment, Param, fit_data, measured, span
 
 N_POINTS = 50
@@ -25,4 +26,4 @@ EXPERIMENT = Experiment(
     (("T2 (echo)", "20 .. 120 us"), *READOUT_ERRORS),
     "spin_echo",
     plot="a spin-echo (Hahn echo) measurement (excited-state probability vs total echo time)",
-    simulate=simulate)
+    line_shape=line_shapes.DECAY, simulate=simulate)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from verifier.calib import line_shapes
 from verifier.calib.experiments.base import READOUT_ERRORS, Experiment, Param, fit_data, measured, span
 
 N_POINTS = 50
@@ -26,4 +27,4 @@ EXPERIMENT = Experiment(
      *READOUT_ERRORS),
     "t1",
     plot="a T1 relaxation measurement (excited-state probability vs wait time after a pi pulse)",
-    simulate=simulate)
+    line_shape=line_shapes.DECAY, simulate=simulate)
