@@ -139,6 +139,8 @@ class Store:
                     delay = min(delay * 2, 1.0)
                     continue
                 if _is_lock_error(e):
+                    if not told:
+                        sys.stderr.write(f"sov: waiting for the store {self.path}: {_holder(e)}\n")
                     raise StoreError(f"store {self.path} stayed {_holder(e)} for "
                                      f"{self.lock_timeout:.0f} s") from None
                 msg = str(e).strip().splitlines()[0]
