@@ -328,6 +328,12 @@ def print_accept(console, outcome) -> None:
         for who, r in (("candidate", w.candidate), ("baseline", w.baseline)):
             if (line := fault_probe_line(r.figures.get("fault_probe"), who=who)) is not None:
                 console.print(f"    {line}")
+        if (b := w.best_open) is not None:
+            lo, hi = b["ratio_ci"]
+            ratio = f"{b['ratio']:.2f} [{lo:.2f}, {hi:.2f}]" if b["ratio"] is not None else "n/a"
+            console.print(f"    best open decoder on these shots: {b['decoder']} ({b['errors']:,} failures, of "
+                          f"{', '.join(b['considered'])}); candidate / it = {ratio}, "
+                          f"non-inferiority {b['noninferiority']}")
     console.print(f"verdict: [bold {_COLOUR[outcome.verdict]}]{outcome.verdict.upper()}[/] "
                   f"(exit {outcome.exit_code}); run {outcome.run_id}, evidence "
                   f"#{outcome.evidence['record']['sequence']} {outcome.evidence['hash']['value'][:16]}"

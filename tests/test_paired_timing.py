@@ -59,3 +59,16 @@ def test_accept_latency_gate_decides_on_paired_timing(cli, tmp_path, identity_pa
     r = cli(*args, "--latency-budget-us", "0.000001")
     assert r.returncode == 1, r.stderr
     assert next(x for x in json.loads(r.stdout)["gates"] if x["name"] == "latency")["status"] == "fail"
+
+
+def test_accept_reports_the_best_open_decoder_beside_the_gates(cli, tmp_path, identity_path):
+    args = ["accept", "--candidate", identity_path, "--baseline", "pymatching", "--distance", "3", "--p", "0.01",
+            "--shots", "3000", "--workers", "1", "-q", "--db", str(tmp_path / "s.duckdb")]
+    r = cli(*args, "--best-of", "pymatching-correlated", "--json", "-")
+    assert r.returncode in (0, 3), r.stderr
+    b = json.loads(r.stdout)["workloads"][0]["best_open"]
+    assert b["considered"] == ["pymatching", "pymatching-correlated"] and b["decoder"] in b["considered"]
+    assert b["ratio_ci"][0] <= (b["ratio"] or 0) <= b["ratio_ci"][1] or b["ratio"] is None
+    from tests.fixtures.cli import one_line
+
+    assert "open decoders" in one_line(cli(*args, "--best-of", identity_path), 2)

@@ -28,6 +28,7 @@ def accept(
     latency_budget_us: Annotated[Optional[float], typer.Option("--latency-budget-us", help="Latency gate: mean decode time budget in microseconds.")] = None,
     latency_per: Annotated[str, typer.Option("--latency-per", help="Latency budget per shot or per round.")] = "shot",
     max_latency_ratio: Annotated[Optional[float], typer.Option("--max-latency-ratio", help="Latency gate: at most this many times the baseline's decode time.")] = None,
+    best_of: Annotated[Optional[str], typer.Option("--best-of", metavar="NAME,...", help="Open decoders to run too (e.g. tesseract,pymatching-correlated): each workload reports the best open decoder on its shots and the candidate's paired ratio to it, beside the gates.", show_default=False)] = None,
     experiment: ExperimentOpt = None,
     tolerance: Annotated[Optional[str], typer.Option("--tolerance", metavar="1.5x|1.5x+F|ABS", help="Calibration gate: the candidate's median error may be at most this factor times the baseline's (plus F, default 0.0005), or exceed it by at most ABS [default: 1.5x].", show_default=False)] = None,
     repeats: Annotated[Optional[int], typer.Option("--repeats", min=1, help="Calibration repeats.")] = None,
@@ -73,6 +74,7 @@ def accept(
             policy_obj, candidate, baseline, store=store, contract=contract, provider=runtime["provider"],
             batch_size=runtime["batch_size"], workers=n_workers, key_file=key, calibrate=wiring.calibration_acceptance,
             provenance=wiring.model_provenance, probe=wiring.fault_prober(),
+            best_of=[x.strip() for x in best_of.split(",") if x.strip()] if best_of else (),
             make_decoder=lambda spec, **kw: wiring.decoder_from_spec(spec, threads=threads, workers=n_workers, **kw),
             progress_factory=lambda label: shot_progress(label, quiet=quiet))
     except IntegrityError as e:  # CI still gets its report: every gate an <error> with the message

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import numpy as np
 
@@ -64,13 +64,14 @@ class WorkloadOutcome:
     baseline: "TaskResult"
     paired: PairedCounts
     timing: "PairedTiming | None" = None  # when a latency gate applies to this workload
+    best_open: dict | None = None  # with --best-of: the open decoder with the fewest failures here
 
     def to_json(self) -> dict:
         return {"name": self.name, "id": self.workload.id, "stream_id": self.workload.stream_id,
                 "description": self.workload.describe(), "spec": self.workload.spec(),
                 "paired": self.paired.to_json(), "candidate": _task_json(self.candidate),
                 "baseline": _task_json(self.baseline),
-                "timing": self.timing.to_json() if self.timing else None}
+                "timing": self.timing.to_json() if self.timing else None, "best_open": self.best_open}
 
 
 def _task_json(r: "TaskResult") -> dict:
@@ -127,6 +128,26 @@ def decoder_json(d: "Decoder") -> dict:
 
     return {"name": d.name, "model_sha256": d.model_sha256, "fingerprint": fingerprint(d),
             "spec": d.fingerprint_spec()}
+
+
+def best_open(store: "Store", candidate: "TaskResult", baseline: "TaskResult", others: "Sequence[Decoder]",
+              workload, *, run: "Run", workers: int) -> dict:
+    """The open decoder with the fewest failures on this workload's shots, among the baseline
+    and ``others`` (``--best-of``), and the candidate's paired LER ratio to it with its exact
+    95 % interval and the non-inferiority decision at the default margin. Reported beside
+    the gates, not one of them: a policy's baseline is what a gate is about."""
+    from verifier.gates.gate import bound_arrays
+    from verifier.workflows.qec import run_task
+
+    runs = [baseline] + [run_task(d, workload, run=run, workers=workers) for d in others]
+    best = min(runs, key=lambda r: r.stats.errors)
+    pc = paired_counts(store, candidate, best, workload)
+    lo, hi = bound_arrays(pc.n10, pc.n01, pc.n11, 0.975)
+    return {"decoder": best.decoder_name, "fingerprint": best.fingerprint, "errors": best.stats.errors,
+            "is_baseline": best is baseline, "considered": [r.decoder_name for r in runs],
+            "ratio": pc.candidate_errors / pc.baseline_errors if pc.baseline_errors else None,
+            "ratio_ci": [float(lo), float(hi)], "noninferiority": ler_noninferiority(pc).status,
+            "paired": pc.to_json()}
 
 
 def paired_counts(store: "Store", candidate: "TaskResult", baseline: "TaskResult", workload) -> PairedCounts:
@@ -200,7 +221,7 @@ def accept(candidate: "Decoder | None", baseline: "Decoder | None", policy: Poli
            progress_factory: Callable[[str], Any] | None = None,
            candidate_spec: str | None = None, baseline_spec: str | None = None,
            calibrate: CalibrationGate | None = None, signer: dict | None = None,
-           probe: "ProbeFn | None" = None) -> AcceptOutcome:
+           probe: "ProbeFn | None" = None, others: "Sequence[Decoder]" = ()) -> AcceptOutcome:
     """Replay both decoders on every workload, evaluate every gate, record the verdict.
 
     ``progress_factory(label)`` returns a context manager yielding a progress callback (or
@@ -240,8 +261,9 @@ def accept(candidate: "Decoder | None", baseline: "Decoder | None", policy: Poli
                                         probe=probe if dec.model_sha256 else None))
         paired = paired_counts(store, results[0], results[1], wl)
         timed = any(g.kind == "latency" and g.applies_to(w.name) for g in decoder_gates)
+        best = best_open(store, results[0], results[1], others, wl, run=run, workers=workers) if others else None
         outcomes.append(WorkloadOutcome(w.name, wl, results[0], results[1], paired,
-                                        paired_timing(candidate, baseline, wl) if timed else None))
+                                        paired_timing(candidate, baseline, wl) if timed else None, best))
     gates: list[GateResult] = []
     for g in decoder_gates:
         for wo in outcomes:
@@ -311,7 +333,7 @@ def run_acceptance(policy: Policy, candidate: str | None, baseline: str | None, 
                    progress_factory: Callable[[str], Any] | None = None,
                    calibrate: CalibrationGate | None = None,
                    provenance: ProvenanceCheck | None = None,
-                   probe: "ProbeFn | None" = None) -> AcceptOutcome:
+                   probe: "ProbeFn | None" = None, best_of: "Sequence[str]" = ()) -> AcceptOutcome:
     """``sov accept``: the candidate's signature when the policy has a ``[provenance]``
     table (before any model is loaded), the decoders named by the flags (or the policy's
     ``[decoders]``), the signing keys, and :func:`accept` inside one recorded run."""
@@ -335,10 +357,16 @@ def run_acceptance(policy: Policy, candidate: str | None, baseline: str | None, 
                 "batch_size": policy.decoders.get("batch_size", batch_size)}
         cand = make_decoder(cand_spec, contract=contract or policy.decoders.get("contract"), **opts)
         base = make_decoder(base_spec, contract=policy.decoders.get("baseline_contract"), **opts)
+        others = [make_decoder(s, **opts) for s in best_of]
+        if any(d.model_sha256 is not None for d in others):
+            raise UsageError("--best-of takes open decoders (tesseract, pymatching-correlated, ...), not models")
+    else:
+        others = []
     with recorded_run(store, "accept") as rec:
         outcome = accept(cand, base, policy, store=store, run=rec, workers=workers, keys=keys,
                          progress_factory=progress_factory, candidate_spec=cand_spec,
-                         baseline_spec=base_spec, calibrate=calibrate, signer=signer, probe=probe)
+                         baseline_spec=base_spec, calibrate=calibrate, signer=signer, probe=probe,
+                         others=others)
         rec.exit_code = outcome.exit_code
         rec.summary = {"verdict": outcome.verdict, "candidate": cand_spec, "baseline": base_spec,
                        "verdict_id": outcome.verdict_id,
