@@ -35,7 +35,7 @@ def task_table(results, *, title: str = "QEC replay"):
 
 def fault_probe_line(probe: dict | None, *, who: str = "") -> str | None:
     """One line of the single-fault probe (``verifier.qec.probe``), or None without one."""
-    if not probe:
+    if not probe or probe.get("reason") == "open_baseline":
         return None
     if "skipped" in probe:
         return f"fault probe{' ' + who if who else ''}: not run ({probe['skipped']})"
