@@ -145,7 +145,7 @@ def _extras(res, f: GridFlags, draw: Callable | None) -> dict[str, str]:
 
 @_grid_command("sweep", shots=o.MEASURE_SHOTS)
 def sweep_cmd(**flags: Any) -> int:
-    """Run a decoder over a grid of rotated-memory workloads (distances x rates).
+    """Run a decoder over a grid of memory workloads (distances x rates; --code surface, color or repetition).
 
     Every point is cached in the store by decoder fingerprint and workload: a re-run, or
     a sweep with more shots or more points, only runs what is missing. All points share
