@@ -58,6 +58,9 @@ def compare(
     from verifier.workflows.compare import compare_plan, run_comparison
 
     o.check_outputs(html=html, markdown=markdown, json_out=json_out)
+    from verifier.workflows.compare.procurement import settings
+
+    settings(cycle_time, _targets(targets))  # a bad --cycle-time or --targets before anything runs
     plan = compare_plan(decoder, baseline, distances=distances, p=p, noise=noise, basis=basis, shots=shots, code=code,
                         seed=seed, rounds=rounds, policy=policy, calib_models=model, experiment=experiment)
     store = o.store_for(db)
