@@ -48,8 +48,9 @@ def from_flags(*, distance: int | None, rounds: int | None, basis: str, noise: s
                        code=code.lower())
     if dem is None:
         return w
-    return MemoryWorkload(w.distance, w.rounds, w.basis, w.noise, w.p, shots, seed,
-                          *read_given_dem(dem, w.circuit()), code=w.code)
+    dem_path, dem_sha, _ = read_given_dem(dem, w.circuit())
+    return MemoryWorkload(w.distance, w.rounds, w.basis, w.noise, w.p, shots, seed, dem_path, dem_sha,
+                          code=w.code)
 
 
 def _from_dataset(root: Path, *, circuit: Path | None, dem: Path | None, rounds: int | None,

@@ -5,6 +5,7 @@ before any shot, and re-checked by hash when a worker reads it again."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from verifier.errors import IntegrityError, UsageError
 from verifier.hashing import sha256_bytes
@@ -41,21 +42,17 @@ def read_circuit(path: Path, *, dem_given: bool = False):
     return circuit, text
 
 
-def read_given_dem(path: Path | None, circuit) -> tuple[str | None, str | None]:
-    """``(path, sha256)`` of a ``--dem`` file that fits ``circuit``, or ``(None, None)``."""
+def read_given_dem(path: Path | None, circuit=None) -> tuple[str | None, str | None, Any]:
+    """``(path, sha256, parsed DEM)`` of a ``--dem`` file (read and parsed once), checked to
+    fit ``circuit`` when there is one; ``(None, None, None)`` without a file."""
     if path is None:
-        return None, None
+        return None, None, None
     text = read_dem_text(Path(path))
     dem = parse_dem(text, Path(path))
-    check_fits(dem, num_detectors=circuit.num_detectors, num_observables=circuit.num_observables,
-               path=Path(path))
-    return str(Path(path).resolve()), sha256_bytes(text.encode())
-
-
-def dem_alone(path) -> tuple[str, str]:
-    text = read_dem_text(Path(path))
-    parse_dem(text, Path(path))
-    return str(Path(path).resolve()), sha256_bytes(text.encode())
+    if circuit is not None:
+        check_fits(dem, num_detectors=circuit.num_detectors, num_observables=circuit.num_observables,
+                   path=Path(path))
+    return str(Path(path).resolve()), sha256_bytes(text.encode()), dem
 
 
 def data_formats(dets, obs, data_format: str | None, obs_format: str | None) -> tuple[str, str]:

@@ -12,9 +12,9 @@ import numpy as np
 
 from verifier.errors import UsageError
 from verifier.hashing import sha256_bytes, sha256_file
-from verifier.qec.dem import circuit_dem, parse_dem, read_dem_text
-from verifier.qec.inputs import (checked_circuit, count_appended, count_shots, data_formats, dem_alone,
-                                 read_circuit, read_given_dem)
+from verifier.qec.dem import circuit_dem
+from verifier.qec.inputs import (checked_circuit, count_appended, count_shots, data_formats, read_circuit,
+                                 read_given_dem)
 from verifier.qec.limits import check_rounds
 from verifier.qec.plausibility import SAMPLE_SHOTS, check_recorded
 from verifier.qec.shotdata import read_records, read_shots
@@ -63,8 +63,8 @@ class RecordedWorkload(QecWorkload):
             raise UsageError("recorded shots need the circuit they were recorded from (--circuit) "
                              "or the detector error model to decode them against (--dem)")
         circ, text = read_circuit(Path(circuit), dem_given=dem is not None) if circuit else (None, None)
-        dem_path, dem_sha = read_given_dem(dem, circ) if circ is not None else dem_alone(dem)
-        model = parse_dem(read_dem_text(Path(dem)), Path(dem)) if dem is not None else circuit_dem(circ)
+        dem_path, dem_sha, given = read_given_dem(dem, circ)
+        model = given if given is not None else circuit_dem(circ)
         fmt, ofmt = data_formats(dets, obs if obs is not None else dets, data_format, obs_format)
         if obs is None:
             nd = count_appended(Path(dets), fmt, model.num_detectors, model.num_observables)

@@ -288,7 +288,7 @@ class CircuitWorkload(_SampledMixin, QecWorkload):
         if rounds is not None:
             check_rounds(rounds)
         circ, text = read_circuit(p, dem_given=dem is not None)
-        dem_path, dem_sha = read_given_dem(dem, circ)
+        dem_path, dem_sha, _ = read_given_dem(dem, circ)
         noiseless = dem is not None and num_errors(circuit_dem(circ, decompose=False)) == 0
         return cls(str(p.resolve()), sha256_bytes(text.encode()), shots, seed, rounds,
                    dem_path, dem_sha, noiseless)
