@@ -12,10 +12,10 @@ from typing import Any
 
 import numpy as np
 
-from baselines.dem_source import decoding_dem, first_line
+from baselines.dem_source import decoding_dem
 from baselines.options import split_spec
 from verifier.environment import package_version
-from verifier.errors import UsageError
+from verifier.errors import UsageError, first_line
 from verifier.qec.decoder import pack_bits, unpack_bits
 
 REFUSE = ("Chromobius decodes color codes whose detectors say their color and basis (a 4th "

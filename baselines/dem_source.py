@@ -9,13 +9,8 @@ decomposition, take the circuit's DEM without it: same mechanisms, same probabil
 
 from __future__ import annotations
 
-from verifier.errors import UsageError
+from verifier.errors import UsageError, first_line
 from verifier.qec.dem import circuit_dem
-
-
-def first_line(e: Exception) -> str:
-    """The first line of a library's error message, for a one-line refusal."""
-    return (str(e).strip().splitlines() or [type(e).__name__])[0][:200].rstrip(".")
 
 
 def decoding_dem(workload):

@@ -9,9 +9,8 @@ from typing import Any
 
 import numpy as np
 
-from baselines.dem_source import first_line
 from verifier.environment import package_version
-from verifier.errors import UsageError
+from verifier.errors import UsageError, first_line
 
 NAMES = ("pymatching", "pymatching-correlated")  # their entries: baselines.registry
 

@@ -71,6 +71,12 @@ class Terminated(BaseException):
                          else f"terminated ({signal_name(self.signum)})")
 
 
+def first_line(e: BaseException) -> str:
+    """The first line of a library's error message (at most 200 characters, no final
+    period), for a one-line refusal."""
+    return (str(e).strip().splitlines() or [type(e).__name__])[0][:200].rstrip(".")
+
+
 def signal_name(signum: int) -> str:
     try:
         return signal.Signals(signum).name

@@ -14,13 +14,9 @@ from __future__ import annotations
 import gzip
 from pathlib import Path
 
-from verifier.errors import UsageError
+from verifier.errors import UsageError, first_line
 
 DEM_OPTIONS = "decompose_errors=True, approximate_disjoint_errors=True"
-
-
-def _first_line(e: Exception) -> str:
-    return (str(e).strip().splitlines() or [type(e).__name__])[0][:200].rstrip(".")
 
 
 def circuit_dem(circuit, *, decompose: bool = True):
@@ -62,7 +58,7 @@ def parse_dem(text: str, path: Path):
     try:
         dem = stim.DetectorErrorModel(text)
     except Exception as e:  # stim raises ValueError with a long message
-        raise UsageError(f"{path} is not a valid stim detector error model: {_first_line(e)}") from None
+        raise UsageError(f"{path} is not a valid stim detector error model: {first_line(e)}") from None
     if dem.num_detectors == 0:
         raise UsageError(f"{path} declares no detector: nothing to decode")
     if num_errors(dem) == 0:
