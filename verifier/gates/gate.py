@@ -207,17 +207,24 @@ def ratio_of(q, theta):
 def bound_arrays(n10, n01, n11, confidence: float = CONFIDENCE):
     """``(lower, upper)`` bounds on ``p_c / p_b`` for arrays of cell counts (the gate's
     bounds, vectorized for simulations of the gate)."""
-    alpha = 1.0 - confidence
-    q_level, t_level = 1.0 - Q_SHARE * alpha, 1.0 - (1.0 - Q_SHARE) * alpha
-    n10, n01, n11 = (np.asarray(x, dtype=float) for x in (n10, n01, n11))
-    n, d = n11 + n10 + n01, n10 + n01
-    q_lo, q_hi = _cp_lower(n11, n, q_level), _cp_upper(n11, n, q_level)
-    t_lo, t_hi = _cp_lower(n10, d, t_level), _cp_upper(n10, d, t_level)
+    q_lo, q_hi, t_lo, t_hi = _parameter_bounds(n10, n01, n11, confidence)
+    n = np.asarray(n10, dtype=float) + np.asarray(n01, dtype=float) + np.asarray(n11, dtype=float)
     upper = np.maximum(ratio_of(q_lo, t_hi), ratio_of(q_hi, t_hi))
     lower = np.maximum(0.0, np.minimum(ratio_of(q_lo, t_lo), ratio_of(q_hi, t_lo)))
     upper = np.where(n > 0, upper, np.inf)
     lower = np.where(n > 0, lower, 0.0)
     return lower, upper
+
+
+def _parameter_bounds(n10, n01, n11, confidence: float):
+    """Exact one-sided bounds ``(q_lo, q_hi, theta_lo, theta_hi)``: ``q`` at level
+    ``1 - Q_SHARE * alpha``, ``theta`` at ``1 - (1 - Q_SHARE) * alpha`` (module doc)."""
+    alpha = 1.0 - confidence
+    q_level, t_level = 1.0 - Q_SHARE * alpha, 1.0 - (1.0 - Q_SHARE) * alpha
+    n10, n01, n11 = (np.asarray(x, dtype=float) for x in (n10, n01, n11))
+    n, d = n11 + n10 + n01, n10 + n01
+    return (_cp_lower(n11, n, q_level), _cp_upper(n11, n, q_level),
+            _cp_lower(n10, d, t_level), _cp_upper(n10, d, t_level))
 
 
 @dataclass(frozen=True)
@@ -233,21 +240,17 @@ class RatioBounds:
 
 def ratio_bounds(c: PairedCounts, confidence: float = CONFIDENCE) -> RatioBounds:
     """One-sided bounds on ``p_c / p_b``, each valid at ``confidence`` (see the module doc)."""
-    alpha = 1.0 - confidence
-    q_level, t_level = 1.0 - Q_SHARE * alpha, 1.0 - (1.0 - Q_SHARE) * alpha
-    n = c.n11 + c.n10 + c.n01
-    d = c.n10 + c.n01
-    if n == 0:
+    if c.n11 + c.n10 + c.n01 == 0:
         return RatioBounds(math.nan, 0.0, math.inf, 0.0, 1.0, 0.0, 1.0)
-    q_lo, q_hi = _cp_lower(c.n11, n, q_level), _cp_upper(c.n11, n, q_level)
-    t_lo, t_hi = _cp_lower(c.n10, d, t_level), _cp_upper(c.n10, d, t_level)
+    q_lo, q_hi, t_lo, t_hi = (float(x) for x in _parameter_bounds(c.n10, c.n01, c.n11, confidence))
     point = c.candidate_errors / c.baseline_errors if c.baseline_errors else math.inf
-    lower, upper = bound_arrays(c.n10, c.n01, c.n11, confidence)
-    return RatioBounds(point, float(lower), float(upper), q_lo, q_hi, t_lo, t_hi)
+    upper = max(ratio_of(q_lo, t_hi), ratio_of(q_hi, t_hi))
+    lower = max(0.0, min(ratio_of(q_lo, t_lo), ratio_of(q_hi, t_lo)))
+    return RatioBounds(point, lower, upper, q_lo, q_hi, t_lo, t_hi)
 
 
-def _decision(c: PairedCounts, margin: float, confidence: float) -> str:
-    rb = ratio_bounds(c, confidence)
+def _decision(c: PairedCounts, margin: float, confidence: float, rb: RatioBounds | None = None) -> str:
+    rb = rb or ratio_bounds(c, confidence)
     if rb.upper < 1.0 + margin:
         return PASS
     if rb.lower > 1.0 + margin:
@@ -310,7 +313,7 @@ def ler_noninferiority(c: PairedCounts, *, margin: float = DEFAULT_MARGIN,
                        name: str = "ler_noninferiority") -> GateResult:
     """Non-inferiority of the candidate's logical error rate, on paired shots."""
     rb = ratio_bounds(c, confidence)
-    status = _decision(c, margin, confidence)
+    status = _decision(c, margin, confidence, rb)
     limit = 1.0 + margin
     figures: dict[str, Any] = {
         "margin": margin, "confidence": confidence, "ratio_limit": limit,
