@@ -696,8 +696,10 @@ def signer_table(signer):
 
 def load_line(machine: dict | None) -> str | None:
     """A warning when the timing ran on a machine busier than its cores."""
+    from verifier.environment import overloaded
+
     la, n = (machine or {}).get("load_average"), (machine or {}).get("cores") or 1
-    if la and la[0] > n:
+    if overloaded(la, n):
         return (f"note: load average {la[0]:g} on {n} cores while timing: shots/s and latency "
                 "include other processes' work")
     return None

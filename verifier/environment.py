@@ -53,6 +53,18 @@ def load_average() -> list[float] | None:
         return None
 
 
+def overloaded(load: list[float] | None, n_cores: int | None) -> bool:
+    """A 1-minute load average above the cores: wall-clock timings then measure the other
+    processes' work as well as the decoder's."""
+    return bool(load) and load[0] > (n_cores or 1)
+
+
+def load_now() -> dict[str, Any]:
+    """The load average, the cores, and whether the machine is :func:`overloaded`."""
+    la, n = load_average(), cores() or 1
+    return {"load_average": la, "cores": n, "high": overloaded(la, n)}
+
+
 def machine() -> dict[str, Any]:
     """The machine a measurement ran on, with its load (timings mean little without it)."""
     return {"python": platform.python_version(), "platform": platform.platform(),

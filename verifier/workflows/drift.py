@@ -202,11 +202,11 @@ def _busy() -> str | None:
     """Why latency cannot be judged now: a load average above the cores makes wall-clock
     timings say more about the other processes than about the model (a 2.5x swing was
     observed on an unchanged model); the check then records the timing and says so."""
-    from verifier.environment import cores, load_average
+    from verifier.environment import load_now
 
-    la, n = load_average(), cores() or 1
-    if la and la[0] > n:
-        return f"latency not judged: load average {la[0]:g} on {n} cores"
+    now = load_now()
+    if now["high"]:
+        return f"latency not judged: load average {now['load_average'][0]:g} on {now['cores']} cores"
     return None
 
 

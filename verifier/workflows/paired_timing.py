@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from verifier.environment import cores, load_average
+from verifier.environment import load_now
 from verifier.qec.decoder import transport_seconds
 from verifier.stats.binomial import CONFIDENCE
 
@@ -94,13 +94,6 @@ def _t_interval(x: np.ndarray, confidence: float) -> tuple[float, float]:
     return (m - half, m + half)
 
 
-def _load() -> dict[str, Any]:
-    la = load_average()
-    n = cores() or 1
-    one = la[0] if isinstance(la, (list, tuple)) and la else None
-    return {"load_average": la, "cores": n, "high": bool(one is not None and one > n)}
-
-
 def _timed(compiled, dets: np.ndarray) -> tuple[float, float]:
     """(wall, cpu) seconds of one call, sandbox transport taken out of the wall time."""
     before = transport_seconds(compiled)
@@ -115,7 +108,7 @@ def time_pair(candidate, baseline, dets: np.ndarray, *, repeats: int = REPEATS,
               confidence: float = CONFIDENCE) -> PairedTiming:
     """Time two compiled decoders on the same bit-packed ``dets``, interleaved."""
     n = int(dets.shape[0])
-    before = _load()
+    before = load_now()
     candidate.decode_packed(dets)  # warm both: first calls pay for allocation and caches
     baseline.decode_packed(dets)
     out: dict[str, list[float]] = {"cw": [], "bw": [], "cc": [], "bc": []}
@@ -131,7 +124,7 @@ def time_pair(candidate, baseline, dets: np.ndarray, *, repeats: int = REPEATS,
     finally:
         if gc_was:
             gc.enable()
-    after = _load()
+    after = load_now()
     load = {"before": before["load_average"], "after": after["load_average"], "cores": after["cores"],
             "high": before["high"] or after["high"]}
     return PairedTiming(n, repeats, tuple(out["cw"]), tuple(out["bw"]), tuple(out["cc"]),
