@@ -300,6 +300,17 @@ def shots_to_decide(c: PairedCounts, margin: float = DEFAULT_MARGIN,
     return int(math.ceil(base.shots * hi))
 
 
+def paired_ratio(c: PairedCounts, *, margin: float = DEFAULT_MARGIN,
+                 confidence: float = CONFIDENCE) -> dict[str, Any]:
+    """The paired LER ratio candidate / baseline with its exact two-sided interval at
+    ``confidence`` (the gate's bounds, each one-sided at ``1 - alpha/2``) and the
+    non-inferiority decision at ``margin``: how a report states one paired comparison."""
+    lo, hi = bound_arrays(c.n10, c.n01, c.n11, 1.0 - (1.0 - confidence) / 2)
+    return {"ratio": c.candidate_errors / c.baseline_errors if c.baseline_errors else None,
+            "ratio_ci": [float(lo), float(hi)], "confidence": confidence,
+            "noninferiority": ler_noninferiority(c, margin=margin, confidence=confidence).status}
+
+
 def _ler(errors: int, shots: int, confidence: float) -> dict[str, Any]:
     from verifier.stats.binomial import clopper_pearson
 

@@ -136,18 +136,15 @@ def best_open(store: "Store", candidate: "TaskResult", baseline: "TaskResult", o
     and ``others`` (``--best-of``), and the candidate's paired LER ratio to it with its exact
     95 % interval and the non-inferiority decision at the default margin. Reported beside
     the gates, not one of them: a policy's baseline is what a gate is about."""
-    from verifier.gates.gate import bound_arrays
+    from verifier.gates.gate import paired_ratio
     from verifier.workflows.qec import run_task
 
     runs = [baseline] + [run_task(d, workload, run=run, workers=workers) for d in others]
     best = min(runs, key=lambda r: r.stats.errors)
     pc = paired_counts(store, candidate, best, workload)
-    lo, hi = bound_arrays(pc.n10, pc.n01, pc.n11, 0.975)
     return {"decoder": best.decoder_name, "fingerprint": best.fingerprint, "errors": best.stats.errors,
             "is_baseline": best is baseline, "considered": [r.decoder_name for r in runs],
-            "ratio": pc.candidate_errors / pc.baseline_errors if pc.baseline_errors else None,
-            "ratio_ci": [float(lo), float(hi)], "noninferiority": ler_noninferiority(pc).status,
-            "paired": pc.to_json()}
+            **paired_ratio(pc), "paired": pc.to_json()}
 
 
 def paired_counts(store: "Store", candidate: "TaskResult", baseline: "TaskResult", workload) -> PairedCounts:

@@ -12,9 +12,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
-from verifier.gates.gate import DEFAULT_MARGIN, FAIL, PASS, PairedCounts, bound_arrays, ler_noninferiority
+from verifier.gates.gate import DEFAULT_MARGIN, FAIL, PASS, PairedCounts, paired_ratio
 from verifier.qec.workload import QecWorkload
 from verifier.stats.binomial import CONFIDENCE
 from verifier.stats.drift import holm
@@ -35,36 +33,20 @@ def mcnemar_exact(b: int, c: int) -> float:
     return float(binomtest(min(b, c), n, 0.5, alternative="two-sided").pvalue)
 
 
-def _bits(blobs: dict[tuple[int, int], bytes], blocks) -> np.ndarray | None:
-    parts = []
-    for b in blocks:
-        blob = blobs.get((b.index, b.shots))
-        if blob is None:
-            return None
-        parts.append(np.unpackbits(np.frombuffer(blob, dtype=np.uint8), count=b.shots,
-                                   bitorder="little").astype(bool))
-    return np.concatenate(parts) if parts else np.zeros(0, dtype=bool)
-
-
 def paired_test(store: "Store", baseline_fp: str, candidate_fp: str, workload: QecWorkload) -> dict[str, Any]:
     """Exact McNemar test of a candidate against the baseline on the same shots."""
-    base = _bits(store.block_failures(baseline_fp, workload.stream_id), workload.blocks())
-    cand = _bits(store.block_failures(candidate_fp, workload.stream_id), workload.blocks())
-    if base is None or cand is None:
+    try:
+        counts = PairedCounts.from_packed_blocks(store.block_failures(candidate_fp, workload.stream_id),
+                                                 store.block_failures(baseline_fp, workload.stream_id),
+                                                 [(b.index, b.shots) for b in workload.blocks()])
+    except KeyError:  # a block one of the two never recorded
         return {"workload_id": workload.id, "available": False}
-    only_cand = int(np.count_nonzero(cand & ~base))  # candidate fails where the baseline succeeds
-    only_base = int(np.count_nonzero(base & ~cand))
-    both = int(np.count_nonzero(cand & base))
-    counts = PairedCounts(int(base.size) - both - only_cand - only_base, only_cand, only_base, both)
-    # a two-sided interval at CONFIDENCE: each one-sided bound at 1 - alpha/2
-    lo, hi = bound_arrays(only_cand, only_base, both, 1.0 - (1.0 - CONFIDENCE) / 2)
-    ratio = counts.candidate_errors / counts.baseline_errors if counts.baseline_errors else None
-    return {"workload_id": workload.id, "available": True, "shots": int(base.size), "both_fail": both,
+    only_cand, only_base = counts.n10, counts.n01  # the candidate fails where the baseline succeeds, and back
+    return {"workload_id": workload.id, "available": True, "shots": counts.shots, "both_fail": counts.n11,
             "only_candidate_fails": only_cand, "only_baseline_fails": only_base,
             "p_value": mcnemar_exact(only_cand, only_base),
             "verdict": paired_verdict(only_cand, only_base),
-            "ratio": ratio, "ratio_ci": [float(lo), float(hi)], "confidence": CONFIDENCE,
-            "noninferiority": ler_noninferiority(counts, margin=DEFAULT_MARGIN).status}
+            **paired_ratio(counts, margin=DEFAULT_MARGIN, confidence=CONFIDENCE)}
 
 
 def paired_verdict(only_cand: int, only_base: int, alpha: float = ALPHA) -> str:
@@ -113,11 +95,8 @@ def candidate_verdict(paired: list[dict[str, Any]], labels: dict[str, str], *, a
         deciding = min(better, key=ratio)
     else:
         deciding = max(rows, key=lambda r: r["ratio_ci"][1])
-    if all(r["only_candidate_fails"] == r["only_baseline_fails"] == 0 for r in rows):
-        verdict_detail = "identical"
-    else:
-        verdict_detail = None
-    return {"verdict": verdict, "identical": verdict_detail == "identical", "margin": margin, "alpha": alpha,
+    identical = all(r["only_candidate_fails"] == r["only_baseline_fails"] == 0 for r in rows)
+    return {"verdict": verdict, "identical": identical, "margin": margin, "alpha": alpha,
             "correction": "holm", "workloads": len(rows),
             "significantly_worse": [r["label"] for r in worse], "significantly_better": [r["label"] for r in better],
             "deciding": {k: deciding[k] for k in ("label", "workload_id", "ratio", "ratio_ci", "p_value",
