@@ -151,6 +151,13 @@ class OnnxCalibrationModel(CheckedModelFile):
         y = np.ascontiguousarray(y, dtype=np.float32)
         if x.ndim != 2 or x.shape != y.shape:
             raise UsageError(f"x and y must both be [batch, n_points], got {list(x.shape)} and {list(y.shape)}")
+        if self.n_points is not None and x.shape[1] != self.n_points:
+            if self.resample != "linear":
+                raise UsageError(f"{self.name} takes sweeps of {self.n_points} points, these have {x.shape[1]}, "
+                                 "and it declares no resampling rule (metadata sov.resample)")
+            from verifier.calib.data import to_width
+
+            x, y = (np.ascontiguousarray(a, dtype=np.float32) for a in to_width(x, y, self.n_points))
         out = self._run({"x": x, "y": y}, x.shape[0])
         k = len(get(self.experiment).params)
         if out.shape[1] != k:

@@ -222,7 +222,7 @@ def acquire_dummy(outdir, operations: dict[str, dict] | None = None, *, targets=
     return str(out)
 
 
-def export_simulation(outdir, experiments=None, *, repeats: int = 1, seed: int = 0) -> str:
+def export_simulation(outdir, experiments=None, *, repeats: int = 1, seed: int = 0, shape=None) -> str:
     """Write simulated experiments as a Qibocal output folder, with Qibocal's own writers:
     ``data/<experiment>-<i>/`` holding ``data.npz`` + ``data.json`` (the protocol's Data
     object), ``results.json`` (its fit) and ``action.yml``. Replaying such a folder has a
@@ -242,7 +242,7 @@ def export_simulation(outdir, experiments=None, *, repeats: int = 1, seed: int =
         m = protocol_modules()[exp]
         if EXPERIMENTS[exp].kind == "readout":
             raise ValueError("export_simulation writes fit experiments only")
-        d = simulate(exp, repeats, seed=seed)
+        d = simulate(exp, repeats, seed=seed) if shape is None else simulate(exp, repeats, seed=seed, shape=shape)
         phase = d.context.get("_phase")
         for i in range(repeats):
             ctx = {k: float(v[i]) for k, v in d.context.items() if np.ndim(v) == 1}
@@ -314,7 +314,8 @@ def export_scenarios(outdir, labels, *, seed: int = 0, n_points: int = 50, reado
     return str(out)
 
 
-def export_for_replay(folder, experiments=None, *, repeats: int = 1, seed: int = 0, scenarios=None) -> str:
+def export_for_replay(folder, experiments=None, *, repeats: int = 1, seed: int = 0, scenarios=None,
+                      shape=None) -> str:
     """``sov calib export``: :func:`export_simulation` (or, with ``scenarios``,
     :func:`export_scenarios`) into a new (or empty) folder."""
     from pathlib import Path
@@ -328,6 +329,9 @@ def export_for_replay(folder, experiments=None, *, repeats: int = 1, seed: int =
     folder = Path(folder)
     if folder.exists() and any(folder.iterdir()):
         raise UsageError(f"{folder} exists and is not empty")
+    if shape is not None and shape.units != "probability":
+        raise UsageError("export writes Qibocal's probability protocols: arbitrary units (Qibocal's *_signal "
+                         "protocols) are not replayed by sov")
     if scenarios:
         from verifier.calib.faults import SCENARIOS
 
@@ -336,4 +340,4 @@ def export_for_replay(folder, experiments=None, *, repeats: int = 1, seed: int =
             if label not in SCENARIOS:
                 raise UsageError(f"unknown fault scenario {label!r}; scenarios are: all, {', '.join(SCENARIOS)}")
         return export_scenarios(folder, labels, seed=seed)
-    return export_simulation(folder, experiments or None, repeats=repeats, seed=seed)
+    return export_simulation(folder, experiments or None, repeats=repeats, seed=seed, shape=shape)

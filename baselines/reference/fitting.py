@@ -37,8 +37,9 @@ def refine(f, x, y, p0, bounds=(-np.inf, np.inf)):
             return np.asarray(p0, dtype=float)
 
 
-def lorentz_centre(x, y, *, dip: bool):
-    """Centre of a Lorentzian (dip or peak) on a linear background, x in Hz."""
+def lorentz_centre(x, y, *, dip: bool | None = None):
+    """Centre of a Lorentzian (dip, peak, or with ``dip=None`` whichever fits better: a
+    lab's line may be either) on a linear background, x in Hz."""
     xc = x.mean()
     xs = (x - xc) / 1e6  # MHz
     span = xs[-1] - xs[0]
@@ -48,7 +49,7 @@ def lorentz_centre(x, y, *, dip: bool):
         for c in np.linspace(xs[0], xs[-1], 49):
             L = 1 / (1 + ((xs - c) / w) ** 2)
             coef, cost = lin(np.stack([np.ones_like(xs), xs, L], 1), y)
-            if (coef[2] < 0) == dip and cost < best[0]:
+            if (dip is None or (coef[2] < 0) == dip) and cost < best[0]:
                 best = (cost, (coef[0], coef[1], coef[2], c, w))
     if best[1] is None:
         return np.nan

@@ -53,3 +53,17 @@ def single_fit(experiment: str, x, y, nshots: int, ctx: dict[str, float]) -> Fit
 def single_readout(iq: np.ndarray, states: np.ndarray) -> ReadoutData:
     """One recorded readout: the same shots train and test the discriminator."""
     return ReadoutData(iq[None], states[None], iq[None], states[None], int((states == 0).sum()))
+
+
+def to_width(x: np.ndarray, y: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Sweeps [R, m] as a model of fixed width ``n`` that declares ``sov.resample = linear``
+    takes them: per sweep, ``n`` equally spaced sweep values from its first to its last
+    point, the measured values linearly interpolated between the points (sorted by sweep
+    value)."""
+    x2, y2 = np.atleast_2d(np.asarray(x, float)), np.atleast_2d(np.asarray(y, float))
+    if x2.shape[1] == n:
+        return x2, y2
+    order = np.argsort(x2, axis=1)
+    xs, ys = np.take_along_axis(x2, order, 1), np.take_along_axis(y2, order, 1)
+    grid = np.linspace(0.0, 1.0, n)[None, :] * (xs[:, -1:] - xs[:, :1]) + xs[:, :1]
+    return grid, np.stack([np.interp(g, xr, yr) for g, xr, yr in zip(grid, xs, ys)])

@@ -37,6 +37,8 @@ from typing import Callable
 
 import numpy as np
 
+from verifier.calib.sweep_shape import in_units
+
 
 @dataclass(frozen=True)
 class FaultSweep:
@@ -55,9 +57,7 @@ def _measure(p, rng, shots: int, readout_error: bool, units: str):
     if readout_error:
         p = 0.03 + (1 - 0.03 - 0.05) * p
     y = rng.binomial(shots, p) / shots
-    if units == "au":
-        return 2.5e-3 + 1.2e-3 * y, None
-    return y, shots
+    return in_units(y, units), (None if units == "au" else shots)
 
 
 def _rabi(x, a_pi, detune: float = 0.0):

@@ -49,24 +49,9 @@ def _spread(vals: np.ndarray) -> float | None:
     return float(np.std(v, ddof=1) / abs(np.median(v)))
 
 
-def resampled(model, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The sweep as a model of fixed width that declares ``resample = "linear"`` takes it:
-    ``n_points`` equally spaced sweep values from the first to the last recorded one, the
-    measured values linearly interpolated between the recorded points (sorted by sweep value)."""
-    n = getattr(model, "n_points", None)
-    if n is None or x.shape[-1] == n or getattr(model, "resample", None) != "linear":
-        return x, y
-    x2, y2 = np.atleast_2d(x), np.atleast_2d(y)
-    order = np.argsort(x2[0])
-    xs = x2[:, order]
-    grid = np.linspace(xs[0, 0], xs[0, -1], n)
-    out = np.stack([np.interp(grid, xs[0], row[order]) for row in y2])
-    return np.broadcast_to(grid, out.shape).copy(), out
-
-
 def estimate(model, experiment: str, x, y, nshots: int | None, ctx: dict[str, float]) -> np.ndarray:
-    x, y = resampled(model, np.asarray(x, float), np.asarray(y, float))
-    if hasattr(model, "estimate"):
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    if hasattr(model, "estimate"):  # a fixed-width model resamples (or refuses) in estimate
         return model.estimate(np.atleast_2d(x), np.atleast_2d(y))
     return model.estimate_data(single_fit(experiment, x, y, nshots or 0, ctx)).estimates
 

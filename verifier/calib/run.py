@@ -26,6 +26,7 @@ from verifier.calib.experiments import readout
 from verifier.calib.metrics import errors as fit_errors
 from verifier.calib.metrics import fit_figures
 from verifier.calib.simulator import CalWorkload, simulate
+from verifier.calib.sweep_shape import DEFAULT, SweepShape
 from verifier.errors import UsageError
 from verifier.hashing import fingerprint
 
@@ -104,7 +105,7 @@ def evaluate(model, workload: CalWorkload, data: FitData | ReadoutData | None = 
     if getattr(model, "experiment", exp.name) != exp.name:
         raise UsageError(f"{_model_name(model)} serves experiment {model.experiment!r}, not {exp.name!r}")
     if data is None:
-        data = simulate(exp.name, workload.repeats, seed=workload.seed, shots=workload.shots)
+        data = simulate(exp.name, workload.repeats, seed=workload.seed, shots=workload.shots, shape=workload.shape)
     if exp.kind == "readout":
         return _evaluate_readout(model, workload, data)
     if not hasattr(model, "estimate_data"):
@@ -146,14 +147,16 @@ def _evaluate_readout(model, workload: CalWorkload, data: ReadoutData) -> CalRes
 def run_calibration(model_spec: Any, experiment: str | None = None, *, repeats: int | None = None,
                     seed: int = 0, shots: int | None = None, store=None, run=None,
                     contract: str | None = None, options=None,
-                    resolve: ModelFactory | None = None) -> CalResult:
-    """Resolve the model, simulate, evaluate and (with a store) record the result."""
+                    resolve: ModelFactory | None = None, shape: SweepShape = DEFAULT) -> CalResult:
+    """Resolve the model, simulate (on the documented sweep or ``shape``), evaluate and
+    (with a store) record the result."""
     model = open_model(model_spec, experiment, resolve, contract=contract, options=options)
     exp_name = experiment or getattr(model, "experiment", None)
     if exp_name is None:
         raise UsageError("give --experiment")
     exp = get_experiment(exp_name)
-    wl = CalWorkload(exp.name, int(repeats or exp.default_repeats), int(seed), int(shots or exp.default_shots))
+    wl = CalWorkload(exp.name, int(repeats or exp.default_repeats), int(seed), int(shots or exp.default_shots), shape)
+    shape.check_for(exp.name)
     if wl.repeats < 1 or wl.shots < 2:
         raise UsageError("--repeats must be >= 1 and --shots >= 2")
     from verifier.qec.limits import check_calibration

@@ -20,6 +20,7 @@ import numpy as np
 
 from verifier.calib.data import FitData, ReadoutData
 from verifier.calib.experiments import EXPERIMENTS, experiment
+from verifier.calib.sweep_shape import DEFAULT, SweepShape
 
 SIMULATOR_VERSION = "1"
 
@@ -30,16 +31,19 @@ def default_shots(name: str) -> int:
 
 @dataclass(frozen=True)
 class CalWorkload:
-    """A calibration workload: experiment, repeats, shots per point, seed."""
+    """A calibration workload: experiment, repeats, shots per point, seed, sweep shape."""
 
     experiment: str
     repeats: int
     seed: int
     shots: int
+    shape: SweepShape = DEFAULT
 
     def spec(self) -> dict[str, Any]:
+        # the documented sweep adds no key: ids of earlier workloads stay
+        sweep = {"sweep": self.shape.spec()} if not self.shape.is_default else {}
         return {"kind": "calibration", "experiment": self.experiment, "repeats": self.repeats,
-                "seed": self.seed, "shots": self.shots, "simulator": SIMULATOR_VERSION}
+                "seed": self.seed, "shots": self.shots, "simulator": SIMULATOR_VERSION, **sweep}
 
     @property
     def id(self) -> str:
@@ -51,13 +55,19 @@ def _rng(seed: int, name: str, stream: int) -> np.random.Generator:
     return np.random.default_rng([int(seed), idx, stream])
 
 
-def simulate(name: str, repeats: int, *, seed: int = 0, shots: int | None = None) -> FitData | ReadoutData:
-    """Simulate ``repeats`` independent qubits running experiment ``name``.
+def simulate(name: str, repeats: int, *, seed: int = 0, shots: int | None = None,
+             shape: SweepShape = DEFAULT) -> FitData | ReadoutData:
+    """Simulate ``repeats`` independent qubits running experiment ``name``, on the
+    documented sweep or on another ``shape`` (the same qubits: the truth does not depend
+    on the shape).
 
     Returns :class:`FitData` for the fit experiments, :class:`ReadoutData` for ``readout``."""
     exp = experiment(name)
     if repeats < 1:
         raise ValueError("repeats must be >= 1")
+    shape.check_for(name)
     n_shots = int(shots or exp.default_shots)
     u = _rng(seed, name, 0).random((repeats, 8))  # truth and prior, one row per repeat
-    return exp.simulate(u, _rng(seed, name, 1), n_shots)
+    if shape.is_default:
+        return exp.simulate(u, _rng(seed, name, 1), n_shots)
+    return exp.simulate(u, _rng(seed, name, 1), n_shots, shape)

@@ -24,6 +24,7 @@ def run(
     repeats: RepeatsOpt = None,
     seed: o.SeedOpt = o.SEED,
     shots: CalShotsOpt = None,
+    sweep: o.SweepOpt = None,
     contract: o.ContractOpt = None,
     db: o.DbOpt = None,
     json_out: o.JsonOpt = None,
@@ -36,13 +37,15 @@ def run(
     o.check_outputs(json_out=json_out)
     from reports.terminal import calib_result_notes, calib_result_table
     from verifier.calib.run import run_calibration
+    from verifier.calib.sweep_shape import SweepShape
     from verifier.cli.wiring import calibration_model_from_spec
     from verifier.store.runs import recorded_run
 
     store = o.store_for(db)
     with recorded_run(store, "calib run") as rec:
         result = run_calibration(model, experiment, repeats=repeats, seed=seed, shots=shots, store=store,
-                                 run=rec, contract=contract, resolve=calibration_model_from_spec)
+                                 run=rec, contract=contract, resolve=calibration_model_from_spec,
+                                 shape=SweepShape.parse(sweep))
         rec.summary = {"model": result.model, "experiment": result.experiment, "workload_id": result.workload_id,
                        "failures": len(result.failures)}
     console = o.human_console(json_out)
@@ -133,11 +136,18 @@ def export(
     repeats: Annotated[int, typer.Option("--repeats", min=1, help="Simulated qubits per experiment (one action folder each).")] = 1,
     seed: o.SeedOpt = o.SEED,
     scenario: Annotated[Optional[list[str]], typer.Option("--scenario", metavar="LABEL", help="Repeatable: write labelled fault scenarios instead (healthy, no_signal, under_driven, over_driven, wrong_frequency, too_short, beating, drifting, or all).", show_default=False)] = None,
+    sweep: o.SweepOpt = None,
 ) -> int:
     """Write simulated experiments as a Qibocal output folder (Qibocal's own Data and
     Results writers) with the truth in truth.json beside it: input for `sov calib replay`."""
+    from verifier.calib.sweep_shape import SweepShape
     from verifier.cli.wiring import export_for_replay
+    from verifier.errors import UsageError
 
-    out = export_for_replay(folder, experiment or None, repeats=repeats, seed=seed, scenarios=scenario or None)
+    shape = SweepShape.parse(sweep)
+    if scenario and not shape.is_default:
+        raise UsageError("--sweep shapes the simulated experiments; fault scenarios have their own sweeps")
+    out = export_for_replay(folder, experiment or None, repeats=repeats, seed=seed, scenarios=scenario or None,
+                            shape=None if shape.is_default else shape)
     o.human_console(None).print(f"wrote {out} (truth in {Path(out) / 'truth.json'})")
     return 0

@@ -60,6 +60,10 @@ def experiment_opt(help: str):
 
 
 ExperimentOpt = experiment_opt(f"{EXPERIMENTS} [default: the model's sov.experiment].")
+SweepOpt = Annotated[Optional[str], typer.Option(
+    "--sweep", metavar="points=N,span=F,readout=none,units=au,line=gaussian,polarity=peak|dip",
+    help="Simulate another sweep than the documented one (any subset of the keys; line and polarity: spectroscopies) [default: the documented sweep].",
+    show_default=False)]
 
 DistanceOpt = Annotated[Optional[int], typer.Option("--distance", "-d", min=2, help="Code distance.")]
 DistancesOpt = Annotated[str, typer.Option("--distances", metavar="3,5,7", help="Code distances, comma-separated.")]

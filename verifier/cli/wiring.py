@@ -114,11 +114,11 @@ def calibration_folder_signature(model: Any, folder: Any, experiment: str | None
 
 
 def export_for_replay(folder: Any, experiments: Any = None, *, repeats: int = 1, seed: int = 0,
-                      scenarios: Any = None) -> str:
+                      scenarios: Any = None, shape: Any = None) -> str:
     """Simulated experiments written as a Qibocal output folder (Qibocal's own writers)."""
     from baselines.qibocal_folders import export_for_replay as export
 
-    return export(folder, experiments, repeats=repeats, seed=seed, scenarios=scenarios)
+    return export(folder, experiments, repeats=repeats, seed=seed, scenarios=scenarios, shape=shape)
 
 
 # -- compare, sweeps and reports ------------------------------------------------------------

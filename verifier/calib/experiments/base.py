@@ -12,6 +12,7 @@ from typing import Any, Callable
 import numpy as np
 
 from verifier.calib.data import FitData
+from verifier.calib.sweep_shape import DEFAULT, SweepShape, in_units
 
 
 @dataclass(frozen=True)
@@ -41,8 +42,8 @@ class Experiment:
     default_repeats: int = 40
     # the feature the signal test looks for (verifier.calib.line_shapes); None: not tested
     line_shape: Any = field(default=None, repr=False, compare=False)
-    # simulate(u [R, 8] uniforms for truth and prior, noise generator, shots) -> data
-    simulate: Callable[[np.ndarray, np.random.Generator, int], Any] | None = field(
+    # simulate(u [R, 8] uniforms for truth and prior, noise generator, shots, SweepShape) -> data
+    simulate: Callable[..., Any] | None = field(
         default=None, repr=False, compare=False)
 
     @property
@@ -64,15 +65,25 @@ def span(u: np.ndarray, lo: float, hi: float) -> np.ndarray:
     return lo + (hi - lo) * u
 
 
-def measured(p: np.ndarray, u: np.ndarray, noise: np.random.Generator,
-             n_shots: int) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+def measured(p: np.ndarray, u: np.ndarray, noise: np.random.Generator, n_shots: int,
+             shape: SweepShape = DEFAULT) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """The measured excited fraction of ``n_shots`` binomial shots of the true population
-    ``p`` [R, n] through the readout errors P(1|0), P(0|1) drawn from ``u`` [R, 2]; with
-    those errors as context."""
+    ``p`` [R, n] through the readout errors P(1|0), P(0|1) drawn from ``u`` [R, 2] (zero
+    when the shape has no readout error), in the shape's units; with those errors as context."""
     e0 = span(u[:, 0], 0.01, 0.05)
     e1 = span(u[:, 1], 0.02, 0.08)
-    pm = e0[:, None] + (1 - e0 - e1)[:, None] * p
-    return noise.binomial(n_shots, pm) / n_shots, {"readout_p10": e0, "readout_p01": e1}
+    if not shape.readout_error:
+        e0, e1 = np.zeros_like(e0), np.zeros_like(e1)
+    pm = np.clip(e0[:, None] + (1 - e0 - e1)[:, None] * p, 0.0, 1.0)
+    y = in_units(noise.binomial(n_shots, pm) / n_shots, shape.units)
+    return y, {"readout_p10": e0, "readout_p01": e1}
+
+
+def grid(start: float, documented_end, n_documented: int, shape: SweepShape) -> np.ndarray:
+    """A sweep from ``start`` to the documented end (scalar or [R]) stretched by the shape's
+    span, in the shape's number of points: [R, n] (or [1, n] for a scalar end)."""
+    extent = np.atleast_1d((np.asarray(documented_end, float) - start) * shape.span)
+    return start + np.linspace(0, 1, shape.points(n_documented))[None, :] * extent[:, None]
 
 
 def fit_data(name: str, x, y, n_shots: int, truth, ctx: dict[str, np.ndarray]) -> FitData:

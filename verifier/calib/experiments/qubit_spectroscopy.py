@@ -5,20 +5,26 @@ from __future__ import annotations
 import numpy as np
 
 from verifier.calib import line_shapes
-from verifier.calib.experiments.base import READOUT_ERRORS, Experiment, Param, fit_data, measured, span
+from verifier.calib.experiments.base import READOUT_ERRORS, Experiment, Param, fit_data, grid, measured, span
+from verifier.calib.sweep_shape import DEFAULT, SweepShape, lorentzian_or_gaussian, spectroscopy_offsets
 
 N_POINTS = 121
 
 
-def simulate(u: np.ndarray, noise: np.random.Generator, n_shots: int):
-    n = N_POINTS
+def simulate(u: np.ndarray, noise: np.random.Generator, n_shots: int, shape: SweepShape = DEFAULT):
+    n = shape.points(N_POINTS)
     fq = np.round(span(u[:, 0], 4.0e9, 6.0e9), -3)
     gamma = span(u[:, 1], 0.3e6, 1.0e6)
     amp = span(u[:, 2], 0.35, 0.5)
     center = np.round(fq + span(u[:, 3], -2.5e6, 2.5e6), -5)
-    x = center[:, None] + (np.arange(n) - n // 2)[None, :] * 1e5
-    p = amp[:, None] * gamma[:, None] ** 2 / ((x - fq[:, None]) ** 2 + gamma[:, None] ** 2)
-    y, readout = measured(p, u[:, 6:8], noise, n_shots)
+    x = center[:, None] + spectroscopy_offsets(N_POINTS, 1e5, shape)[None, :]
+    if shape.line == "lorentzian":
+        p = amp[:, None] * gamma[:, None] ** 2 / ((x - fq[:, None]) ** 2 + gamma[:, None] ** 2)
+    else:
+        p = amp[:, None] * lorentzian_or_gaussian(x - fq[:, None], gamma[:, None], shape.line)
+    if shape.polarity == "dip":  # the ground-state population: a dip from 1
+        p = 1.0 - p
+    y, readout = measured(p, u[:, 6:8], noise, n_shots, shape)
     return fit_data("qubit_spectroscopy", x, y, n_shots, fq[:, None], {"linewidth_hz": gamma, **readout})
 
 

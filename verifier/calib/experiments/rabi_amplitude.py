@@ -5,18 +5,19 @@ from __future__ import annotations
 import numpy as np
 
 from verifier.calib import line_shapes
-from verifier.calib.experiments.base import READOUT_ERRORS, Experiment, Param, fit_data, measured, span
+from verifier.calib.experiments.base import READOUT_ERRORS, Experiment, Param, fit_data, grid, measured, span
+from verifier.calib.sweep_shape import DEFAULT, SweepShape
 
 N_POINTS = 50
 PULSE_DURATION_NS = 40.0
 
 
-def simulate(u: np.ndarray, noise: np.random.Generator, n_shots: int):
+def simulate(u: np.ndarray, noise: np.random.Generator, n_shots: int, shape: SweepShape = DEFAULT):
     R = u.shape[0]
     a_pi = span(u[:, 0], 0.12, 0.45)
-    x = np.tile(np.round(np.arange(0.0, 1.0, 0.02), 10), (R, 1))
+    x = np.tile(np.round(grid(0.0, 0.98, N_POINTS, shape), 10), (R, 1))
     p = 0.5 * (1 - np.cos(np.pi * x / a_pi[:, None]))
-    y, readout = measured(p, u[:, 6:8], noise, n_shots)
+    y, readout = measured(p, u[:, 6:8], noise, n_shots, shape)
     return fit_data("rabi_amplitude", x, y, n_shots, a_pi[:, None],
                     {"pulse_duration_ns": np.full(R, PULSE_DURATION_NS), **readout})
 

@@ -5,19 +5,20 @@ from __future__ import annotations
 import numpy as np
 
 from verifier.calib import line_shapes
-from verifier.calib.experiments.base import READOUT_ERRORS, Experiment, Param, fit_data, measured, span
+from verifier.calib.experiments.base import READOUT_ERRORS, Experiment, Param, fit_data, grid, measured, span
+from verifier.calib.sweep_shape import DEFAULT, SweepShape
 
 N_POINTS = 50
 PULSE_AMPLITUDE = 0.5
 
 
-def simulate(u: np.ndarray, noise: np.random.Generator, n_shots: int):
+def simulate(u: np.ndarray, noise: np.random.Generator, n_shots: int, shape: SweepShape = DEFAULT):
     R = u.shape[0]
     t_pi = span(u[:, 0], 20.0, 100.0)
     t_r = span(u[:, 1], 2e3, 10e3)
-    x = np.tile(np.arange(4.0, 201.0, 4.0), (R, 1))
+    x = np.tile(np.round(grid(4.0, 200.0, 50, shape), 10), (R, 1))
     p = 0.5 * (1 - np.cos(np.pi * x / t_pi[:, None]) * np.exp(-x / t_r[:, None]))
-    y, readout = measured(p, u[:, 6:8], noise, n_shots)
+    y, readout = measured(p, u[:, 6:8], noise, n_shots, shape)
     return fit_data("rabi_length", x, y, n_shots, t_pi[:, None],
                     {"pulse_amplitude": np.full(R, PULSE_AMPLITUDE), **readout})
 

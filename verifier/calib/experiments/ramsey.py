@@ -5,17 +5,19 @@ from __future__ import annotations
 import numpy as np
 
 from verifier.calib import line_shapes
-from verifier.calib.experiments.base import READOUT_ERRORS, Experiment, Param, fit_data, measured, span
+from verifier.calib.experiments.base import READOUT_ERRORS, Experiment, Param, fit_data, grid, measured, span
+from verifier.calib.sweep_shape import DEFAULT, SweepShape
 
 N_POINTS = 101
 
 
-def simulate(u: np.ndarray, noise: np.random.Generator, n_shots: int):
-    n = N_POINTS
+def simulate(u: np.ndarray, noise: np.random.Generator, n_shots: int, shape: SweepShape = DEFAULT):
+    n = shape.points(N_POINTS)
     t2s = span(u[:, 0], 5e3, 40e3)
     prior = t2s * span(u[:, 1], 0.7, 1.4)
     sweep = np.round(3 * prior / 100) * 100  # ns, a multiple of the 100 point steps
-    step = sweep / (n - 1)
+    # the programmed detuning follows the documented sweep; a shape stretches the time axis only
+    step = sweep * shape.span / (n - 1)
     x = np.arange(n)[None, :] * step[:, None]
     fringes = span(u[:, 2], 5.0, 9.0)
     programmed = np.round(fringes / sweep * 1e9, -3)  # Hz
@@ -23,7 +25,7 @@ def simulate(u: np.ndarray, noise: np.random.Generator, n_shots: int):
     fq = np.round(span(u[:, 4], 4.0e9, 6.0e9), -3)
     delta = programmed + drive_error  # fringe frequency, Hz
     p = 0.5 + 0.5 * np.cos(2 * np.pi * delta[:, None] * x * 1e-9) * np.exp(-x / t2s[:, None])
-    y, readout = measured(p, u[:, 6:8], noise, n_shots)
+    y, readout = measured(p, u[:, 6:8], noise, n_shots, shape)
     ctx = {"programmed_detuning_hz": programmed, "drive_frequency_hz": fq + drive_error,
            "qubit_frequency_hz": fq, **readout}
     return fit_data("ramsey", x, y, n_shots, np.stack([delta, t2s], axis=1), ctx)

@@ -5,17 +5,18 @@ from __future__ import annotations
 import numpy as np
 
 from verifier.calib import line_shapes
-from verifier.calib.experiments.base import READOUT_ERRORS, Experiment, Param, fit_data, measured, span
+from verifier.calib.experiments.base import READOUT_ERRORS, Experiment, Param, fit_data, grid, measured, span
+from verifier.calib.sweep_shape import DEFAULT, SweepShape
 
 N_POINTS = 50
 
 
-def simulate(u: np.ndarray, noise: np.random.Generator, n_shots: int):
+def simulate(u: np.ndarray, noise: np.random.Generator, n_shots: int, shape: SweepShape = DEFAULT):
     t2 = span(u[:, 0], 20e3, 120e3)
     prior = t2 * span(u[:, 1], 0.7, 1.4)
-    x = np.round(40 + np.linspace(0, 1, N_POINTS)[None, :] * (4 * prior[:, None] - 40))
+    x = np.round(grid(40.0, 4 * prior, N_POINTS, shape))
     p = 0.5 * (1 - np.exp(-x / t2[:, None]))
-    y, readout = measured(p, u[:, 6:8], noise, n_shots)
+    y, readout = measured(p, u[:, 6:8], noise, n_shots, shape)
     return fit_data("spin_echo", x, y, n_shots, t2[:, None], readout)
 
 

@@ -5,18 +5,19 @@ from __future__ import annotations
 import numpy as np
 
 from verifier.calib import line_shapes
-from verifier.calib.experiments.base import READOUT_ERRORS, Experiment, Param, fit_data, measured, span
+from verifier.calib.experiments.base import READOUT_ERRORS, Experiment, Param, fit_data, grid, measured, span
+from verifier.calib.sweep_shape import DEFAULT, SweepShape
 
 N_POINTS = 50
 
 
-def simulate(u: np.ndarray, noise: np.random.Generator, n_shots: int):
+def simulate(u: np.ndarray, noise: np.random.Generator, n_shots: int, shape: SweepShape = DEFAULT):
     t1 = span(u[:, 0], 10e3, 80e3)
     prior = t1 * span(u[:, 1], 0.7, 1.4)
     p0 = span(u[:, 2], 0.97, 1.0)
-    x = np.round(16 + np.linspace(0, 1, N_POINTS)[None, :] * (5 * prior[:, None] - 16))
+    x = np.round(grid(16.0, 5 * prior, N_POINTS, shape))
     p = p0[:, None] * np.exp(-x / t1[:, None])
-    y, readout = measured(p, u[:, 6:8], noise, n_shots)
+    y, readout = measured(p, u[:, 6:8], noise, n_shots, shape)
     return fit_data("t1", x, y, n_shots, t1[:, None], readout)
 
 
