@@ -406,3 +406,31 @@ def test_drift_signature_on_a_recorded_folder(cli, tmp_path):
              "--db", db, "--json", "-")
     assert r4.returncode == 0, r4.stderr
     one_line(cli("drift", "calib", "--model", "sov-reference", "--replay", str(EMU / "A_emu"), "--db", db), 2)
+
+
+def test_a_watched_calibration_model_on_a_recorded_folder(cli, tmp_path):
+    """sov drift add --model M -e E --replay DIR: the folder's sweeps are the reference data;
+    an unchanged model on an unchanged folder is identical to its history, a folder whose
+    data changed is said to have changed (not judged as the model drifting)."""
+    root = _copy(tmp_path)
+    db = str(tmp_path / "s.duckdb")
+    m = tmp_path / "rl.onnx"
+    save(peak_rabi_model(1.0, metadata={"sov.experiment": "rabi_length"}), m)
+    r = cli("drift", "add", "--model", str(m), "-e", "rabi_length", "--replay", str(root), "--name", "rl",
+            "--db", db, "--json", "-")
+    assert r.returncode == 0, r.stderr
+    w = json.loads(r.stdout)
+    assert w["spec"]["calibration"]["folder"] == str(root.resolve())
+    assert w["reference"][0]["signature"]["reference_id"].startswith("folder:")
+    ok = cli("drift", "check", "--all", "--db", db, "--json", "-")
+    assert ok.returncode == 0, ok.stderr
+    f = root / "data" / "rabi_length-0" / "data.npz"
+    d = dict(np.load(f, allow_pickle=True))
+    k = next(iter(d))
+    a = d[k].copy()
+    a["prob"][3] += 0.01
+    d[k] = a
+    np.savez(f, **d)
+    moved = cli("drift", "check", "--all", "--db", db)
+    assert moved.returncode == 1 and "changed since it was registered" in " ".join(moved.stdout.split())
+    one_line(cli("drift", "add", "--decoder", str(m), "--replay", str(root), "--name", "x", "--db", db), 2)

@@ -36,6 +36,24 @@ def quantile(v: np.ndarray, q: float) -> float | None:
     return float(np.quantile(v, q)) if v.size else None
 
 
+def median_interval(v: np.ndarray, confidence: float = 0.95) -> tuple[float, float, float]:
+    """The median of ``v`` (a failure is ``inf``: infinitely wrong) and its distribution-free
+    interval: the order statistics X(j), X(k) with P(X(j) <= median <= X(k)) >= ``confidence``
+    (the number of values below the median is Binomial(n, 1/2)), as in a sign test. With too
+    few values for the confidence the interval is (X(1), X(n)) and does not reach it."""
+    from math import comb
+
+    x = np.sort(np.where(np.isnan(v), np.inf, np.asarray(v, float)))
+    n = x.size
+    if n == 0:
+        return (float("nan"),) * 3
+    cdf = np.cumsum([comb(n, i) for i in range(n + 1)]) / 2.0 ** n  # P(B <= i), B ~ Bin(n, 1/2)
+    alpha = (1 - confidence) / 2
+    j = int(np.searchsorted(cdf, alpha, side="right"))  # largest j with P(B <= j - 1) <= alpha
+    j = max(1, min(j, (n + 1) // 2))
+    return float(np.median(x)), float(x[j - 1]), float(x[n - j])
+
+
 def errors(exp: Experiment, truth: np.ndarray, est: np.ndarray, context: dict) -> dict[str, np.ndarray]:
     """Per-parameter per-repeat errors: ``rel`` (relative to the truth), ``norm`` (the
     gate's error), ``signed`` (signed relative error), ``abs``. NaN where the model failed."""

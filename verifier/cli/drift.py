@@ -12,6 +12,7 @@ import typer
 
 from verifier.cli import options as o
 from verifier.cli import wiring
+from verifier.errors import UsageError
 
 app = typer.Typer(help="Watched models in service and their drift checks against their history.",
                   no_args_is_help=True)
@@ -29,8 +30,6 @@ OldOperand = Annotated[Optional[str], typer.Argument(hidden=True, show_default=F
 def _in_service(decoder: Path | None, model: Path | None, path: str | None, experiment: str | None) -> Path:
     """The model file of ``sov drift add``: ``--decoder FILE`` (QEC) or ``--model FILE -e NAME``
     (calibration); the positional PATH of the previous release still works, hidden."""
-    from verifier.errors import UsageError
-
     if decoder is not None and model is not None:
         raise UsageError("give --decoder FILE (a QEC decoder) or --model FILE (a calibration model), not both")
     if decoder is not None and experiment is not None:
@@ -53,6 +52,7 @@ def add(
     runtime: Optional[dict] = None,  # --contract --provider --batch-size: see o.runtime_options
     experiment: ExperimentOpt = None,
     no_run: Annotated[bool, typer.Option("--no-run", help="Do not replay the reference workload now (the first drift check then starts the history).")] = False,
+    replay: Annotated[Optional[Path], typer.Option("--replay", metavar="DIR", help="A calibration model (--model, --experiment): its reference data is this recorded Qibocal folder's sweeps instead of sov's simulated set.")] = None,
     workers: o.WorkersOpt = None,
     db: o.DbOpt = None,
     json_out: o.JsonOpt = None,
@@ -65,6 +65,8 @@ def add(
     from verifier.gates.policy import resolve_policy
     from verifier.workflows.drift import register
 
+    if replay is not None and experiment is None:
+        raise UsageError("--replay DIR is a calibration model's reference data: give --model FILE --experiment E")
     file = _in_service(decoder, model, path, experiment)
     pol = resolve_policy(policy, workload, experiment=experiment, purpose="watch")
     n_workers = o.workers_or_default(workers)
@@ -73,7 +75,8 @@ def add(
                          load_calibration=wiring.load_calibration_model,
                          signature=wiring.calibration_signature,
                          decoder_options={"provider": runtime["provider"], "batch_size": runtime["batch_size"]},
-                         contract=runtime["contract"], experiment=experiment, replay_now=not no_run, workers=n_workers)
+                         contract=runtime["contract"], experiment=experiment, replay_now=not no_run, workers=n_workers,
+                         folder=replay)
     print_watched(o.human_console(json_out), w, checks)
     o.write_json(json_out, w.to_json() | {"reference": [c.to_json() for c in checks]})
     return 0

@@ -179,8 +179,11 @@ def model_provenance(candidate: str, provenance: Any) -> dict | None:
     return check_candidate(candidate, provenance)
 
 
-def calibration_signature(path: str, experiment: str) -> dict:
-    """What a watched calibration model returns on the fixed reference data set."""
+def calibration_signature(path: str, experiment: str, folder: str | None = None) -> dict:
+    """What a watched calibration model returns on the fixed reference data set (or on a
+    recorded Qibocal folder's sweeps)."""
+    if folder is not None:
+        return calibration_folder_signature(path, folder, experiment)
     from verifier.calib.accept import drift_signature
 
     return drift_signature(path, experiment, resolve=calibration_model_from_spec)

@@ -51,7 +51,8 @@ if TYPE_CHECKING:
 DEFAULT_LATENCY_TOLERANCE = 0.5
 
 MakeDecoder = Callable[[str, dict], Any]  # (path, decoder options) -> Decoder
-Signature = Callable[[str, str], dict]  # (calibration model path, experiment) -> drift signature
+# (calibration model path, experiment, recorded folder or None) -> drift signature
+Signature = Callable[[str, str, "str | None"], dict]
 
 
 def _history(store: "Store", w: Watched, series: str) -> tuple[int, int, int, list[float]]:
@@ -95,7 +96,7 @@ def run_series(store: "Store", w: Watched, *, run: "Run", make_decoder: MakeDeco
     out = []
     cal = w.spec.get("calibration")
     if cal and (only is None or only == cal["experiment"]):
-        out.append(_calibration_series(store, w, cal["experiment"], signature))
+        out.append(_calibration_series(store, w, cal["experiment"], signature, cal.get("folder")))
     for entry in w.spec["workloads"]:
         if only is None or entry["name"] == only:
             out.append(_replay(store, w, entry, run=run, make_decoder=make_decoder,
@@ -104,9 +105,10 @@ def run_series(store: "Store", w: Watched, *, run: "Run", make_decoder: MakeDeco
 
 
 def _calibration_series(store: "Store", w: Watched, experiment: str,
-                        signature: Signature | None) -> SeriesCheck:
-    """A calibration model's parameters on the fixed reference data set, compared with the
-    last in-control check (deterministic data: any shift beyond 1e-4 relative is drift)."""
+                        signature: Signature | None, folder: str | None = None) -> SeriesCheck:
+    """A calibration model's parameters on the fixed reference data set (or the recorded
+    ``folder``), compared with the last in-control check (deterministic data: any shift
+    beyond 1e-4 relative is drift)."""
     s = SeriesCheck(experiment)
     if signature is None:
         s.error = "calibration drift needs verifier.calib (no signature function given)"
@@ -117,11 +119,17 @@ def _calibration_series(store: "Store", w: Watched, experiment: str,
     old = next((json.loads(f).get("signature") for f in figures if f), None)
     s.history_checks = len(figures)
     try:
-        s.signature = signature(w.path, experiment)
+        s.signature = signature(w.path, experiment, folder)
     except SovError as e:
         s.error, s.failure = str(e), e
         return s
     s.workload_id = s.signature.get("reference_id")
+    if old is not None and old.get("reference_id") != s.workload_id:
+        # new data in the folder is not the model drifting: say so, judge nothing
+        s.error = (f"the reference folder {folder} changed since it was registered (its content hash "
+                   f"differs): register the model again to watch the new data")
+        s.failure = UsageError(s.error)
+        return s
     if old is not None:
         s.cal_shift = compare_signatures(old, s.signature)
         s.cal_drift = bool(s.cal_shift.get("drift"))
@@ -152,8 +160,8 @@ def _reference_series(store: "Store", w: Watched, *, run: "Run", make_decoder: M
 def register(store: "Store", path: Path, name: str, workloads: "list[WorkloadSpec]", *,
              make_decoder: MakeDecoder, load_calibration: Callable[[str, str, str | None], Any],
              decoder_options: dict, contract: str | None = None, experiment: str | None = None,
-             replay_now: bool = True, workers: int = 1,
-             signature: Signature | None = None) -> tuple[Watched, list[SeriesCheck]]:
+             replay_now: bool = True, workers: int = 1, signature: Signature | None = None,
+             folder: Path | None = None) -> tuple[Watched, list[SeriesCheck]]:
     """``sov drift add``: refuse a model that cannot load (exit 2/4), a workload that
     cannot be built, or a reference replay that fails (an integrity failure is exit 4, a
     time-out exit 2) before anything is registered; then register the model and record
@@ -172,7 +180,7 @@ def register(store: "Store", path: Path, name: str, workloads: "list[WorkloadSpe
         from_flags(**w.args)
     with recorded_run(store, "watch add") as rec:
         watched = prepare(store, path, name, workloads, decoder_options=decoder_options,
-                          contract=contract, experiment=experiment)
+                          contract=contract, experiment=experiment, folder=folder)
         checks = _reference_series(store, watched, run=rec, make_decoder=make_decoder, workers=workers,
                                    signature=signature) if replay_now else []
         rows.insert_watched(store, watched)

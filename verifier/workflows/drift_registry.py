@@ -37,12 +37,13 @@ def list_watched(store: "Store") -> list[Watched]:
 
 def prepare(store: "Store", path: str | Path, name: str, workloads: "list[WorkloadSpec]", *,
             decoder_options: dict | None = None, contract: str | None = None,
-            experiment: str | None = None) -> Watched:
+            experiment: str | None = None, folder: str | Path | None = None) -> Watched:
     """The watched model that :func:`add` would register (its hash now, its reference
     workloads), checked but not recorded: ``sov drift add`` replays it first and records
     nothing when that fails. A calibration model gives ``experiment`` instead of workloads:
     its series is the parameters it returns on sov's fixed reference data set
-    (``verifier.calib.accept.drift_signature``)."""
+    (``verifier.calib.accept.drift_signature``), or with ``folder`` on a recorded Qibocal
+    folder's sweeps (``verifier.calib.replay_drift.folder_signature``)."""
     from verifier.hashing import sha256_file
     from verifier.store.db import now
 
@@ -58,8 +59,14 @@ def prepare(store: "Store", path: str | Path, name: str, workloads: "list[Worklo
         raise UsageError(f"a watched model named {name!r} exists: sov drift remove {name} first")
     spec = {"workloads": [{"name": w.name, "args": _jsonable_args(w.args)} for w in workloads],
             "decoder": dict(decoder_options or {}, contract=contract)}
+    if folder is not None and not experiment:
+        raise UsageError("--replay DIR is a calibration model's reference data: give --model FILE --experiment E")
     if experiment:
         spec["calibration"] = {"experiment": experiment}
+        if folder is not None:
+            if not Path(folder).is_dir():
+                raise UsageError(f"--replay {folder}: not a folder")
+            spec["calibration"]["folder"] = str(Path(folder).resolve())
     return Watched(name, str(p.resolve()), sha256_file(p), contract, spec, now())
 
 
