@@ -35,8 +35,10 @@ def initializer(name: str, a) -> "object":
 
 def mlp_fit_model(experiment: str, n_points: int, mu: np.ndarray, sd: np.ndarray,
                   weights: Sequence[np.ndarray], biases: Sequence[np.ndarray], *,
-                  metadata: dict[str, str] | None = None):
-    """``cal.fit``: params = exp(MLP((y - mu) / sd)) * max(x) along the sweep.
+                  metadata: dict[str, str] | None = None, per_sweep: bool = False):
+    """``cal.fit``: params = exp(MLP((y' - mu) / sd)) * max(x) along the sweep, where y' is
+    y itself or, with ``per_sweep``, y standardized within each sweep (so that probabilities,
+    readout-scaled populations and arbitrary units look alike to the MLP).
 
     The MLP (ReLU hidden layers, linear output) predicts log(parameter / sweep end), so one
     model serves any sweep with the trained number of points and shape."""
@@ -44,8 +46,19 @@ def mlp_fit_model(experiment: str, n_points: int, mu: np.ndarray, sd: np.ndarray
 
     inits = [initializer("mu", mu.reshape(1, -1)), initializer("inv_sd", (1.0 / sd).reshape(1, -1)),
              initializer("axes", np.array([1], dtype=np.int64))]
-    nodes = [helper.make_node("Sub", ["y", "mu"], ["yc"]),
-             helper.make_node("Mul", ["yc", "inv_sd"], ["h0"])]
+    nodes, y = [], "y"
+    if per_sweep:
+        inits.append(initializer("eps", np.array([[1e-12]], dtype=np.float32)))
+        nodes += [helper.make_node("ReduceMean", ["y", "axes"], ["ym"], keepdims=1),
+                  helper.make_node("Sub", ["y", "ym"], ["yd"]),
+                  helper.make_node("Mul", ["yd", "yd"], ["yd2"]),
+                  helper.make_node("ReduceMean", ["yd2", "axes"], ["yv"], keepdims=1),
+                  helper.make_node("Add", ["yv", "eps"], ["yve"]),
+                  helper.make_node("Sqrt", ["yve"], ["ys"]),
+                  helper.make_node("Div", ["yd", "ys"], ["yn"])]
+        y = "yn"
+    nodes += [helper.make_node("Sub", [y, "mu"], ["yc"]),
+              helper.make_node("Mul", ["yc", "inv_sd"], ["h0"])]
     h = "h0"
     for i, (w, b) in enumerate(zip(weights, biases)):
         inits += [initializer(f"W{i}", w), initializer(f"b{i}", b.reshape(1, -1))]

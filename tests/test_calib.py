@@ -260,7 +260,7 @@ def test_accept_rejects_a_model_30_percent_off_and_passes_the_shipped_mlp(tmp_pa
     assert g.status == "fail" and g.name == "calibration_tolerance" and g.workload == "rabi_amplitude"
     par = g.figures["parameters"]["pi_pulse_amplitude"]
     assert par["candidate_median_error"] > 0.2 and par["difference_ci"][0] > 0.05
-    # the shipped MLP is ~3x Qibocal's median error: within 5 points, not within 1.5x
+    # the shipped MLP is about twice Qibocal's median error: within 5 points, not within 1.5x
     ok = accept_calibration("rabi-amplitude-mlp", "qibocal", "rabi_amplitude", repeats=20, seed=0,
                             resolve=models, tolerance=0.05)
     assert ok.status == "pass", ok.message

@@ -161,23 +161,23 @@ def _rabi_51(tmp_path: Path) -> Path:
     return act.parent.parent
 
 
-@pytest.mark.parametrize("points", [51, 25])
+@pytest.mark.parametrize("points", [51, 25, 14])
 def test_the_shipped_rabi_model_resamples_any_sweep_width(cli, tmp_path, points):
     """The shipped rabi-amplitude-mlp declares sov.resample = linear: a 51-point sweep and
-    the emulator's sweep cut to 25 points are interpolated onto its 50 points."""
+    the emulator's sweep cut to 25 or 14 points are interpolated onto its 50 points."""
     if points == 51:
         root = _rabi_51(tmp_path)
     else:
         root = _copy(tmp_path)
-        _rewrite(root / "data" / "rabi_amplitude-0", lambda a: a[:25])
+        _rewrite(root / "data" / "rabi_amplitude-0", lambda a: a[:points])
     r, rep = _replay(cli, tmp_path, root, "--model", "rabi-amplitude-mlp", "--gate", "--bootstrap", "0")
     q = _action(rep, "rabi_amplitude")["qubits"][0]
     assert f"{points} recorded points fed as 50" in q["resampled"]
     err = abs(q["candidate"]["pi_pulse_amplitude"] - 0.30001) / 0.30001
-    if points == 51:
+    if points in (51, 25):  # 0 .. 0.48: the pi pulse at 62 % of the sweep's end, within its training shapes
         assert err < 0.03, q["candidate"]
-    else:  # 0 .. 0.48: the pi pulse at 62 % of the sweep's end, outside the model's training range
-        assert err > 0.3, q["candidate"]
+    else:  # 0 .. 0.26: the pi pulse lies beyond the sweep's end, which no model can read off the sweep
+        assert err > 0.1, q["candidate"]
     # Qibocal's fit fails on both (exact zeros): no baseline error, so beyond the floor it is undecided
     j = rep["gate"]["experiments"]["rabi_amplitude"]["actions"][0]["parameters"]["pi_pulse_amplitude"]
     assert j["status"] == "inconclusive" and "Qibocal failed" in j["why"] and r.returncode == 3

@@ -4,7 +4,11 @@
 
 - ``rabi-amplitude-mlp.onnx`` and ``t1-mlp.onnx`` (``cal.fit``): scikit-learn MLPs on
   simulated sweeps (``verifier.calib.simulator``, training seeds disjoint from the
-  evaluation seeds sov uses by default), predicting log(parameter / sweep end);
+  evaluation seeds sov uses by default), predicting log(parameter / sweep end). They are
+  trained on sweeps of many shapes (``verifier.calib.sweep_shape``: 30 to 101 points,
+  0.6x to 1.6x the documented range, with and without readout error, in probabilities and
+  arbitrary units, 300 to 3000 shots), each fed as the model takes it: resampled to 50
+  points (``sov.resample = linear``) and standardized within the sweep;
 - ``readout-linear.onnx`` (``cal.discriminator``): logistic regression on simulated
   single shots over the documented readout-chain ranges.
 
@@ -22,19 +26,51 @@ from pathlib import Path
 import numpy as np
 
 TRAIN_SEED = 90_210
-FIT_MODELS = {"rabi_amplitude": ("rabi-amplitude-mlp", 20_000, (64, 64)),
-              "t1": ("t1-mlp", 20_000, (64, 64))}
+WIDTH = 50
+FIT_MODELS = {"rabi_amplitude": ("rabi-amplitude-mlp", 30_000, (96, 96)),
+              "t1": ("t1-mlp", 30_000, (96, 96))}
+SHAPE_GROUPS = 60  # the first 10 on the documented sweep
+
+
+def training_shapes(rng: np.random.Generator, groups: int = SHAPE_GROUPS) -> list:
+    from verifier.calib.sweep_shape import SweepShape
+
+    shapes = [SweepShape()] * 10
+    for _ in range(groups - 10):
+        shapes.append(SweepShape(n_points=int(rng.integers(30, 102)), span=float(rng.uniform(0.6, 1.6)),
+                                 readout_error=bool(rng.random() < 0.6),
+                                 units="au" if rng.random() < 0.3 else "probability"))
+    return shapes
+
+
+def per_sweep_standardized(y: np.ndarray) -> np.ndarray:
+    """What the exported graph computes first (``mlp_fit_model(per_sweep=True)``)."""
+    d = y - y.mean(axis=1, keepdims=True)
+    return d / np.sqrt((d * d).mean(axis=1, keepdims=True) + 1e-12)
+
+
+def training_set(experiment: str, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Inputs [n, WIDTH] (as the model sees them) and targets log(parameter / sweep end)."""
+    from verifier.calib.data import to_width
+    from verifier.calib.simulator import simulate
+
+    rng = np.random.default_rng(TRAIN_SEED)
+    shapes = training_shapes(rng)
+    per = n // len(shapes)
+    X, T = [], []
+    for k, shape in enumerate(shapes):
+        d = simulate(experiment, per, seed=TRAIN_SEED + k, shots=int(rng.integers(300, 3001)), shape=shape)
+        x, y = to_width(d.x, d.y, WIDTH)
+        X.append(per_sweep_standardized(y))
+        T.append(np.log(d.truth[:, 0] / x.max(axis=1)))
+    return np.concatenate(X), np.concatenate(T)
 
 
 def train_fit(experiment: str, n: int, hidden: tuple[int, ...]):
     from sklearn.neural_network import MLPRegressor
 
-    from verifier.calib.simulator import simulate
-
-    d = simulate(experiment, n, seed=TRAIN_SEED)
-    X = d.y.astype(np.float64)
+    X, target = training_set(experiment, n)
     mu, sd = X.mean(0), X.std(0) + 1e-6
-    target = np.log(d.truth[:, 0] / d.x.max(axis=1))
     reg = MLPRegressor(hidden_layer_sizes=hidden, activation="relu", alpha=1e-4, batch_size=256,
                        learning_rate_init=1e-3, max_iter=300, early_stopping=True, n_iter_no_change=15,
                        random_state=0, tol=1e-7)
@@ -70,12 +106,13 @@ def main(argv: list[str] | None = None) -> int:
     for exp, (name, n, hidden) in FIT_MODELS.items():
         t0 = time.time()
         mu, sd, W, B, reg = train_fit(exp, n, hidden)
-        md = {"sov.description": f"MLP {EXPERIMENTS[exp].n_points}-{'-'.join(map(str, hidden))}-1 on the "
-                                 f"sweep's y, predicting log({EXPERIMENTS[exp].params[0].name} / sweep end)",
-              "sov.provenance": json.dumps(prov | {"samples": n, "epochs": int(reg.n_iter_)}, sort_keys=True)}
-        if exp == "rabi_amplitude":  # it reads the sweep relative to its end: any width, resampled
-            md["sov.resample"] = "linear"
-        save(mlp_fit_model(exp, EXPERIMENTS[exp].n_points, mu, sd, W, B, metadata=md), out / f"{name}.onnx")
+        md = {"sov.description": f"MLP {WIDTH}-{'-'.join(map(str, hidden))}-1 on the sweep's y (standardized "
+                                 f"within the sweep), predicting log({EXPERIMENTS[exp].params[0].name} / sweep end)",
+              "sov.provenance": json.dumps(prov | {"samples": n, "epochs": int(reg.n_iter_),
+                                                   "shape_groups": SHAPE_GROUPS}, sort_keys=True),
+              # it reads the sweep relative to its end: any width, resampled
+              "sov.resample": "linear"}
+        save(mlp_fit_model(exp, WIDTH, mu, sd, W, B, metadata=md, per_sweep=True), out / f"{name}.onnx")
         print(f"{name}: {n} samples, {reg.n_iter_} epochs, {time.time() - t0:.1f} s")
     w, b = train_discriminator()
     md = {"sov.description": "logistic regression on (I, Q) for the simulator's reference readout chain",
