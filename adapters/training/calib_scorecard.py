@@ -110,7 +110,9 @@ def markdown(cells_by_exp: dict[str, list[Cell]], meta: dict) -> str:
            f"shape, seed {meta['seed']}; {meta['seeds']} seeds per fault scenario). Median relative error "
            "against the truth, with its 95 % distribution-free interval (order statistics of the errors; a "
            "failed fit counts as infinitely wrong, so a model that fails on most qubits has no finite "
-           "median); failures out of the qubits. Shapes are `--sweep` values of `sov calib run`.", ""]
+           "median); failures out of the qubits. Shapes are `--sweep` values of `sov calib run`. In "
+           "arbitrary units Qibocal runs the probability protocols sov replays (not its `*_signal` ones): "
+           "where a fit reads the scale as a probability, its error shows it.", ""]
     for exp, cells in cells_by_exp.items():
         names = list(dict.fromkeys(c.model for c in cells))
         out += [f"## {exp}", "", "| case | " + " | ".join(names) + " |", "|---|" + "---|" * len(names)]
