@@ -49,6 +49,7 @@ class EndpointAnswerer:
     timeout: float = 60.0
     name: str = ""
     _asked: int = field(default=0, repr=False)
+    _plots: dict = field(default_factory=dict, repr=False)  # several questions are asked about one plot
 
     @classmethod
     def from_spec(cls, spec: str, *, timeout: float = 60.0) -> "EndpointAnswerer":
@@ -60,7 +61,12 @@ class EndpointAnswerer:
 
     def answer(self, prompt: Prompt) -> str:
         first, self._asked = self._asked == 0, self._asked + 1
-        png = render_prompt(prompt)
+        fit = prompt.fit
+        key = (prompt.experiment, prompt.x, prompt.y, prompt.units,
+               None if fit is None else (fit.x, fit.y, tuple(fit.params.items())))
+        if key not in self._plots:
+            self._plots[key] = render_prompt(prompt)
+        png = self._plots[key]
         try:
             return chat(self.base_url, self.model, png, prompt.text, timeout=self.timeout)
         except urllib.error.HTTPError as e:

@@ -6,23 +6,25 @@ from __future__ import annotations
 
 from typing import Any
 
-from verifier.calib.question_items import N_POINTS, UNITS, Fits, build_items
+from verifier.calib.question_items import N_POINTS, SIMULATED, UNITS, Fits, build_items
 from verifier.calib.question_scores import Answerer, ReferenceAnswerer, ask, scorecard
 from verifier.calib.questions import QUESTION_VERSION
 
 
 def ask_model(answerer: Answerer, fits: Fits, *, scenarios=("all",), seed: int = 0, repeats: int = 2,
-              n_points=N_POINTS, units=UNITS, store=None, run_id: str | None = None,
+              n_points=N_POINTS, units=UNITS, simulated=SIMULATED, store=None, run_id: str | None = None,
               min_accuracy: float | None = None) -> dict[str, Any]:
     """Build the items, ask the model and sov-reference, score, and (with a store) record
     the model's answers in ``cal_answers``."""
-    items, notes = build_items(list(scenarios), fits, seed=seed, repeats=repeats, n_points=n_points, units=units)
+    items, notes = build_items(list(scenarios), fits, seed=seed, repeats=repeats, n_points=n_points, units=units,
+                               simulated=simulated)
     answers = ask(items, answerer)
     reference = ask(items, ReferenceAnswerer(fits))
     model = getattr(answerer, "name", type(answerer).__name__)
     card = scorecard(answers, reference, model=model, notes=notes, min_accuracy=min_accuracy)
     card["selection"] = {"scenarios": list(scenarios), "seed": seed, "repeats": repeats,
-                         "n_points": list(n_points), "units": list(units)}
+                         "n_points": list(n_points), "units": list(units),
+                         "simulated": list(simulated)}
     if store is not None:
         from verifier.store.calib_answers import insert_answers
 

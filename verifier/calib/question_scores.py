@@ -76,7 +76,7 @@ class ReferenceAnswerer:
 
     fits: Fits
     name: str = "sov-reference"
-    _seen: dict = field(default_factory=dict, repr=False)  # a sweep is asked about by up to four items
+    _seen: dict = field(default_factory=dict, repr=False)  # a sweep is asked about by up to five items
 
     def diagnose(self, p: Prompt) -> str:
         key = (p.experiment, p.x, p.y, p.units, p.nshots)
@@ -94,7 +94,7 @@ class ReferenceAnswerer:
             return "too_short" if p.experiment in DECAYS else "no_signal"
         if verdict == "poor fit":
             return "beating" if p.experiment == "ramsey" else "drifting"
-        ref = reference_params(self.fits, p.experiment, x, y)
+        ref = self.params(p)
         if ref is None:
             return "no_signal"
         first = next(iter(ref.values()))
@@ -104,16 +104,22 @@ class ReferenceAnswerer:
             return "too_short"
         return "healthy"
 
+    def params(self, p: Prompt) -> dict[str, float] | None:
+        key = ("fit", p.experiment, p.x, p.y)
+        if key not in self._seen:
+            self._seen[key] = reference_params(self.fits, p.experiment, np.asarray(p.x), np.asarray(p.y))
+        return self._seen[key]
+
     def answer(self, p: Prompt) -> str:
         if p.qtype == "parameter":
-            ref = reference_params(self.fits, p.experiment, np.asarray(p.x), np.asarray(p.y))
+            ref = self.params(p)
             return json.dumps(ref) if ref is not None else "no fit"
         label = self.diagnose(p)
         if p.qtype == "status":
             return json.dumps({"status": STATUS_OF_LABEL[label]})
         if p.qtype == "diagnosis":
             return json.dumps({"diagnosis": label})
-        ref = reference_params(self.fits, p.experiment, np.asarray(p.x), np.asarray(p.y))
+        ref = self.params(p)
         ok = (label == "healthy" and ref is not None and p.fit is not None
               and all(within(v, ref[k]) for k, v in p.fit.params.items()))
         return json.dumps({"fit_reliable": "yes" if ok else "no"})
