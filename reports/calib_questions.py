@@ -16,9 +16,14 @@ def _ci(ci) -> str:
 
 def questions_table(card: dict):
     sel = card.get("selection", {})
+    where = []
+    if sel.get("scenarios"):
+        where.append(f"fault scenarios at seed {sel.get('seed')}, {sel.get('repeats')} per variant")
+    if sel.get("replay"):
+        where.append(f"the recorded folder {sel['replay']}")
     t = new_table(title=f"{card['model']} on the calibration question set (v{card['question_version']}): "
-                        f"{card['items']} items, seed {sel.get('seed')}, {sel.get('repeats')} per variant; "
-                        f"95 % Clopper-Pearson intervals", title_justify="left")
+                        f"{card['items']} items ({' and '.join(where)}); 95 % Clopper-Pearson intervals",
+                  title_justify="left")
     for c in ("question type", "correct", "accuracy", "95 % interval", "unparsed", "chance", "majority",
               "sov-reference"):
         t.add_column(c, justify="left" if c == "question type" else "right")

@@ -12,6 +12,7 @@ import json
 import re
 import threading
 from http.server import BaseHTTPRequestHandler, HTTPServer
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -263,3 +264,31 @@ def test_unreachable_endpoint_is_exit_2_in_one_line(cli, tmp_path):
     assert r.returncode == 2 and r.stderr.count("\n") == 1 and "cannot reach the endpoint" in r.stderr
     r = cli("calib", "ask", "--model", "qibocal", "--db", str(tmp_path / "s.duckdb"))
     assert r.returncode == 2 and "plot-reading model" in r.stderr
+
+
+# -- recorded folders --------------------------------------------------------------------------
+
+def test_recorded_folders_are_asked_status_and_parameters_where_the_truth_says(stub, tmp_path, cli):
+    from baselines.qibocal_folders import QibocalRecords, export_scenarios
+    from verifier.calib.question_folder import recorded_items
+
+    emu = Path(__file__).parent / "data" / "qibocal-emulator" / "A_emu"
+    items, notes = recorded_items(emu, QibocalRecords())  # truth.json beside the folder, no labels: healthy
+    assert sorted(i.item_id.split("/", 2)[2] for i in items) == [
+        f"{e}/q0/{t}" for e in ("rabi_amplitude", "rabi_length", "t1") for t in ("parameter", "status")]
+    assert {i.expected for i in items if i.prompt.qtype == "status"} == {"worked"}
+    amp = next(i for i in items if i.item_id.endswith("rabi_amplitude/q0/parameter"))
+    assert amp.expected == {"pi_pulse_amplitude": pytest.approx(0.3, abs=1e-3)}
+    assert any("single_shot_classification" in n for n in notes)
+
+    folder = Path(export_scenarios(tmp_path / "faults", ["healthy", "no_signal", "too_short"]))
+    spec, seen = stub(first_choice)
+    out = tmp_path / "ask.json"
+    r = cli("calib", "ask", "--model", spec, "--replay", str(folder), "--db", str(tmp_path / "s.duckdb"),
+            "--json", str(out))
+    assert r.returncode == 0, r.stderr
+    card = json.loads(out.read_text())
+    got = {a["item_id"].split("/")[2]: a["expected"] for a in card["answers"] if a["type"] == "status"}
+    assert got == {"healthy-0": "worked", "no_signal-0": "no_signal", "too_short-0": "widen_sweep"}
+    assert card["types"]["status"]["correct"] == 1 and card["types"]["parameter"]["n"] == 1
+    assert len(seen) == card["items"] == 4 and set(card["types"]) == {"status", "parameter"}

@@ -74,7 +74,7 @@ def y_label(units: str) -> str:
     return "the excited-state probability" if units == "probability" else "the readout signal in arbitrary units"
 
 
-def _prompt(qtype: str, experiment: str, x, y, units: str, nshots, fit: FitCurve | None = None) -> Prompt:
+def prompt_for(qtype: str, experiment: str, x, y, units: str, nshots, fit: FitCurve | None = None) -> Prompt:
     exp = get_experiment(experiment)
     choices = {"status": STATUS_CHOICES, "diagnosis": DIAGNOSIS_CHOICES, "fit_reliable": FIT_CHOICES}.get(qtype, {})
     params = tuple((p.name, p.question) for p in exp.params) if qtype == "parameter" else ()
@@ -88,9 +88,9 @@ def sweep_items(base: str, label: str, source: str, experiment: str, x, y, units
     """The items of one sweep (see the module's docstring); notes say what was left out."""
     healthy = label in HEALTHY_LIKE
     known = {k: v for k, v in truth.items() if np.isfinite(v)}
-    items = [Item(f"{base}/status", label, source, _prompt("status", experiment, x, y, units, nshots),
+    items = [Item(f"{base}/status", label, source, prompt_for("status", experiment, x, y, units, nshots),
                   STATUS_OF_LABEL[label]),
-             Item(f"{base}/diagnosis", label, source, _prompt("diagnosis", experiment, x, y, units, nshots), label)]
+             Item(f"{base}/diagnosis", label, source, prompt_for("diagnosis", experiment, x, y, units, nshots), label)]
     notes = []
     drawn = []
     ref = reference_params(fits, experiment, x, y)
@@ -107,10 +107,10 @@ def sweep_items(base: str, label: str, source: str, experiment: str, x, y, units
             continue
         good = healthy and len(known) == len(params) and all(within(params[k], t) for k, t in known.items())
         items.append(Item(f"{base}/fit_reliable/{kind}", label, source,
-                          _prompt("fit_reliable", experiment, x, y, units, nshots, curve),
+                          prompt_for("fit_reliable", experiment, x, y, units, nshots, curve),
                           "yes" if good else "no", {"drawn": kind, "drawn_params": params}))
     if healthy and len(known) == len(get_experiment(experiment).params):
-        items.append(Item(f"{base}/parameter", label, source, _prompt("parameter", experiment, x, y, units, nshots),
+        items.append(Item(f"{base}/parameter", label, source, prompt_for("parameter", experiment, x, y, units, nshots),
                           known))
     return items, notes
 
