@@ -7,11 +7,11 @@ from reports.tables import new_table
 
 
 def _pct(v) -> str:
-    return "-" if v is None else f"{100 * v:.1f} %"
+    return "-" if v is None else f"{100 * v:.1f}"
 
 
-def _ci(ci) -> str:
-    return "-" if ci is None else f"[{100 * ci[0]:.1f}, {100 * ci[1]:.1f}] %"
+def _ci(ci) -> str:  # one word: a narrow terminal wraps around it, never inside it
+    return "-" if ci is None else f"{100 * ci[0]:.1f}–{100 * ci[1]:.1f}"
 
 
 def questions_table(card: dict):
@@ -22,16 +22,18 @@ def questions_table(card: dict):
     if sel.get("replay"):
         where.append(f"the recorded folder {sel['replay']}")
     t = new_table(title=f"{card['model']} on the calibration question set (v{card['question_version']}): "
-                        f"{card['items']} items ({' and '.join(where)}); 95 % Clopper-Pearson intervals",
-                  title_justify="left")
-    for c in ("question type", "correct", "accuracy", "95 % interval", "unparsed", "chance", "majority",
-              "sov-reference"):
-        t.add_column(c, justify="left" if c == "question type" else "right")
-    for qtype, row in card["types"].items():
-        ref = row.get("reference")
-        t.add_row(qtype, f"{row['correct']}/{row['n']}", _pct(row["accuracy"]), _ci(row["ci95"]),
-                  str(row["unparsed"]), _pct(row["chance"]), _pct(row["majority"]),
-                  "-" if ref is None else f"{ref['correct']}/{ref['n']} ({_pct(ref['accuracy'])})")
+                        f"{card['items']} items ({' and '.join(where)}); accuracy in %, 95 % Clopper-Pearson "
+                        "interval", title_justify="left")
+    types = card["types"]
+    t.add_column("")  # one column per question type: four types fit 80 columns, eight measures would not
+    for qtype in types:
+        t.add_column(qtype, justify="right")
+    rows = [("correct", lambda r: f"{r['correct']}/{r['n']}"), ("accuracy %", lambda r: _pct(r["accuracy"])),
+            ("95 % interval", lambda r: _ci(r["ci95"])), ("unparsed", lambda r: str(r["unparsed"])),
+            ("chance %", lambda r: _pct(r["chance"])), ("majority %", lambda r: _pct(r["majority"])),
+            ("sov-reference %", lambda r: _pct(r["reference"]["accuracy"]) if r.get("reference") else "-")]
+    for name, cell in rows:
+        t.add_row(name, *(cell(r) for r in types.values()))
     return t
 
 

@@ -243,7 +243,7 @@ def test_calib_ask_command(stub, cli, tmp_path):
     row = card["types"]["status"]
     assert f"{row['correct']}/{row['n']}" in r.stdout and "…" not in r.stdout
     lo, hi = row["ci95"]  # at 80 columns a cell may wrap between words, never cut a number
-    assert f"[{100 * lo:.1f}," in r.stdout and f"{100 * hi:.1f}]" in r.stdout
+    assert f"{100 * lo:.1f}–{100 * hi:.1f}" in r.stdout
 
     spec, _ = stub(garbage)
     r = cli("calib", "ask", "--model", spec, "--scenario", "no_signal", "--repeats", "1", "--points", "31",
