@@ -10,14 +10,13 @@ import dataclasses
 import io
 import json
 import re
-import threading
-from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from baselines.reference import ESTIMATORS
+from tests.fixtures.chat_stub import serve
 from verifier.calib.faults import SCENARIOS
 from verifier.calib.question_items import build_items
 from verifier.calib.questions import STATUS_CHOICES, STATUS_OF_LABEL, within
@@ -48,44 +47,22 @@ def fenced_then_invalid(n: int, text: str) -> str:
     return f"```json\n{ans}\n```" if n % 2 == 0 else ans.upper()
 
 
-class _Stub(BaseHTTPRequestHandler):
-    strategy = staticmethod(first_choice)
-    seen: list = []
-    fail_on: set = set()
-
-    def log_message(self, *args):
-        pass
-
-    def do_POST(self):
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        n = len(self.seen)
-        self.seen.append(body)
-        if n in self.fail_on:
-            self.send_response(503)
-            self.end_headers()
-            return
-        text = body["messages"][1]["content"][0]["text"]
-        strategy = type(self).strategy
-        content = strategy(n, text) if strategy is fenced_then_invalid else strategy(text)
-        out = json.dumps({"choices": [{"message": {"role": "assistant", "content": content}}]}).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(out)))
-        self.end_headers()
-        self.wfile.write(out)
-
-
 @pytest.fixture
 def stub():
-    """start(strategy, fail_on=()) -> (spec, seen): a chat-completions server in a thread."""
+    """start(strategy, fail_on=()) -> (spec, seen): a chat-completions server whose answer to
+    each request follows ``strategy`` (the requests in ``fail_on`` get an HTTP 503)."""
     servers = []
 
     def start(strategy, fail_on=()):
-        handler = type("Stub", (_Stub,), {"strategy": staticmethod(strategy), "seen": [], "fail_on": set(fail_on)})
-        srv = HTTPServer(("127.0.0.1", 0), handler)
-        threading.Thread(target=srv.serve_forever, daemon=True).start()
+        def answer(n, body):
+            if n in fail_on:
+                return 503
+            text = body["messages"][1]["content"][0]["text"]
+            return strategy(n, text) if strategy is fenced_then_invalid else strategy(text)
+
+        srv, seen = serve(answer)
         servers.append(srv)
-        return f"openai:http://127.0.0.1:{srv.server_address[1]}/v1#stub", handler.seen
+        return f"openai:http://127.0.0.1:{srv.server_address[1]}/v1#stub", seen
 
     yield start
     for srv in servers:
