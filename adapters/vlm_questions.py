@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import urllib.error
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 
@@ -55,9 +54,6 @@ class EndpointAnswerer:
     def from_spec(cls, spec: str, *, timeout: float = 60.0) -> "EndpointAnswerer":
         url, model = parse_spec(spec)
         return cls(url, model, timeout, f"{model}@{url}")
-
-    def fingerprint_spec(self) -> dict[str, Any]:
-        return {"model": "openai-endpoint", "base_url": self.base_url, "served_model": self.model}
 
     def answer(self, prompt: Prompt) -> str:
         first, self._asked = self._asked == 0, self._asked + 1

@@ -108,6 +108,16 @@ def test_every_fault_label_has_its_status_and_diagnosis():
         assert (i.prompt.fit is not None) == (i.prompt.qtype == "fit_reliable")
 
 
+def test_a_question_says_what_the_y_axis_is():
+    from verifier.calib.question_items import prompt_for
+
+    x = np.linspace(0, 1, 11)
+    au = prompt_for("status", "rabi_amplitude", x, x, "au", None).text
+    prob = prompt_for("parameter", "rabi_amplitude", x, x, "probability", 1000).text
+    assert "arbitrary units" in au and "probability" not in au
+    assert "excited-state probability" in prob and '"pi_pulse_amplitude": <' in prob
+
+
 def test_a_plot_with_a_fit_drawn_differs_from_the_plot_without():
     from matplotlib.image import imread
 

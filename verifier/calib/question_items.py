@@ -74,12 +74,18 @@ def y_label(units: str) -> str:
     return "the excited-state probability" if units == "probability" else "the readout signal in arbitrary units"
 
 
+def plot_of(experiment: str, units: str) -> str:
+    """What the plot shows, in the sweep's units (a signal in arbitrary units is no probability)."""
+    plot = get_experiment(experiment).plot
+    return plot if units == "probability" else plot.replace("excited-state probability", "readout signal")
+
+
 def prompt_for(qtype: str, experiment: str, x, y, units: str, nshots, fit: FitCurve | None = None) -> Prompt:
     exp = get_experiment(experiment)
     choices = {"status": STATUS_CHOICES, "diagnosis": DIAGNOSIS_CHOICES, "fit_reliable": FIT_CHOICES}.get(qtype, {})
     params = tuple((p.name, p.question) for p in exp.params) if qtype == "parameter" else ()
     return Prompt(qtype, experiment, tuple(map(float, x)), tuple(map(float, y)), units,
-                  question_text(qtype, exp.plot, y_label(units), exp.x_unit, params),
+                  question_text(qtype, plot_of(experiment, units), y_label(units), exp.x_unit, params),
                   qtype if choices else "", tuple(choices), tuple(n for n, _ in params), nshots, fit)
 
 
