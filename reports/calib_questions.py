@@ -21,9 +21,11 @@ def questions_table(card: dict):
         where.append(f"fault scenarios at seed {sel.get('seed')}, {sel.get('repeats')} per variant")
     if sel.get("replay"):
         where.append(f"the recorded folder {sel['replay']}")
-    t = new_table(title=f"{card['model']} on the calibration question set (v{card['question_version']}): "
-                        f"{card['items']} items ({' and '.join(where)}); accuracy in %, 95 % Clopper-Pearson "
-                        "interval", title_justify="left")
+    from rich.markup import escape  # a model name or a folder may hold square brackets
+
+    t = new_table(title=escape(f"{card['model']} on the calibration question set (v{card['question_version']}): "
+                               f"{card['items']} items ({' and '.join(where)}); accuracy in %, 95 % "
+                               "Clopper-Pearson interval"), title_justify="left")
     types = card["types"]
     t.add_column("")  # one column per question type: four types fit 80 columns, eight measures would not
     for qtype in types:
@@ -38,8 +40,11 @@ def questions_table(card: dict):
 
 
 def scenarios_table(card: dict):
+    from rich.markup import escape  # square brackets are rich markup
+
     types = list(card["types"])
-    t = new_table(title="per fault scenario: correct/asked (unparsed)", title_justify="left")
+    t = new_table(title=escape("per fault scenario: correct/asked [sov-reference correct] (unparsed)"),
+                  title_justify="left")
     t.add_column("scenario")
     for q in types:
         t.add_column(q, justify="right")
@@ -47,7 +52,9 @@ def scenarios_table(card: dict):
         cells = []
         for q in types:
             c = by_type.get(q)
-            cells.append("-" if c is None else f"{c['correct']}/{c['n']}" + (f" ({c['unparsed']})" if c["unparsed"] else ""))
+            cells.append("-" if c is None else escape(f"{c['correct']}/{c['n']}"
+                         + (f" [{c['reference_correct']}]" if "reference_correct" in c else "")
+                         + (f" ({c['unparsed']})" if c["unparsed"] else "")))
         t.add_row(label, *cells)
     return t
 
@@ -55,7 +62,9 @@ def scenarios_table(card: dict):
 def questions_lines(card: dict) -> list[str]:
     lines = [f"parameters and drawn fits are scored within {100 * card['tolerance']:.0f} % (relative) of the truth; "
              "chance: uniform over the allowed answers (exact); majority: always the most common expected answer"]
-    lines += [f"note: {n}" for n in card["notes"][:5]]
+    from rich.markup import escape
+
+    lines += [escape(f"note: {n}") for n in card["notes"][:5]]
     g = card.get("gate")
     if g:
         lines.append(f"gate --min-accuracy {g['min_accuracy']:g}: {g['status']}"

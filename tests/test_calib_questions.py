@@ -181,7 +181,7 @@ def test_first_choice_stub_scores_exactly_the_share_of_first_choice_answers(stub
     assert card["types"]["status"]["correct"] == sum(i.scenario == "healthy" for i in items
                                                      if i.prompt.qtype == "status")
     assert card["types"]["fit_reliable"]["correct"] < card["types"]["fit_reliable"]["n"]  # both answers occur
-    assert card["scenarios"]["no_signal"]["status"] == {"n": 1, "correct": 0, "unparsed": 0}
+    assert card["scenarios"]["no_signal"]["status"] == {"n": 1, "correct": 0, "unparsed": 0, "reference_correct": 1}
     # the endpoint got the question text and the plot, nothing of the item
     prompts = {i.prompt.text for i in items}
     for body, item in zip(seen, items):

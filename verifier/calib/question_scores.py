@@ -184,8 +184,15 @@ def score(answers: list[Answer], reference: list[Answer] | None = None) -> dict[
     scenarios: dict[str, dict[str, Any]] = {}
     for a in answers:
         scenarios.setdefault(a.item.scenario, {}).setdefault(a.item.prompt.qtype, []).append(a)
-    per_scenario = {s: {t: {k: v for k, v in _counts(v).items() if k in ("n", "correct", "unparsed")}
-                        for t, v in by_type.items()} for s, by_type in scenarios.items()}
+    def cell(mine: list[Answer]) -> dict[str, Any]:
+        c = _counts(mine)
+        out = {"n": c["n"], "correct": c["correct"], "unparsed": c["unparsed"]}
+        if ref_by_id:
+            out["reference_correct"] = sum(ref_by_id[a.item.item_id].correct for a in mine
+                                           if a.item.item_id in ref_by_id)
+        return out
+
+    per_scenario = {s: {t: cell(v) for t, v in by_type.items()} for s, by_type in scenarios.items()}
     return {"confidence": CONFIDENCE, "interval": "Clopper-Pearson (exact, two-sided)",
             "types": types, "scenarios": per_scenario}
 
