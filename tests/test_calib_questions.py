@@ -206,17 +206,16 @@ def test_garbage_and_invalid_answers_are_unparsed_and_wrong(stub, tmp_path):
 
     spec, seen = stub(fenced_then_invalid, fail_on={1})
     card = _ask(spec, ["healthy"], repeats=1, simulated=("ramsey",), **SMALL)
+    items, _ = build_items(["healthy"], ESTIMATORS, repeats=1, simulated=("ramsey",), **SMALL)
     answers = card["answers"]
+    assert [a["item_id"] for a in answers] == [i.item_id for i in items]
     assert answers[1]["error"] == "HTTP 503 from the endpoint" and answers[1]["raw_answer"] is None
-    odd = [a for n, a in enumerate(answers) if n % 2 == 1]
-    assert all(a["parsed"] is None and not a["correct"] for a in odd)
     for qtype, row in card["types"].items():
-        mine = [(n, a) for n, a in enumerate(answers) if a["type"] == qtype]
-        assert row["unparsed"] == sum(n % 2 == 1 for n, _ in mine), qtype
-        assert row["correct"] == sum(n % 2 == 0 and a["parsed"] == (a["expected"] if a["choices"] else a["parsed"])
-                                     and a["correct"] for n, a in mine)
-    even = [a for n, a in enumerate(answers) if n % 2 == 0]
-    assert all(a["parsed"] is not None for a in even)  # a fenced JSON object parses
+        mine = [n for n, i in enumerate(items) if i.prompt.qtype == qtype]
+        # odd requests are unparsed; even ones are the first code, fenced, and parse
+        assert row["unparsed"] == sum(n % 2 == 1 for n in mine), qtype
+        assert row["correct"] == sum(n % 2 == 0 and _first_code_expected(items[n]) for n in mine), qtype
+    assert all((a["parsed"] is None) == (n % 2 == 1) for n, a in enumerate(answers))
 
 
 def test_calib_ask_command(stub, cli, tmp_path):
@@ -230,7 +229,7 @@ def test_calib_ask_command(stub, cli, tmp_path):
     row = card["types"]["status"]
     assert f"{row['correct']}/{row['n']}" in r.stdout and "…" not in r.stdout
     lo, hi = row["ci95"]  # at 80 columns a cell may wrap between words, never cut a number
-    assert f"{100 * lo:.1f}–{100 * hi:.1f}" in r.stdout
+    assert f"{100 * lo:.1f}–{100 * hi:.1f}" in r.stdout and "[sov-reference correct]" in r.stdout
 
     spec, _ = stub(garbage)
     r = cli("calib", "ask", "--model", spec, "--scenario", "no_signal", "--repeats", "1", "--points", "31",
