@@ -44,24 +44,27 @@ def question(experiment: str) -> str:
             f"Read the fitted value(s) from the plot and answer with one JSON object only: {{{keys}}}.")
 
 
-def render_plot(x: np.ndarray, y: np.ndarray, experiment: str) -> bytes:
-    """The experiment as a PNG, axes labelled in the experiment's units."""
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
+def render_plot(x: np.ndarray, y: np.ndarray, experiment: str, *, y_label: str | None = None,
+                fit: tuple[np.ndarray, np.ndarray, str] | None = None, dpi: int = 80) -> bytes:
+    """The experiment as a PNG, axes labelled in the experiment's units; with ``fit``
+    (x, y, legend text) a fit curve drawn over the data."""
+    from matplotlib.figure import Figure  # no pyplot: no global figure state, no GUI backend
 
     exp = get_experiment(experiment)
-    fig, ax = plt.subplots(figsize=(6, 4), dpi=80)
-    ax.plot(x, y, "o-", ms=3, lw=0.8)
+    fig = Figure(figsize=(6, 4), dpi=dpi)
+    ax = fig.add_subplot()
+    ax.plot(x, y, "o-", ms=3, lw=0.8, label="data")
+    if fit is not None:
+        ax.plot(fit[0], fit[1], "-", color="tab:red", lw=1.6, label=fit[2])
+        ax.legend(loc="best", fontsize=8)
     ax.set_xlabel(f"{'frequency' if exp.x_unit == 'Hz' else 'amplitude' if exp.x_unit == 'a.u.' else 'time'} [{exp.x_unit}]")
-    ax.set_ylabel("|S21| (normalized)" if experiment == "resonator_spectroscopy" else "excited-state probability")
+    ax.set_ylabel(y_label or ("|S21| (normalized)" if experiment == "resonator_spectroscopy"
+                              else "excited-state probability"))
     ax.set_title(experiment)
     ax.grid(alpha=0.3)
     buf = io.BytesIO()
-    fig.tight_layout()
+    fig.subplots_adjust(left=0.13, right=0.97, bottom=0.13, top=0.92)  # tight_layout would double the time
     fig.savefig(buf, format="png")
-    plt.close(fig)
     return buf.getvalue()
 
 
@@ -79,6 +82,34 @@ def parse_answer(text: str, names: tuple[str, ...]) -> list[float]:
     raise ValueError(f"no JSON object with {', '.join(names)} in the answer {str(text)[:80]!r}")
 
 
+def parse_spec(spec: str) -> tuple[str, str]:
+    """(base URL, served model name) of ``openai:<base_url>#<model>``."""
+    url, _, model = spec[len(PREFIX):].partition("#")
+    if not re.match(r"^https?://[^/\s]+", url):
+        raise UsageError(f"endpoint model {spec!r}: expected openai:http(s)://HOST[:PORT]/PATH#MODEL")
+    return url.rstrip("/"), model or "default"
+
+
+def chat(base_url: str, model: str, png: bytes, text: str, *, timeout: float = 60.0) -> str:
+    """One OpenAI chat completion: the question and the plot (a PNG data URL), nothing
+    else; the answer's text. Transport errors propagate (``urllib.error``, ``OSError``)."""
+    body = {"model": model, "temperature": 0, "max_tokens": 200,
+            "messages": [
+                {"role": "system", "content": "You analyse superconducting-qubit calibration plots."},
+                {"role": "user", "content": [
+                    {"type": "text", "text": text},
+                    {"type": "image_url", "image_url": {
+                        "url": "data:image/png;base64," + base64.b64encode(png).decode()}}]}]}
+    req = urllib.request.Request(f"{base_url}/chat/completions", data=json.dumps(body).encode(),
+                                 headers={"Content-Type": "application/json"}, method="POST")
+    key = os.environ.get(API_KEY_ENV)
+    if key:
+        req.add_header("Authorization", f"Bearer {key}")
+    with urllib.request.urlopen(req, timeout=timeout) as resp:  # noqa: S310 (user-given URL)
+        payload = json.loads(resp.read().decode("utf-8", "replace"))
+    return payload["choices"][0]["message"]["content"]
+
+
 @dataclass
 class EndpointCalibrationModel:
     """A ``cal.fit``-like model answering questions about plots over HTTP."""
@@ -91,37 +122,21 @@ class EndpointCalibrationModel:
 
     @classmethod
     def from_spec(cls, spec: str, experiment: str | None, *, timeout: float = 60.0) -> "EndpointCalibrationModel":
-        rest = spec[len(PREFIX):]
-        url, _, model = rest.partition("#")
-        if not re.match(r"^https?://[^/\s]+", url):
-            raise UsageError(f"endpoint model {spec!r}: expected openai:http(s)://HOST[:PORT]/PATH#MODEL")
+        url, model = parse_spec(spec)
         if experiment is None:
             raise UsageError("an endpoint model needs --experiment")
         if get_experiment(experiment).kind != "fit":
             raise UsageError("endpoint models answer fit experiments only (not readout)")
-        return cls(url.rstrip("/"), model or "default", experiment, timeout,
-                   f"{model or 'default'}@{url.rstrip('/')}")
+        return cls(url, model, experiment, timeout, f"{model}@{url}")
 
     def fingerprint_spec(self) -> dict[str, Any]:
         return {"model": "openai-endpoint", "base_url": self.base_url, "served_model": self.model,
                 "experiment": self.experiment, "prompt_version": PROMPT_VERSION}
 
-    def ask(self, png: bytes) -> str:
-        body = {"model": self.model, "temperature": 0, "max_tokens": 200,
-                "messages": [
-                    {"role": "system", "content": "You analyse superconducting-qubit calibration plots."},
-                    {"role": "user", "content": [
-                        {"type": "text", "text": question(self.experiment)},
-                        {"type": "image_url", "image_url": {
-                            "url": "data:image/png;base64," + base64.b64encode(png).decode()}}]}]}
-        req = urllib.request.Request(f"{self.base_url}/chat/completions", data=json.dumps(body).encode(),
-                                     headers={"Content-Type": "application/json"}, method="POST")
-        key = os.environ.get(API_KEY_ENV)
-        if key:
-            req.add_header("Authorization", f"Bearer {key}")
-        with urllib.request.urlopen(req, timeout=self.timeout) as resp:  # noqa: S310 (user-given URL)
-            payload = json.loads(resp.read().decode("utf-8", "replace"))
-        return payload["choices"][0]["message"]["content"]
+    def ask(self, png: bytes, text: str | None = None) -> str:
+        """One chat completion about the plot (by default this experiment's parameter question)."""
+        return chat(self.base_url, self.model, png, text if text is not None else question(self.experiment),
+                    timeout=self.timeout)
 
     def estimate_data(self, data) -> FitOutcome:
         names = get_experiment(self.experiment).param_names

@@ -10,6 +10,7 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 import numpy as np
 import pytest
 
+from tests.fixtures.chat_stub import reply
 from verifier.errors import UsageError
 
 
@@ -27,13 +28,7 @@ class _Stub(BaseHTTPRequestHandler):
             self.send_response(500)
             self.end_headers()
             return
-        content = 'The pi pulse is at {"pi_pulse_amplitude": 0.25}.' if n != 2 else "I cannot tell."
-        out = json.dumps({"choices": [{"message": {"role": "assistant", "content": content}}]}).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(out)))
-        self.end_headers()
-        self.wfile.write(out)
+        reply(self, 'The pi pulse is at {"pi_pulse_amplitude": 0.25}.' if n != 2 else "I cannot tell.")
 
 
 @pytest.fixture

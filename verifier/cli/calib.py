@@ -114,6 +114,52 @@ def replay_and_gate(folder, model, *, experiment=None, contract=None, bootstrap:
     return verdict["exit_code"] if verdict else 0
 
 
+AskModelOpt = Annotated[str, typer.Option("--model", help="openai:http://HOST:PORT/v1#MODEL (an OpenAI-compatible endpoint, asked about plots), or sov-reference (sov's own pipeline).")]
+ScenarioOpt = Annotated[Optional[list[str]], typer.Option("--scenario", metavar="LABEL", help="Repeatable: the fault scenarios asked about (healthy, no_signal, under_driven, over_driven, wrong_frequency, too_short, beating, drifting, or all) [default: all].", show_default=False)]
+
+
+@app.command("ask")
+def ask(
+    model: AskModelOpt,
+    scenario: ScenarioOpt = None,
+    seed: o.SeedOpt = o.SEED,
+    repeats: Annotated[int, typer.Option("--repeats", min=1, help="Seeds per scenario, sweep length and unit (and simulated healthy qubits per experiment).")] = 2,
+    points: Annotated[str, typer.Option("--points", metavar="25,51,101", help="Sweep lengths of the fault scenarios, comma-separated.")] = "25,51,101",
+    replay: Annotated[Optional[Path], typer.Option("--replay", metavar="DIR", help="Also ask about a recorded Qibocal output folder's sweeps (status and parameter questions, where a truth.json says the answer); alone, without --scenario, only about it.", show_default=False)] = None,
+    min_accuracy: Annotated[Optional[float], typer.Option("--min-accuracy", min=0.0, max=1.0, metavar="F", help="Gate: exit 1 when any question type's accuracy is below F [default: no gate, exit 0].", show_default=False)] = None,
+    db: o.DbOpt = None,
+    json_out: o.JsonOpt = None,
+) -> int:
+    """Ask a plot-reading calibration model the question set (experiment status, diagnosis,
+    fit reliability, parameter extraction) on fault scenarios with known truth; score each
+    question type beside chance and sov's own pipeline, and record every answer."""
+    o.check_outputs(json_out=json_out)
+    from reports.calib_questions import questions_lines, questions_table, scenarios_table
+    from verifier.calib.ask import ask_model
+    from verifier.cli.wiring import qibocal_records, question_answerer, reference_fits
+    from verifier.qec.grid import parse_int_list
+    from verifier.store.runs import recorded_run
+
+    answerer = question_answerer(model)
+    store = o.store_for(db)
+    with recorded_run(store, "calib ask") as rec:
+        card = ask_model(answerer, reference_fits(), scenarios=scenario or ([] if replay else ["all"]), seed=seed,
+                         repeats=repeats, n_points=parse_int_list(points, flag="--points"), replay=replay,
+                         records=qibocal_records() if replay else None, store=store, run_id=rec.run_id,
+                         min_accuracy=min_accuracy)
+        code = card["gate"]["exit_code"] if card["gate"] else 0
+        rec.summary = {"model": card["model"], "items": card["items"],
+                       "accuracy": {t: r["accuracy"] for t, r in card["types"].items()}}
+        rec.exit_code = code
+    console = o.human_console(json_out)
+    console.print(questions_table(card))
+    console.print(scenarios_table(card))
+    for line in questions_lines(card):
+        console.print(line)
+    o.write_json(json_out, card | {"db": store.path, "run_id": rec.run_id})
+    return code
+
+
 @app.command("experiments")
 def experiments(json_out: o.JsonOpt = None) -> int:
     """The experiments, their parameters and units, sweeps and truth ranges."""

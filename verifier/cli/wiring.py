@@ -98,6 +98,31 @@ def calibration_model_from_spec(spec: Any, experiment: str | None, *, contract: 
                                           options=options)
 
 
+def reference_fits():
+    """sov-reference's fit of each experiment (``baselines.reference.ESTIMATORS``): the fits
+    ``sov calib ask`` draws and its reference answerer uses."""
+    from baselines.reference import ESTIMATORS
+
+    return ESTIMATORS
+
+
+def question_answerer(spec: str):
+    """The answerer of ``sov calib ask``: an OpenAI-compatible endpoint
+    (``openai:http://HOST:PORT/v1#MODEL``) or ``sov-reference`` (sov's own pipeline)."""
+    from verifier.errors import UsageError
+
+    if spec.startswith("openai:"):
+        from adapters.vlm_questions import EndpointAnswerer
+
+        return EndpointAnswerer.from_spec(spec)
+    if spec == "sov-reference":
+        from verifier.calib.question_scores import ReferenceAnswerer
+
+        return ReferenceAnswerer(reference_fits())
+    raise UsageError(f"sov calib ask asks a plot-reading model: give --model openai:http://HOST:PORT/v1#MODEL "
+                     f"(or sov-reference), not {spec!r}")
+
+
 def qibocal_records():
     """Qibocal's loaders and fits of recorded output folders, for ``sov calib replay``."""
     from baselines.qibocal_folders import QibocalRecords

@@ -219,6 +219,29 @@ MIGRATIONS: list[tuple[str, str]] = [
         created_at TIMESTAMPTZ NOT NULL
     );
     """),
+    # `sov calib ask` records every answer of a plot-reading model to the question set
+    # (verifier.calib.questions): what it was asked, what it should answer, what it said
+    # (verifier.store.calib_answers).
+    ("cal_answers: a plot-reading model's answers to the calibration question set", """
+    CREATE TABLE cal_answers (
+        run_id VARCHAR,
+        model VARCHAR NOT NULL,
+        item_id VARCHAR NOT NULL,
+        qtype VARCHAR NOT NULL,           -- status | diagnosis | fit_reliable | parameter
+        scenario VARCHAR NOT NULL,        -- the fault label
+        source VARCHAR NOT NULL,          -- fault:<label> | simulated:<experiment>
+        experiment VARCHAR NOT NULL,
+        question VARCHAR NOT NULL,
+        choices JSON,
+        expected JSON NOT NULL,
+        raw_answer VARCHAR,               -- NULL when no answer came (error says why)
+        parsed JSON,                      -- NULL when the answer did not parse
+        correct BOOLEAN NOT NULL,
+        error VARCHAR,
+        question_version VARCHAR NOT NULL,
+        recorded_at TIMESTAMPTZ NOT NULL
+    );
+    """),
 ]
 
 
