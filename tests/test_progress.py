@@ -74,8 +74,8 @@ def test_progress_changes_no_prediction_or_stored_row(tmp_path):
     from verifier.store.db import Store
 
     path = save(degraded_predecoder_flat(2), tmp_path / "b.onnx")
-    dec = OnnxDecoder.from_file(path, options=RuntimeOptions(batch_size=100))
-    w = MemoryWorkload(3, 3, "z", "uniform", 0.02, 2 * 8192 + 500, 12)
+    dec = OnnxDecoder.from_file(path, options=RuntimeOptions(batch_size=256))
+    w = MemoryWorkload(3, 3, "z", "uniform", 0.02, 8192 + 500, 12)  # two blocks: one per worker
     got = []
     for i, (executor, progress) in enumerate([(InlineExecutor(), None), (InlineExecutor(), _recorder()[1]),
                                               (LocalExecutor(2), _recorder()[1])]):
@@ -92,17 +92,17 @@ def test_pool_workers_report_inside_a_block_through_side_files(tmp_path):
     """Two worker processes, one slow block each: the parent sees shots decoded before
     either block is back, the counts never go down, and the end is each block's shots
     exactly (no partial count left over, none counted twice)."""
-    w1 = MemoryWorkload(3, 3, "z", "uniform", 0.02, 3_000, 21)
-    w2 = MemoryWorkload(3, 3, "z", "uniform", 0.03, 3_000, 22)
+    w1 = MemoryWorkload(3, 3, "z", "uniform", 0.02, 2_000, 21)
+    w2 = MemoryWorkload(3, 3, "z", "uniform", 0.03, 2_000, 22)
     path = save(slow_decoder(w1.num_detectors), tmp_path / "slow.onnx")
     dec = OnnxDecoder.from_file(path, options=RuntimeOptions(batch_size=32))
     seen, progress = _recorder()
     res = run_tasks(dec, [w1, w2], progress=progress, executor=LocalExecutor(2))
     shots = [s for s, _, _ in seen]
     assert shots == sorted(shots)
-    assert any(0 < s < 6_000 and done == 0 for s, _, done in seen), seen  # inside the blocks
-    assert seen[-1] == (6_000, sum(p.stats.errors for p in res.points), 2)
-    assert res.ran_shots == 6_000
+    assert any(0 < s < 4_000 and done == 0 for s, _, done in seen), seen  # inside the blocks
+    assert seen[-1] == (4_000, sum(p.stats.errors for p in res.points), 2)
+    assert res.ran_shots == 4_000
 
 
 def test_side_files_count_once_and_never_step_back(tmp_path):
@@ -141,3 +141,68 @@ def test_a_slow_models_calls_are_cut_to_seconds(tmp_path, rate, expect):
     runner = BatchedRunner(create_session(path, RuntimeOptions()), inspect_model(path), RuntimeOptions())
     runner.rows_per_s = rate
     assert runner.rows_per_call() == expect
+
+
+def test_compare_times_each_decoder_with_a_progress_bar_of_its_own(tmp_path):
+    """The latency phase of `compare` reports, per (decoder, workload), the shots timed
+    from 0 to --latency-shots, after that task's replay bar has closed."""
+    from contextlib import contextmanager
+
+    from baselines.pymatching_decoder import PyMatchingDecoder
+    from verifier.store.db import Store
+    from verifier.workflows.compare import compare_plan, run_comparison
+
+    path = save(degraded_predecoder_flat(2), tmp_path / "b.onnx")
+    events: list[tuple] = []
+
+    @contextmanager
+    def bars(kind):
+        def factory(label, i, total):
+            @contextmanager
+            def cm():
+                events.append((kind, "open", label, i, total))
+                yield (lambda *a: events.append((kind, *a)))
+                events.append((kind, "close", label, i, total))
+            return cm()
+        yield factory
+
+    plan = compare_plan([path], distances="3", p="0.01,0.02", shots=600)
+    with bars("replay") as replay_bar, bars("latency") as latency_bar:
+        res = run_comparison(plan, store=Store(tmp_path / "s.duckdb"), latency_shots=40,
+                             decoder_for=lambda s: PyMatchingDecoder() if s == "pymatching" else OnnxDecoder.from_file(s),
+                             progress=replay_bar, latency_progress=latency_bar)
+    assert res.exit_code == 0
+    opened = [e for e in events if e[1] == "open"]
+    assert [(k, i) for k, _, _, i, _ in opened] == [(k, i) for i in (1, 2, 3, 4) for k in ("replay", "latency")]
+    for i in (1, 2, 3, 4):  # each timing: 0 first, then up to its 40 shots, inside its own bar
+        start = events.index(next(e for e in opened if e[0] == "latency" and e[3] == i))
+        end = events.index(("latency", "close", *events[start][2:]))
+        counts = [e[1:] for e in events[start + 1:end]]
+        assert counts[0] == (0, 40) and counts[-1] == (40, 40)
+        assert [c for c, _ in counts] == sorted(c for c, _ in counts)
+        assert events[start - 1][:2] == ("replay", "close")  # the replay's bar is gone first
+    assert all(r["latency"]["shots"] == 40 for r in res.payload["results"])
+
+
+@pytest.mark.parametrize("quiet,tty,drawn", [(False, True, True), (True, True, False), (False, False, False)])
+def test_bars_draw_on_a_terminal_only(monkeypatch, quiet, tty, drawn):
+    import io
+    import sys
+
+    from reports.terminal import latency_progress, shot_progress
+    from verifier.stats.binomial import Stats
+
+    class Err(io.StringIO):
+        def isatty(self):
+            return tty
+
+    err = Err()
+    monkeypatch.setattr(sys, "stderr", err)
+    with shot_progress("replay", quiet=quiet) as bar, latency_progress("timing", quiet=quiet) as timing:
+        assert (bar is not None) == drawn and (timing is not None) == drawn
+        if drawn:
+            bar(Stats(shots=100), 1000)  # the store held 100: the start, not speed
+            bar(Stats(shots=600, errors=3), 1000)
+            timing(0, 40)
+            timing(40, 40)
+    assert ("shots timed" in err.getvalue()) == drawn
