@@ -7,8 +7,9 @@ one-input session in batches and pads a last short batch to a model's fixed batc
 A slow model's calls are cut to about :data:`CALL_SECONDS` each (from the rate of its
 earlier calls; the first call is at most :data:`FIRST_ROWS` shots), and every call's shots
 are reported (``verifier.engine.progress.decoded``): a block that takes minutes moves its
-progress bar every few seconds instead of once. Each shot's output is the model's on that
-shot alone, so how a block is cut into calls changes no prediction.
+progress bar every few seconds instead of once. A QEC model decodes each shot (row) on its
+own and sov feeds "at most --batch-size rows" per call (docs/contracts.md), so how a
+block is cut into calls changes no prediction.
 """
 
 from __future__ import annotations

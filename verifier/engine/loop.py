@@ -321,7 +321,8 @@ def _execute(tasks: list[_Task], writer: _Writer, *, workers: int,
                      stopped=lambda i: stopped(order[i]), sink=flight.sink if flight else None)
     ran = 0
     try:
-        for job, outcomes in executor.map_unordered(jobs, idle=flight.idle if flight and flight.files else None):
+        waiting = {"idle": flight.idle} if flight is not None and flight.files is not None else {}
+        for job, outcomes in executor.map_unordered(jobs, **waiting):
             if flight is not None:  # its blocks now count in full: its partial count goes first
                 flight.finished(job.key)
             task = order[job.tag]
