@@ -92,17 +92,17 @@ def test_pool_workers_report_inside_a_block_through_side_files(tmp_path):
     """Two worker processes, one slow block each: the parent sees shots decoded before
     either block is back, the counts never go down, and the end is each block's shots
     exactly (no partial count left over, none counted twice)."""
-    w1 = MemoryWorkload(3, 3, "z", "uniform", 0.02, 2_000, 21)
-    w2 = MemoryWorkload(3, 3, "z", "uniform", 0.03, 2_000, 22)
+    w1 = MemoryWorkload(3, 3, "z", "uniform", 0.02, 3_000, 21)
+    w2 = MemoryWorkload(3, 3, "z", "uniform", 0.03, 3_000, 22)
     path = save(slow_decoder(w1.num_detectors), tmp_path / "slow.onnx")
     dec = OnnxDecoder.from_file(path, options=RuntimeOptions(batch_size=32))
     seen, progress = _recorder()
     res = run_tasks(dec, [w1, w2], progress=progress, executor=LocalExecutor(2))
     shots = [s for s, _, _ in seen]
     assert shots == sorted(shots)
-    assert any(0 < s < 4_000 and done == 0 for s, _, done in seen), seen  # inside the blocks
-    assert seen[-1] == (4_000, sum(p.stats.errors for p in res.points), 2)
-    assert res.ran_shots == 4_000
+    assert any(0 < s < 6_000 and done == 0 for s, _, done in seen), seen  # inside the blocks
+    assert seen[-1] == (6_000, sum(p.stats.errors for p in res.points), 2)
+    assert res.ran_shots == 6_000
 
 
 def test_side_files_count_once_and_never_step_back(tmp_path):
