@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-import time
 from contextlib import contextmanager
 from typing import Iterator
 
@@ -57,22 +56,53 @@ def fault_probe_line(probe: dict | None, *, who: str = "") -> str | None:
 
 @contextmanager
 def shot_progress(label: str, *, quiet: bool = False) -> Iterator:
-    """A progress callback ``(stats, total)`` drawing on stderr when it is a terminal."""
+    """A progress callback ``(stats, total)`` drawing on stderr when it is a terminal.
+
+    The count moves per inference batch of a slow model (the run loop reports shots
+    decoded inside a block; errors are counted per finished block). The first call sets
+    the start (shots the store already held), so the rate and the time left count only
+    the shots decoded since."""
+    with _bar(label, "shots", quiet=quiet, errors=True) as bar:
+        yield None if bar is None else (lambda stats, total: bar(stats.shots, total, errors=stats.errors))
+
+
+@contextmanager
+def latency_progress(label: str, *, quiet: bool = False) -> Iterator:
+    """A progress callback ``(timed, total)`` for a latency measurement's single-shot
+    calls, drawn like :func:`shot_progress` (nothing with ``quiet`` or off a terminal)."""
+    with _bar(label, "shots timed", quiet=quiet) as bar:
+        yield None if bar is None else (lambda done, total: bar(done, total))
+
+
+@contextmanager
+def _bar(label: str, unit: str, *, quiet: bool, errors: bool = False) -> Iterator:
+    """One transient rich bar on stderr, or None when quiet or not a terminal: yields
+    ``update(completed, total, **fields)``."""
     if quiet or not sys.stderr.isatty():
         yield None
         return
     from rich.console import Console
-    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+    from rich.progress import BarColumn, Progress, ProgressColumn, TextColumn, TimeRemainingColumn
+    from rich.text import Text
 
-    with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed:,}/{task.total:,} shots"),
-                  TextColumn("{task.fields[errors]} errors"), TimeRemainingColumn(),
-                  console=Console(stderr=True), transient=True) as prog:
+    class Rate(ProgressColumn):
+        def render(self, task) -> Text:
+            return Text(f"{task.speed:,.0f} {unit.split()[0]}/s" if task.speed else "")
+
+    columns = [TextColumn("{task.description}"), BarColumn(),
+               TextColumn(f"{{task.completed:,}}/{{task.total:,}} {unit}")]
+    if errors:
+        columns.append(TextColumn("{task.fields[errors]} errors"))
+    with Progress(*columns, Rate(), TimeRemainingColumn(), console=Console(stderr=True), transient=True) as prog:
         task = prog.add_task(label, total=1, errors=0)
-        started = time.monotonic()
+        started = [False]
 
-        def update(stats, total: int) -> None:
-            if time.monotonic() - started > 0.2 or stats.shots >= total:
-                prog.update(task, completed=stats.shots, total=total, errors=stats.errors)
+        def update(completed: int, total: int, **fields) -> None:
+            if not started[0]:  # what was done before this run started is not speed
+                started[0] = True
+                prog.reset(task, total=total, completed=completed, **fields)
+            else:
+                prog.update(task, completed=completed, total=total, **fields)
 
         yield update
 

@@ -182,6 +182,34 @@ def test_policy_file_supplies_the_sweep(tmp_path, cli):
     assert r.returncode == 2 and "shotz" in r.stderr
 
 
+def test_policy_table_takes_every_grid_flag_and_flags_win(tmp_path):
+    """`[compare]` reads each workload flag of `sov compare` under its name (code included);
+    a flag given on the command line wins; a value of the wrong kind is one line, exit 2."""
+    import inspect
+
+    from verifier.errors import UsageError
+    from verifier.workflows.compare.request import POLICY_KEYS, compare_plan
+
+    grid_flags = {"distances", "p", "code", "noise", "basis", "shots", "seed", "rounds"}
+    assert grid_flags <= set(inspect.signature(compare_plan).parameters) and grid_flags <= POLICY_KEYS
+    pol = tmp_path / "p.toml"
+    pol.write_text('[compare]\ndecoders = ["a.onnx"]\ndistances = [3, 5]\np = [0.003]\ncode = "color"\n'
+                   'noise = "si1000"\nbasis = "x"\nshots = 1e3\nseed = 4\nrounds = 6\n')
+    sweep = compare_plan([], policy=pol).sweep
+    assert (sweep.code, sweep.noise, sweep.basis, sweep.shots, sweep.seed, sweep.rounds) == \
+        ("color", "si1000", "x", 1000, 4, 6)
+    assert all("color_code" in w.spec()["code"] for w in sweep.workloads())  # the workloads are color codes
+    flags = compare_plan([], policy=pol, code="repetition", noise="uniform", basis="z", shots=500, seed=1,
+                         rounds=3, distances="3", p="0.01").sweep
+    assert (flags.code, flags.noise, flags.basis, flags.shots, flags.seed, flags.rounds, flags.distances,
+            flags.ps) == ("repetition", "uniform", "z", 500, 1, 3, (3,), (0.01,))
+    for bad, needle in (('code = 3', "[compare] code"), ('rounds = "six"', "[compare] rounds"),
+                        ('code = "torus"', "torus")):
+        pol.write_text(f'[compare]\ndistances = [3]\np = [0.003]\n{bad}\n')
+        with pytest.raises(UsageError, match=re.escape(needle)):
+            compare_plan(["a.onnx"], policy=pol)
+
+
 @pytest.mark.slow
 def test_calibration_models_next_to_qibocal(tmp_path, cli):
     """--calib-model: the model, Qibocal and sov-reference on the same simulated qubits."""

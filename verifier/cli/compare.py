@@ -54,7 +54,7 @@ def compare(
     that the store does not hold yet, tests each candidate against the baseline on the
     same shots, measures latency, and writes --html / --markdown / --json. The report is
     stored with the run: `sov report RUN_ID` renders it again without running anything."""
-    from reports.terminal import compare_tables, shot_progress
+    from reports.terminal import compare_tables, latency_progress, shot_progress
     from verifier.workflows.compare import compare_plan, run_comparison
 
     o.check_outputs(html=html, markdown=markdown, json_out=json_out)
@@ -74,6 +74,7 @@ def compare(
         resolve_calib_model=wiring.calibration_model_from_spec, inspect_model=wiring.inspect_model,
         probe=wiring.fault_prober(),
         progress=lambda label, i, total: shot_progress(f"[{i}/{total}] {label}", quiet=quiet),
+        latency_progress=lambda label, i, total: latency_progress(f"[{i}/{total}] {label} latency", quiet=quiet),
         cycle_time_us=cycle_time, targets=_targets(targets))
     for table in compare_tables(result.payload, reused_from=store.path):
         console.print(table)

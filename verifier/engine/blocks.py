@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from verifier.engine.progress import JobCounter, Sink
 from verifier.errors import IntegrityError
 from verifier.qec.decoder import Decoder, fingerprint
 from verifier.qec.workload import Block, QecWorkload
@@ -94,15 +95,25 @@ def run_block(decoder: Decoder, workload: QecWorkload, block: Block) -> BlockOut
 
 
 def run_blocks(decoder: Decoder, workload: QecWorkload, blocks: tuple[Block, ...],
-               env: dict[str, str] | None = None) -> list[BlockOutcome]:
+               env: dict[str, str] | None = None, progress: Sink | None = None) -> list[BlockOutcome]:
     """Several consecutive blocks in one job: one round trip to the worker for all.
 
     ``env``: the parent's ``SOV_*`` settings (sandbox, limits) when the job was made; a
-    long-lived worker forked from a forkserver would otherwise keep the ones of its start."""
+    long-lived worker forked from a forkserver would otherwise keep the ones of its start.
+    ``progress``: where the job's running count of decoded shots goes
+    (``verifier.engine.progress``); the outcomes are the same with or without it."""
     if env is not None:
         _apply_sov_env(env)
     _reuse_circuit(workload)
-    return [run_block(decoder, workload, b) for b in blocks]
+    if progress is None:
+        return [run_block(decoder, workload, b) for b in blocks]
+    out = []
+    with JobCounter(progress) as counter:
+        for b in blocks:
+            counter.start_block(b.shots)
+            out.append(run_block(decoder, workload, b))
+            counter.end_block()
+    return out
 
 
 def _reuse_circuit(workload: QecWorkload) -> None:

@@ -14,7 +14,10 @@ that records them: the parent. Workers never write to the store.
 
 :meth:`Executor.map_unordered` keeps a bounded window of jobs in flight (memory does not
 grow with the number of shots), de-duplicates jobs by key, stops submitting when asked to
-(``max_errors``), and cancels what is still queued on error or interruption.
+(``max_errors``), and cancels what is still queued on error or interruption. While it
+waits it can call ``idle()`` every ``every`` seconds: the run loop reads then how far the
+jobs in flight have got (``verifier.engine.progress``; ``progress_channel`` says how this
+backend's jobs report: a callable in this process, a side file, or not at all).
 """
 
 from __future__ import annotations
@@ -43,12 +46,14 @@ class Executor:
 
     name = "executor"
     workers = 1
+    progress_channel: str | None = None  # "call" (this process), "file" (this machine), None
 
     # -- what each backend provides --------------------------------------------------
     def submit(self, job: Job) -> Any:  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def wait_first(self, handles: set) -> tuple[set, set]:  # pragma: no cover - abstract
+    def wait_first(self, handles: set, timeout: float | None = None) -> tuple[set, set]:  # pragma: no cover
+        """(done, pending): at least one done, or none after ``timeout`` seconds."""
         raise NotImplementedError
 
     def result(self, handle: Any) -> Any:
@@ -75,10 +80,12 @@ class Executor:
 
     # -- the driver every backend shares ---------------------------------------------
     def map_unordered(self, jobs: Iterable[Job], *, window: int | None = None,
-                      stop: Callable[[], bool] | None = None) -> Iterator[tuple[Job, Any]]:
+                      stop: Callable[[], bool] | None = None, idle: Callable[[], None] | None = None,
+                      every: float = 0.25) -> Iterator[tuple[Job, Any]]:
         """Yield ``(job, result)`` as jobs finish. At most ``window`` distinct jobs are in
         flight; a job whose key is in flight (or recently finished) is not run again but
-        its result is delivered for it too. Once ``stop()`` is true no new job starts."""
+        its result is delivered for it too. Once ``stop()`` is true no new job starts.
+        ``idle()`` is called after every ``every`` seconds in which no job finished."""
         window = window or 2 * max(1, self.workers)
         stop = stop or (lambda: False)
         it = iter(jobs)
@@ -104,7 +111,12 @@ class Executor:
                     by_key[job.key] = h
                 if not inflight:
                     return
-                done, _ = self.wait_first(set(inflight))
+                if idle is None:
+                    done, _ = self.wait_first(set(inflight))
+                else:
+                    done, _ = self.wait_first(set(inflight), timeout=every)
+                    if not done:
+                        idle()
                 for h in done:
                     waiting = inflight.pop(h)
                     by_key.pop(waiting[0].key, None)
@@ -124,9 +136,11 @@ class InlineExecutor(Executor):
     """Runs every job in this process, in order."""
 
     name = "inline"
+    progress_channel = "call"
 
     def map_unordered(self, jobs: Iterable[Job], *, window: int | None = None,
-                      stop: Callable[[], bool] | None = None) -> Iterator[tuple[Job, Any]]:
+                      stop: Callable[[], bool] | None = None, idle: Callable[[], None] | None = None,
+                      every: float = 0.25) -> Iterator[tuple[Job, Any]]:
         done: OrderedDict[str, Any] = OrderedDict()
         for job in jobs:
             if stop is not None and stop():
@@ -142,6 +156,7 @@ class LocalExecutor(Executor):
     """Worker processes on this machine (one shared pool per process lifetime)."""
 
     name = "local"
+    progress_channel = "file"
 
     def __init__(self, workers: int, *, start_method: str | None = None, warm: bool = False):
         self.workers = max(1, int(workers))
@@ -162,10 +177,10 @@ class LocalExecutor(Executor):
             self._pool = shared_pool(self.workers, start_method=self.start_method)
             return self._pool.submit(job.fn, *job.args)
 
-    def wait_first(self, handles: set) -> tuple[set, set]:
+    def wait_first(self, handles: set, timeout: float | None = None) -> tuple[set, set]:
         from concurrent.futures import FIRST_COMPLETED, wait
 
-        done, pending = wait(handles, return_when=FIRST_COMPLETED)
+        done, pending = wait(handles, timeout=timeout, return_when=FIRST_COMPLETED)
         return set(done), set(pending)
 
     def result(self, handle: Any) -> Any:
@@ -227,9 +242,13 @@ class DaskExecutor(Executor):
         # the key names the work: Dask runs a key that is already known only once
         return self.client.submit(job.fn, *job.args, key=f"sov-{job.key}", pure=False)
 
-    def wait_first(self, handles: set) -> tuple[set, set]:
+    def wait_first(self, handles: set, timeout: float | None = None) -> tuple[set, set]:
         with self.client.as_current():
-            done, pending = self._distributed.wait(list(handles), return_when="FIRST_COMPLETED")
+            try:
+                done, pending = self._distributed.wait(list(handles), timeout=timeout,
+                                                       return_when="FIRST_COMPLETED")
+            except TimeoutError:
+                return set(), set(handles)
         return set(done), set(pending)
 
     def cancel(self, handles: Iterable[Any]) -> None:

@@ -15,6 +15,11 @@ last blocks, in one transaction.
 
 ``max_errors`` stops a task once it has seen that many logical errors: its remaining
 blocks are not handed out, while blocks already in flight still count (as in sinter).
+
+Progress is reported when a block is back and, for a slow decoder, while its jobs are in
+flight: every inference batch a worker decodes (``verifier.engine.progress``) adds its
+shots to the count shown (not to the errors, which are known only per block), until the
+job's blocks replace the partial count.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from typing import TYPE_CHECKING, Callable, Iterator, Sequence
 
 from verifier.engine.blocks import BlockOutcome, lean, run_blocks, sov_env
 from verifier.engine.executors import Executor, InlineExecutor, Job, LocalExecutor
+from verifier.engine.progress import SideFiles, Sink
 from verifier.engine.results import SweepProgressFn, SweepResult, TaskResult
 from verifier.qec.decoder import Decoder, fingerprint, member_for, member_json
 from verifier.qec.workload import Block, QecWorkload
@@ -122,9 +128,10 @@ def block_jobs(decoder: Decoder, tasks: Sequence[tuple[QecWorkload, Sequence[Blo
 
 
 def task_jobs(tasks: Sequence[tuple[Decoder, str, QecWorkload, Sequence[Block]]], *, workers: int,
-              stopped: Callable[[int], bool] | None = None) -> Iterator[Job]:
+              stopped: Callable[[int], bool] | None = None,
+              sink: Callable[[str, int], Sink | None] | None = None) -> Iterator[Job]:
     """:func:`block_jobs` where each task has its own decoder and fingerprint (a family's
-    members)."""
+    members). ``sink(key, shots)``: where job ``key`` reports its decoded shots."""
     env = sov_env()
     n = sum(len(todo) for *_, todo in tasks)
     per = blocks_per_job(n, workers)
@@ -136,7 +143,9 @@ def task_jobs(tasks: Sequence[tuple[Decoder, str, QecWorkload, Sequence[Block]]]
             if stopped is not None and stopped(tag):
                 break
             key = f"{fp[:16]}-{workload.stream_id[:16]}-{group[0].index}-{group[-1].index}-{group[-1].shots}"
-            yield Job(key, run_blocks, (decoder, shipped, group, env), tag)
+            to = sink(key, sum(b.shots for b in group)) if sink is not None else None
+            args = (decoder, shipped, group, env) if to is None else (decoder, shipped, group, env, to)
+            yield Job(key, run_blocks, args, tag)
         start += len(todo)
 
 
@@ -244,6 +253,45 @@ def _open_tasks(store: "Store | None", decoder: Decoder, fp: str,
     return tasks
 
 
+class _InFlight:
+    """Shots decoded by the jobs not yet back, as ``executor`` lets its jobs report them:
+    from inside the job (inline), from side files read while waiting (local pool), or
+    not at all (Dask: its workers may be other machines). For display only."""
+
+    def __init__(self, executor: Executor, report: Callable[[int], None]):
+        self.report = report
+        channel = executor.progress_channel
+        self.files = SideFiles() if channel == "file" else None
+        self.inline = channel == "call"
+        self.current = 0  # inline: the running job's count
+
+    def sink(self, key: str, shots: int) -> Sink | None:
+        if self.files is not None:
+            return self.files.sink(key, shots)
+        return self._counted if self.inline else None
+
+    def _counted(self, count: int) -> None:
+        self.current = count
+        self.report(count)
+
+    def idle(self) -> None:
+        if self.files is not None:
+            self.report(self.files.partial())
+
+    def finished(self, key: str) -> None:
+        self.current = 0
+        if self.files is not None:
+            self.files.finished(key)
+
+    def shots(self) -> int:
+        """The partial count as last seen (no file read: called once per finished job)."""
+        return self.files.partial(read=False) if self.files is not None else self.current
+
+    def close(self) -> None:
+        if self.files is not None:
+            self.files.close()
+
+
 def _execute(tasks: list[_Task], writer: _Writer, *, workers: int,
              max_errors: int | None, executor: Executor | None,
              progress: SweepProgressFn | None) -> int:
@@ -254,10 +302,10 @@ def _execute(tasks: list[_Task], writer: _Writer, *, workers: int,
     grand_total = sum(t.workload.shots for t in tasks)
     overall = sum((t.total for t in tasks), Stats())
 
-    def report() -> None:
+    def report(partial: int = 0) -> None:
         if progress:
             done = sum(1 for t in tasks if t.left == 0 or stopped(t))
-            progress(overall, grand_total, done, len(tasks))
+            progress(overall + Stats(shots=partial) if partial else overall, grand_total, done, len(tasks))
 
     report()
     # largest tasks first (distance^3 x rate, times the blocks left)
@@ -268,16 +316,26 @@ def _execute(tasks: list[_Task], writer: _Writer, *, workers: int,
         return 0
     if executor is None:
         executor = InlineExecutor() if min(workers, n_todo) <= 1 else LocalExecutor(workers)
+    flight = _InFlight(executor, report) if progress else None
     jobs = task_jobs([(t.decoder, t.fp, t.workload, t.todo) for t in order], workers=executor.workers,
-                     stopped=lambda i: stopped(order[i]))
+                     stopped=lambda i: stopped(order[i]), sink=flight.sink if flight else None)
     ran = 0
-    for job, outcomes in executor.map_unordered(jobs):
-        task = order[job.tag]
-        for outcome in outcomes:
-            task.total += outcome.stats
-            overall += outcome.stats
-            task.left -= 1
-            ran += outcome.stats.shots
-            writer.add(task.fp, task.workload.stream_id, outcome)
-            report()
+    try:
+        waiting = {"idle": flight.idle} if flight is not None and flight.files is not None else {}
+        for job, outcomes in executor.map_unordered(jobs, **waiting):
+            if flight is not None:  # its blocks now count in full: its partial count goes first
+                flight.finished(job.key)
+            task = order[job.tag]
+            for outcome in outcomes:
+                task.total += outcome.stats
+                overall += outcome.stats
+                task.left -= 1
+                ran += outcome.stats.shots
+                writer.add(task.fp, task.workload.stream_id, outcome)
+            # once per job: its blocks arrive together, and a count shown per block would
+            # step back below what the job had reported from inside
+            report(flight.shots() if flight is not None else 0)
+    finally:
+        if flight is not None:
+            flight.close()
     return ran

@@ -23,7 +23,7 @@ from __future__ import annotations
 import gc
 import time
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -145,10 +145,16 @@ def measure_latency(decoder: Decoder, workload: QecWorkload, *, shots: int = 10_
                          sandbox_transport_us=percentiles(transport) if transport.any() else None)
 
 
-def time_calls(compiled, calls: list[np.ndarray], warmup: int) -> tuple[np.ndarray, np.ndarray, list]:
+PROGRESS_EVERY_NS = 250_000_000  # a timing's progress is reported at most this often
+
+
+def time_calls(compiled, calls: list[np.ndarray], warmup: int,
+               progress: Callable[[int, int], None] | None = None) -> tuple[np.ndarray, np.ndarray, list]:
     """Decode ``calls[:warmup]`` untimed, then time each later call with the collector
     paused. Returns (decoder ns per call with sandbox transport subtracted, transport ns
-    per call, predictions)."""
+    per call, predictions). ``progress(timed, total)``: calls timed so far, outside the
+    timed spans and at most every :data:`PROGRESS_EVERY_NS`, so that a fast decoder's
+    timing is not disturbed by its own progress bar."""
     for x in calls[:warmup]:
         compiled.decode_packed(x)
     n = len(calls) - warmup
@@ -156,6 +162,9 @@ def time_calls(compiled, calls: list[np.ndarray], warmup: int) -> tuple[np.ndarr
     transport = np.zeros(n, dtype=np.int64)
     preds = []
     clock = time.perf_counter_ns
+    shown = clock()
+    if progress is not None:
+        progress(0, n)
     gc_was = gc.isenabled()
     gc.disable()
     try:
@@ -168,28 +177,33 @@ def time_calls(compiled, calls: list[np.ndarray], warmup: int) -> tuple[np.ndarr
             transport[i] = min(max(moved, 0), elapsed)
             samples[i] = elapsed - transport[i]
             preds.append(y)
+            if progress is not None and t + elapsed - shown >= PROGRESS_EVERY_NS:
+                progress(i + 1, n)
+                shown = clock()
     finally:
         if gc_was:
             gc.enable()
+    if progress is not None:
+        progress(n, n)
     return samples, transport, preds
 
 
 def measure_shot_latency(decoder: Decoder, workload: QecWorkload, *, shots: int = 2_000,
-                         warmup: int = 20) -> np.ndarray:
+                         warmup: int = 20, progress: Callable[[int, int], None] | None = None) -> np.ndarray:
     """Per-shot decode seconds (batch 1, same method as :func:`measure_latency`) of the
-    workload's first shots, for distribution plots."""
+    workload's first shots, for distribution plots (``progress``: :func:`time_calls`')."""
     from verifier.engine.blocks import compiled_decoder  # the per-process cache: no second sandbox start
 
     compiled = compiled_decoder(decoder, workload)
     dets, _ = workload.sample_block(workload.blocks()[0])
     n = min(shots + warmup, dets.shape[0])
     calls = [dets[i:i + 1] for i in range(n)]
-    samples, _, _ = time_calls(compiled, calls, min(warmup, n - 1))
+    samples, _, _ = time_calls(compiled, calls, min(warmup, n - 1), progress)
     return samples * 1e-9
 
 
 def latency_distribution(decoder: Decoder, workload: QecWorkload, *, shots: int = DISTRIBUTION_SHOTS,
-                         warmup: int = 20) -> dict[str, Any]:
+                         warmup: int = 20, progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
     """Per-round latency of ``shots`` single-shot calls (:func:`measure_shot_latency`) as
     quantiles (µs per round: the time to decode one shot, all its rounds, / rounds, what a
     real-time decoder must keep up with) and the survival curve at :data:`TAIL_PROBS`,
@@ -197,7 +211,8 @@ def latency_distribution(decoder: Decoder, workload: QecWorkload, *, shots: int 
     if shots <= 0 or is_precomputed(decoder):  # predictions made elsewhere: no latency to measure
         return {"shots": 0}
     rounds = max(1, int(workload.rounds or 1))
-    seconds = np.asarray(measure_shot_latency(decoder, workload, shots=shots, warmup=warmup), dtype=float)
+    seconds = np.asarray(measure_shot_latency(decoder, workload, shots=shots, warmup=warmup,
+                                              progress=progress), dtype=float)
     us = np.sort(seconds) * 1e6 / rounds
     if us.size == 0:
         return {"shots": 0}

@@ -15,7 +15,10 @@ from verifier.qec.grid import SweepSpec, parse_float_list, parse_int_list
 if TYPE_CHECKING:
     from verifier.store.db import Store
 
-POLICY_KEYS = {"decoders", "baseline", "distances", "p", "ps", "noise", "basis", "shots", "seed", "rounds"}
+# the workload keys are the grid flags of ``sov compare`` (--distances --p --code --noise
+# --basis --shots --seed --rounds), each under the flag's name; a flag given wins
+POLICY_KEYS = {"decoders", "baseline", "distances", "p", "ps", "code", "noise", "basis", "shots", "seed",
+               "rounds"}
 
 
 @dataclass(frozen=True)
@@ -28,8 +31,9 @@ class ComparePlan:
 
 
 def policy_config(path: Path) -> dict[str, Any]:
-    """The ``[compare]`` table of a policy file (keys: decoders, baseline, distances, p, noise,
-    basis, shots, seed, rounds), read directly so the grid never depends on the gate policy."""
+    """The ``[compare]`` table of a policy file (keys: decoders, baseline, distances, p, code,
+    noise, basis, shots, seed, rounds), read directly so the grid never depends on the gate
+    policy."""
     import tomllib
 
     if not path.is_file():
@@ -64,17 +68,25 @@ def _int(v: Any, key: str) -> int:
     return v
 
 
+def _text(v: Any, key: str) -> str:
+    """A name (code, noise, basis) from a flag or the ``[compare]`` table."""
+    if not isinstance(v, str):
+        raise UsageError(f"--{key} ([compare] {key}) must be a name, got {v!r}")
+    return v.lower()
+
+
 def _grid(cfg: dict[str, Any], dist_text: str, p_text: str, *, noise, basis, shots, seed, rounds,
           code=None) -> SweepSpec:
     """The grid, sorted (distance, then p) as every comparison report lists it."""
+    rounds = rounds if rounds is not None else cfg.get("rounds")
     sweep = SweepSpec(tuple(sorted(parse_int_list(dist_text, flag="--distances"))),
                       tuple(sorted(parse_float_list(p_text, flag="--p"))),
                       shots=_int(shots or cfg.get("shots") or 10_000, "shots"),
                       seed=_int(seed if seed is not None else cfg.get("seed", 0), "seed"),
-                      rounds=rounds or cfg.get("rounds"),
-                      basis=(basis or cfg.get("basis") or "z").lower(),
-                      noise=(noise or cfg.get("noise") or "uniform").lower(),
-                      code=(code or cfg.get("code") or "surface").lower())
+                      rounds=None if rounds is None else _int(rounds, "rounds"),
+                      basis=_text(basis or cfg.get("basis") or "z", "basis"),
+                      noise=_text(noise or cfg.get("noise") or "uniform", "noise"),
+                      code=_text(code or cfg.get("code") or "surface", "code"))
     sweep.workloads()  # validates every value before anything runs
     return sweep
 
@@ -117,7 +129,8 @@ def run_comparison(plan: ComparePlan, *, store: "Store", decoder_for: Callable[[
                    resolve_calib_model: Callable | None = None, inspect_model: Callable | None = None,
                    workers: int = 1, latency_shots: int = 2000, progress: Callable | None = None,
                    argv: Sequence[str] | None = None, cycle_time_us: float | None = None,
-                   targets: Sequence[float] | None = None, probe: Callable | None = None) -> CompareResult:
+                   targets: Sequence[float] | None = None, probe: Callable | None = None,
+                   latency_progress: Callable | None = None) -> CompareResult:
     """Resolve the decoders (``decoder_for(spec)``), compute the calibration section, and
     run the comparison inside a recorded run whose summary keeps the payload (``probe``:
     the single-fault probe, ``verifier.workflows.qec.ProbeFn``)."""
@@ -139,7 +152,8 @@ def run_comparison(plan: ComparePlan, *, store: "Store", decoder_for: Callable[[
     with recorded_run(store, "compare") as rec:
         payload = run_compare(cands, plan.sweep, run=rec, workers=workers, latency_shots=latency_shots,
                               argv=argv, progress=progress, calibration=cal, inspect_model=inspect_model,
-                              procurement=settings(cycle_time_us, targets), probe=probe)
+                              procurement=settings(cycle_time_us, targets), probe=probe,
+                              latency_progress=latency_progress)
         rec.summary = {"report": payload, "decoders": len(cands), "workloads": len(plan.sweep.workloads())}
         code = rec.exit_code
     return CompareResult(payload, code)

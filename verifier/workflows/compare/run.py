@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from verifier.errors import IntegrityError, ResourceLimit, UsageError
 from verifier.jsonsafe import json_safe
-from verifier.qec.decoder import Decoder, fingerprint, member_for, member_json
+from verifier.qec.decoder import Decoder, fingerprint, is_precomputed, member_for, member_json
 from verifier.qec.grid import SweepSpec
 from verifier.stats.binomial import CONFIDENCE, clopper_pearson, per_round
 from verifier.workflows.latency import latency_distribution
@@ -25,7 +25,8 @@ from verifier.workflows.syndromes import refuse_unexported
 if TYPE_CHECKING:
     from verifier.store.runs import Run
 
-# (label, index, total) -> a context manager yielding a ProgressFn or None
+# (label, index, total) -> a context manager yielding a ProgressFn or None (for the latency
+# phase: a (timed, total) callback or None)
 ProgressFactory = Callable[[str, int, int], Any]
 
 
@@ -115,12 +116,12 @@ def _member(c: Candidate, w, res) -> dict[str, Any]:
 
 
 def _run_tasks(candidates: list[Candidate], workloads: list, *, run: "Run", workers: int, latency_shots: int,
-               progress: ProgressFactory | None,
-               probe: Callable | None = None) -> tuple[list[dict[str, Any]], dict[str, str], int]:
-    """Every (decoder, workload) task, each model probed first (``probe``); a decoder that
-    fails integrity or hits a resource limit is dropped from the remaining tasks and named
-    in the returned failures (fingerprint -> message), with the exit code the worst of
-    them asks for (0: none)."""
+               progress: ProgressFactory | None, probe: Callable | None = None,
+               latency_progress: ProgressFactory | None = None) -> tuple[list[dict[str, Any]], dict[str, str], int]:
+    """Every (decoder, workload) task, each model probed first (``probe``), then timed
+    (with a ``latency_progress`` bar of its own); a decoder that fails integrity or hits a
+    resource limit is dropped from the remaining tasks and named in the returned failures
+    (fingerprint -> message), with the exit code the worst of them asks for (0: none)."""
     from verifier.workflows.qec import run_task
 
     results: list[dict[str, Any]] = []
@@ -136,12 +137,13 @@ def _run_tasks(candidates: list[Candidate], workloads: list, *, run: "Run", work
             label = f"{c.label}  d={w.distance} p={w.p:g}"
             ctx = progress(label, i, total) if progress else nullcontext(None)
             try:
+                dec = member_for(c.decoder, w)  # a family: the member for this point
+                timed = latency_progress is not None and latency_shots > 0 and not is_precomputed(dec)
                 with ctx as prog:
-                    dec = member_for(c.decoder, w)  # a family: the member for this point
                     res = run_task(dec, w, run=run, workers=workers, progress=prog,
                                    probe=probe if dec.model_sha256 else None)
-                    # inside the bar's context: it stays up while the latency probe runs
-                    lat = latency_distribution(dec, w, shots=latency_shots)
+                with latency_progress(label, i, total) if timed else nullcontext(None) as lat_prog:
+                    lat = latency_distribution(dec, w, shots=latency_shots, progress=lat_prog)
             except (IntegrityError, ResourceLimit) as e:  # that candidate fails, the others go on
                 failed[c.fp] = str(e)
                 codes[c.fp] = int(e.exit_code)
@@ -162,11 +164,12 @@ def run_compare(candidates: list[Candidate], sweep: SweepSpec, *, run: "Run", wo
                 latency_shots: int = LATENCY_SHOTS, argv: Sequence[str] | None = None,
                 progress: ProgressFactory | None = None, calibration: dict[str, Any] | None = None,
                 inspect_model: ModelInspector | None = None, procurement: dict[str, Any] | None = None,
-                probe: Callable | None = None) -> dict[str, Any]:
+                probe: Callable | None = None, latency_progress: ProgressFactory | None = None) -> dict[str, Any]:
     """Run every (decoder, workload) the store does not hold yet and build the payload.
 
     ``progress(label, index, total)`` returns a context manager that yields a
-    ``ProgressFn`` (or None); ``calibration`` is an already-computed calibration section;
+    ``ProgressFn`` (or None), ``latency_progress`` the same for each latency timing (a
+    ``(timed, total)`` callback); ``calibration`` is an already-computed calibration section;
     ``inspect_model(path)`` describes an ONNX file for the models section (without it the
     section is empty). A decoder that fails integrity (NaN outputs, changed file) is
     reported as such and the run's exit code becomes 4. ``probe``: the single-fault probe
@@ -180,7 +183,8 @@ def run_compare(candidates: list[Candidate], sweep: SweepSpec, *, run: "Run", wo
             refuse_unexported(run.store, c.decoder, w)
     started = time.monotonic()
     results, failed, failed_code = _run_tasks(candidates, workloads, run=run, workers=workers,
-                                 latency_shots=latency_shots, progress=progress, probe=probe)
+                                 latency_shots=latency_shots, progress=progress, probe=probe,
+                                 latency_progress=latency_progress)
     elapsed = time.monotonic() - started
     env = environment()  # load average right after the measurements
     paired = [{"decoder": c.fp, **paired_test(run.store, _fp_for(baseline, w), _fp_for(c, w), w)}
