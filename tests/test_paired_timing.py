@@ -72,3 +72,22 @@ def test_accept_reports_the_best_open_decoder_beside_the_gates(cli, tmp_path, id
     from tests.fixtures.cli import one_line
 
     assert "open decoders" in one_line(cli(*args, "--best-of", identity_path), 2)
+
+
+def test_paired_timing_reports_progress_between_timed_calls():
+    pm, dets = _setup()
+    seen = []
+    time_pair(pm, pm, dets, repeats=4, progress=lambda done, total: seen.append((done, total)))
+    n = dets.shape[0]
+    assert seen == [((r + 1) * 2 * n, 8 * n) for r in range(4)]
+
+
+def test_qec_latency_reports_the_shots_timed():
+    from verifier.workflows.latency import measure_latency
+
+    w = MemoryWorkload(3, 3, "z", "uniform", 0.005, 400, 3)
+    seen = []
+    res = measure_latency(PyMatchingDecoder(), w, shots=300, warmup=10,
+                          progress=lambda done, total: seen.append((done, total)))
+    assert res.shots == 300 and seen[0] == (0, 300) and seen[-1] == (300, 300)
+    assert all(t == 300 for _, t in seen) and [d for d, _ in seen] == sorted(d for d, _ in seen)

@@ -53,7 +53,7 @@ def accept(
         return _accept_replay(replay, candidate, baseline, experiment, runtime["contract"], tolerance, db, json_out)
     o.check_outputs(json_out=json_out, junit=junit, evidence_out=evidence_out)
     from reports.junit import write_junit
-    from reports.terminal import print_accept, shot_progress
+    from reports.terminal import latency_progress, print_accept, shot_progress
     from verifier.gates.policy import resolve_policy
     from verifier.errors import IntegrityError
     from verifier.workflows.accept import integrity_gates, run_acceptance
@@ -76,7 +76,8 @@ def accept(
             provenance=wiring.model_provenance, probe=wiring.fault_prober(),
             best_of=[x.strip() for x in best_of.split(",") if x.strip()] if best_of else (),
             make_decoder=lambda spec, **kw: wiring.decoder_from_spec(spec, threads=threads, workers=n_workers, **kw),
-            progress_factory=lambda label: shot_progress(label, quiet=quiet))
+            progress_factory=lambda label: shot_progress(label, quiet=quiet),
+            timing_progress=lambda label: latency_progress(label, quiet=quiet))
     except IntegrityError as e:  # CI still gets its report: every gate an <error> with the message
         if junit is not None:
             write_junit(junit, integrity_gates(policy_obj, str(e)), suite="sov accept", verdict="integrity",

@@ -112,6 +112,7 @@ def latency(
     warmup: Annotated[int, typer.Option("--warmup", min=0, help="Untimed shots decoded first.")] = o.WARMUP_SHOTS,
     batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Shots per timed call (1 = real-time, one shot at a time).")] = 1,
     budget_us: Annotated[float, typer.Option("--budget-us", help="Real-time budget per QEC round, in µs.")] = 1.0,
+    quiet: o.QuietOpt = False,
     db: o.DbOpt = None,
     json_out: o.JsonOpt = None,
 ) -> int:
@@ -122,14 +123,15 @@ def latency(
     --budget-us (about 1 µs per round for superconducting qubits). Records the numbers
     with the run in the store."""
     o.check_outputs(json_out=json_out)
-    from reports.terminal import latency_table, latency_verdict
+    from reports.terminal import latency_progress, latency_table, latency_verdict
     from verifier.workflows.latency import record_latency
 
     wl = o.qec_workload(**workload, shots=(shots + warmup) * batch_size)
     dec = wiring.decoder_from_spec(decoder, contract=contract, provider=provider, threads=threads,
                                    batch_size=batch_size, workers=1)
-    res, payload = record_latency(dec, wl, store=o.store_for(db), shots=shots, warmup=warmup,
-                                  batch=batch_size, budget_us_per_round=budget_us)
+    with latency_progress(f"{dec.name} latency", quiet=quiet) as progress:
+        res, payload = record_latency(dec, wl, store=o.store_for(db), shots=shots, warmup=warmup,
+                                      batch=batch_size, budget_us_per_round=budget_us, progress=progress)
     console = o.human_console(json_out)
     console.print(latency_table(res, f"{dec.name} latency, batch {batch_size}, {shots:,} timed shots after "
                                      f"{warmup:,} warm-up  ({wl.describe()})"))

@@ -158,7 +158,8 @@ def paired_counts(store: "Store", candidate: "TaskResult", baseline: "TaskResult
         raise UsageError(f"block {e.args[0]} of workload {workload.id[:12]} is missing from the store") from None
 
 
-def paired_timing(candidate: "Decoder", baseline: "Decoder", workload) -> "PairedTiming":
+def paired_timing(candidate: "Decoder", baseline: "Decoder", workload,
+                  progress: Callable[[int, int], None] | None = None) -> "PairedTiming":
     """Both decoders timed together on the workload's first shots (``paired_timing``)."""
     from verifier.engine.blocks import compiled_decoder
     from verifier.workflows.paired_timing import CHUNK_SHOTS, time_pair
@@ -166,7 +167,8 @@ def paired_timing(candidate: "Decoder", baseline: "Decoder", workload) -> "Paire
     block = workload.blocks()[0]
     dets, _ = workload.sample_block(block)
     dets = np.ascontiguousarray(dets[:CHUNK_SHOTS])
-    return time_pair(compiled_decoder(candidate, workload), compiled_decoder(baseline, workload), dets)
+    return time_pair(compiled_decoder(candidate, workload), compiled_decoder(baseline, workload), dets,
+                     progress=progress)
 
 
 def evaluate_gate(spec: GateSpec, wo: WorkloadOutcome) -> GateResult:
@@ -218,11 +220,13 @@ def accept(candidate: "Decoder | None", baseline: "Decoder | None", policy: Poli
            progress_factory: Callable[[str], Any] | None = None,
            candidate_spec: str | None = None, baseline_spec: str | None = None,
            calibrate: CalibrationGate | None = None, signer: dict | None = None,
-           probe: "ProbeFn | None" = None, others: "Sequence[Decoder]" = ()) -> AcceptOutcome:
+           probe: "ProbeFn | None" = None, others: "Sequence[Decoder]" = (),
+           timing_progress: Callable[[str], Any] | None = None) -> AcceptOutcome:
     """Replay both decoders on every workload, evaluate every gate, record the verdict.
 
     ``progress_factory(label)`` returns a context manager yielding a progress callback (or
-    None). Decoders may be None for a policy with calibration gates only. ``signer``: the
+    None); ``timing_progress(label)`` the same for the paired latency timing ``(timed,
+    total)``. Decoders may be None for a policy with calibration gates only. ``signer``: the
     candidate's verified signature (:func:`check_provenance`), recorded in the evidence.
     ``probe``: the single-fault probe, run on each decoder that is a model."""
     from contextlib import nullcontext
@@ -259,8 +263,11 @@ def accept(candidate: "Decoder | None", baseline: "Decoder | None", policy: Poli
         paired = paired_counts(store, results[0], results[1], wl)
         timed = any(g.kind == "latency" and g.applies_to(w.name) for g in decoder_gates)
         best = best_open(store, results[0], results[1], others, wl, run=run, workers=workers) if others else None
-        outcomes.append(WorkloadOutcome(w.name, wl, results[0], results[1], paired,
-                                        paired_timing(candidate, baseline, wl) if timed else None, best))
+        timing = None
+        if timed:
+            with timing_progress(f"{w.name}: paired timing") if timing_progress else nullcontext(None) as tp:
+                timing = paired_timing(candidate, baseline, wl, progress=tp)
+        outcomes.append(WorkloadOutcome(w.name, wl, results[0], results[1], paired, timing, best))
     gates: list[GateResult] = []
     for g in decoder_gates:
         for wo in outcomes:
@@ -330,7 +337,8 @@ def run_acceptance(policy: Policy, candidate: str | None, baseline: str | None, 
                    progress_factory: Callable[[str], Any] | None = None,
                    calibrate: CalibrationGate | None = None,
                    provenance: ProvenanceCheck | None = None,
-                   probe: "ProbeFn | None" = None, best_of: "Sequence[str]" = ()) -> AcceptOutcome:
+                   probe: "ProbeFn | None" = None, best_of: "Sequence[str]" = (),
+                   timing_progress: Callable[[str], Any] | None = None) -> AcceptOutcome:
     """``sov accept``: the candidate's signature when the policy has a ``[provenance]``
     table (before any model is loaded), the decoders named by the flags (or the policy's
     ``[decoders]``), the signing keys, and :func:`accept` inside one recorded run."""
@@ -363,7 +371,7 @@ def run_acceptance(policy: Policy, candidate: str | None, baseline: str | None, 
         outcome = accept(cand, base, policy, store=store, run=rec, workers=workers, keys=keys,
                          progress_factory=progress_factory, candidate_spec=cand_spec,
                          baseline_spec=base_spec, calibrate=calibrate, signer=signer, probe=probe,
-                         others=others)
+                         others=others, timing_progress=timing_progress)
         rec.exit_code = outcome.exit_code
         rec.summary = {"verdict": outcome.verdict, "candidate": cand_spec, "baseline": base_spec,
                        "verdict_id": outcome.verdict_id,

@@ -92,11 +92,12 @@ def _environment() -> dict[str, Any]:
 
 def measure_latency(decoder: Decoder, workload: QecWorkload, *, shots: int = 10_000,
                     warmup: int = 1_000, batch: int = 1,
-                    budget_us_per_round: float = DEFAULT_BUDGET_US_PER_ROUND) -> LatencyResult:
+                    budget_us_per_round: float = DEFAULT_BUDGET_US_PER_ROUND,
+                    progress: Callable[[int, int], None] | None = None) -> LatencyResult:
     """Time ``shots`` calls of ``batch`` shot(s) each, after ``warmup`` untimed calls.
 
     The shots are the workload's first shots (its block 0, 1, ...), so two decoders
-    measured on one workload see the same syndromes."""
+    measured on one workload see the same syndromes. ``progress``: :func:`time_calls`'."""
     if shots < 1 or warmup < 0 or batch < 1:
         raise UsageError("latency needs --shots >= 1, --warmup >= 0 and --batch-size >= 1")
     if budget_us_per_round <= 0:
@@ -124,7 +125,7 @@ def measure_latency(decoder: Decoder, workload: QecWorkload, *, shots: int = 10_
     obs = np.concatenate(obs_parts)[:need]
     calls = [dets[i * batch:(i + 1) * batch] for i in range(shots + warmup)]
 
-    samples, transport, preds = time_calls(compiled, calls, warmup)
+    samples, transport, preds = time_calls(compiled, calls, warmup, progress)
     pred = np.concatenate([np.asarray(p, dtype=np.uint8).reshape(batch, -1) for p in preds])
     truth = obs[warmup * batch:]
     if pred.shape != truth.shape:

@@ -26,7 +26,7 @@ import gc
 import math
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -105,8 +105,10 @@ def _timed(compiled, dets: np.ndarray) -> tuple[float, float]:
 
 
 def time_pair(candidate, baseline, dets: np.ndarray, *, repeats: int = REPEATS,
-              confidence: float = CONFIDENCE) -> PairedTiming:
-    """Time two compiled decoders on the same bit-packed ``dets``, interleaved."""
+              confidence: float = CONFIDENCE,
+              progress: Callable[[int, int], None] | None = None) -> PairedTiming:
+    """Time two compiled decoders on the same bit-packed ``dets``, interleaved.
+    ``progress(shots timed, total)`` after each pair of timed calls, never inside one."""
     n = int(dets.shape[0])
     before = load_now()
     candidate.decode_packed(dets)  # warm both: first calls pay for allocation and caches
@@ -121,6 +123,8 @@ def time_pair(candidate, baseline, dets: np.ndarray, *, repeats: int = REPEATS,
                 wall, cpu = _timed(compiled, dets)
                 out[who + "w"].append(wall * 1e6 / n)
                 out[who + "c"].append(cpu * 1e6 / n)
+            if progress is not None:
+                progress((r + 1) * 2 * n, repeats * 2 * n)
     finally:
         if gc_was:
             gc.enable()
