@@ -31,6 +31,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 import time
 from datetime import datetime, timezone
 from importlib.metadata import version
@@ -38,6 +39,9 @@ from multiprocessing import get_context
 from pathlib import Path
 
 import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from raw_scripts import circuit  # noqa: E402  (stim's generated memory, rounds = d, uniform p: no sov)
 
 OUT = Path(__file__).resolve().parent.parent / "tests" / "data" / "reference_thresholds"
 BOOTSTRAP = 2000
@@ -71,14 +75,6 @@ CONFIGS = {
 }
 LIBRARY = {"pymatching": "pymatching", "pymatching-correlated": "pymatching",
            "tesseract": "tesseract-decoder", "bposd": "stimbposd"}
-
-
-def circuit(d: int, p: float):
-    import stim
-
-    return stim.Circuit.generated("surface_code:rotated_memory_z", distance=d, rounds=d,
-                                  after_clifford_depolarization=p, before_round_data_depolarization=p,
-                                  before_measure_flip_probability=p, after_reset_flip_probability=p)
 
 
 def decoder_for(name: str, c, settings: dict):
