@@ -64,11 +64,11 @@ CONFIGS = {
                                   shots={3: 300_000, 5: 300_000, 7: 300_000},
                                   settings={"enable_correlations": True}),
     "tesseract": dict(sov_spec="tesseract:det-beam=5,det-orders=4", distances=(3, 5, 7),
-                      ps=_grid(0.005, 0.0095, 0.0005), shots={3: 20_000, 5: 8_000, 7: 1_500},
+                      ps=_grid(0.005, 0.012, 0.0005), shots={3: 20_000, 5: 8_000, 7: 1_500},
                       settings={"det_beam": 5, "beam_climbing": True, "det_orders": 4,
                                 "det_order": "DetIndex", "det_order_seed": 2384753,
                                 "pqlimit": 200_000, "no_revisit_dets": True}),
-    "bposd": dict(sov_spec="bposd:osd-order=10", distances=(3, 5), ps=_grid(0.004, 0.008, 0.0005),
+    "bposd": dict(sov_spec="bposd:osd-order=10", distances=(3, 5), ps=_grid(0.004, 0.010, 0.0005),
                   shots={3: 20_000, 5: 5_000},
                   settings={"max_bp_iters": 30, "bp_method": "product_sum", "osd_order": 10,
                             "osd_method": "osd_cs"}),
@@ -203,14 +203,20 @@ def analyse(pts: list[dict], distances: tuple[int, ...]) -> dict:
 
 # -- the run ---------------------------------------------------------------------------------
 
-def measure(name: str, workers: int, scale: float = 1.0) -> dict:
+def measure(name: str, workers: int, scale: float = 1.0, reuse: dict | None = None) -> dict:
+    """Every point of ``name``'s grid; ``reuse``: points of an earlier file, kept where
+    distance, rate, shots and seed match (the seeds are fixed, so they are the same counts)."""
     cfg = CONFIGS[name]
     cfg = {**cfg, "shots": {d: max(100, int(s * scale)) for d, s in cfg["shots"].items()}}
-    tasks = [(name, d, p, cfg["shots"][d], cfg["settings"]) for d in cfg["distances"] for p in cfg["ps"]]
+    old = {(x["distance"], x["p"], x["shots"], x["seed"]): x for x in (reuse or {}).get("points", [])}
+    kept = [old[(d, p, cfg["shots"][d], point_seed(name, d, p))] for d in cfg["distances"] for p in cfg["ps"]
+            if (d, p, cfg["shots"][d], point_seed(name, d, p)) in old]
+    tasks = [(name, d, p, cfg["shots"][d], cfg["settings"]) for d in cfg["distances"] for p in cfg["ps"]
+             if (d, p, cfg["shots"][d], point_seed(name, d, p)) not in old]
     tasks.sort(key=lambda t: -t[1] * t[3] * t[2])  # the costliest first
     t0 = time.time()
     with get_context("fork").Pool(workers) as pool:
-        pts = sorted(pool.imap_unordered(run_point, tasks), key=lambda x: (x["distance"], x["p"]))
+        pts = sorted([*kept, *pool.imap_unordered(run_point, tasks)], key=lambda x: (x["distance"], x["p"]))
     wall = time.time() - t0
     for x in pts:
         x["ler"] = x["errors"] / x["shots"]
@@ -227,6 +233,7 @@ def measure(name: str, workers: int, scale: float = 1.0) -> dict:
         "method": METHOD, "confidence": CONFIDENCE,
         "date": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "cpu_s": round(sum(x["cpu_s"] for x in pts), 1), "wall_s": round(wall, 1), "workers": workers,
+        "reused_points": len(kept),
         "script": "benchmarks/reference_thresholds.py (raw libraries only, no sov imports)",
     }
 
@@ -245,12 +252,15 @@ def main() -> None:
     ap.add_argument("--only", default=",".join(CONFIGS), help="comma list of " + ", ".join(CONFIGS))
     ap.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1))
     ap.add_argument("--out", type=Path, default=OUT)
+    ap.add_argument("--reuse", action="store_true",
+                    help="keep the points of the existing file that match (same shots and seed)")
     ap.add_argument("--scale", type=float, default=1.0, help="multiply every point's shots (a smoke run: 0.01)")
     args = ap.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     for name in args.only.split(","):
-        res = measure(name.strip(), args.workers, args.scale)
-        path = args.out / f"surface_{res['decoder']}.json"
+        path = args.out / f"surface_{name.strip()}.json"
+        old = json.loads(path.read_text()) if args.reuse and path.exists() else None
+        res = measure(name.strip(), args.workers, args.scale, old)
         path.write_text(json.dumps(res, indent=1) + "\n")
         for row in res["crossings"]:
             x, (lo, hi) = row["crossing"], row["ci"]
