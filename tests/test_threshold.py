@@ -305,3 +305,23 @@ def test_pymatching_threshold_interval_coverage_over_ten_sweeps():
     assert first, "the done-when sweep (seed 0) must contain 0.70 %"
     assert hits >= 8, hits
     assert np.mean(gaps) > 0.0002, gaps
+
+
+def test_an_interval_beyond_the_swept_rates_is_said_so():
+    """Few shots at d = 3, 5: the scaling fit's interval runs past the sweep's ends, which
+    only the model's extrapolation bounds; the fit says so. With many shots it does not."""
+    from verifier.stats.threshold import LerPoint, fit_threshold
+
+    rng = np.random.default_rng(3)
+    ps = [0.004, 0.006, 0.008, 0.01]
+    fits = {}
+    for shots in (400, 100_000):
+        pts = [LerPoint(d, p, shots, int(rng.binomial(shots, min(0.49, 0.03 * (p / 0.0085) ** ((d + 1) / 2)))))
+               for d in (3, 5) for p in ps]
+        fits[shots] = fit_threshold(pts, bootstrap=200, drop_smallest=False)
+    lo, hi = fits[400].threshold_ci
+    assert lo < min(ps) or hi > max(ps)
+    assert any("beyond the swept rates" in w for w in fits[400].warnings)
+    lo, hi = fits[100_000].threshold_ci
+    assert min(ps) <= lo < 0.0085 < hi <= max(ps)
+    assert not any("beyond the swept rates" in w for w in fits[100_000].warnings)

@@ -298,6 +298,11 @@ def fit_threshold(points: Sequence[LerPoint], *, confidence: float = CONFIDENCE,
     ci = _envelope(choices)
     status, msg = _status(d, p, y, ds, [x for _, _, x in cross if x is not None], pth)
     warn = disagreements(rows)
+    if ci[0] is not None and (ci[0] < p.min() or ci[1] > p.max()):
+        # an interval wider than the sweep is bounded by the model's extrapolation, not by data
+        warn.append(f"the interval [{ci[0]:.3%}, {ci[1]:.3%}] reaches beyond the swept rates "
+                    f"({p.min():.3%} .. {p.max():.3%}): the data do not bound the threshold there "
+                    "(more shots, or a wider sweep)")
     for c in choices:
         if not c.used and c.ok and ci[0] is not None and not (ci[0] <= c.theta[0] <= ci[1]):
             warn.append(f"the fit over every distance ({c.theta[0]:.3%}) lies outside the interval: "
