@@ -13,10 +13,13 @@ Six CX layers ``a -> data`` copy the plaquette's X stabilizer onto the pair's XX
 M b) reads both. A fault on ``a`` or ``b`` halfway through still spreads to several data
 qubits (a hook), but it also flips the other ancilla's outcome through the closing CX, so every
 hook comes with a detection event of its own plaquette; with one bare ancilla per plaquette
-(sov's earlier circuit) hooks were silent and the circuit distance was only (d + 1) / 2.
+(sov's earlier circuit) a hook looked like a data error of two or three qubits and the circuit
+distance was only (d + 1) / 2.
 The CX order (the same for every plaquette, :data:`ORDER_A`, :data:`ORDER_B`) was chosen by
-searching orders with stim's ``search_for_undetectable_logical_errors``: with it the shortest
-undetectable logical error has d faults at d = 3, 5, 7, in both bases (tests/test_codes.py).
+searching orders with stim's ``search_for_undetectable_logical_errors`` and Chromobius: with
+it the shortest undetectable logical error has d faults at d = 3, 5, 7, in both bases
+(tests/test_codes.py), and Chromobius can decompose every error of the DEM (many other
+orders fail one or the other).
 
 The memory is in the Z basis (``--basis z``; ``x`` swaps the roles). Detector coordinates
 are ``(x, y, round, c)`` with ``c`` = color (0 red, 1 green, 2 blue) for X-type and color + 3
