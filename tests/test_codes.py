@@ -53,6 +53,17 @@ def test_color_code_circuit_distance_is_the_code_distance(d, explore, basis):
     assert len(errs) == d
 
 
+@pytest.mark.parametrize("d", [3, 5, 7])
+@pytest.mark.parametrize("basis,noise", [("z", "uniform"), ("x", "uniform"), ("z", "si1000"), ("x", "si1000")])
+def test_chromobius_decomposes_every_error_of_the_color_code(d, basis, noise):
+    """Many CX orders that keep the distance make errors Chromobius refuses ("failed to
+    decompose"); the chosen one must compile at every distance, basis and noise model."""
+    import chromobius
+
+    circuit = MemoryWorkload(d, d, basis, noise, 0.002, 10, 0, code="color").circuit()
+    chromobius.compile_decoder_for_dem(circuit.detector_error_model())
+
+
 def test_chromobius_decodes_the_color_code_below_threshold():
     """At p = 0.001 the logical error rate falls with the distance (d = 3 -> 5), and
     Tesseract on the same shots does at least as well (it is near-optimal; Chromobius is
