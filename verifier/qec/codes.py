@@ -1,15 +1,15 @@
 """The code families of generated memory experiments (``--code``) and the distances each
-takes. stim generates the surface and repetition codes; the color code is sov's CSS circuit
-on the layout of stim's color-code generator, with the color and basis annotations
-Chromobius needs (:mod:`verifier.qec.color_code`).
+takes. stim generates the surface and repetition codes; the color code is sov's circuit
+(Bell-pair ancillas, circuit distance d) on the layout of stim's color-code generator, with
+the color and basis annotations Chromobius needs (:mod:`verifier.qec.color_code`).
 
 =============  ==============================  =====================================
 ``--code``     stim task                       distances
 =============  ==============================  =====================================
 surface        surface_code:rotated_memory_B   any d >= 2; fits (threshold, Λ) odd d
-color          sov:color_code_css_memory_B     odd d >= 3
+color          sov:color_code_bell_memory_B    odd d >= 3
                (color_code:memory_xyz's layout,
-               CSS rounds: verifier.qec.color_code)
+               rounds: verifier.qec.color_code)
 repetition     repetition_code:memory           any d >= 2 (basis z only)
 =============  ==============================  =====================================
 """
@@ -19,7 +19,7 @@ from __future__ import annotations
 from verifier.errors import UsageError
 
 CODES = ("surface", "color", "repetition")
-CODE_TASKS = {"surface": "surface_code:rotated_memory_{basis}", "color": "sov:color_code_css_memory_{basis}",
+CODE_TASKS = {"surface": "surface_code:rotated_memory_{basis}", "color": "sov:color_code_bell_memory_{basis}",
               "repetition": "repetition_code:memory"}
 
 
