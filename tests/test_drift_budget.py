@@ -100,3 +100,36 @@ def test_latency_is_not_judged_on_a_loaded_machine(monkeypatch):
     s.latency_note = None
     drift._test([ModelCheck(watched=None, sha256_now=None, series=[s])], 0.01, 0.5)
     assert s.latency_drift and s.latency_note is None
+
+
+def _alarmed(first_us: float):
+    from verifier.workflows import drift
+    from verifier.workflows.drift_report import ModelCheck, SeriesCheck
+
+    s = SeriesCheck("w", shots=1000, errors=10, seconds=first_us * 1e-3, history_shots=1000, history_errors=10,
+                    history_latency_us=[1.0, 1.02, 0.98, 1.01, 0.99, 1.0])
+    mc = ModelCheck(watched=None, sha256_now=None, series=[s])
+    drift._test([mc], 0.01, 0.5)
+    assert s.latency_drift
+    return mc, s
+
+
+def test_a_latency_alarm_stands_only_when_a_second_timing_confirms_it(monkeypatch):
+    """One replay's timing can double from one interruption (an unchanged model alarmed at
+    2.3 vs 1.19 us/shot in a 60-day run); the alarm is re-measured on fresh shots first."""
+    from verifier.workflows import drift
+
+    monkeypatch.setattr("verifier.environment.load_average", lambda: [0.0, 0.0, 0.0])
+    mc, s = _alarmed(2.3)
+    drift.confirm_latency([mc], 0.01, 0.5, lambda _mc, _s: 1.03)  # back to normal: a transient
+    assert not s.latency_drift and "not confirmed" in s.latency_note and s.latency_confirm_us == 1.03
+    assert s.to_json()["latency_confirm_us"] == 1.03
+    mc, s = _alarmed(2.3)
+    drift.confirm_latency([mc], 0.01, 0.5, lambda _mc, _s: 2.2)  # still slow: a real shift
+    assert s.latency_drift and s.latency_note is None
+    mc, s = _alarmed(2.3)
+    drift.confirm_latency([mc], 0.01, 0.5, lambda _mc, _s: 0.4)  # the other side: not the same shift
+    assert not s.latency_drift
+    mc, s = _alarmed(2.3)
+    drift.confirm_latency([mc], 0.01, 0.5, lambda _mc, _s: None)
+    assert not s.latency_drift and "could not be re-measured" in s.latency_note

@@ -29,6 +29,7 @@ class SeriesCheck:
     latency_p_adjusted: float | None = None
     ler_drift: bool = False
     latency_drift: bool = False
+    latency_confirm_us: float | None = None  # the second timing a latency alarm was checked against
     error: str | None = None
     signature: dict | None = None  # calibration models: what the model returned
     cal_shift: dict | None = None  # calibration models: compare_signatures(history, now)
@@ -69,7 +70,8 @@ class SeriesCheck:
                                           "history_checks", "history_shots", "history_errors",
                                           "ler_p", "ler_p_adjusted", "latency_p", "latency_note",
                                           "latency_p_adjusted", "ler_drift", "latency_drift", "error",
-                                          "error_kind", "signature", "cal_shift", "cal_drift")}
+                                          "error_kind", "signature", "cal_shift", "cal_drift",
+                                          "latency_confirm_us")}
         d.update(ler=self.ler, ler_ci=list(clopper_pearson(self.errors, self.shots)) if self.shots else None,
                  history_ler=self.history_ler, latency_us=self.latency_us,
                  history_latency_median_us=self.history_latency_median_us)
