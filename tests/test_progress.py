@@ -129,6 +129,29 @@ def test_side_files_count_once_and_never_step_back(tmp_path):
     assert not os.path.exists(files.folder)
 
 
+def test_a_killed_parents_side_files_are_removed_by_the_next_run():
+    """kill -9 skips the clean-up: the next run removes folders whose parent is gone,
+    never a live process's."""
+    import os
+    import subprocess
+    import sys
+
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                          text=True, check=True)
+    dead = int(gone.stdout)
+    files = SideFiles()
+    where = os.path.dirname(files.folder)
+    orphan = os.path.join(where, f"sov-progress-{dead}-x")
+    os.makedirs(orphan, exist_ok=True)
+    try:
+        again = SideFiles()
+        assert not os.path.exists(orphan)
+        assert os.path.exists(files.folder)  # ours: this process is alive
+        again.close()
+    finally:
+        files.close()
+
+
 @pytest.mark.parametrize("rate,expect", [(None, 1024), (1e9, 8192), (100.0, 128), (0.01, 1)])
 def test_a_slow_models_calls_are_cut_to_seconds(tmp_path, rate, expect):
     """The first call is at most 1,024 shots; then a model that cannot do the configured

@@ -106,6 +106,33 @@ class _FileWriter:
             self.fd = None
 
 
+PREFIX = "sov-progress-"
+
+
+def _remove_orphans(where: str) -> None:
+    """Side-file folders left by a parent that was killed (``kill -9`` skips the clean-up):
+    their name carries the parent's pid; a folder whose process is gone is removed."""
+    try:
+        names = os.listdir(where)
+    except OSError:
+        return
+    for name in names:
+        pid = name[len(PREFIX):].split("-", 1)[0]
+        if not name.startswith(PREFIX) or not pid.isdigit() or _alive(int(pid)):
+            continue
+        shutil.rmtree(os.path.join(where, name), ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # another user's process: alive, not ours to judge
+        return True
+    return True
+
+
 class SideFiles:
     """The parent's side: one side file per job in flight, in a private temporary folder
     (in memory where ``/dev/shm`` exists), removed with :meth:`close`."""
@@ -113,7 +140,8 @@ class SideFiles:
     def __init__(self) -> None:
         shm = "/dev/shm"
         where = shm if os.path.isdir(shm) and os.access(shm, os.W_OK) else None
-        self.folder = tempfile.mkdtemp(prefix="sov-progress-", dir=where)
+        _remove_orphans(where or tempfile.gettempdir())
+        self.folder = tempfile.mkdtemp(prefix=f"{PREFIX}{os.getpid()}-", dir=where)
         self.jobs: dict[str, tuple[str, int, int]] = {}  # key -> (path, shots, last count read)
         self.made = 0
 
