@@ -254,14 +254,15 @@ def test_unreachable_endpoint_is_exit_2_in_one_line(cli, tmp_path):
 
 # -- recorded folders --------------------------------------------------------------------------
 
-def test_recorded_folders_are_asked_status_and_parameters_where_the_truth_says(stub, tmp_path, cli):
+def test_recorded_folders_are_asked_status_diagnosis_and_parameters_where_the_truth_says(stub, tmp_path, cli):
     from baselines.qibocal_folders import QibocalRecords, export_scenarios
     from verifier.calib.question_folder import recorded_items
 
     emu = Path(__file__).parent / "data" / "qibocal-emulator" / "A_emu"
     items, notes = recorded_items(emu, QibocalRecords())  # truth.json beside the folder, no labels: healthy
     assert sorted(i.item_id.split("/", 2)[2] for i in items) == [
-        f"{e}/q0/{t}" for e in ("rabi_amplitude", "rabi_length", "t1") for t in ("parameter", "status")]
+        f"{e}/q0/{t}" for e in ("rabi_amplitude", "rabi_length", "t1") for t in ("diagnosis", "parameter", "status")]
+    assert {i.expected for i in items if i.prompt.qtype == "diagnosis"} == {"healthy"}
     assert {i.expected for i in items if i.prompt.qtype == "status"} == {"worked"}
     amp = next(i for i in items if i.item_id.endswith("rabi_amplitude/q0/parameter"))
     assert amp.expected == {"pi_pulse_amplitude": pytest.approx(0.3, abs=1e-3)}
@@ -276,5 +277,9 @@ def test_recorded_folders_are_asked_status_and_parameters_where_the_truth_says(s
     card = json.loads(out.read_text())
     got = {a["item_id"].split("/")[2]: a["expected"] for a in card["answers"] if a["type"] == "status"}
     assert got == {"healthy-0": "worked", "no_signal-0": "no_signal", "too_short-0": "widen_sweep"}
+    diag = {a["item_id"].split("/")[2]: a["expected"] for a in card["answers"] if a["type"] == "diagnosis"}
+    assert diag == {"healthy-0": "healthy", "no_signal-0": "no_signal", "too_short-0": "too_short"}
     assert card["types"]["status"]["correct"] == 1 and card["types"]["parameter"]["n"] == 1
-    assert len(seen) == card["items"] == 4 and set(card["types"]) == {"status", "parameter"}
+    # the first choice of the diagnosis codes is "healthy": one of the three right
+    assert card["types"]["diagnosis"]["correct"] == 1
+    assert len(seen) == card["items"] == 7 and set(card["types"]) == {"status", "diagnosis", "parameter"}

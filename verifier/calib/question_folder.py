@@ -1,6 +1,7 @@
 """Items of the question set (``verifier.calib.questions``) from a recorded Qibocal output
-folder: each replayed sweep as a plot, with ``status`` and ``parameter`` questions only,
-and only where the folder's truth (a ``truth.json`` in or beside it,
+folder: each replayed sweep as a plot, with ``status``, ``diagnosis`` and ``parameter``
+questions (no drawn fit: ``fit_reliable`` is asked on simulated sweeps only), and only
+where the folder's truth (a ``truth.json`` in or beside it,
 ``verifier.calib.folder.load_truth``) says what the answer is.
 
 An action's label is the ``label`` its truth.json entry names (``sov calib export
@@ -67,6 +68,8 @@ def recorded_items(root, records) -> tuple[list[Item], list[str]]:
             items.append(Item(f"{base}/status", label, src,
                               prompt_for("status", action.experiment, x, y, units, action.nshots),
                               STATUS_OF_LABEL[label]))
+            items.append(Item(f"{base}/diagnosis", label, src,
+                              prompt_for("diagnosis", action.experiment, x, y, units, action.nshots), label))
             if label in HEALTHY_LIKE and all(n in t for n in names):
                 items.append(Item(f"{base}/parameter", label, src,
                                   prompt_for("parameter", action.experiment, x, y, units, action.nshots),

@@ -125,7 +125,7 @@ def ask(
     seed: o.SeedOpt = o.SEED,
     repeats: Annotated[int, typer.Option("--repeats", min=1, help="Seeds per scenario, sweep length and unit (and simulated healthy qubits per experiment).")] = 2,
     points: Annotated[str, typer.Option("--points", metavar="25,51,101", help="Sweep lengths of the fault scenarios, comma-separated.")] = "25,51,101",
-    replay: Annotated[Optional[Path], typer.Option("--replay", metavar="DIR", help="Also ask about a recorded Qibocal output folder's sweeps (status and parameter questions, where a truth.json says the answer); alone, without --scenario, only about it.", show_default=False)] = None,
+    replay: Annotated[Optional[Path], typer.Option("--replay", metavar="DIR", help="Also ask about a recorded Qibocal output folder's sweeps (status, diagnosis and parameter questions, where a truth.json says the answer); alone, without --scenario, only about it.", show_default=False)] = None,
     min_accuracy: Annotated[Optional[float], typer.Option("--min-accuracy", min=0.0, max=1.0, metavar="F", help="Gate: exit 1 when any question type's accuracy is below F [default: no gate, exit 0].", show_default=False)] = None,
     db: o.DbOpt = None,
     json_out: o.JsonOpt = None,
