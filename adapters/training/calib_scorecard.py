@@ -83,7 +83,7 @@ def scenario_cells(experiment: str, models: dict, seeds: int) -> list[Cell]:
 
     cells = []
     for label in SCENARIOS:
-        sweeps = [fault_sweep(label, n_points=n, seed=s) for s in range(seeds) for n in (50,)]
+        sweeps = [fault_sweep(label, seed=s) for s in range(seeds)]
         if sweeps[0].experiment != experiment:
             continue
         verdicts = [check_signal(f.experiment, f.x, f.y, f.nshots) for f in sweeps]

@@ -22,9 +22,8 @@ from verifier.calib.experiments import experiment as get_experiment
 from verifier.calib.folder import load_truth, scan_folder, truth_of
 from verifier.calib.question_items import prompt_for
 from verifier.calib.questions import HEALTHY_LIKE, STATUS_OF_LABEL, Item
+from verifier.calib.sweep_shape import SPECTROSCOPIES
 from verifier.errors import UsageError
-
-SPECTROSCOPIES = ("resonator_spectroscopy", "qubit_spectroscopy")
 
 
 def _labels(truth_file: str | None) -> dict[str, str]:

@@ -156,7 +156,6 @@ def run_calibration(model_spec: Any, experiment: str | None = None, *, repeats: 
         raise UsageError("give --experiment")
     exp = get_experiment(exp_name)
     wl = CalWorkload(exp.name, int(repeats or exp.default_repeats), int(seed), int(shots or exp.default_shots), shape)
-    shape.check_for(exp.name)
     if wl.repeats < 1 or wl.shots < 2:
         raise UsageError("--repeats must be >= 1 and --shots >= 2")
     from verifier.qec.limits import check_calibration

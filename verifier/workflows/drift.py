@@ -241,9 +241,13 @@ def _test(models: list[ModelCheck], alpha: float, latency_tolerance: float) -> N
             s.ler_p_adjusted, s.ler_drift = adj, rej
         else:
             s.latency_p_adjusted = adj
-            med = s.history_latency_median_us or 0.0
-            ratio = s.latency_us / med if med else math.inf
-            s.latency_drift = rej and abs(math.log(ratio)) > math.log1p(latency_tolerance)
+            s.latency_drift = rej and _beyond(s.latency_us, s.history_latency_median_us, latency_tolerance)
+
+
+def _beyond(latency_us: float, median_us: float | None, tolerance: float) -> bool:
+    """A latency further from the history's median than the tolerance (relative, on a log
+    scale); with no median, any latency is."""
+    return not median_us or abs(math.log(latency_us / median_us)) > math.log1p(tolerance)
 
 
 def confirm_latency(models: list[ModelCheck], alpha: float, latency_tolerance: float,
@@ -262,7 +266,7 @@ def confirm_latency(models: list[ModelCheck], alpha: float, latency_tolerance: f
             med = s.history_latency_median_us or 0.0
             p2 = latency_p_value(second, s.history_latency_us) if second else None
             same_side = bool(second and med and (second > med) == (s.latency_us > med))
-            beyond = bool(second and med and abs(math.log(second / med)) > math.log1p(latency_tolerance))
+            beyond = bool(second) and _beyond(second, med, latency_tolerance)
             s.latency_confirm_us = second
             if p2 is None or p2 > alpha or not (same_side and beyond):
                 s.latency_drift = False
